@@ -1,0 +1,288 @@
+"""The lesson's data set: validate a fashion.npz, build one from Fashion-MNIST,
+or draw a deterministic offline stand-in.
+
+The format (fixed by the lesson):
+    train_data   (n, 28, 28, 1) float32 in [0, 1]
+    train_labels (n, 3)         float64 one-hot
+    test_data    (m, 28, 28, 1) float32 in [0, 1]
+    test_labels  (m, 3)         float64 one-hot
+Label columns are 0 = t-shirt/top, 1 = dress, 2 = shoe (Fashion-MNIST classes
+0, 3 and 7).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = ("t-shirt", "dress", "shoe")
+FASHION_MNIST_CLASSES = (0, 3, 7)  # t-shirt/top, dress, sneaker
+IMAGE_SHAPE = (28, 28, 1)
+KEYS = ("train_data", "train_labels", "test_data", "test_labels")
+MAX_FILE_BYTES = 256 * 1024 * 1024
+STANDIN_SEED = 20240611
+SUBSET_SEED = 7
+FASHION_MNIST_URL = "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"
+FASHION_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+class DataError(ValueError):
+    """A data file is missing, unreadable or not in the lesson's format."""
+
+
+@dataclass(frozen=True)
+class LessonData:
+    train_data: np.ndarray
+    train_labels: np.ndarray
+    test_data: np.ndarray
+    test_labels: np.ndarray
+    source: str  # a human description: a file name, "stand-in", ...
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {key: getattr(self, key) for key in KEYS}
+
+    def shapes(self) -> dict[str, list[int]]:
+        return {key: list(getattr(self, key).shape) for key in KEYS}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the lesson's npz; the same arrays always give the same bytes."""
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.arrays())
+        Path(path).write_bytes(buffer.getvalue())
+
+
+def validate(arrays: dict[str, np.ndarray]) -> None:
+    """Raise DataError naming every way `arrays` departs from the lesson's format."""
+    problems: list[str] = []
+    missing = [key for key in KEYS if key not in arrays]
+    if missing:
+        raise DataError(f"missing arrays {', '.join(missing)} (a fashion.npz holds {', '.join(KEYS)})")
+    counts = {}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_data"], arrays[f"{split}_labels"]
+        if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or images.shape[0] == 0:
+            problems.append(f"{split}_data has shape {tuple(images.shape)}, expected (n, 28, 28, 1)")
+        elif images.dtype != np.float32:
+            problems.append(f"{split}_data has dtype {images.dtype}, expected float32")
+        elif not np.all(np.isfinite(images)) or images.min() < 0 or images.max() > 1:
+            problems.append(f"{split}_data has values outside [0, 1] (scale pixels by 1/255)")
+        if labels.ndim != 2 or labels.shape[1] != len(CLASS_NAMES):
+            problems.append(f"{split}_labels has shape {tuple(labels.shape)}, expected (n, 3) one-hot")
+        elif labels.dtype != np.float64:
+            problems.append(f"{split}_labels has dtype {labels.dtype}, expected float64")
+        else:
+            bad = ~(np.isin(labels, (0.0, 1.0)).all(axis=1) & (labels.sum(axis=1) == 1))
+            if bad.any():
+                problems.append(f"{split}_labels row {int(np.argmax(bad))} is not one-hot "
+                                f"({int(bad.sum())} such rows)")
+        if images.ndim >= 1 and labels.ndim >= 1 and images.shape[0] != labels.shape[0]:
+            problems.append(f"{split}_data has {images.shape[0]} images but {split}_labels "
+                            f"has {labels.shape[0]} rows")
+        counts[split] = labels
+    if not problems:
+        absent = [CLASS_NAMES[c] for c in range(3) if counts["train"][:, c].sum() == 0]
+        if absent:
+            problems.append(f"train_labels has no example of {', '.join(absent)}")
+    if problems:
+        raise DataError("; ".join(problems))
+
+
+def load(path: str | os.PathLike) -> LessonData:
+    """Read and validate an instructor's fashion.npz."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise DataError(f"cannot read data file {path}: {error.strerror or error}") from None
+    if not path.is_file():
+        raise DataError(f"data file {path} is not a file")
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"data file {path} is {size // 2**20} MiB, more than the "
+                        f"{MAX_FILE_BYTES // 2**20} MiB a lesson file can be")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise DataError(f"{path} holds a single array, not an npz archive of {', '.join(KEYS)}")
+            arrays = {key: npz[key] for key in npz.files if key in KEYS}
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(f"{path} is not a readable npz file: {error}") from None
+    try:
+        validate(arrays)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    return LessonData(**arrays, source=path.name)
+
+
+def one_hot(class_ids: np.ndarray, classes: int = len(CLASS_NAMES)) -> np.ndarray:
+    return np.eye(classes, dtype=np.float64)[class_ids]
+
+
+def lesson_subset(train_images: np.ndarray, train_classes: np.ndarray,
+                  test_images: np.ndarray, test_classes: np.ndarray,
+                  n_train: int = 600, n_test: int = 100, seed: int = SUBSET_SEED) -> LessonData:
+    """Select the lesson's three classes from Fashion-MNIST and format them.
+
+    Inputs are the release's uint8 images (n, 28, 28) and class ids; classes
+    0, 3 and 7 become label columns 0, 1 and 2. The sample is a seeded random
+    draw, so the same release always gives the same file.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    for images, classes, count in ((train_images, train_classes, n_train),
+                                   (test_images, test_classes, n_test)):
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(classes):
+            raise DataError(f"expected (n, 28, 28) images with one class id each, got "
+                            f"{images.shape} images and {len(classes)} ids")
+        keep = np.flatnonzero(np.isin(classes, FASHION_MNIST_CLASSES))
+        if len(keep) < count:
+            raise DataError(f"only {len(keep)} images of the lesson's classes, {count} needed")
+        chosen = np.sort(rng.choice(keep, size=count, replace=False))
+        column = np.searchsorted(FASHION_MNIST_CLASSES, classes[chosen])
+        pixels = (images[chosen].astype(np.float32) / np.float32(255.0)).reshape(-1, *IMAGE_SHAPE)
+        parts.append((pixels, one_hot(column)))
+    (train_data, train_labels), (test_data, test_labels) = parts
+    return LessonData(train_data, train_labels, test_data, test_labels, source="Fashion-MNIST")
+
+
+def parse_idx(raw: bytes) -> np.ndarray:
+    """Decode one (optionally gzipped) IDX file of the Fashion-MNIST release."""
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise DataError("not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DataError(f"IDX file declares shape {dims} but holds {body.size} values")
+    return body.reshape(dims)
+
+
+def fetch_fashion_mnist(base_url: str = FASHION_MNIST_URL, timeout: float = 60) -> LessonData:
+    """Download the public release and build the lesson's subset (needs network)."""
+    import urllib.request
+
+    raw = {}
+    for name, file_name in FASHION_MNIST_FILES.items():
+        try:
+            with urllib.request.urlopen(base_url + file_name, timeout=timeout) as response:
+                raw[name] = parse_idx(response.read())
+        except OSError as error:
+            raise DataError(f"cannot download {base_url + file_name}: {error}") from None
+    return lesson_subset(raw["train_images"], raw["train_labels"],
+                         raw["test_images"], raw["test_labels"])
+
+
+# --- the offline stand-in ---------------------------------------------------
+
+def _spans_to_image(spans: dict[int, tuple[float, float]]) -> np.ndarray:
+    """Fill each row y between its left and right edge, anti-aliased at the edges."""
+    image = np.zeros((28, 28), dtype=np.float64)
+    columns = np.arange(28) + 0.5
+    for y, (left, right) in spans.items():
+        if 0 <= y < 28 and right > left:
+            image[y] = np.clip(np.minimum(columns - left, right - columns) + 0.5, 0, 1)
+    return image
+
+
+def _garment(rng: np.random.Generator, top: int, height: int, shoulder: float, sleeve: float,
+             waist: float, hem: float) -> np.ndarray:
+    """A front view of a top or dress: shoulders with sleeves, a waist, then the hem."""
+    centre = 14 + rng.normal(0, 0.8)
+    sleeve_rows = rng.integers(4, 9)
+    waist_row = rng.uniform(0.3, 0.5) * height
+    spans = {}
+    for row in range(height):
+        if row < waist_row:
+            half = shoulder + (waist - shoulder) * row / waist_row
+        else:
+            half = waist + (hem - waist) * (row - waist_row) / (height - waist_row)
+        if row < sleeve_rows:
+            half += sleeve * (1 - row / sleeve_rows)
+        spans[top + row] = (centre - half, centre + half)
+    image = _spans_to_image(spans)
+    neck = rng.uniform(1.0, 2.5)
+    for row in range(2):  # the neckline
+        image[top + row, int(centre - neck + row):int(centre + neck - row) + 1] *= 0.2
+    return image
+
+
+def _tshirt(rng: np.random.Generator) -> np.ndarray:
+    body = rng.uniform(4.5, 7.0)
+    # about a quarter are sleeveless tops, which look much like a dress
+    sleeve = rng.uniform(0.0, 1.5) if rng.random() < 0.25 else rng.uniform(2.5, 6.5)
+    return _garment(rng, top=rng.integers(2, 6), height=rng.integers(18, 25), shoulder=body,
+                    sleeve=sleeve, waist=body - rng.uniform(0, 1.5), hem=body + rng.uniform(-0.5, 1.5))
+
+
+def _dress(rng: np.random.Generator) -> np.ndarray:
+    sleeve = rng.uniform(1.0, 4.0) if rng.random() < 0.3 else 0.0
+    return _garment(rng, top=rng.integers(1, 4), height=rng.integers(21, 27),
+                    shoulder=rng.uniform(3.5, 6.0), sleeve=sleeve, waist=rng.uniform(2.5, 5.0),
+                    hem=rng.uniform(4.5, 10.5))
+
+
+def _shoe(rng: np.random.Generator) -> np.ndarray:
+    bottom, height = rng.integers(19, 24), rng.integers(8, 13)
+    heel, toe = rng.uniform(1.5, 4.5), rng.uniform(24.0, 27.0)
+    ankle = rng.uniform(9.0, 13.0)  # where the upper ends at the top row
+    spans = {}
+    for row in range(height):  # row 0 is the sole
+        rise = row / max(height - 1, 1)
+        right = toe - (toe - ankle) * rise ** 0.6
+        spans[bottom - row] = (28 - right, 28 - heel - rise * 1.5)  # toe to the left
+    image = _spans_to_image(spans)
+    if rng.random() < 0.5:
+        image[bottom] *= 1.0 if rng.random() < 0.5 else 0.6  # a contrasting sole
+    return image
+
+
+def _finish(shape: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Give a silhouette the look of a photographed garment: shade, texture, blur, noise."""
+    shade = rng.uniform(0.35, 1.0)
+    texture = 1 - rng.uniform(0, 0.35) * rng.random(shape.shape)
+    stripes = 1 - rng.uniform(0, 0.3) * (np.arange(28)[:, None] % rng.integers(2, 6) == 0)
+    image = shape * shade * texture * (stripes if rng.random() < 0.3 else 1)
+    image = np.roll(image, (rng.integers(-2, 3), rng.integers(-2, 3)), axis=(0, 1))
+    for axis in (0, 1):  # a 1-2-1 blur, as a lens would give
+        padded = np.pad(image, [(1, 1) if a == axis else (0, 0) for a in (0, 1)])
+        body = [slice(None)] * 2
+        parts = []
+        for start in (0, 1, 2):
+            body[axis] = slice(start, start + 28)
+            parts.append(padded[tuple(body)])
+        image = 0.25 * parts[0] + 0.5 * parts[1] + 0.25 * parts[2]
+    image += rng.normal(0, 0.08, image.shape)
+    return np.clip(image, 0, 1)
+
+
+_DRAWERS = (_tshirt, _dress, _shoe)
+
+
+def make_standin(n_train: int = 600, n_test: int = 100, seed: int = STANDIN_SEED) -> LessonData:
+    """A labelled, deterministic stand-in for fashion.npz, drawn offline.
+
+    Classes are shuffled, unbalanced draws like the lesson's sample; the same
+    seed always gives the same arrays.
+    """
+    rng = np.random.default_rng(seed)
+    splits = []
+    for count in (n_train, n_test):
+        classes = rng.integers(0, 3, size=count)
+        images = np.stack([_finish(_DRAWERS[c](rng), rng) for c in classes])
+        splits.append((images.astype(np.float32).reshape(-1, *IMAGE_SHAPE), one_hot(classes)))
+    (train_data, train_labels), (test_data, test_labels) = splits
+    return LessonData(train_data, train_labels, test_data, test_labels, source="built-in stand-in")

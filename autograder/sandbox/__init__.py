@@ -1,0 +1,253 @@
+"""Execute a notebook in a sandbox and read back what it left, as untrusted data.
+
+`run_notebook` is the grader's side of the sandbox: it prepares a scratch
+directory with a fresh copy of the data, starts the runner under the chosen
+isolation, enforces the wall-clock limit from outside, removes every process
+the notebook started, and reads back the runner's cell reports, the probe's
+events and the saved model files, each validated and bounded in size.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import isolation as iso
+from .isolation import Limits
+
+MAX_CHANNEL_BYTES = 16 * 2**20
+MAX_LINE_BYTES = 4 * 2**20
+MAX_EVENTS_BYTES = 8 * 2**20
+MAX_EVENT_LINE = 512 * 2**10
+MAX_MODEL_BYTES = 64 * 2**20
+MAX_MODELS = 8
+MAX_LOG_TAIL = 8000
+# Beyond the notebook's own limit: the probe's export, kernel shutdown, cleanup.
+EXPORT_GRACE = 20.0
+MODEL_FILE = re.compile(r"model-(\d{1,6})\.keras")
+DATA_NAME = "fashion.npz"
+
+
+@dataclass
+class RunRecord:
+    """What one sandboxed execution left behind, as plain data."""
+
+    status: str  # completed | timeout | kernel_died | error
+    isolation: str
+    cells: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    runner: list[dict] = field(default_factory=list)
+    models: dict[int, str] = field(default_factory=dict)  # serial -> path owned by the grader
+    kernel_log: str = ""
+    seconds: float = 0.0
+    limits: dict = field(default_factory=dict)
+
+
+def _read_untrusted(path: Path, limit: int) -> bytes | None:
+    """A regular file's first `limit` bytes, never following a symlink planted by the notebook."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _json_lines(raw: bytes, max_line: int) -> list[dict]:
+    records = []
+    for line in raw.splitlines():
+        if not line or len(line) > max_line:
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+class _ChannelReader(threading.Thread):
+    """Drains the runner's stdout, keeping at most MAX_CHANNEL_BYTES of it."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.records: list[dict] = []
+        self.kept = 0
+
+    def run(self) -> None:
+        while True:
+            line = self.stream.readline(MAX_LINE_BYTES)
+            if not line:
+                return
+            self.kept += len(line)
+            if self.kept <= MAX_CHANNEL_BYTES:
+                self.records.extend(_json_lines(line, MAX_LINE_BYTES))
+
+
+def _kill_marked(marker: str) -> None:
+    """Kill every process carrying this run's marker in its environment (no-namespace mode)."""
+    import psutil
+
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if process.pid != os.getpid() and process.environ().get("AUTOGRADER_SANDBOX") == marker:
+                process.kill()
+        except (psutil.Error, OSError):
+            continue
+
+
+def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:
+    out = scratch / "out"
+    out.mkdir()
+    dropped = iso.running_as_root() and isolation == iso.BUBBLEWRAP
+    if isolation == iso.BUBBLEWRAP:
+        layout = iso.Layout(isolation, host_out=out, host_home=None, home=iso.SANDBOX_HOME,
+                            out=iso.SANDBOX_OUT, runtime=iso.SANDBOX_RUNTIME)
+    else:
+        home = scratch / "home"
+        home.mkdir()
+        (scratch / "tmp").mkdir()
+        shutil.copyfile(data_path, home / DATA_NAME)
+        layout = iso.Layout(isolation, host_out=out, host_home=home, home=str(home), out=str(out),
+                            runtime=str(scratch / "run"))
+    if dropped:
+        layout.uid = layout.gid = iso.NOBODY
+        os.chown(out, iso.NOBODY, iso.NOBODY)
+    return layout
+
+
+def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
+                 models_dir: str | os.PathLike, isolation: str = "auto", seed: int = 0) -> RunRecord:
+    """Run every cell of `notebook` in a fresh sandboxed kernel and collect what it left.
+
+    Model files are copied into `models_dir`, which the caller owns.
+    """
+    chosen = iso.choose(isolation)
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
+    models_dir = Path(models_dir)
+    marker = secrets.token_hex(16)
+    try:
+        layout = _prepare(scratch, chosen, Path(data_path))
+        tmp = "/tmp" if chosen == iso.BUBBLEWRAP else str(scratch / "tmp")
+        env = iso.sandbox_env(layout.home, tmp, marker, limits.threads)
+        env["AUTOGRADER_SEED"] = str(seed)
+        job = {
+            "notebook": notebook,
+            "home": layout.home,
+            "probe_dir": layout.out,
+            "runtime_dir": layout.runtime,
+            "data_name": DATA_NAME,
+            "uid": layout.uid,
+            "gid": layout.gid,
+            "limits": limits.rlimits(dropped_user=layout.uid is not None),
+            "notebook_timeout": limits.notebook_timeout,
+            "cell_timeout": limits.cell_timeout,
+            "output_cap": limits.output_bytes,
+            "cell_output_cap": limits.cell_output_bytes,
+        }
+        data_fd = os.open(data_path, os.O_RDONLY)
+        try:
+            if chosen == iso.BUBBLEWRAP:
+                command = iso.bubblewrap_command(layout, limits, data_fd, DATA_NAME, env)
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=None if os.environ.get("AUTOGRADER_DEBUG") else subprocess.DEVNULL, pass_fds=(data_fd,),
+                                           start_new_session=True)
+            else:
+                process = subprocess.Popen(iso.plain_command(), stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           cwd=layout.home, env=env, start_new_session=True)
+        finally:
+            os.close(data_fd)
+        reader = _ChannelReader(process.stdout)
+        reader.start()
+        try:
+            process.stdin.write(json.dumps(job).encode())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+        hard_deadline = started + limits.notebook_timeout + EXPORT_GRACE
+        killed = False
+        try:
+            process.wait(timeout=max(1.0, hard_deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            killed = True
+        _stop(process, marker)
+        reader.join(timeout=5)
+        record = _collect(reader.records, layout, models_dir, chosen, killed)
+        record.seconds = round(time.monotonic() - started, 3)
+        record.limits = {"notebook_timeout_s": limits.notebook_timeout,
+                         "cell_timeout_s": limits.cell_timeout,
+                         "memory_mb": limits.memory_bytes // 2**20,
+                         "output_kb": limits.output_bytes // 2**10}
+        return record
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen, marker: str) -> None:
+    """Kill the runner's whole session and anything else that carries our marker."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    _kill_marked(marker)
+
+
+def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolation: str,
+             killed: bool) -> RunRecord:
+    cells = [r for r in channel if r.get("event") == "cell" and isinstance(r.get("index"), int)]
+    runner = [r for r in channel if r.get("event") != "cell"]
+    done = [r for r in runner if r.get("event") == "done"]
+    status = done[-1].get("status") if done else None
+    if status not in ("completed", "timeout", "kernel_died", "error"):
+        # No word from the runner at the end: it was killed at the hard limit, or
+        # something in the sandbox killed it.
+        status = "timeout" if killed else "kernel_died"
+    raw_events = _read_untrusted(layout.host_out / "events.jsonl", MAX_EVENTS_BYTES) or b""
+    events = _json_lines(raw_events, MAX_EVENT_LINE)
+    models: dict[int, str] = {}
+    try:
+        names = sorted(os.listdir(layout.host_out))
+    except OSError:
+        names = []
+    for name in names:
+        match = MODEL_FILE.fullmatch(name)
+        if not match or len(models) >= MAX_MODELS * 2:
+            continue
+        content = _read_untrusted(layout.host_out / name, MAX_MODEL_BYTES + 1)
+        if content is None or len(content) > MAX_MODEL_BYTES:
+            continue
+        target = models_dir / name
+        target.write_bytes(content)
+        models[int(match.group(1))] = str(target)
+    log = _read_untrusted(layout.host_out / "kernel.log", 4 * 2**20) or b""
+    return RunRecord(status=status, isolation=isolation, cells=cells, events=events, runner=runner,
+                     models=models, kernel_log=log[-MAX_LOG_TAIL:].decode("utf-8", "replace"))

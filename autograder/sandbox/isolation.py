@@ -1,0 +1,188 @@
+"""How the runner is confined: bubblewrap where it works, resource limits elsewhere.
+
+bubblewrap gives the notebook its own PID, network, IPC and UTS namespaces,
+a read-only view of only the system and Python files it needs, a private
+size-capped /tmp and home (holding a fresh copy of the data), and one
+writable directory for the probe's output. When the grader runs as root the
+runner also drops to an unprivileged user. Without bubblewrap the runner is a
+plain process in its own session, with the same resource limits and a clean
+environment, but it sees the host's files: the result says which was used.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BUBBLEWRAP = "bubblewrap"
+RLIMITS = "rlimits"
+ISOLATIONS = (BUBBLEWRAP, RLIMITS)
+SANDBOX_HOME = "/home/student"
+SANDBOX_OUT = "/run/autograder"
+SANDBOX_RUNTIME = "/tmp/.autograder"
+NOBODY = 65534
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
+             "localtime", "ssl", "alternatives", "fonts", "mime.types", "hosts")
+
+
+@dataclass(frozen=True)
+class Limits:
+    notebook_timeout: float = 300.0
+    cell_timeout: float = 240.0
+    memory_bytes: int = 6 * 2**30
+    output_bytes: int = 2 * 2**20
+    cell_output_bytes: int = 512 * 2**10
+    file_bytes: int = 512 * 2**20
+    home_bytes: int = 1 * 2**30
+    tmp_bytes: int = 256 * 2**20
+    processes: int = 1024
+    open_files: int = 1024
+    threads: int = 1
+
+    def rlimits(self, dropped_user: bool) -> dict[str, int]:
+        limits = {
+            "RLIMIT_AS": self.memory_bytes,
+            "RLIMIT_FSIZE": self.file_bytes,
+            "RLIMIT_NOFILE": self.open_files,
+            "RLIMIT_CORE": 0,
+        }
+        if dropped_user:  # counted per user, so only meaningful for a user of our own
+            limits["RLIMIT_NPROC"] = self.processes
+        return limits
+
+
+@dataclass
+class Layout:
+    """Where things are, as the runner sees them and as the grader sees them."""
+
+    isolation: str
+    host_out: Path
+    host_home: Path | None  # None when the home is a tmpfs inside bubblewrap
+    home: str
+    out: str
+    runtime: str
+    uid: int | None = None
+    gid: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap_works() -> bool:
+    """bwrap is installed and can make the namespaces we ask for on this host."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return False
+    try:
+        probe = subprocess.run(
+            [path, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid",
+             "--unshare-net", "--unshare-ipc", "--die-with-parent", "true"],
+            capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def choose(requested: str) -> str:
+    """The isolation to use: 'auto' picks bubblewrap when it works here."""
+    if requested == "auto":
+        return BUBBLEWRAP if bubblewrap_works() else RLIMITS
+    if requested not in ISOLATIONS:
+        raise ValueError(f"unknown isolation {requested!r} (choose auto, {', '.join(ISOLATIONS)})")
+    if requested == BUBBLEWRAP and not bubblewrap_works():
+        raise ValueError("bubblewrap was asked for but bwrap is missing or cannot create "
+                         "namespaces on this machine")
+    return requested
+
+
+def python_paths() -> list[str]:
+    """Directories the sandboxed Python needs to read: the interpreter and our package."""
+    import autograder
+
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)),
+             os.path.dirname(os.path.abspath(autograder.__file__))}
+    for entry in sys.path:  # site-packages outside the prefixes (user site, --target)
+        if entry and os.path.isdir(entry) and "site-packages" in entry:
+            paths.add(entry)
+    resolved = sorted({os.path.realpath(p) for p in paths if p and os.path.exists(p)} |
+                      {os.path.abspath(p) for p in paths if p and os.path.exists(p)})
+    # drop paths already inside another bound path
+    kept: list[str] = []
+    for path in resolved:
+        if not any(path != other and path.startswith(other.rstrip("/") + "/") for other in resolved):
+            kept.append(path)
+    return kept
+
+
+def _parents(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+def bubblewrap_command(layout: Layout, limits: Limits, data_fd: int, data_name: str,
+                       env: dict[str, str]) -> list[str]:
+    command = [shutil.which("bwrap") or "bwrap",
+               "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+               "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+               "--proc", "/proc", "--dev", "/dev"]
+    for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / top
+        if host.is_symlink():
+            command += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            command += ["--ro-bind", str(host), str(host)]
+    for name in ETC_FILES:
+        command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    made: set[str] = {"/", "/usr", "/etc", "/proc", "/dev"}
+    for path in python_paths():
+        for parent in _parents(path):
+            if parent not in made:
+                made.add(parent)
+                command += ["--perms", "0755", "--dir", parent]
+        command += ["--ro-bind", path, path]
+    command += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    command += ["--perms", "0755", "--dir", "/home",
+                "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", layout.home,
+                "--perms", "0644", "--file", str(data_fd), f"{layout.home}/{data_name}",
+                "--perms", "0755", "--dir", os.path.dirname(layout.out),
+                "--bind", str(layout.host_out), layout.out,
+                "--chdir", layout.home, "--clearenv"]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return command + ["--", sys.executable, "-m", "autograder.sandbox.runner"]
+
+
+def plain_command() -> list[str]:
+    return [sys.executable, "-m", "autograder.sandbox.runner"]
+
+
+def sandbox_env(home: str, tmp: str, marker: str, threads: int) -> dict[str, str]:
+    """The whole environment of the runner and kernel: nothing of the grader's leaks in."""
+    threads_text = str(threads)
+    return {
+        "HOME": home,
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": tmp,
+        "MPLBACKEND": "Agg",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "OMP_NUM_THREADS": threads_text,
+        "OPENBLAS_NUM_THREADS": threads_text,
+        "MKL_NUM_THREADS": threads_text,
+        "TF_NUM_INTRAOP_THREADS": threads_text,
+        "TF_NUM_INTEROP_THREADS": threads_text,
+        "AUTOGRADER_THREADS": threads_text,
+        "MALLOC_ARENA_MAX": "2",
+        "AUTOGRADER_SANDBOX": marker,
+    }
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0

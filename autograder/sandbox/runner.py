@@ -1,0 +1,331 @@
+"""Drives one notebook through nbclient, inside the sandbox.
+
+Started by the grader (`python -m autograder.sandbox.runner`) with a job on
+stdin. It drops privileges, applies the resource limits, starts a fresh
+kernel with the probe, runs every code cell (going on after errors), asks the
+probe to export, and reports each cell as a JSON line on a private channel
+that the kernel cannot write to. The grader reads that channel as untrusted
+data.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import resource
+import sys
+import time
+from queue import Empty
+
+MAX_JOB_BYTES = 64 * 1024 * 1024
+KERNEL_NAME = "autograder-python"
+EXPORT_TIMEOUT = 20.0
+INTERRUPT_GRACE = 5.0
+TEXT_TAIL = 4000
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Channel:
+    """JSON lines to the grader on a descriptor the kernel does not inherit."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def send(self, event: str, **fields) -> None:
+        fields["event"] = event
+        data = (json.dumps(fields, default=str) + "\n").encode("utf-8", "replace")
+        while data:
+            try:
+                written = os.write(self.fd, data)
+            except OSError:
+                return  # the grader has gone; nothing more to say
+            data = data[written:]
+
+
+def private_channel(log_path: str) -> Channel:
+    """Keep stdout for the grader alone; the kernel's stdout and stderr go to a log."""
+    fd = os.dup(1)
+    os.set_inheritable(fd, False)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout = open(1, "w", closefd=False)
+    sys.stderr = open(2, "w", closefd=False)
+    return Channel(fd)
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def confine(job: dict) -> None:
+    """Become the sandbox user and apply the limits; everything started later inherits them."""
+    uid, gid = job.get("uid"), job.get("gid")
+    if uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    # Not dumpable: the kernel, same user or not, cannot ptrace this process
+    # or open its descriptors through /proc.
+    _prctl(PR_SET_DUMPABLE, 0)
+    # Orphans of the kernel's children become ours, so none outlives the run.
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    limits = job.get("limits", {})
+    for name, value in limits.items():
+        which = getattr(resource, name, None)
+        if which is None or value is None:
+            continue
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+def write_kernel_spec(runtime_dir: str) -> None:
+    spec_dir = os.path.join(runtime_dir, "data", "kernels", KERNEL_NAME)
+    os.makedirs(spec_dir, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "autograder.sandbox.kernel", "-f", "{connection_file}",
+                 "--HistoryManager.enabled=False"],
+        "display_name": "Python 3 (autograder)",
+        "language": "python",
+        "interrupt_mode": "signal",
+    }
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as handle:
+        json.dump(spec, handle)
+    # Only our spec and no user configuration: the notebook's own kernelspec
+    # (a conda env, R, ...) is never used.
+    os.environ["JUPYTER_PATH"] = os.path.join(runtime_dir, "data")
+    os.environ["JUPYTER_DATA_DIR"] = os.path.join(runtime_dir, "data")
+    os.environ["JUPYTER_CONFIG_DIR"] = os.path.join(runtime_dir, "config")
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(runtime_dir, "runtime")
+    os.environ["IPYTHONDIR"] = os.path.join(runtime_dir, "ipython")
+
+
+def error_line(traceback_lines: list[str], execution_count) -> int | None:
+    """The line of this cell that raised, from IPython's 'Cell In[n], line k' frames."""
+    line = None
+    for text in traceback_lines:
+        for match in re.finditer(r"Cell In\s*\[(\d+)\], line (\d+)", ANSI.sub("", text)):
+            if execution_count is None or int(match.group(1)) == execution_count:
+                line = int(match.group(2))
+    return line
+
+
+def make_client_class():
+    from nbclient import NotebookClient
+
+    class SandboxClient(NotebookClient):
+        """nbclient with an output cap: past it, outputs are dropped, not stored."""
+
+        output_cap = 2 * 1024 * 1024
+        cell_output_cap = 512 * 1024
+
+        def reset_execution_trackers(self):
+            super().reset_execution_trackers()
+            self.output_bytes = 0
+            self.cell_bytes: dict[int, int] = {}
+            self.truncated: set[int] = set()
+            self.replies: dict[int, dict] = {}
+
+        def output(self, outs, msg, display_id, cell_index):
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            self.output_bytes += size
+            self.cell_bytes[cell_index] = self.cell_bytes.get(cell_index, 0) + size
+            if self.output_bytes > self.output_cap or self.cell_bytes[cell_index] > self.cell_output_cap:
+                if cell_index not in self.truncated:
+                    self.truncated.add(cell_index)
+                    from nbformat.v4 import new_output
+
+                    outs.append(new_output("stream", name="stderr",
+                                           text="\n[output truncated by the grader]\n"))
+                return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    return SandboxClient
+
+
+def cell_record(index: int, cell, status: str, reply: dict | None, seconds: float,
+                truncated: bool) -> dict:
+    content = (reply or {}).get("content", {})
+    record = {"index": index, "status": status, "seconds": round(seconds, 3),
+              "execution_count": content.get("execution_count"), "truncated": truncated}
+    if status == "ok" and content.get("status") == "error":
+        record["status"] = "error"
+    if record["status"] == "error" and content:
+        traceback = [ANSI.sub("", line) for line in content.get("traceback", [])][:200]
+        record["error"] = {
+            "ename": str(content.get("ename", ""))[:200],
+            "evalue": str(content.get("evalue", ""))[:2000],
+            "line": error_line(content.get("traceback", []), content.get("execution_count")),
+            "traceback": "\n".join(traceback)[-TEXT_TAIL * 2:],
+        }
+    streams = [out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream"]
+    text = "".join(streams)
+    if text:
+        record["stream_tail"] = ANSI.sub("", text[-TEXT_TAIL:])
+    return record
+
+
+async def responsive(client, timeout: float) -> bool:
+    """Does the kernel answer a trivial request within `timeout` seconds?"""
+    msg_id = client.kc.execute("", silent=True, store_history=False)
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = await client.kc.shell_channel.get_msg(timeout=left)
+        except Empty:
+            return False
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+    return False
+
+
+async def run_code(client, code: str, timeout: float) -> dict | None:
+    msg_id = client.kc.execute(code, silent=True, store_history=False)
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = await client.kc.shell_channel.get_msg(timeout=left)
+        except Empty:
+            return None
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg.get("content", {})
+    return None
+
+
+async def execute(nb, job: dict, channel: Channel) -> str:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    started = time.monotonic()
+    deadline = started + job["notebook_timeout"]
+    cell_timeout = job["cell_timeout"]
+    client_class = make_client_class()
+    client_class.output_cap = job.get("output_cap", client_class.output_cap)
+    client_class.cell_output_cap = job.get("cell_output_cap", client_class.cell_output_cap)
+    state = {"timeout": cell_timeout}
+    client = client_class(
+        nb, kernel_name=KERNEL_NAME, allow_errors=True, timeout_func=lambda cell: state["timeout"],
+        startup_timeout=max(10, min(120, int(job["notebook_timeout"]))), iopub_timeout=4,
+        record_timing=False, interrupt_on_timeout=False, shutdown_kernel="immediate",
+        store_widget_state=False, coalesce_streams=True,
+    )
+
+    async def on_executed(cell, cell_index, execute_reply):
+        client.replies[cell_index] = execute_reply
+
+    client.on_cell_executed = on_executed
+    status = "completed"
+    try:
+        client.reset_execution_trackers()
+        client.km = client.create_kernel_manager()
+        await client.async_start_new_kernel(cwd=job["home"])
+        await client.async_start_new_kernel_client()
+    except Exception as error:  # noqa: BLE001 - any failure here is reported, not raised
+        channel.send("kernel_failed", error=f"{type(error).__name__}: {error}"[:2000])
+        return "kernel_died"
+    channel.send("kernel_ready", seconds=round(time.monotonic() - started, 3))
+    alive = True
+    try:
+        for index, cell in enumerate(nb.cells):
+            if cell.get("cell_type") != "code":
+                continue
+            if not cell.source.strip():
+                channel.send("cell", index=index, status="empty")
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not alive:
+                channel.send("cell", index=index, status="not_run")
+                continue
+            state["timeout"] = max(1, int(min(cell_timeout, remaining) + 0.999))
+            began = time.monotonic()
+            try:
+                await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+                record = cell_record(index, cell, "ok", client.replies.get(index),
+                                     time.monotonic() - began, index in client.truncated)
+            except CellTimeoutError:
+                status = "timeout"
+                record = cell_record(index, cell, "timeout", None, time.monotonic() - began,
+                                     index in client.truncated)
+                record["limit"] = state["timeout"]
+                record["notebook_limit_reached"] = time.monotonic() >= deadline - 0.5
+                await client.km.interrupt_kernel()
+                alive = await responsive(client, INTERRUPT_GRACE)
+                record["interrupted"] = alive
+            except DeadKernelError:
+                status = "kernel_died"
+                record = cell_record(index, cell, "died", None, time.monotonic() - began,
+                                     index in client.truncated)
+                alive = False
+            channel.send("cell", **record)
+        if alive and await client.kc.is_alive():
+            reply = await run_code(
+                client, "import autograder.sandbox.probe as _autograder_probe\n"
+                        "_autograder_probe.export()\ndel _autograder_probe", EXPORT_TIMEOUT)
+            if reply is None:
+                channel.send("export", ok=False, error="the kernel did not answer in time")
+            else:
+                channel.send("export", ok=reply.get("status") == "ok",
+                             error=f"{reply.get('ename', '')}: {reply.get('evalue', '')}"[:500]
+                             if reply.get("status") != "ok" else None)
+    finally:
+        try:
+            await client._async_cleanup_kernel()
+        except Exception:  # noqa: BLE001 - a kernel that will not stop is killed below
+            pass
+        kill_descendants()
+    return status
+
+
+def kill_descendants() -> None:
+    """No process the notebook started may outlive it."""
+    try:
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def main() -> None:
+    raw = sys.stdin.buffer.read(MAX_JOB_BYTES)
+    job = json.loads(raw)
+    confine(job)
+    os.makedirs(job["runtime_dir"], exist_ok=True)
+    channel = private_channel(os.path.join(job["probe_dir"], "kernel.log"))
+    write_kernel_spec(job["runtime_dir"])
+    for key, value in job.get("kernel_env", {}).items():
+        os.environ[key] = str(value)
+    os.environ["AUTOGRADER_PROBE_DIR"] = job["probe_dir"]
+    os.environ["AUTOGRADER_PROBE_DATA"] = os.path.join(job["home"], job["data_name"])
+    os.chdir(job["home"])
+
+    import nbformat
+
+    nb = nbformat.from_dict(job["notebook"])
+    channel.send("started", pid=os.getpid())
+    try:
+        status = asyncio.run(execute(nb, job, channel))
+    except Exception as error:  # noqa: BLE001 - reported to the grader as a failed run
+        channel.send("runner_error", error=f"{type(error).__name__}: {error}"[:2000])
+        status = "error"
+    channel.send("done", status=status)
+
+
+if __name__ == "__main__":
+    main()
