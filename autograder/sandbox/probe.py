@@ -225,24 +225,29 @@ class Probe:
         elif (array.ndim == 1 or (array.ndim == 2 and array.shape[1] == 1)) and np.issubdtype(array.dtype, np.number):
             result["form"] = "class-ids"
         rows = (images or {}).get("rows") or {}
-        index = rows.get("_index")
-        if not index or result["form"] == "other":
+        index = rows.get("_index") or {}
+        if result["form"] == "other":
             return result
         for split in ("train", "test"):
             labels = self.pristine.get(f"{split}_labels")
-            if labels is None or len(index[split]) != len(array) or not index[split]:
+            if labels is None:
                 continue
-            expected = labels[index[split]]
+            if index.get(split) and len(index[split]) == len(array):
+                expected = labels[index[split]]  # the labels of exactly those images
+            elif not any(index.values()) and len(labels) == len(array):
+                expected = labels  # images of unknown origin: compare with the whole set
+            else:
+                continue
             if result["form"] == "class-ids":
-                expected = expected.argmax(axis=1)
-                got = array.reshape(-1)
+                expected, got = expected.argmax(axis=1), array.reshape(-1)
             else:
                 got = array
             try:
-                result["matches"] = bool(np.array_equal(got.astype(np.float64), expected.astype(np.float64)))
-            except Exception:
-                result["matches"] = False
-            result["split"] = split
+                matches = bool(np.array_equal(got.astype(np.float64), expected.astype(np.float64)))
+            except Exception:  # noqa: BLE001
+                matches = False
+            if matches or "split" not in result:
+                result.update(matches=matches, split=split)
         return result
 
     # --- models ------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""Checks: pure functions from recorded facts to a verdict a student can act on.
+
+Each check registers itself under its DESIGN.md id with `@check(id)`. A check
+receives the Facts and the Exercise and returns an Outcome: whether it
+passed, what was found and expected (message), and the next step (hint).
+Adding a check is adding a function; nothing else needs to know about it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from ..exercises import CHECK_TITLES, Exercise
+from ..facts import Facts
+
+
+@dataclass
+class Outcome:
+    passed: bool
+    message: str
+    hint: str = ""
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    passed: bool
+    points: float
+    max_points: float
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+CheckFunction = Callable[[Facts, Exercise], Outcome]
+REGISTRY: dict[str, CheckFunction] = {}
+
+
+def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        REGISTRY[check_id] = function
+        return function
+
+    return register
+
+
+def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
+    """Every check of the exercise, in rubric order; a check that breaks fails, it never crashes."""
+    results = []
+    for check_id, max_points in exercise.points.items():
+        function = REGISTRY.get(check_id)
+        try:
+            outcome = function(facts, exercise) if function else Outcome(False, "This check is not implemented.")
+        except Exception as error:  # noqa: BLE001 - a grader bug must not hide the other verdicts
+            outcome = Outcome(False, f"The grader could not decide this check ({type(error).__name__}); "
+                                     "please report it to your instructor.")
+        results.append(CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), outcome.passed,
+                                   max_points if outcome.passed else 0.0, max_points,
+                                   outcome.message, outcome.hint if not outcome.passed else ""))
+    return results
+
+
+def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
+    """Every check failed with the same reason: the notebook could not be run at all."""
+    return [CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), False, 0.0, points, reason, "")
+            for check_id, points in exercise.points.items()]
+
+
+# Registration happens on import.
+from . import data, model, compiling, training, accuracy  # noqa: E402,F401

@@ -1,0 +1,96 @@
+"""compile.loss, compile.optimizer, compile.metrics, read from the saved model's compile settings."""
+from __future__ import annotations
+
+from . import Outcome, check
+from .explain import call_location, explain_error, join, model_subject, why_missing
+from .model import no_model, structure_or_reason
+
+COMPILE_HINT = ("Compile before training: `model.compile(loss='categorical_crossentropy', "
+                "optimizer='adam', metrics=['accuracy'])`.")
+LOSS_WHY = {
+    "mean_squared_error": "mean squared error treats the three outputs as numbers to match, which "
+                          "learns slowly and gives no sense of probability",
+    "mean_absolute_error": "mean absolute error treats the three outputs as numbers to match",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy expects each label as a class "
+                                       "number (0, 1 or 2), but train_labels holds one-hot rows of 3",
+    "binary_crossentropy": "binary_crossentropy is for yes/no outputs; with three exclusive classes it "
+                           "scores each class on its own",
+}
+ACCURACY_NAMES = {"accuracy", "categorical_accuracy"}
+
+
+def compiled_structure(facts) -> tuple[dict | None, Outcome | None]:
+    """The graded model's structure if it was compiled, else the failing outcome to return."""
+    structure, reason = structure_or_reason(facts)
+    if structure is None:
+        return None, no_model(reason)
+    if structure.get("compiled"):
+        return structure, None
+    compiles = facts.calls_of("compile", facts.graded_model)
+    failed = [c for c in compiles if c["finished"] is False and c.get("error")]
+    if failed:
+        call, error = failed[-1], failed[-1]["error"]
+        return None, Outcome(False, f"`compile` ({call_location(facts, call)}) raised "
+                                    f"{error.get('ename')}: {explain_error(error.get('ename', ''), error.get('evalue', ''))}.",
+                             COMPILE_HINT)
+    return None, Outcome(False, join(f"{model_subject(facts, facts.graded_model)} was never compiled.",
+                                     why_missing(facts, ("compile(",))), COMPILE_HINT)
+
+
+@check("compile.loss")
+def loss(facts, exercise) -> Outcome:
+    structure, failed = compiled_structure(facts)
+    if failed:
+        return failed
+    loss = structure.get("loss") or {}
+    name = loss.get("name")
+    written = loss.get("as_written") or name
+    hint = ("Use `loss='categorical_crossentropy'` (or keras.losses.CategoricalCrossentropy()): it "
+            "compares the predicted probabilities with one-hot labels.")
+    if name == "categorical_crossentropy" and not loss.get("from_logits"):
+        return Outcome(True, f"The loss is categorical cross-entropy ({written}), right for one-hot "
+                             "labels and a softmax output.")
+    if name == "categorical_crossentropy":
+        last = (structure.get("blocks") or [{}])[-1].get("activation")
+        if last == "softmax":
+            return Outcome(False, "The loss has from_logits=True, which tells Keras the outputs are raw "
+                                  "scores, but your output layer already applies softmax.", hint)
+        return Outcome(False, "The loss has from_logits=True; the exercise uses a softmax output and "
+                              "the plain categorical cross-entropy.", hint)
+    if name is None:
+        return Outcome(False, "The model was compiled without a loss.", hint)
+    why = LOSS_WHY.get(name)
+    return Outcome(False, f"The loss is {written!s}" + (f": {why}." if why else
+                                                       "; the exercise uses categorical cross-entropy."), hint)
+
+
+@check("compile.optimizer")
+def optimizer(facts, exercise) -> Outcome:
+    structure, failed = compiled_structure(facts)
+    if failed:
+        return failed
+    found = structure.get("optimizer") or {}
+    if found.get("name") == "adam":
+        return Outcome(True, f"The optimizer is Adam ({found.get('as_written')}).")
+    return Outcome(False, f"The optimizer is {found.get('as_written') or 'not set'}; the lesson uses Adam.",
+                   "Use `optimizer='adam'` (or keras.optimizers.Adam()).")
+
+
+@check("compile.metrics")
+def metrics(facts, exercise) -> Outcome:
+    structure, failed = compiled_structure(facts)
+    if failed:
+        return failed
+    names = structure.get("metrics") or []
+    objects = structure.get("metric_objects") or []
+    hint = "Pass `metrics=['accuracy']` to compile, so that training and evaluation report accuracy."
+    if not ACCURACY_NAMES & set(names):
+        if not names:
+            return Outcome(False, "No metrics were given to compile, so Keras reports only the loss, not "
+                                  "how many images are classified correctly.", hint)
+        return Outcome(False, f"The metrics are {', '.join(names)}, which do not include accuracy.", hint)
+    if "Accuracy" in objects and "categorical_accuracy" not in names and "CategoricalAccuracy" not in objects:
+        return Outcome(True, "Accuracy is tracked with keras.metrics.Accuracy(). Note: that metric "
+                             "compares outputs and labels exactly, so with probabilities it reads near 0; "
+                             "'accuracy' or CategoricalAccuracy() measure what you mean.")
+    return Outcome(True, "Accuracy is tracked during training and evaluation.")

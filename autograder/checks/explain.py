@@ -1,0 +1,197 @@
+"""Phrasing shared by the checks: the student's names, cells and lines, and
+plain-language readings of the errors students meet in this lesson."""
+from __future__ import annotations
+
+import re
+
+from ..facts import Facts
+
+IMPORT_HINTS = {
+    "np": "import numpy as np",
+    "numpy": "import numpy as np",
+    "keras": "import keras (or from tensorflow import keras)",
+    "tf": "import tensorflow as tf",
+    "Sequential": "from keras.models import Sequential",
+    "Dense": "from keras.layers import Dense",
+    "Input": "from keras import Input",
+    "Model": "from keras.models import Model",
+    "layers": "from keras import layers",
+    "to_categorical": "from keras.utils import to_categorical",
+}
+
+
+def shape_text(shape) -> str:
+    if shape is None:
+        return "(unknown)"
+    items = ["None" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def cell_number(index: int | None) -> str:
+    return f"cell {index + 1}" if isinstance(index, int) else "a cell"
+
+
+def location(facts: Facts, index: int | None, line: int | None) -> str:
+    """'cell 7, line 2: `model.fit(train_data, ...)`': where the student can look."""
+    if index is None:
+        return "in code run from a cell"
+    text = cell_number(index)
+    if line:
+        text += f", line {line}"
+        source = facts.source_line(index, line)
+        if source:
+            text += f": `{source if len(source) <= 90 else source[:87] + '...'}`"
+    return text
+
+
+def call_location(facts: Facts, call: dict) -> str:
+    return location(facts, call.get("cell"), call.get("line"))
+
+
+def array_name(info: dict | None, fallback: str = "the array") -> str:
+    if not info:
+        return fallback
+    names = info.get("names") or []
+    return f"`{names[0]}`" if names else fallback
+
+
+def array_phrase(info: dict | None, fallback: str = "an array") -> str:
+    """'`train_data` of shape (600, 28, 28, 1)'."""
+    if not info:
+        return "nothing"
+    if "shape" not in info:
+        return f"{array_name(info, fallback)} (a {info.get('type', 'value')})"
+    return f"{array_name(info, fallback)} of shape {shape_text(info['shape'])}"
+
+
+def model_name(facts: Facts, serial: int | None) -> str:
+    model = facts.models.get(str(serial)) if serial is not None else None
+    names = (model or {}).get("names") or []
+    return f"`{names[0]}`" if names else "your model"
+
+
+def model_subject(facts: Facts, serial: int | None) -> str:
+    """model_name for the start of a sentence: '`net`' or 'Your model'."""
+    name = model_name(facts, serial)
+    return "Your model" if name == "your model" else name
+
+
+def origin(info: dict | None) -> tuple[str, int, int]:
+    """Where an array's rows came from: ('train'|'test'|'mixed'|'unknown'|'none', train rows, test rows)."""
+    rows = (info or {}).get("rows")
+    if not rows:
+        return ("unknown" if info and info.get("shape") else "none"), 0, 0
+    train = sum(end - start for start, end in rows.get("train", []))
+    test = sum(end - start for start, end in rows.get("test", []))
+    unknown = rows.get("unknown", 0)
+    if train and not test and not unknown:
+        return "train", train, test
+    if test and not train and not unknown:
+        return "test", train, test
+    if not train and not test:
+        return "unknown", train, test
+    return "mixed", train, test
+
+
+def is_flat(info: dict | None) -> bool:
+    shape = (info or {}).get("shape") or []
+    return len(shape) == 2 and shape[1] == 784
+
+
+def errors(facts: Facts) -> list[dict]:
+    return [c for c in facts.cells if c.get("status") == "error" and c.get("error")]
+
+
+def first_error(facts: Facts, keywords: tuple[str, ...] = ()) -> dict | None:
+    """The first failing cell that mentions one of the keywords, else the first failing cell."""
+    failing = errors(facts)
+    for cell in failing:
+        if any(word in cell.get("source", "") for word in keywords):
+            return cell
+    return failing[0] if failing else None
+
+
+def explain_error(ename: str, evalue: str) -> str:
+    """One plain sentence for errors this lesson produces, or the error's own first line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", evalue or "")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    match = re.search(r"[Ee]xpected shape \(None, (\d+)\), but input has incompatible shape \(([^)]*)\)", text)
+    if match:
+        expected, got = match.group(1), match.group(2)
+        dims = [d.strip() for d in got.split(",") if d.strip()]
+        given = (f"whole images, in batches of shape ({got})" if len(dims) >= 3 else
+                 f"rows of {dims[-1]} values (batches of shape ({got}))" if len(dims) == 2 else
+                 f"data of shape ({got})")
+        return (f"the model expects each image as {expected} number{'s' if expected != '1' else ''} "
+                f"(its input shape is (None, {expected})), but it was given {given}; the data and "
+                "the model's input_shape must agree, (n, 784) and (784,)")
+    if ename == "NameError":
+        name = re.search(r"name '([^']+)' is not defined", text)
+        if name:
+            hint = IMPORT_HINTS.get(name.group(1))
+            return (f"`{name.group(1)}` is not defined" +
+                    (f" (did you run `{hint}`?)" if hint else
+                     " (is it spelled the same where you created it, and did that cell run?)"))
+    if ename == "SyntaxError" or ename == "IndentationError":
+        return f"Python could not read the code: {first}"
+    if "is not a file in the archive" in text:
+        key = re.search(r"(\S+) is not a file in the archive", text)
+        return (f"fashion.npz has no array named {key.group(1) if key else 'like that'}; its arrays are "
+                "train_data, train_labels, test_data and test_labels")
+    if ename in ("FileNotFoundError",) and "fashion" in text:
+        return "fashion.npz was not found: load it by its plain name, np.load('fashion.npz')"
+    if "Arguments `target` and `output` must have the same shape" in text or \
+            "must have the same rank" in text or "Shapes" in text and "are incompatible" in text:
+        return ("the labels and the model's output do not fit together: one-hot labels (n, 3) need "
+                "3 outputs and categorical_crossentropy")
+    if "Received a label value of" in text or "labels must be" in text.lower():
+        return ("sparse_categorical_crossentropy expects class numbers (0, 1, 2), but the labels "
+                "are one-hot rows; use categorical_crossentropy")
+    if ename == "MemoryError" or "Unable to allocate" in text:
+        return "the notebook ran out of memory"
+    if ename == "KeyboardInterrupt":
+        return "the cell was interrupted when it ran out of time"
+    return f"{ename}: {first}" if first else ename
+
+
+def error_sentence(facts: Facts, cell: dict) -> str:
+    error = cell.get("error") or {}
+    return (f"{location(facts, cell['index'], error.get('line')).capitalize()} raised "
+            f"{error.get('ename', 'an error')}: {explain_error(error.get('ename', ''), error.get('evalue', ''))}.")
+
+
+def stopped_sentence(facts: Facts) -> str:
+    """Why execution stopped early, if it did."""
+    if facts.status == "timeout":
+        cell = next((c for c in facts.cells if c.get("status") == "timeout"), None)
+        if cell is not None:
+            limit = cell.get("limit") or facts.limits.get("notebook_timeout_s")
+            scope = ("the notebook's time limit" if cell.get("notebook_limit_reached")
+                     else "the time limit for one cell")
+            return (f"Execution stopped in {cell_number(cell['index'])}: it was still running when "
+                    f"{scope} ({limit:.0f} s) ran out.")
+        limit = facts.limits.get("notebook_timeout_s")
+        return f"The notebook did not finish within its time limit ({limit:.0f} s)." if limit else \
+            "The notebook did not finish within its time limit."
+    if facts.status in ("kernel_died", "error"):
+        cell = next((c for c in facts.cells if c.get("status") == "died"), None)
+        where = f" while running {cell_number(cell['index'])}" if cell else ""
+        return (f"The Python kernel died{where} (the code may have exhausted memory, or exited the "
+                "process); cells after it did not run.")
+    return ""
+
+
+def why_missing(facts: Facts, keywords: tuple[str, ...]) -> str:
+    """The most likely reason something was never done: an error, a timeout or a dead kernel."""
+    reasons = []
+    cell = first_error(facts, keywords)
+    if cell is not None:
+        reasons.append(error_sentence(facts, cell))
+    stopped = stopped_sentence(facts)
+    if stopped:
+        reasons.append(stopped)
+    return " ".join(reasons)
+
+
+def join(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())

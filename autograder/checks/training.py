@@ -1,0 +1,219 @@
+"""fit.called, fit.settings, fit.validation and evaluate.called."""
+from __future__ import annotations
+
+import math
+
+from . import Outcome, check
+from .explain import (array_phrase, call_location, explain_error, join, model_name, model_subject, origin,
+                      stopped_sentence, why_missing)
+
+FIT_HINT = ("Train the model on the flattened training images and their labels: "
+            "`model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)`.")
+EVALUATE_HINT = ("After training, measure the model on data it has not seen: "
+                 "`model.evaluate(test_data_1d, test_labels, batch_size=10)`.")
+
+
+def main_fit(facts) -> dict | None:
+    """The training call that counts: the graded model's last finished fit, else its last attempt."""
+    fits = facts.calls_of("fit", facts.graded_model)
+    finished = [f for f in fits if f["finished"]]
+    return (finished or fits or [None])[-1]
+
+
+def main_evaluation(facts) -> dict | None:
+    """The graded model's last evaluation on test images, else its last evaluate/predict call."""
+    calls = [c for c in facts.calls if c["model"] == facts.graded_model and c["kind"] in ("evaluate", "predict")]
+    on_test = [c for c in calls if c["finished"] and origin(c.get("x"))[0] == "test"]
+    return (on_test or calls or [None])[-1]
+
+
+def _failure(facts, call, verb: str) -> str:
+    """Why a call did not finish: its error, or the timeout or dead kernel that cut it short."""
+    where = call_location(facts, call)
+    if call["finished"] is False and call.get("error"):
+        error = call["error"]
+        return (f"`{verb}` ({where}) raised {error.get('ename', 'an error')}: "
+                f"{explain_error(error.get('ename', ''), error.get('evalue', ''))}.")
+    stopped = stopped_sentence(facts)
+    progress = ""
+    if verb == "fit":
+        requested = (call.get("settings") or {}).get("epochs")
+        progress = f" It had completed {call.get('epochs_run', 0)}" + (
+            f" of {requested} epochs." if isinstance(requested, int) else " epochs.")
+    return join(f"`{verb}` ({where}) never finished.", stopped, progress)
+
+
+def _training_split(fit: dict, facts) -> tuple[bool, str]:
+    """Is the fit's data the training set (all of it, or a manual train/validation split)?"""
+    x, y = fit.get("x") or {}, fit.get("y") or {}
+    kind, train_rows, test_rows = origin(x)
+    n_train = (facts.data.get("shapes", {}).get("train_data") or [600])[0]
+    labels = y.get("labels") or {}
+    if kind == "test":
+        return False, (f"You trained on {array_phrase(x)}, which holds the {test_rows} test images. The "
+                       "model must learn from the training data and be judged on test images it has "
+                       "never seen.")
+    if kind == "mixed":
+        return False, (f"The data you trained on, {array_phrase(x)}, mixes {train_rows} training and "
+                       f"{test_rows} test images (or other rows); train on the training images only.")
+    if kind == "unknown" and labels.get("split") != "train":
+        return False, (f"The data you trained on, {array_phrase(x)}, does not hold the images of "
+                       "train_data (its values differ from fashion.npz's).")
+    if kind == "none":
+        return False, "The training call was given no images."
+    if labels.get("form") == "class-ids" and labels.get("matches"):
+        pass  # integer labels of the right images are still the right labels
+    elif labels.get("matches") is False or (labels.get("split") and labels.get("split") != "train"):
+        return False, (f"The labels you trained with, {array_phrase(y)}, are not the labels of those "
+                       "images: pass train_labels (in the same order as the images).")
+    elif not labels:
+        return False, (f"The labels you trained with, {array_phrase(y)}, are not train_labels.")
+    held_out = _manual_validation(fit, facts)
+    if kind == "train" and train_rows < n_train and not held_out:
+        return False, (f"You trained on {train_rows} of the {n_train} training images; use all of "
+                       "them (validation_split sets some aside for you).")
+    return True, ""
+
+
+def _manual_validation(fit: dict, facts) -> float | None:
+    """The fraction of training rows given as validation_data, when they are training rows."""
+    validation = fit.get("validation_data") or {}
+    kind, rows, _ = origin(validation.get("x"))
+    _, fit_rows, _ = origin(fit.get("x"))
+    if kind != "train" or not fit_rows:
+        return None
+    return rows / (rows + fit_rows)
+
+
+def _expected_steps(facts, serial: int) -> int:
+    """Optimizer steps the recorded fit calls imply, to compare with the saved model's."""
+    steps = 0
+    for fit in facts.calls_of("fit", serial):
+        settings = fit.get("settings") or {}
+        shape = (fit.get("x") or {}).get("shape") or []
+        batch = settings.get("batch_size") or 32
+        split = settings.get("validation_split") or 0.0
+        if not shape or not isinstance(batch, int) or batch <= 0 or not isinstance(split, (int, float)):
+            continue
+        samples = math.floor(shape[0] * (1.0 - split))
+        steps += fit.get("epochs_run", 0) * math.ceil(samples / batch)
+    return steps
+
+
+@check("fit.called")
+def fit_called(facts, exercise) -> Outcome:
+    fit = main_fit(facts)
+    name = model_name(facts, facts.graded_model)
+    if fit is None:
+        others = [c for c in facts.calls if c["kind"] == "fit"]
+        if others:
+            return Outcome(False, f"You trained another model, but not {name}, the one that is graded.",
+                           FIT_HINT)
+        return Outcome(False, join(f"{model_subject(facts, facts.graded_model)} was never trained "
+                                   "(no call to `fit` ran).", why_missing(facts, ("fit(",))), FIT_HINT)
+    if not fit["finished"]:
+        return Outcome(False, _failure(facts, fit, "fit"), FIT_HINT)
+    ok, problem = _training_split(fit, facts)
+    if not ok:
+        return Outcome(False, problem, FIT_HINT)
+    model = facts.graded or {}
+    claimed = _expected_steps(facts, facts.graded_model)
+    saved = model.get("iterations")
+    if isinstance(saved, int) and claimed and saved < claimed // 2:
+        return Outcome(False, f"The saved model took {saved} training steps, fewer than the {claimed} "
+                              "the recorded training implies; the model that was trained is not the one "
+                              "that was handed in.", FIT_HINT)
+    epochs = fit.get("epochs_run", 0)
+    return Outcome(True, f"{model_subject(facts, facts.graded_model)} was trained on "
+                         f"{array_phrase(fit.get('x'))} and {array_phrase(fit.get('y'))} "
+                         f"({call_location(facts, fit)}), for {epochs} epoch{'s' if epochs != 1 else ''}.")
+
+
+@check("fit.settings")
+def fit_settings(facts, exercise) -> Outcome:
+    fit = main_fit(facts)
+    hint = f"Pass `epochs={exercise.epochs}, batch_size={exercise.batch_size}` to `fit`."
+    if fit is None:
+        return Outcome(False, join("There was no training call, so no epochs or batch size to check.",
+                                   why_missing(facts, ("fit(",))), hint)
+    settings = fit.get("settings") or {}
+    epochs, batch = settings.get("epochs"), settings.get("batch_size")
+    problems = []
+    if epochs != exercise.epochs:
+        problems.append(f"epochs={epochs}" + (" (Keras' default, as epochs was not given)" if epochs == 1 else ""))
+    if batch != exercise.batch_size:
+        problems.append("batch_size was not given, so Keras used its default of 32" if batch is None
+                        else f"batch_size={batch}")
+    if problems:
+        return Outcome(False, f"Training ({call_location(facts, fit)}) used {' and '.join(problems)}; the "
+                              f"exercise asks for epochs={exercise.epochs} and batch_size={exercise.batch_size}.",
+                       hint)
+    return Outcome(True, f"Training used epochs={epochs} and batch_size={batch}.")
+
+
+@check("fit.validation")
+def fit_validation(facts, exercise) -> Outcome:
+    fit = main_fit(facts)
+    wanted = exercise.validation_split
+    hint = f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the training data."
+    if fit is None:
+        return Outcome(False, join("There was no training call, so no validation data to check.",
+                                   why_missing(facts, ("fit(",))), hint)
+    split = (fit.get("settings") or {}).get("validation_split") or 0.0
+    validation = fit.get("validation_data")
+    if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9:
+        return Outcome(True, f"validation_split={split}: {wanted:.0%} of the training data was held out "
+                             "to watch for over-fitting.")
+    if validation:
+        kind, _, _ = origin(validation.get("x"))
+        fraction = _manual_validation(fit, facts)
+        if fraction is not None and abs(fraction - wanted) <= 0.01:
+            return Outcome(True, f"You held out {fraction:.0%} of the training images yourself as "
+                                 "validation_data, which is what validation_split does.")
+        if kind == "test":
+            return Outcome(False, "You validated on the test images (validation_data): then the test set "
+                                  "is no longer unseen, and the final evaluation is not a fair measure.", hint)
+        if fraction is not None:
+            return Outcome(False, f"Your validation_data holds {fraction:.0%} of the training images; the "
+                                  f"exercise asks for {wanted:.0%}.", hint)
+        return Outcome(False, "Your validation_data is not a part of the training images.", hint)
+    if not split:
+        return Outcome(False, f"Training ({call_location(facts, fit)}) held out no validation data, so "
+                              "you cannot see whether the model over-fits.", hint)
+    return Outcome(False, f"validation_split={split} holds out {split:.0%} of the training data; the exercise "
+                          f"asks for {wanted:.0%}.", hint)
+
+
+@check("evaluate.called")
+def evaluate_called(facts, exercise) -> Outcome:
+    name = model_name(facts, facts.graded_model)
+    call = main_evaluation(facts)
+    if call is None:
+        others = [c for c in facts.calls if c["kind"] == "evaluate" and c["model"] != facts.graded_model]
+        if others:
+            return Outcome(False, f"You evaluated a different model ({model_name(facts, others[-1]['model'])}), "
+                                  f"not {name}, the one you trained.", EVALUATE_HINT)
+        return Outcome(False, join("The model was never evaluated (no call to `evaluate` ran).",
+                                   why_missing(facts, ("evaluate(",))), EVALUATE_HINT)
+    verb = call["kind"]
+    if not call["finished"]:
+        return Outcome(False, _failure(facts, call, verb), EVALUATE_HINT)
+    kind, _, _ = origin(call.get("x"))
+    if kind == "train":
+        return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))}, the training images "
+                              f"({call_location(facts, call)}). A model scores well on data it has "
+                              "memorised; only the test images tell how it does on new clothes.", EVALUATE_HINT)
+    if kind != "test":
+        return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))} "
+                              f"({call_location(facts, call)}), which is not the test images.", EVALUATE_HINT)
+    labels = (call.get("y") or {}).get("labels") or {}
+    if verb == "evaluate" and (labels.get("matches") is False or labels.get("split") not in (None, "test")):
+        return Outcome(False, f"The labels you evaluated with, {array_phrase(call.get('y'))}, are not "
+                              "test_labels.", EVALUATE_HINT)
+    fit = main_fit(facts)
+    if fit is not None and (call.get("seq") or 0) < (fit.get("seq") or 0):
+        return Outcome(False, f"You evaluated {name} before training it ({call_location(facts, call)}); "
+                              "evaluate after `fit`.", EVALUATE_HINT)
+    action = "evaluated" if verb == "evaluate" else "computed predictions for"
+    return Outcome(True, f"You {action} {name} on {array_phrase(call.get('x'))} "
+                         f"({call_location(facts, call)}).")

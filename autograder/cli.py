@@ -1,0 +1,161 @@
+"""Command line: `autograder check`, `autograder release`, `autograder data`.
+
+Exit status of `check`: 0 every check passed; 1 graded and something failed
+(a timeout or dead kernel included); 2 the notebook could not be read or the
+command was misused, with a one-line reason (and still a result file when
+--json is given).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"keras-autograder {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="grade one notebook and print a summary")
+    check.add_argument("notebook", help="the .ipynb file to grade")
+    check.add_argument("--exercise", help="exercise id (keras-dense, keras-deeper); default: the notebook's metadata")
+    check.add_argument("--data", metavar="FASHION_NPZ",
+                       help="the lesson's fashion.npz (default: the built-in offline stand-in)")
+    check.add_argument("--timeout", type=_positive, default=None, metavar="S",
+                       help="wall-clock limit for the whole notebook in seconds (default 240)")
+    check.add_argument("--cell-timeout", type=_positive, default=None, metavar="S",
+                       help="limit for one cell (default 180, at most --timeout)")
+    check.add_argument("--threshold", type=_fraction, default=None,
+                       help="test accuracy needed for accuracy.threshold (default 0.80)")
+    check.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto",
+                       help="sandbox: bubblewrap when available (auto), or resource limits only")
+    check.add_argument("--memory-mb", type=int, default=None, help="memory cap of the notebook (default 6144)")
+    check.add_argument("--json", metavar="FILE", help="write the result document here")
+    check.add_argument("--html", metavar="FILE", help="write the HTML report here")
+    check.add_argument("--markdown", metavar="FILE", help="write the Markdown report here")
+    check.add_argument("--quiet", action="store_true", help="print nothing; use the exit status")
+
+    release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
+    release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    release.add_argument("--out", default="exercises", help="folder for the student notebooks")
+
+    data = commands.add_parser("data", help="make, fetch or validate a fashion.npz")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    standin = data_commands.add_parser("standin", help="write the offline stand-in data set")
+    standin.add_argument("--out", required=True)
+    fetch = data_commands.add_parser("fetch", help="build fashion.npz from the public Fashion-MNIST (online)")
+    fetch.add_argument("--out", required=True)
+    validate = data_commands.add_parser("validate", help="check that a file is in the lesson's format")
+    validate.add_argument("file")
+    return parser
+
+
+def fail(message: str) -> int:
+    print(f"autograder: {message}", file=sys.stderr)
+    return 2
+
+
+def run_check(args) -> int:
+    from . import pipeline, result as result_module
+    from .report import terminal
+
+    options = pipeline.Options(
+        exercise=args.exercise, data=args.data,
+        timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, cell_timeout=args.cell_timeout,
+        threshold=args.threshold, isolation=args.isolation, memory_mb=args.memory_mb)
+    started = time.monotonic()
+    try:
+        document = pipeline.grade_notebook(args.notebook, options)
+    except pipeline.UsageError as error:
+        document = pipeline.invalid_result(args.notebook, str(error), None, started)
+    except ValueError as error:  # e.g. bubblewrap asked for but unavailable
+        document = pipeline.invalid_result(args.notebook, str(error), None, started)
+    outputs = [(args.json, lambda path: result_module.write(document, path))]
+    if args.markdown or args.html:
+        from .report import documents
+
+        outputs += [(args.markdown, lambda path: documents.write_markdown(document, path)),
+                    (args.html, lambda path: documents.write_html(document, path))]
+    for path, writer in outputs:
+        if not path:
+            continue
+        try:
+            writer(path)
+        except OSError as error:
+            return fail(f"cannot write {path}: {error.strerror or error}")
+    if document["status"] == "invalid":
+        print(f"autograder: {document.get('reason')}", file=sys.stderr)
+    elif not args.quiet:
+        sys.stdout.write(terminal.render(document, color=terminal.wants_color(sys.stdout)))
+    return result_module.exit_code(document)
+
+
+def run_release(args) -> int:
+    from .release import ReleaseError, release_all
+
+    try:
+        written = release_all(Path(args.solutions), Path(args.out))
+    except ReleaseError as error:
+        return fail(str(error))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def run_data(args) -> int:
+    from . import data
+
+    try:
+        if args.data_command == "standin":
+            data.make_standin().save(args.out)
+            print(f"wrote the offline stand-in to {args.out}")
+        elif args.data_command == "fetch":
+            data.fetch_fashion_mnist().save(args.out)
+            print(f"wrote the Fashion-MNIST lesson subset to {args.out}")
+        else:
+            lesson = data.load(args.file)
+            counts = lesson.train_labels.sum(axis=0).astype(int).tolist()
+            print(f"{args.file}: valid; {len(lesson.train_data)} training and {len(lesson.test_data)} "
+                  f"test images; training classes {dict(zip(data.CLASS_NAMES, counts))}")
+    except data.DataError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(f"cannot write {getattr(args, 'out', '')}: {error.strerror or error}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"check": run_check, "release": run_release, "data": run_data}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return fail("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Measure the student's model on the grader's own copy of the test data.
+
+The evaluator is a separate process that never runs student code: it imports
+Keras, then waits for a request naming model files the grader has already
+screened, loads each with Keras' safe mode, and returns its predictions on
+the pristine test images. It is started at the beginning of a grading run so
+that its TensorFlow import overlaps the notebook's execution.
+
+    python -m autograder.evaluation   (one JSON request on stdin, one reply on stdout)
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+EVALUATOR_MEMORY = 6 * 2**30
+EVALUATOR_TIMEOUT = 120.0
+MAX_REPLY_BYTES = 8 * 2**20
+
+
+class EvaluatorError(RuntimeError):
+    """The evaluator process failed; grading reports it instead of crashing."""
+
+
+def _confine() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (EVALUATOR_MEMORY, EVALUATOR_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Evaluator:
+    """A warm evaluation process: start it early, ask it once, then it exits."""
+
+    def __init__(self) -> None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("AUTOGRADER_")}
+        env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="",
+                   OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.evaluation"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
+            start_new_session=True)
+
+    def evaluate(self, models: dict[int, str], test_images: str, timeout: float = EVALUATOR_TIMEOUT) -> dict:
+        """Predictions of each model on the test images: {serial: {"predictions"|"error": ...}}."""
+        request = json.dumps({"models": {str(k): v for k, v in models.items()}, "test": test_images})
+        try:
+            out, _ = self.process.communicate(request.encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise EvaluatorError(f"the evaluator did not answer within {timeout:.0f} s") from None
+        if len(out) > MAX_REPLY_BYTES:
+            raise EvaluatorError("the evaluator's reply was too large")
+        try:
+            reply = json.loads(out.decode() or "null")
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            raise EvaluatorError(f"the evaluator failed (exit status {self.process.returncode})")
+        return {int(k): v for k, v in reply.get("models", {}).items()}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> "Evaluator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _input_for(model, images):
+    """The test images in the shape the model takes, when it can take them at all."""
+    import numpy as np
+
+    shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+    if shape is None:
+        return None, "the model has no defined input"
+    dims = [d for d in list(shape)[1:]]
+    if any(d is None for d in dims):
+        return None, f"the model's input shape {tuple(shape)} is not fixed"
+    if int(np.prod(dims)) != int(np.prod(images.shape[1:])):
+        return None, (f"the model takes inputs of shape {tuple(shape)}, which the "
+                      f"{images.shape[1]}x{images.shape[2]} test images cannot be given as")
+    return images.reshape((len(images), *dims)), None
+
+
+def predict_all(models: dict, test_path: str) -> dict:
+    import numpy as np
+    import keras
+
+    keras.utils.set_random_seed(0)
+    with np.load(test_path, allow_pickle=False) as data:
+        images = data["test_data"]
+    results = {}
+    for serial, path in models.items():
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:  # noqa: BLE001 - every failure is a verdict, not a crash
+            results[serial] = {"error": f"{type(error).__name__}: {error}"[:500]}
+            continue
+        batch, problem = _input_for(model, images)
+        if problem:
+            results[serial] = {"error": problem}
+            continue
+        try:
+            predictions = np.asarray(model.predict(batch, batch_size=100, verbose=0), dtype=np.float64)
+        except Exception as error:  # noqa: BLE001
+            results[serial] = {"error": f"predicting failed: {type(error).__name__}: {error}"[:500]}
+            continue
+        if predictions.ndim != 2 or len(predictions) != len(images):
+            results[serial] = {"error": f"the model's output has shape {predictions.shape}, "
+                                        f"not one row of class scores per image"}
+            continue
+        predictions = np.where(np.isfinite(predictions), predictions, 0.0)
+        results[serial] = {"predictions": np.round(predictions, 6).tolist()}
+    return results
+
+
+def main() -> None:
+    import keras  # noqa: F401 - imported before the request arrives, so the wait is spent here
+
+    request = json.loads(sys.stdin.read(1 << 20))
+    reply = {"models": predict_all(request["models"], request["test"])}
+    sys.stdout.write(json.dumps(reply))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The exercises and their rubrics: which checks, worth how many points.
+
+Check ids are a contract (see DESIGN.md): they keep their meaning across
+exercises, and every result lists every check of its exercise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+CHECK_TITLES = {
+    "data.load": "Load the four arrays from fashion.npz",
+    "data.reshape": "Flatten the images to (n, 784)",
+    "model.input_shape": "The model takes inputs of shape (None, 784)",
+    "model.architecture": "Dense layers with the right numbers of units",
+    "model.hidden_activation": "Hidden layers use relu",
+    "model.output_layer": "Output layer: 3 units with softmax",
+    "compile.loss": "Loss: categorical cross-entropy",
+    "compile.optimizer": "Optimizer: Adam",
+    "compile.metrics": "Track accuracy",
+    "fit.called": "Train on the flattened training data",
+    "fit.settings": "Train for 10 epochs with batches of 10",
+    "fit.validation": "Hold out 20% of the training data for validation",
+    "evaluate.called": "Evaluate on the test data",
+    "accuracy.threshold": "Test accuracy reaches the threshold",
+}
+
+DEFAULT_POINTS = {
+    "data.load": 5.0,
+    "data.reshape": 10.0,
+    "model.input_shape": 10.0,
+    "model.architecture": 10.0,
+    "model.hidden_activation": 5.0,
+    "model.output_layer": 10.0,
+    "compile.loss": 5.0,
+    "compile.optimizer": 5.0,
+    "compile.metrics": 5.0,
+    "fit.called": 10.0,
+    "fit.settings": 5.0,
+    "fit.validation": 5.0,
+    "evaluate.called": 5.0,
+    "accuracy.threshold": 10.0,
+}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    hidden_units: tuple[int, ...]
+    output_units: int = 3
+    epochs: int = 10
+    batch_size: int = 10
+    validation_split: float = 0.2
+    threshold: float = 0.80
+    points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
+
+    @property
+    def units(self) -> list[int]:
+        return [*self.hidden_units, self.output_units]
+
+    @property
+    def check_ids(self) -> list[str]:
+        return list(self.points)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(self.points.values()))
+
+    def with_threshold(self, threshold: float | None) -> "Exercise":
+        if threshold is None:
+            return self
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"the accuracy threshold must be between 0 and 1, not {threshold}")
+        return replace(self, threshold=threshold)
+
+
+EXERCISES = {
+    "keras-dense": Exercise("keras-dense", "A dense network for three kinds of clothing", (10,)),
+    "keras-deeper": Exercise("keras-deeper", "A deeper dense network: two hidden layers", (10, 10)),
+}
+
+
+class UnknownExercise(KeyError):
+    def __str__(self) -> str:
+        return (f"unknown exercise {self.args[0]!r}; known exercises: "
+                f"{', '.join(sorted(EXERCISES))}")
+
+
+def get(exercise_id: str) -> Exercise:
+    try:
+        return EXERCISES[exercise_id]
+    except KeyError:
+        raise UnknownExercise(exercise_id) from None

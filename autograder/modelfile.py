@@ -1,0 +1,317 @@
+"""Read a saved Keras model file as data: screen it, then describe its structure.
+
+A `.keras` file is a zip holding config.json (the architecture and compile
+settings as JSON) and model.weights.h5. Everything here is pure Python on
+that JSON, so it runs in the grader without TensorFlow and without ever
+deserialising an object: the screen refuses Lambda layers, lambdas and any
+class from outside Keras before anything loads the file.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass, field
+
+MAX_CONFIG_BYTES = 4 * 2**20
+MAX_ZIP_ENTRIES = 16
+MAX_WEIGHTS_BYTES = 64 * 2**20
+# Markers Keras writes inside configs for tensors and tuples; they carry no code.
+SERIALIZATION_TOKENS = {"__keras_tensor__", "__tuple__", "__tensor__", "__numpy__", "__bytes__",
+                        "__slice__", "__ellipsis__", "__typespec__"}
+ACTIVATION_LAYERS = {"ReLU": "relu", "Softmax": "softmax", "LeakyReLU": "leaky_relu", "ELU": "elu",
+                     "PReLU": "prelu"}
+# Layers that do not change what a Dense stack computes at inference time.
+PASS_THROUGH = {"Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
+RESHAPING = {"Flatten", "Reshape"}
+LOSS_ALIASES = {
+    "mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence", "cosine_proximity": "cosine_similarity",
+    "categorical_cross_entropy": "categorical_crossentropy",
+    "sparse_categorical_cross_entropy": "sparse_categorical_crossentropy",
+    "binary_cross_entropy": "binary_crossentropy",
+}
+METRIC_ALIASES = {"acc": "accuracy"}
+
+
+class ModelFileError(ValueError):
+    """The file is not a Keras model we can read safely; the message says why."""
+
+
+@dataclass
+class Block:
+    """One Dense layer with the activation it ends up applying (its own, or a following layer's)."""
+
+    name: str
+    units: int | None
+    activation: str
+    via: str | None = None  # the Activation/ReLU/Softmax layer that supplied it, if any
+
+
+@dataclass
+class ModelStructure:
+    model_class: str
+    input_shape: list | None
+    blocks: list[Block]
+    layers: list[dict]  # every layer: class, name, and units/activation/shape where set
+    other_layers: list[str] = field(default_factory=list)  # layers that are neither Dense nor harmless
+    reshaping: list[str] = field(default_factory=list)
+    compiled: bool = False
+    loss: dict | None = None
+    optimizer: dict | None = None
+    metrics: list[str] = field(default_factory=list)
+    metric_objects: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def units(self) -> list[int | None]:
+        return [block.units for block in self.blocks]
+
+
+def read_config(raw: bytes) -> dict:
+    """config.json from the bytes of a .keras file, bounded in every dimension."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError):
+        raise ModelFileError("the model file is not a .keras archive") from None
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ModelFileError(f"the model file has {len(infos)} entries, more than a Keras model has")
+    by_name = {info.filename: info for info in infos}
+    info = by_name.get("config.json")
+    if info is None:
+        raise ModelFileError("the model file has no config.json")
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise ModelFileError("the model's config.json is too large")
+    try:
+        config = json.loads(archive.read(info).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError, zipfile.BadZipFile, OSError):
+        raise ModelFileError("the model's config.json is not valid JSON") from None
+    if not isinstance(config, dict):
+        raise ModelFileError("the model's config.json is not a model configuration")
+    return config
+
+
+def read_iterations(raw: bytes) -> int | None:
+    """How many optimizer steps the saved model took (None if unknown)."""
+    try:
+        import h5py
+
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        info = archive.getinfo("model.weights.h5")
+        if info.file_size > MAX_WEIGHTS_BYTES:
+            return None
+        with h5py.File(io.BytesIO(archive.read(info)), "r") as weights:
+            value = weights.get("optimizer/vars/0")
+            if value is None or value.shape != () or value.dtype.kind not in "iu":
+                return None
+            return int(value[()])
+    except Exception:  # noqa: BLE001 - any odd file simply has no known step count
+        return None
+
+
+def screen(config) -> list[str]:
+    """Reasons the config may not be loaded; empty when only Keras' own classes appear."""
+    problems: list[str] = []
+    stack, seen = [config], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > 200000:
+            return ["the model configuration is too large"]
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        stack.extend(item.values())
+        name = item.get("class_name")
+        if not isinstance(name, str):
+            if "function_type" in item and item.get("function_type") == "lambda":
+                problems.append("it uses a Python lambda")
+            continue
+        module = item.get("module")
+        if name in ("Lambda", "__lambda__"):
+            problems.append("it has a Lambda layer or lambda function" if name == "Lambda"
+                            else "it uses a Python lambda")
+        elif name in SERIALIZATION_TOKENS:
+            continue
+        elif module == "builtins" and name == "function" and isinstance(item.get("config"), str):
+            continue  # a Keras function such as keras.losses.categorical_crossentropy, by name
+        elif not isinstance(module, str) or not (module == "keras" or module.startswith("keras.")):
+            problems.append(f"it uses the custom class {name!r}")
+        elif item.get("registered_name") not in (None, name, "function"):
+            problems.append(f"it uses the registered custom object {item.get('registered_name')!r}")
+    return sorted(set(problems))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _name_of(value) -> str | None:
+    """The plain name of an activation, loss or metric, however Keras serialised it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if value.get("class_name") == "function" and isinstance(value.get("config"), str):
+            return value["config"]
+        config = value.get("config")
+        if isinstance(config, dict) and isinstance(config.get("name"), str) and \
+                value.get("module", "").startswith("keras.metrics"):
+            return config["name"]
+        if isinstance(value.get("class_name"), str):
+            return _snake(value["class_name"])
+    return None
+
+
+def activation_name(value) -> str:
+    name = _name_of(value)
+    return (name or "unknown").lower() if value is not None else "linear"
+
+
+def canonical_loss(value) -> dict | None:
+    """{'name': 'categorical_crossentropy', 'from_logits': False, 'as_written': ...}."""
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)) and not (isinstance(value, dict) and "class_name" in value):
+        items = list(value.values()) if isinstance(value, dict) else list(value)
+        return canonical_loss(items[0]) if len(items) == 1 else {"name": "multiple", "as_written": items}
+    name = _name_of(value) or "unknown"
+    snake = _snake(name) if not name.islower() else name
+    snake = LOSS_ALIASES.get(snake, snake)
+    from_logits = bool(value.get("config", {}).get("from_logits")) if isinstance(value, dict) \
+        and isinstance(value.get("config"), dict) else False
+    written = value if isinstance(value, str) else (value.get("class_name") if value.get("class_name") != "function"
+                                                     else value.get("config"))
+    return {"name": snake, "from_logits": from_logits, "as_written": written}
+
+
+def canonical_optimizer(value) -> dict | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {"name": value.lower(), "as_written": value}
+    if isinstance(value, dict):
+        name = value.get("class_name")
+        config = value.get("config") if isinstance(value.get("config"), dict) else {}
+        rate = config.get("learning_rate")
+        return {"name": str(name).lower(), "as_written": name,
+                "learning_rate": rate if isinstance(rate, (int, float)) else None}
+    return {"name": "unknown", "as_written": None}
+
+
+def metric_names(value) -> tuple[list[str], list[str]]:
+    """(names, object classes) of every metric in a compile config's metrics."""
+    names, objects, stack = [], [], [value]
+    while stack:
+        item = stack.pop(0)
+        if item is None:
+            continue
+        if isinstance(item, list):
+            stack[:0] = item
+        elif isinstance(item, dict) and "class_name" not in item:
+            stack.extend(item.values())
+        else:
+            name = _name_of(item)
+            if name:
+                names.append(METRIC_ALIASES.get(name.lower(), name.lower()))
+            if isinstance(item, dict) and item.get("class_name") not in (None, "function"):
+                objects.append(item["class_name"])
+    return names, objects
+
+
+def _flatten_layers(layers: list, depth: int = 0) -> list[dict]:
+    """Layer configs in order, with nested Sequential/Functional models opened up."""
+    flat: list[dict] = []
+    for layer in layers:
+        if not isinstance(layer, dict):
+            continue
+        if layer.get("class_name") in ("Sequential", "Functional", "Model") and depth < 4:
+            inner = (layer.get("config") or {}).get("layers") or []
+            flat.extend(l for l in _flatten_layers(inner, depth + 1)
+                        if not (l.get("class_name") == "InputLayer" and flat))
+        else:
+            flat.append(layer)
+    return flat
+
+
+def _shape(value) -> list | None:
+    if isinstance(value, list) and all(v is None or isinstance(v, int) for v in value):
+        return value
+    return None
+
+
+def input_shape(config: dict, layers: list[dict]) -> list | None:
+    for layer in layers:
+        if layer.get("class_name") == "InputLayer":
+            inner = layer.get("config") or {}
+            shape = _shape(inner.get("batch_shape")) or _shape(inner.get("batch_input_shape"))
+            if shape is not None:
+                return shape
+        else:
+            break
+    build = config.get("build_config") or {}
+    shape = _shape(build.get("input_shape")) if isinstance(build, dict) else None
+    if shape is None:
+        shape = _shape((config.get("config") or {}).get("build_input_shape"))
+    if shape is None and layers:
+        first = layers[0]
+        first_build = first.get("build_config") or {}
+        shape = _shape(first_build.get("input_shape")) if isinstance(first_build, dict) else None
+    return shape
+
+
+def describe(config: dict) -> ModelStructure:
+    """The structure and compile settings of a screened model configuration."""
+    inner = config.get("config") or {}
+    layers = _flatten_layers(inner.get("layers") or []) if isinstance(inner, dict) else []
+    blocks: list[Block] = []
+    summary, others, reshaping = [], [], []
+    for layer in layers:
+        cls = str(layer.get("class_name"))
+        settings = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        name = str(settings.get("name", cls))
+        entry = {"class": cls, "name": name}
+        if cls == "Dense":
+            units = settings.get("units") if isinstance(settings.get("units"), int) else None
+            blocks.append(Block(name, units, activation_name(settings.get("activation"))))
+            entry.update(units=units, activation=blocks[-1].activation)
+        elif cls == "Activation" or cls in ACTIVATION_LAYERS:
+            applied = activation_name(settings.get("activation")) if cls == "Activation" else ACTIVATION_LAYERS[cls]
+            entry["activation"] = applied
+            if blocks and blocks[-1].activation == "linear" and blocks[-1].via is None:
+                blocks[-1].activation, blocks[-1].via = applied, cls
+            elif blocks:
+                others.append(f"{cls}({applied}) after {blocks[-1].name}, which already applies "
+                              f"{blocks[-1].activation}")
+            else:
+                others.append(f"{cls}({applied}) before any Dense layer")
+        elif cls == "InputLayer":
+            entry["shape"] = _shape(settings.get("batch_shape"))
+        elif cls in RESHAPING:
+            reshaping.append(cls)
+        elif cls not in PASS_THROUGH:
+            others.append(cls)
+        summary.append(entry)
+    structure = ModelStructure(model_class=str(config.get("class_name")),
+                               input_shape=input_shape(config, layers), blocks=blocks, layers=summary,
+                               other_layers=others, reshaping=reshaping)
+    compiled = config.get("compile_config")
+    if isinstance(compiled, dict):
+        structure.compiled = True
+        structure.loss = canonical_loss(compiled.get("loss"))
+        structure.optimizer = canonical_optimizer(compiled.get("optimizer"))
+        structure.metrics, structure.metric_objects = metric_names(compiled.get("metrics"))
+    return structure
+
+
+def structure_from_dict(data: dict) -> ModelStructure:
+    """Rebuild a ModelStructure from its recorded dict (the inverse of to_dict)."""
+    data = dict(data)
+    data["blocks"] = [Block(**block) for block in data.get("blocks", [])]
+    return ModelStructure(**data)

@@ -1,0 +1,136 @@
+"""Read a submitted notebook: bounded, validated, converted to nbformat 4.
+
+Whatever the file holds, the result is either a clean NotebookNode or a
+NotebookError with a one-line reason a student can act on.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_CELLS = 2000
+MAX_DEPTH = 64
+
+
+class NotebookError(ValueError):
+    """The file is not a notebook we can grade; the message says why in one line."""
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of JSON data, stopping early once past `limit`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{name} is {len(raw) // 2**20} MiB; a notebook may be at most "
+                            f"{MAX_NOTEBOOK_BYTES // 2**20} MiB (clear large outputs and resubmit)")
+    if not raw.strip():
+        raise NotebookError(f"{name} is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise NotebookError(f"{name} is not UTF-8 text (byte {error.start}); is it really a .ipynb file?") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise NotebookError(f"{name} is nested too deeply to be a notebook") from None
+    except ValueError as error:
+        raise NotebookError(f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
+                            "it may be truncated or corrupt") from None
+    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        raise NotebookError(f"{name} is JSON but not a Jupyter notebook (no cells)")
+    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
+        raise NotebookError(f"{name} is nested too deeply to be a notebook")
+    major = data.get("nbformat")
+    if not isinstance(major, int) or major not in (3, 4):
+        raise NotebookError(f"{name} has notebook format {major!r}; only formats 3 and 4 can be graded")
+    try:
+        node = nbformat.from_dict(data)
+        if major == 3:
+            node = nbformat.convert(node, 4)
+        node = _repair(node)
+        nbformat.validate(node, relax_add_props=True)
+    except RecursionError:
+        raise NotebookError(f"{name} is nested too deeply to be a notebook") from None
+    except (nbformat.ValidationError, ValueError, TypeError, KeyError, AttributeError) as error:
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise NotebookError(f"{name} is not a valid notebook: {reason}") from None
+    if len(node.cells) > MAX_CELLS:
+        raise NotebookError(f"{name} has {len(node.cells)} cells; at most {MAX_CELLS} can be graded")
+    return node
+
+
+def _repair(node: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Fill in what editors often leave out, so that a sloppy notebook is still graded.
+
+    Missing outputs, execution counts, metadata or cell ids and sources given
+    as lists are normal in hand-edited or converted files.
+    """
+    node.setdefault("metadata", nbformat.NotebookNode())
+    node.nbformat, node.nbformat_minor = 4, max(int(node.get("nbformat_minor", 5) or 0), 5)
+    cells = []
+    for number, cell in enumerate(node.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue  # unknown cell types carry nothing we could run or grade
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(part) for part in source)
+        cell["source"] = str(source)
+        cell.setdefault("metadata", nbformat.NotebookNode())
+        if not isinstance(cell.get("id"), str) or not cell["id"]:
+            cell["id"] = f"cell-{number}"
+        if cell["cell_type"] == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+        else:
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+        cells.append(nbformat.from_dict(cell))
+    node["cells"] = cells
+    ids = [c["id"] for c in cells]
+    if len(set(ids)) != len(ids):
+        for number, cell in enumerate(cells):
+            cell["id"] = f"cell-{number}"
+    return node
+
+
+def read(path: str | os.PathLike) -> nbformat.NotebookNode:
+    """Read and validate the notebook at `path`."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise NotebookError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path.name} is {size // 2**20} MiB; a notebook may be at most "
+                                f"{MAX_NOTEBOOK_BYTES // 2**20} MiB")
+        raw = path.read_bytes()
+    except OSError as error:
+        raise NotebookError(f"cannot read {path}: {error.strerror or error}") from None
+    return parse(raw, path.name)
+
+
+def exercise_of(node: nbformat.NotebookNode) -> str | None:
+    """The exercise id the notebook's metadata names, if any."""
+    meta = node.get("metadata", {}).get("autograder", {})
+    exercise = meta.get("exercise") if isinstance(meta, dict) else None
+    return exercise if isinstance(exercise, str) else None
+
+
+def code_sources(node: nbformat.NotebookNode) -> dict[int, str]:
+    return {index: cell.source for index, cell in enumerate(node.cells) if cell.cell_type == "code"}

@@ -1,0 +1,1 @@
+"""Renderings of a result document: terminal summary (and, later, HTML and Markdown)."""

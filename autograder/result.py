@@ -1,0 +1,91 @@
+"""The result of grading one notebook, as DESIGN.md's `autograder.result/1` document."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .checks import CheckResult
+from .exercises import Exercise
+from .facts import Facts
+
+SCHEMA = "autograder.result/1"
+RUN_STATUS = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
+              "error": "kernel_died"}
+
+
+def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckResult],
+          duration: float, status: str | None = None, reason: str | None = None) -> dict:
+    score = round(sum(c.points for c in checks), 2)
+    result = {
+        "schema": SCHEMA,
+        "exercise": exercise.id if exercise else None,
+        "notebook": notebook,
+        "status": status or RUN_STATUS.get(facts.status if facts else "", "invalid"),
+        "score": score,
+        "max_score": exercise.max_score if exercise else 0.0,
+        "checks": [c.to_dict() for c in checks],
+        "metrics": {},
+        "cells": [],
+        "duration_s": round(duration, 2),
+    }
+    if reason:
+        result["reason"] = reason
+    if facts is None:
+        return result
+    result["metrics"] = {"test_accuracy": facts.test_accuracy, "threshold": exercise.threshold}
+    result["cells"] = [_cell(c) for c in facts.cells]
+    result["isolation"] = facts.isolation
+    result["limits"] = facts.limits
+    result["details"] = details(facts)
+    return result
+
+
+def _cell(cell: dict) -> dict:
+    entry = {"index": cell["index"], "status": cell.get("status", "not_run")}
+    if cell.get("seconds") is not None:
+        entry["seconds"] = cell["seconds"]
+    error = cell.get("error")
+    if error:
+        entry.update(ename=error.get("ename"), evalue=error.get("evalue"), line=error.get("line"))
+    if cell.get("status") == "timeout":
+        entry["limit_s"] = cell.get("limit")
+    if cell.get("truncated"):
+        entry["output_truncated"] = True
+    return entry
+
+
+def details(facts: Facts) -> dict:
+    """What the reports need beyond the checks: the graded model, its training and its predictions."""
+    graded = facts.graded or {}
+    fits = facts.calls_of("fit", facts.graded_model)
+    finished = [f for f in fits if f["finished"]]
+    history = (finished or fits or [{}])[-1].get("history")
+    return {
+        "graded_model": {
+            "names": graded.get("names", []),
+            "structure": graded.get("structure"),
+            "problems": graded.get("problems", []),
+            "iterations": graded.get("iterations"),
+        } if graded else None,
+        "history": history,
+        "confusion_matrix": facts.confusion,
+        "predicted_classes": facts.predicted,
+        "test_classes": facts.data.get("test_classes"),
+        "models_seen": len(facts.models),
+    }
+
+
+def exit_code(result: dict) -> int:
+    if result["status"] == "invalid":
+        return 2
+    if result["status"] == "graded" and all(c["passed"] for c in result["checks"]):
+        return 0
+    return 1
+
+
+def write(result: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(temporary, path)
