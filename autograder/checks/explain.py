@@ -20,6 +20,10 @@ IMPORT_HINTS = {
 }
 
 
+def upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def shape_text(shape) -> str:
     if shape is None:
         return "(unknown)"
@@ -103,12 +107,30 @@ def errors(facts: Facts) -> list[dict]:
 
 
 def first_error(facts: Facts, keywords: tuple[str, ...] = ()) -> dict | None:
-    """The first failing cell that mentions one of the keywords, else the first failing cell."""
+    """The first failing cell that mentions one of the keywords, else the first failing cell
+    that is not an untouched placeholder."""
     failing = errors(facts)
     for cell in failing:
         if any(word in cell.get("source", "") for word in keywords):
             return cell
-    return failing[0] if failing else None
+    real = [c for c in failing if not _placeholder(c)]
+    return real[0] if real else None
+
+
+def _placeholder(cell: dict) -> bool:
+    return (cell.get("error") or {}).get("ename") == "NotImplementedError"
+
+
+def unfinished_sentence(facts: Facts) -> str:
+    """Cells that still raise the release's NotImplementedError placeholder."""
+    cells = [c for c in errors(facts) if _placeholder(c)]
+    if not cells:
+        return ""
+    numbers = [str(c["index"] + 1) for c in cells]
+    listed = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    return (f"{'Cell' if len(cells) == 1 else 'Cells'} {listed} still "
+            f"raise{'s' if len(cells) == 1 else ''} NotImplementedError: "
+            "the step is not done yet (replace `raise NotImplementedError()` with your code).")
 
 
 def explain_error(ename: str, evalue: str) -> str:
@@ -147,6 +169,8 @@ def explain_error(ename: str, evalue: str) -> str:
     if "Received a label value of" in text or "labels must be" in text.lower():
         return ("sparse_categorical_crossentropy expects class numbers (0, 1, 2), but the labels "
                 "are one-hot rows; use categorical_crossentropy")
+    if ename == "NotImplementedError" and not first:
+        return "this step is not done yet: replace `raise NotImplementedError()` with your code"
     if ename == "MemoryError" or "Unable to allocate" in text:
         return "the notebook ran out of memory"
     if ename == "KeyboardInterrupt":
@@ -156,7 +180,7 @@ def explain_error(ename: str, evalue: str) -> str:
 
 def error_sentence(facts: Facts, cell: dict) -> str:
     error = cell.get("error") or {}
-    return (f"{location(facts, cell['index'], error.get('line')).capitalize()} raised "
+    return (f"{upper_first(location(facts, cell['index'], error.get('line')))} raised "
             f"{error.get('ename', 'an error')}: {explain_error(error.get('ename', ''), error.get('evalue', ''))}.")
 
 
@@ -184,9 +208,14 @@ def stopped_sentence(facts: Facts) -> str:
 def why_missing(facts: Facts, keywords: tuple[str, ...]) -> str:
     """The most likely reason something was never done: an error, a timeout or a dead kernel."""
     reasons = []
-    cell = first_error(facts, keywords)
-    if cell is not None:
-        reasons.append(error_sentence(facts, cell))
+    matching = [c for c in errors(facts) if any(word in c.get("source", "") for word in keywords)]
+    unfinished = unfinished_sentence(facts)
+    if matching:
+        reasons.append(error_sentence(facts, matching[0]))
+    elif unfinished:
+        reasons.append(unfinished)  # later NameErrors are most likely its consequence
+    elif first_error(facts) is not None:
+        reasons.append(error_sentence(facts, first_error(facts)))
     stopped = stopped_sentence(facts)
     if stopped:
         reasons.append(stopped)
