@@ -195,7 +195,7 @@ def build(exercise, run, sources: dict[int, str], data_shapes: dict, test_classe
                    for e in events if e.get("kind") == "load"][:200]
     facts.calls = _merge_calls(events, cell_of)
     names: dict[int, list[str]] = {}
-    for event in events:
+    for event in events:  # the last note of the namespace wins; the final one has the models
         if event.get("kind") == "namespace":
             facts.namespace = {"arrays": event.get("arrays") or [], "models": event.get("models") or {}}
             for key, value in (event.get("models") or {}).items():

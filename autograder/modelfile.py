@@ -34,6 +34,8 @@ LOSS_ALIASES = {
     "binary_cross_entropy": "binary_crossentropy",
 }
 METRIC_ALIASES = {"acc": "accuracy"}
+# tf.nn's functions are serialised under their TensorFlow names.
+ACTIVATION_ALIASES = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax"}
 
 
 class ModelFileError(ValueError):
@@ -170,8 +172,10 @@ def _name_of(value) -> str | None:
 
 
 def activation_name(value) -> str:
-    name = _name_of(value)
-    return (name or "unknown").lower() if value is not None else "linear"
+    if value is None:
+        return "linear"
+    name = (_name_of(value) or "unknown").lower()
+    return ACTIVATION_ALIASES.get(name, name)
 
 
 def canonical_loss(value) -> dict | None:

@@ -6,6 +6,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -86,10 +87,12 @@ def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
     return reports
 
 
-def grade_notebook(path: str, options: Options, lesson: data.LessonData | None = None) -> dict:
+def grade_notebook(path: str, options: Options, lesson: data.LessonData | None = None,
+                   on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
     """Grade one notebook file; always returns a result document, never raises for bad input.
 
     UsageError is raised only for a misused command (unknown exercise, bad data file).
+    `on_facts` is called with the recorded facts before the checks run.
     """
     started = time.monotonic()
     try:
@@ -122,5 +125,7 @@ def grade_notebook(path: str, options: Options, lesson: data.LessonData | None =
             except EvaluatorError as error:
                 predictions = {graded: {"error": str(error)}}
             facts_stage.measure(facts, predictions.get(graded, {}), test_classes)
+    if on_facts is not None:
+        on_facts(facts)
     outcomes = checks.run_checks(facts, exercise)
     return result.build(exercise, Path(path).name, facts, outcomes, time.monotonic() - started)

@@ -106,14 +106,9 @@ def errors(facts: Facts) -> list[dict]:
     return [c for c in facts.cells if c.get("status") == "error" and c.get("error")]
 
 
-def first_error(facts: Facts, keywords: tuple[str, ...] = ()) -> dict | None:
-    """The first failing cell that mentions one of the keywords, else the first failing cell
-    that is not an untouched placeholder."""
-    failing = errors(facts)
-    for cell in failing:
-        if any(word in cell.get("source", "") for word in keywords):
-            return cell
-    real = [c for c in failing if not _placeholder(c)]
+def first_error(facts: Facts) -> dict | None:
+    """The first failing cell that is not an untouched NotImplementedError placeholder."""
+    real = [c for c in errors(facts) if not _placeholder(c)]
     return real[0] if real else None
 
 
@@ -175,7 +170,7 @@ def explain_error(ename: str, evalue: str) -> str:
         return "the notebook ran out of memory"
     if ename == "KeyboardInterrupt":
         return "the cell was interrupted when it ran out of time"
-    return f"{ename}: {first}" if first else ename
+    return first or "(no message)"
 
 
 def error_sentence(facts: Facts, cell: dict) -> str:
@@ -205,13 +200,21 @@ def stopped_sentence(facts: Facts) -> str:
     return ""
 
 
+def related_error(facts: Facts, keywords: tuple[str, ...]) -> str:
+    """The first error in a cell that mentions one of the keywords, as a sentence, or ''."""
+    for cell in errors(facts):
+        if any(word in cell.get("source", "") for word in keywords):
+            return error_sentence(facts, cell)
+    return ""
+
+
 def why_missing(facts: Facts, keywords: tuple[str, ...]) -> str:
     """The most likely reason something was never done: an error, a timeout or a dead kernel."""
     reasons = []
-    matching = [c for c in errors(facts) if any(word in c.get("source", "") for word in keywords)]
+    related = related_error(facts, keywords)
     unfinished = unfinished_sentence(facts)
-    if matching:
-        reasons.append(error_sentence(facts, matching[0]))
+    if related:
+        reasons.append(related)
     elif unfinished:
         reasons.append(unfinished)  # later NameErrors are most likely its consequence
     elif first_error(facts) is not None:

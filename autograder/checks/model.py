@@ -6,7 +6,7 @@ notebook printed or claimed.
 from __future__ import annotations
 
 from . import Outcome, check
-from .explain import join, model_subject, shape_text, why_missing
+from .explain import join, model_subject, related_error, shape_text, why_missing
 
 MODEL_WORDS = ("Sequential", "Dense", "Model(", "Input", "model")
 ACTIVATION_WHY = {
@@ -56,8 +56,9 @@ def input_shape(facts, exercise) -> Outcome:
     if shape == [None, 784]:
         return Outcome(True, f"{name} takes inputs of shape (None, 784): one flat row of 784 pixels per image.")
     if shape is None:
-        return Outcome(False, f"{name} never got an input shape: its first layer has no input_shape "
-                              "and it was never trained, so Keras never built it.", hint)
+        return Outcome(False, join(f"{name} never got an input shape: its first layer has no input_shape "
+                                   "and it was never trained, so Keras never built it.",
+                                   related_error(facts, MODEL_WORDS)), hint)
     train_shape = facts.data.get("shapes", {}).get("train_data") or [600, 28, 28, 1]
     if shape == [None, 1] and train_shape[-1] == 1:
         return Outcome(False, f"{name} takes inputs of shape (None, 1): one number per image. "
@@ -94,6 +95,7 @@ def architecture(facts, exercise) -> Outcome:
     problems = []
     if units != expected:
         problems.append(f"{name} has {found}; the exercise asks for {wanted}.")
+        problems.append(related_error(facts, MODEL_WORDS))
         if len(units) == len(expected) + 1 and units[-len(expected):] == expected and exercise.id == "keras-dense":
             problems.append("It looks like the deeper model; this exercise is the two-layer network.")
         elif len(units) + 1 == len(expected):
@@ -114,8 +116,8 @@ def hidden_activation(facts, exercise) -> Outcome:
     hidden = structure.get("blocks", [])[:-1]
     hint = "Give every hidden Dense layer `activation='relu'`."
     if not hidden:
-        return Outcome(False, "The model has no hidden layer, so there is no hidden activation to check.",
-                       hint)
+        return Outcome(False, join("The model has no hidden layer, so there is no hidden activation to check.",
+                                   related_error(facts, MODEL_WORDS)), hint)
     wrong = [b for b in hidden if b.get("activation") != "relu"]
     if not wrong:
         return Outcome(True, f"Every hidden layer applies relu ({', '.join(b['name'] for b in hidden)}).")
@@ -137,7 +139,8 @@ def output_layer(facts, exercise) -> Outcome:
     blocks = structure.get("blocks", [])
     hint = f"End with `Dense({exercise.output_units}, activation='softmax')`: one output per class, as probabilities."
     if not blocks:
-        return Outcome(False, "The model has no Dense layer, so no output layer.", hint)
+        return Outcome(False, join("The model has no Dense layer, so no output layer.",
+                                   related_error(facts, MODEL_WORDS)), hint)
     last = blocks[-1]
     units, activation = last.get("units"), last.get("activation")
     if units == exercise.output_units and activation == "softmax":

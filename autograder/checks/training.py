@@ -100,6 +100,17 @@ def _expected_steps(facts, serial: int) -> int:
     return steps
 
 
+def training_mismatch(facts) -> str | None:
+    """A sentence when the saved model's optimizer took far fewer steps than the
+    recorded training implies: then the record is not about the model handed in."""
+    saved = (facts.graded or {}).get("iterations")
+    claimed = _expected_steps(facts, facts.graded_model)
+    if isinstance(saved, int) and claimed and saved < claimed // 2:
+        return (f"The saved model took {saved} training steps, fewer than the {claimed} the recorded "
+                "training implies; the training on record is not that of the model handed in.")
+    return None
+
+
 @check("fit.called")
 def fit_called(facts, exercise) -> Outcome:
     fit = main_fit(facts)
@@ -116,13 +127,9 @@ def fit_called(facts, exercise) -> Outcome:
     ok, problem = _training_split(fit, facts)
     if not ok:
         return Outcome(False, problem, FIT_HINT)
-    model = facts.graded or {}
-    claimed = _expected_steps(facts, facts.graded_model)
-    saved = model.get("iterations")
-    if isinstance(saved, int) and claimed and saved < claimed // 2:
-        return Outcome(False, f"The saved model took {saved} training steps, fewer than the {claimed} "
-                              "the recorded training implies; the model that was trained is not the one "
-                              "that was handed in.", FIT_HINT)
+    mismatch = training_mismatch(facts)
+    if mismatch:
+        return Outcome(False, mismatch, FIT_HINT)
     epochs = fit.get("epochs_run", 0)
     return Outcome(True, f"{model_subject(facts, facts.graded_model)} was trained on "
                          f"{array_phrase(fit.get('x'))} and {array_phrase(fit.get('y'))} "
@@ -136,6 +143,9 @@ def fit_settings(facts, exercise) -> Outcome:
     if fit is None:
         return Outcome(False, join("There was no training call, so no epochs or batch size to check.",
                                    why_missing(facts, ("fit(",))), hint)
+    mismatch = training_mismatch(facts)
+    if mismatch:
+        return Outcome(False, mismatch, hint)
     settings = fit.get("settings") or {}
     epochs, batch = settings.get("epochs"), settings.get("batch_size")
     problems = []
@@ -159,6 +169,9 @@ def fit_validation(facts, exercise) -> Outcome:
     if fit is None:
         return Outcome(False, join("There was no training call, so no validation data to check.",
                                    why_missing(facts, ("fit(",))), hint)
+    mismatch = training_mismatch(facts)
+    if mismatch:
+        return Outcome(False, mismatch, hint)
     split = (fit.get("settings") or {}).get("validation_split") or 0.0
     validation = fit.get("validation_data")
     if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9:

@@ -122,6 +122,7 @@ def _kill_marked(marker: str) -> None:
 def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:
     out = scratch / "out"
     out.mkdir()
+    (out / "models").mkdir()  # the only place the kernel saves to; events.jsonl stays the runner's
     dropped = iso.running_as_root() and isolation == iso.BUBBLEWRAP
     if isolation == iso.BUBBLEWRAP:
         layout = iso.Layout(isolation, host_out=out, host_home=None, home=iso.SANDBOX_HOME,
@@ -135,7 +136,7 @@ def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:
                             runtime=str(scratch / "run"))
     if dropped:
         layout.uid = layout.gid = iso.NOBODY
-        os.chown(out, iso.NOBODY, iso.NOBODY)
+        os.chown(out / "models", iso.NOBODY, iso.NOBODY)
     return layout
 
 
@@ -235,14 +236,14 @@ def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolatio
     events = _json_lines(raw_events, MAX_EVENT_LINE)
     models: dict[int, str] = {}
     try:
-        names = sorted(os.listdir(layout.host_out))
+        names = sorted(os.listdir(layout.host_out / "models"))
     except OSError:
         names = []
     for name in names:
         match = MODEL_FILE.fullmatch(name)
         if not match or len(models) >= MAX_MODELS * 2:
             continue
-        content = _read_untrusted(layout.host_out / name, MAX_MODEL_BYTES + 1)
+        content = _read_untrusted(layout.host_out / "models" / name, MAX_MODEL_BYTES + 1)
         if content is None or len(content) > MAX_MODEL_BYTES:
             continue
         target = models_dir / name

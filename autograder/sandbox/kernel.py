@@ -11,6 +11,8 @@ import sys
 def main() -> None:
     # Popped so that the student's code does not find the probe's files by name.
     out_dir = os.environ.pop("AUTOGRADER_PROBE_DIR")
+    events_fd = int(os.environ.pop("AUTOGRADER_PROBE_FD"))
+    os.set_inheritable(events_fd, False)  # not passed on to the student's subprocesses
     data_path = os.environ.pop("AUTOGRADER_PROBE_DATA")
     seed = int(os.environ.pop("AUTOGRADER_SEED", "0"))
     threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
@@ -21,12 +23,17 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     from autograder.sandbox import probe
 
-    probe.install(out_dir, data_path, seed)
+    probe.install(out_dir, events_fd, data_path, seed)
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel_launcher does
-    from ipykernel import kernelapp
+    from ipykernel.kernelapp import IPKernelApp
 
-    kernelapp.launch_new_instance()
+    # What ipykernel's launch_new_instance does, with the probe attached to the
+    # shell between initialising and starting.
+    app = IPKernelApp.instance()
+    app.initialize()
+    probe.attach(app.shell)
+    app.start()
 
 
 if __name__ == "__main__":

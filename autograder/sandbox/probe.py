@@ -30,6 +30,8 @@ import weakref
 # References captured before any student code runs: a cell that breaks
 # builtins or patches these modules must not break the recording.
 _BUILTINS = dict(vars(builtins))
+_BUILTINS_DICT = vars(builtins)
+_update = dict.update
 _dumps = json.dumps
 _write = os.write
 _replace = os.replace
@@ -94,12 +96,11 @@ def _describe_callable(obj):
 
 
 class Probe:
-    def __init__(self, out_dir: str, data_path: str, keras, numpy):
-        self.out_dir = out_dir
+    def __init__(self, out_dir: str, events_fd: int, data_path: str, keras, numpy):
+        self.out_dir = out_dir  # where model files are saved
         self.keras = keras
         self.np = numpy
-        self.fd = os.open(os.path.join(out_dir, "events.jsonl"),
-                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.fd = events_fd
         self.events = 0
         self.seq = 0
         self.lock = threading.RLock()
@@ -422,32 +423,66 @@ class Probe:
 
     # --- the end of the run ------------------------------------------------
 
-    def export(self) -> None:
-        """Save the final state of every model and what the namespace holds."""
-        vars(builtins).update(_BUILTINS)  # a cell may have broken builtins
-        keras = self.keras
-        try:
-            from IPython import get_ipython
+    def attach(self, shell) -> None:
+        """Hook into the kernel's shell once it exists: after every cell, repair and take note."""
+        self.shell = shell
+        self.noted: dict = {}
+        shell.events.register("post_run_cell", self.after_cell)
 
-            namespace = dict(get_ipython().user_ns)
-        except Exception:
-            namespace = {}
+    def after_cell(self, result=None) -> None:
+        # A cell that breaks builtins would otherwise break the kernel itself,
+        # which needs them to send its reply; the next cell finds them restored.
+        _update(_BUILTINS_DICT, _BUILTINS)
+        try:
+            self.note_namespace(final=False)
+        except Exception:  # noqa: BLE001 - never disturb the student's run
+            pass
+
+    def note_namespace(self, final: bool) -> None:
+        """Record the images arrays (and, at the end, the models) the student's names refer to.
+
+        After each cell only arrays of images are noted, and only when they
+        changed, so a timeout or dead kernel later still leaves the evidence
+        that the images were flattened.
+        """
+        keras, np = self.keras, self.np
+        namespace = dict(self.shell.user_ns) if getattr(self, "shell", None) is not None else {}
         arrays, model_names = [], {}
         for name, value in list(namespace.items()):
             if name.startswith("_"):
                 continue
             if isinstance(value, keras.Model):
                 model_names.setdefault(self.serial(value), []).append(name)
-            elif isinstance(value, self.np.ndarray) and len(arrays) < 50:
-                info = self.describe_array(value, None)
-                info["names"] = [name]
+            elif isinstance(value, np.ndarray) and len(arrays) < 50 and value.ndim >= 1:
+                if not final and (value.ndim < 2 or int(np.prod(value.shape[1:])) != IMAGE_SIZE):
+                    continue
+                key = (name, id(value), value.shape)
+                info = self.noted.get(key) if not final else None
+                if info is None:
+                    info = _strip_index(self.describe_array(value, None))
+                    info["names"] = [name]
+                    self.noted[key] = info
                 arrays.append(info)
+        if final:
+            self.emit("namespace", models={str(k): v[:MAX_NAMES] for k, v in model_names.items()},
+                      arrays=arrays, final=True)
+            return
+        signature = [(a["names"][0], a.get("shape")) for a in arrays]
+        if signature != getattr(self, "last_noted", None):
+            self.last_noted = signature
+            self.emit("namespace", models={}, arrays=arrays, final=False)
+
+    def export(self) -> None:
+        """Save the final state of every model and what the namespace holds."""
+        _update(_BUILTINS_DICT, _BUILTINS)  # a cell may have broken builtins
+        try:
+            self.note_namespace(final=True)
+        except Exception as error:  # noqa: BLE001
+            self.emit("probe_error", where="export", error=f"{type(error).__name__}: {error}"[:500])
         live = [(serial, ref()) for serial, ref in list(self.model_refs.items())]
         live = [(serial, model) for serial, model in live if model is not None][-MAX_MODELS:]
         for serial, model in live:
             self.checkpoint(model, "final")
-        self.emit("namespace", models={str(k): v[:MAX_NAMES] for k, v in model_names.items()},
-                  arrays=[_strip_index(a) for a in arrays])
         self.emit("export_done")
 
 
@@ -463,13 +498,13 @@ _ORIGINAL: dict = {}
 _SIGNATURES: dict = {}
 
 
-def install(out_dir: str, data_path: str, seed: int) -> Probe:
+def install(out_dir: str, events_fd: int, data_path: str, seed: int) -> Probe:
     """Patch numpy and Keras in this process; called once, before any cell runs."""
     global _probe, _EpochRecorder
     import numpy
     import keras
 
-    probe = Probe(out_dir, data_path, keras, numpy)
+    probe = Probe(out_dir, events_fd, data_path, keras, numpy)
 
     class EpochRecorder(keras.callbacks.Callback):
         def __init__(self, probe, serial):
@@ -518,6 +553,11 @@ def install(out_dir: str, data_path: str, seed: int) -> Probe:
     _probe = probe
     probe.emit("probe_ready", keras=keras.__version__, numpy=numpy.__version__, seed=seed)
     return probe
+
+
+def attach(shell) -> None:
+    if _probe is not None:
+        _probe.attach(shell)
 
 
 def export() -> None:

@@ -205,7 +205,7 @@ async def run_code(client, code: str, timeout: float) -> dict | None:
     return None
 
 
-async def execute(nb, job: dict, channel: Channel) -> str:
+async def execute(nb, job: dict, channel: Channel, events_fd: int) -> str:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     started = time.monotonic()
@@ -230,7 +230,7 @@ async def execute(nb, job: dict, channel: Channel) -> str:
     try:
         client.reset_execution_trackers()
         client.km = client.create_kernel_manager()
-        await client.async_start_new_kernel(cwd=job["home"])
+        await client.async_start_new_kernel(cwd=job["home"], pass_fds=(events_fd,))
         await client.async_start_new_kernel_client()
     except Exception as error:  # noqa: BLE001 - any failure here is reported, not raised
         channel.send("kernel_failed", error=f"{type(error).__name__}: {error}"[:2000])
@@ -302,16 +302,31 @@ def kill_descendants() -> None:
         pass
 
 
+def open_events(probe_dir: str) -> int:
+    """The probe's event log, opened before privileges are dropped.
+
+    When the grader runs as root, the file and its folder belong to root: the
+    kernel writes through the descriptor it inherits, but student code cannot
+    open, replace or delete the file by its name.
+    """
+    fd = os.open(os.path.join(probe_dir, "events.jsonl"),
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    os.set_inheritable(fd, False)
+    return fd
+
+
 def main() -> None:
     raw = sys.stdin.buffer.read(MAX_JOB_BYTES)
     job = json.loads(raw)
+    channel = private_channel(os.path.join(job["probe_dir"], "kernel.log"))
+    events_fd = open_events(job["probe_dir"])
     confine(job)
     os.makedirs(job["runtime_dir"], exist_ok=True)
-    channel = private_channel(os.path.join(job["probe_dir"], "kernel.log"))
     write_kernel_spec(job["runtime_dir"])
     for key, value in job.get("kernel_env", {}).items():
         os.environ[key] = str(value)
-    os.environ["AUTOGRADER_PROBE_DIR"] = job["probe_dir"]
+    os.environ["AUTOGRADER_PROBE_DIR"] = os.path.join(job["probe_dir"], "models")
+    os.environ["AUTOGRADER_PROBE_FD"] = str(events_fd)
     os.environ["AUTOGRADER_PROBE_DATA"] = os.path.join(job["home"], job["data_name"])
     os.chdir(job["home"])
 
@@ -320,7 +335,7 @@ def main() -> None:
     nb = nbformat.from_dict(job["notebook"])
     channel.send("started", pid=os.getpid())
     try:
-        status = asyncio.run(execute(nb, job, channel))
+        status = asyncio.run(execute(nb, job, channel, events_fd))
     except Exception as error:  # noqa: BLE001 - reported to the grader as a failed run
         channel.send("runner_error", error=f"{type(error).__name__}: {error}"[:2000])
         status = "error"

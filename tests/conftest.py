@@ -1,0 +1,55 @@
+"""Shared fixtures: the stand-in data set, the real lesson file when present,
+and a helper that grades a notebook through the real command line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_DATA = Path(os.environ.get("AUTOGRADER_LESSON_DATA", ROOT.parent / "shared" / "data" / "fashion.npz"))
+
+
+def write_notebook(path: Path, cells: list[str], exercise: str | None = None, markdown_first: bool = False) -> Path:
+    nb_cells = [new_markdown_cell("# My lesson notebook")] if markdown_first else []
+    nb_cells += [new_code_cell(source) for source in cells]
+    metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    if exercise:
+        metadata["autograder"] = {"exercise": exercise}
+    nbformat.write(new_notebook(cells=nb_cells, metadata=metadata), path)
+    return path
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def grade(notebook: Path, out_dir: Path, *options: str) -> tuple[int, dict]:
+    """`autograder check NOTEBOOK --json OUT ...options`: the exit status and the result."""
+    out = out_dir / (notebook.stem + ".result.json")
+    completed = run_cli("check", str(notebook), "--json", str(out), "--quiet", *options)
+    assert out.exists(), f"no result file; stderr:\n{completed.stderr[-3000:]}"
+    return completed.returncode, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def standin_file(tmp_path_factory) -> Path:
+    from autograder.data import make_standin
+
+    path = tmp_path_factory.mktemp("data") / "fashion.npz"
+    make_standin().save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_data_file() -> Path:
+    if not REAL_DATA.is_file():
+        pytest.skip(f"the lesson's fashion.npz is not at {REAL_DATA}")
+    return REAL_DATA

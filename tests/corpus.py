@@ -1,0 +1,275 @@
+"""Notebooks written the way students write them, each with its exact expected verdicts.
+
+A case lists its cells and the check ids expected to FAIL; every other check
+of its exercise is expected to pass. `says` pins the diagnosis: a piece of
+text the named check's message (or hint) must contain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LOAD = """\
+import numpy as np
+fashion = np.load('fashion.npz')
+train_data = fashion['train_data']
+train_labels = fashion['train_labels']
+test_data = fashion['test_data']
+test_labels = fashion['test_labels']"""
+
+FLATTEN = """\
+train_data_1d = train_data.reshape((train_data.shape[0], -1))
+test_data_1d = test_data.reshape((test_data.shape[0], -1))"""
+
+BUILD = """\
+from keras.models import Sequential
+from keras.layers import Dense
+model = Sequential()
+model.add(Dense(10, input_shape=(784,), activation='relu'))
+model.add(Dense(3, activation='softmax'))"""
+
+BUILD_DEEPER = """\
+from keras.models import Sequential
+from keras.layers import Dense
+model = Sequential()
+model.add(Dense(10, input_shape=(784,), activation='relu'))
+model.add(Dense(10, activation='relu'))
+model.add(Dense(3, activation='softmax'))"""
+
+COMPILE = "model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"
+FIT = "model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)"
+EVALUATE = "model.evaluate(test_data_1d, test_labels, batch_size=10)"
+
+STEPS = {"load": LOAD, "flatten": FLATTEN, "build": BUILD, "compile": COMPILE, "fit": FIT,
+         "evaluate": EVALUATE}
+
+ALL_FIT = {"fit.called", "fit.settings", "fit.validation"}
+ALL_MODEL = {"model.input_shape", "model.architecture", "model.hidden_activation", "model.output_layer"}
+ALL_COMPILE = {"compile.loss", "compile.optimizer", "compile.metrics"}
+
+
+def lesson(*, before: dict[str, str] | None = None, after: dict[str, str] | None = None,
+           **replaced: str | None) -> list[str]:
+    """The reference cells, with steps replaced (None drops one) and cells added around them."""
+    cells = []
+    for name, source in STEPS.items():
+        if before and name in before:
+            cells.append(before[name])
+        if name in replaced:
+            source = replaced[name]
+        if source is not None:
+            cells.append(source)
+        if after and name in after:
+            cells.append(after[name])
+    return cells
+
+
+@dataclass
+class Case:
+    name: str
+    cells: list[str]
+    failing: set[str] = field(default_factory=set)
+    exercise: str = "keras-dense"
+    status: str = "graded"
+    says: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    markdown_first: bool = False
+
+
+EQUIVALENT = [
+    Case("reference", lesson()),
+    Case("keras-input-layer", lesson(build="""\
+import keras
+from keras import layers
+model = keras.Sequential([
+    keras.Input(shape=(784,)),
+    layers.Dense(10, activation='relu'),
+    layers.Dense(3, activation='softmax'),
+])""")),
+    Case("input-dim", lesson(build="""\
+from keras.models import Sequential
+from keras.layers import Dense
+model = Sequential()
+model.add(Dense(10, input_dim=784, activation='relu'))
+model.add(Dense(3, activation='softmax'))""")),
+    Case("functional-api", lesson(build="""\
+from keras import Input, Model
+from keras.layers import Dense
+inputs = Input(shape=(784,))
+hidden = Dense(10, activation='relu')(inputs)
+outputs = Dense(3, activation='softmax')(hidden)
+model = Model(inputs=inputs, outputs=outputs)""")),
+    Case("tf-keras-imports", lesson(build="""\
+import tensorflow as tf
+model = tf.keras.models.Sequential()
+model.add(tf.keras.layers.Dense(10, input_shape=(784,), activation=tf.nn.relu))
+model.add(tf.keras.layers.Dense(3, activation=tf.nn.softmax))""")),
+    Case("sequential-list-objects-keywords", lesson(
+        build="""\
+from tensorflow import keras
+net = keras.Sequential([keras.layers.Dense(10, activation='relu', input_shape=(784,)),
+                        keras.layers.Dense(units=3, activation='softmax')])""",
+        compile="""\
+net.compile(loss=keras.losses.CategoricalCrossentropy(),
+            optimizer=keras.optimizers.Adam(learning_rate=0.001),
+            metrics=[keras.metrics.CategoricalAccuracy()])""",
+        fit="history = net.fit(x=X_train, y=y_train, batch_size=10, epochs=10, validation_split=0.2, verbose=0)",
+        evaluate="loss, acc = net.evaluate(x=X_test, y=y_test, batch_size=10, verbose=0)\nprint(acc)",
+        flatten="""\
+X_train = np.reshape(train_data, (600, 784))
+X_test = np.reshape(test_data, (100, 28 * 28))
+y_train, y_test = train_labels, test_labels""")),
+    Case("separate-activation-layers", lesson(build="""\
+from keras.models import Sequential
+from keras.layers import Dense, Activation, Softmax, Input
+model = Sequential([Input((784,)), Dense(10), Activation('relu'), Dense(3), Softmax()])""")),
+    Case("fixed-after-failed-attempt", lesson(
+        build="""\
+from keras.models import Sequential
+from keras.layers import Dense
+model = Sequential()
+model.add(Dense(10, input_shape=(train_data.shape[-1],), activation='relu'))
+model.add(Dense(3, activation='softmax'))""",
+        fit="model.fit(train_data, train_labels, epochs=10, batch_size=10, validation_split=0.2)",
+        after={"fit": """\
+# second try: flatten first and size the input from the flat array
+model = Sequential()
+model.add(Dense(10, input_shape=(train_data_1d.shape[1],), activation='relu'))
+model.add(Dense(3, activation='softmax'))
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)"""})),
+    Case("context-manager-load-and-predict", lesson(
+        load="""\
+import numpy as np
+with np.load('fashion.npz') as data:
+    train_data, train_labels = data['train_data'], data['train_labels']
+    test_data, test_labels = data['test_data'], data['test_labels']""",
+        evaluate="""\
+predictions = model.predict(test_data_1d, verbose=0)
+print('accuracy', (predictions.argmax(axis=1) == test_labels.argmax(axis=1)).mean())""")),
+    Case("manual-validation-split", lesson(fit="""\
+model.fit(train_data_1d[:480], train_labels[:480], epochs=10, batch_size=10,
+          validation_data=(train_data_1d[480:], train_labels[480:]))""")),
+    Case("deeper-reference", lesson(build=BUILD_DEEPER), exercise="keras-deeper"),
+    Case("deeper-with-two-part-notebook", lesson(
+        after={"evaluate": BUILD_DEEPER + "\n" + COMPILE + "\n" + FIT + "\n" + EVALUATE}),
+        exercise="keras-deeper"),
+]
+
+MISTAKES = [
+    Case("lesson-as-printed", lesson(
+        flatten=None,
+        build="""\
+from keras.models import Sequential
+from keras.layers import Dense
+model = Sequential()
+model.add(Dense(10, input_shape=(train_data.shape[-1],), activation='relu'))
+model.add(Dense(3, activation='softmax'))""",
+        fit="model.fit(train_data, train_labels, epochs=10, batch_size=10, validation_split=0.2)",
+        evaluate="model.evaluate(test_data, test_labels, batch_size=10)"),
+        failing={"data.reshape", "model.input_shape", "fit.called", "evaluate.called", "accuracy.threshold"},
+        says={"model.input_shape": "(None, 1)", "fit.called": "whole images"}),
+    Case("unflattened-images", lesson(
+        fit="model.fit(train_data, train_labels, epochs=10, batch_size=10, validation_split=0.2)",
+        evaluate="model.evaluate(test_data, test_labels, batch_size=10)"),
+        failing={"data.reshape", "fit.called", "evaluate.called", "accuracy.threshold"},
+        says={"data.reshape": "(600, 28, 28, 1)"}),
+    Case("sigmoid-output", lesson(build=BUILD.replace("Dense(3, activation='softmax')",
+                                                      "Dense(3, activation='sigmoid')")),
+         failing={"model.output_layer"}, says={"model.output_layer": "sigmoid"}),
+    Case("linear-output", lesson(build=BUILD.replace("Dense(3, activation='softmax')", "Dense(3)")),
+         failing={"model.output_layer", "accuracy.threshold"}, says={"model.output_layer": "linear"}),
+    Case("ten-unit-output", lesson(build=BUILD.replace("Dense(3, activation='softmax')",
+                                                       "Dense(10, activation='softmax')")),
+         failing={"model.architecture", "model.output_layer", "fit.called", "evaluate.called",
+                  "accuracy.threshold"},
+         says={"model.output_layer": "10 units", "model.architecture": "3 classes"}),
+    Case("mse-loss", lesson(compile="model.compile(loss='mse', optimizer='adam', metrics=['accuracy'])"),
+         failing={"compile.loss"}, says={"compile.loss": "mean squared error"}),
+    Case("sparse-loss-with-one-hot", lesson(
+        compile="model.compile(loss='sparse_categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"),
+        failing={"compile.loss", "fit.called", "evaluate.called", "accuracy.threshold"},
+        says={"compile.loss": "class number"}),
+    Case("no-metrics", lesson(compile="model.compile(loss='categorical_crossentropy', optimizer='adam')"),
+         failing={"compile.metrics"}, says={"compile.metrics": "No metrics"}),
+    Case("sgd-optimizer", lesson(compile="model.compile(loss='categorical_crossentropy', optimizer='sgd', metrics=['accuracy'])"),
+         failing={"compile.optimizer"}, says={"compile.optimizer": "SGD"}),
+    Case("no-validation-split", lesson(fit="model.fit(train_data_1d, train_labels, epochs=10, batch_size=10)"),
+         failing={"fit.validation"}, says={"fit.validation": "no validation"}),
+    Case("wrong-epochs-and-batch", lesson(fit="model.fit(train_data_1d, train_labels, epochs=5, validation_split=0.2)"),
+         failing={"fit.settings"}, says={"fit.settings": "default of 32"}),
+    Case("never-trained", lesson(fit=None), failing=ALL_FIT | {"accuracy.threshold"},
+         says={"fit.called": "never trained"}),
+    Case("trained-on-test-data", lesson(fit="model.fit(test_data_1d, test_labels, epochs=10, batch_size=10, validation_split=0.2)"),
+         failing={"fit.called"}, says={"fit.called": "test images"}),
+    Case("evaluated-on-training-data", lesson(evaluate="model.evaluate(train_data_1d, train_labels, batch_size=10)"),
+         failing={"evaluate.called"}, says={"evaluate.called": "training images"}),
+    Case("syntax-error-in-model-cell", lesson(build=BUILD.replace("activation='relu'))", "activation='relu')")),
+         failing=ALL_MODEL | ALL_COMPILE | ALL_FIT | {"evaluate.called", "accuracy.threshold"},
+         says={"model.architecture": "line 4", "model.input_shape": "was never closed"}),
+    # The empty Sequential() is built and compiled with the right settings before the
+    # NameError stops the cell: those settings are right, the layers are missing.
+    Case("name-error-dense-not-imported", lesson(build=BUILD.replace("from keras.layers import Dense\n", "")),
+         failing=ALL_MODEL | {"fit.called", "evaluate.called", "accuracy.threshold"},
+         says={"model.architecture": "from keras.layers import Dense", "fit.called": "no layers"}),
+    Case("deeper-missing-hidden-layer", lesson(), exercise="keras-deeper",
+         failing={"model.architecture"}, says={"model.architecture": "missing a hidden layer"}),
+    Case("hidden-layer-without-activation", lesson(build=BUILD_DEEPER.replace(
+        "model.add(Dense(10, activation='relu'))", "model.add(Dense(10))")), exercise="keras-deeper",
+         failing={"model.hidden_activation"}, says={"model.hidden_activation": "linear"}),
+    Case("timeout-after-training", lesson(after={"evaluate": "while True:\n    pass"}),
+         status="timeout", timeout=60, says={}),
+    Case("timeout-before-training", lesson(before={"fit": "import time\nwhile True:\n    time.sleep(0.1)"}),
+         status="timeout", timeout=40, failing=ALL_FIT | {"evaluate.called", "accuracy.threshold"},
+         says={"fit.called": "time limit"}),
+    Case("kernel-dies-after-compile", lesson(before={"fit": "import os\nos._exit(1)"}),
+         status="kernel_died", failing=ALL_FIT | {"evaluate.called", "accuracy.threshold"},
+         says={"fit.called": "kernel died"}),
+    Case("unfinished-exercise-steps", lesson(flatten="# YOUR CODE HERE\nraise NotImplementedError()"),
+         failing={"data.reshape", "evaluate.called", "accuracy.threshold"} | ALL_FIT,
+         says={"data.reshape": "NotImplementedError"}),
+]
+
+HOSTILE = [
+    Case("allocates-64-gib", lesson(after={"load": "big = np.ones(64 * 2**30 // 8)"})),
+    Case("prints-a-million-lines", lesson(after={"evaluate": "for i in range(1_000_000):\n    print(i)"})),
+    Case("patches-model-evaluate", lesson(before={"evaluate": """\
+import keras
+keras.Model.evaluate = lambda self, *args, **kwargs: [0.0, 1.0]"""}),
+         failing={"evaluate.called"}),
+    Case("fake-model-object", [LOAD, FLATTEN, """\
+class FakeModel:
+    def fit(self, *args, **kwargs): pass
+    def evaluate(self, *args, **kwargs): return [0.0, 0.99]
+model = FakeModel()
+model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)
+print(model.evaluate(test_data_1d, test_labels))"""],
+         failing=ALL_MODEL | ALL_COMPILE | ALL_FIT | {"evaluate.called", "accuracy.threshold"}),
+    Case("overwrites-the-data-file", lesson(before={"load": """\
+import os
+import numpy as np
+real = dict(np.load('fashion.npz'))
+real['test_data'] = real['train_data'][:100]
+real['test_labels'] = real['train_labels'][:100]
+os.remove('fashion.npz')
+np.savez('fashion.npz', **real)"""}), failing={"evaluate.called"}, says={"evaluate.called": "training images"}),
+    Case("writes-fake-results", lesson(fit=None, after={"evaluate": """\
+import json, os
+fake = {"kind": "fit_start", "model": 1, "exec": 4, "line": 1, "settings": {"epochs": 10, "batch_size": 10,
+        "validation_split": 0.2}, "x": {"shape": [600, 784], "rows": {"train": [[0, 600]], "test": [], "unknown": 0}}}
+for folder in ('/run/autograder', '.', os.environ.get('HOME', '.')):
+    try:
+        with open(os.path.join(folder, 'events.jsonl'), 'a') as handle:
+            handle.write(json.dumps(fake) + '\\n')
+            handle.write(json.dumps({"kind": "fit_end", "model": 1, "ok": True}) + '\\n')
+    except OSError as error:
+        print('refused:', error)
+json.dump({"score": 100, "status": "graded"}, open('result.json', 'w'))"""}),
+         failing=ALL_FIT | {"accuracy.threshold"}),
+    Case("breaks-builtins", lesson(after={"evaluate": """\
+import builtins
+builtins.len = lambda *args: 0
+builtins.open = None
+builtins.isinstance = lambda *args: False"""})),
+]
+
+CASES = {case.name: case for case in EQUIVALENT + MISTAKES + HOSTILE}
