@@ -111,9 +111,10 @@ def load(path: str | os.PathLike) -> LessonData:
         raise DataError(f"data file {path} is {size // 2**20} MiB, more than the "
                         f"{MAX_FILE_BYTES // 2**20} MiB a lesson file can be")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise DataError(f"{path} holds a single array, not an npz archive of {', '.join(KEYS)}")
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataError(f"{path} holds a single array, not an npz archive of {', '.join(KEYS)}")
+        with npz:
             arrays = {key: npz[key] for key in npz.files if key in KEYS}
     except DataError:
         raise

@@ -133,8 +133,10 @@ def screen(config) -> list[str]:
         stack.extend(item.values())
         name = item.get("class_name")
         if not isinstance(name, str):
-            if "function_type" in item and item.get("function_type") == "lambda":
-                problems.append("it uses a Python lambda")
+            code = item.get("value")
+            if item.get("function_type") == "lambda" or (
+                    isinstance(code, list) and code and isinstance(code[0], str) and len(code[0]) > 16):
+                problems.append("it uses a Python lambda")  # marshalled bytecode, as Keras saves a lambda
             continue
         module = item.get("module")
         if name in ("Lambda", "__lambda__"):
@@ -306,7 +308,7 @@ def describe(config: dict) -> ModelStructure:
                                input_shape=input_shape(config, layers), blocks=blocks, layers=summary,
                                other_layers=others, reshaping=reshaping)
     compiled = config.get("compile_config")
-    if isinstance(compiled, dict):
+    if isinstance(compiled, dict) and compiled:  # an uncompiled model saves {}
         structure.compiled = True
         structure.loss = canonical_loss(compiled.get("loss"))
         structure.optimizer = canonical_optimizer(compiled.get("optimizer"))

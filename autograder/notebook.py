@@ -54,6 +54,8 @@ def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
                             "it may be truncated or corrupt") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookError(f"{name} is JSON but not a Jupyter notebook (no cells)")
+    if "cells" in data and not isinstance(data["cells"], list):
+        raise NotebookError(f"{name} is not a valid notebook: its cells are not a list")
     if _depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise NotebookError(f"{name} is nested too deeply to be a notebook")
     major = data.get("nbformat")

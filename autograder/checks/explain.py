@@ -184,9 +184,9 @@ def stopped_sentence(facts: Facts) -> str:
     if facts.status == "timeout":
         cell = next((c for c in facts.cells if c.get("status") == "timeout"), None)
         if cell is not None:
-            limit = cell.get("limit") or facts.limits.get("notebook_timeout_s")
-            scope = ("the notebook's time limit" if cell.get("notebook_limit_reached")
-                     else "the time limit for one cell")
+            whole = cell.get("notebook_limit_reached") or not cell.get("limit")
+            limit = facts.limits.get("notebook_timeout_s") if whole else cell.get("limit")
+            scope = "the notebook's time limit" if whole else "the time limit for one cell"
             return (f"Execution stopped in {cell_number(cell['index'])}: it was still running when "
                     f"{scope} ({limit:.0f} s) ran out.")
         limit = facts.limits.get("notebook_timeout_s")

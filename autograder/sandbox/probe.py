@@ -427,7 +427,16 @@ class Probe:
         """Hook into the kernel's shell once it exists: after every cell, repair and take note."""
         self.shell = shell
         self.noted: dict = {}
+        shell.events.register("pre_run_cell", self.before_cell)
         shell.events.register("post_run_cell", self.after_cell)
+
+    def before_cell(self, info=None) -> None:
+        # Seed just before the first cell, not at kernel start: the kernel's own
+        # start-up draws from Python's `random` a varying number of times, and
+        # Keras derives its default seeds from that generator.
+        if not getattr(self, "seeded", False):
+            self.seeded = True
+            self.keras.utils.set_random_seed(self.seed)
 
     def after_cell(self, result=None) -> None:
         # A cell that breaks builtins would otherwise break the kernel itself,
@@ -550,6 +559,7 @@ def install(out_dir: str, events_fd: int, data_path: str, seed: int) -> Probe:
     npz_class.__getitem__ = getitem
 
     keras.utils.set_random_seed(seed)
+    probe.seed = seed
     _probe = probe
     probe.emit("probe_ready", keras=keras.__version__, numpy=numpy.__version__, seed=seed)
     return probe

@@ -1,0 +1,134 @@
+"""`autograder check` as a user meets it: exit statuses, one-line reasons, result files."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autograder import exercises
+from conftest import ROOT, grade, run_cli, write_notebook
+from corpus import lesson
+
+
+def check_invalid(completed, result_file=None, exercise=None):
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autograder: "), completed.stderr
+    assert "Traceback" not in completed.stderr + completed.stdout
+    if result_file is not None:
+        result = json.loads(result_file.read_text())
+        assert result["status"] == "invalid" and result["schema"] == "autograder.result/1"
+        assert result["reason"] in lines[0]
+        if exercise:
+            assert [c["id"] for c in result["checks"]] == exercises.get(exercise).check_ids
+            assert not any(c["passed"] for c in result["checks"])
+        return result
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00binary", "not UTF-8"),
+    (b'{"cells": [', "not valid JSON"),
+    (b'{"name": "package", "version": "1.0"}', "not a Jupyter notebook"),
+])
+def test_unreadable_notebooks_exit_2_with_a_result(tmp_path, content, reason):
+    notebook = tmp_path / "submission.ipynb"
+    notebook.write_bytes(content)
+    out = tmp_path / "result.json"
+    completed = run_cli("check", str(notebook), "--exercise", "keras-dense", "--json", str(out))
+    result = check_invalid(completed, out, "keras-dense")
+    assert reason in result["reason"]
+
+
+def test_missing_notebook_and_directory(tmp_path):
+    check_invalid(run_cli("check", str(tmp_path / "absent.ipynb"), "--exercise", "keras-dense"))
+    check_invalid(run_cli("check", str(tmp_path), "--exercise", "keras-dense"))
+
+
+def test_misuse_exits_2(tmp_path):
+    notebook = write_notebook(tmp_path / "nb.ipynb", lesson())
+    out = tmp_path / "result.json"
+    result = check_invalid(run_cli("check", str(notebook), "--exercise", "keras-wide", "--json", str(out)), out)
+    assert "unknown exercise 'keras-wide'" in result["reason"]
+    result = check_invalid(run_cli("check", str(notebook), "--json", str(out)), out)
+    assert "no exercise given" in result["reason"]
+    result = check_invalid(run_cli("check", str(notebook), "--exercise", "keras-dense", "--data",
+                                   str(tmp_path / "missing.npz"), "--json", str(out)), out)
+    assert "cannot read data file" in result["reason"]
+    bad_data = tmp_path / "bad.npz"
+    bad_data.write_bytes(b"nonsense")
+    result = check_invalid(run_cli("check", str(notebook), "--exercise", "keras-dense", "--data",
+                                   str(bad_data), "--json", str(out)), out)
+    assert "not a readable npz" in result["reason"]
+    assert run_cli("check", str(notebook), "--timeout", "-3").returncode == 2
+    assert run_cli("check").returncode == 2
+
+
+def test_data_commands(tmp_path):
+    out = tmp_path / "standin.npz"
+    assert run_cli("data", "standin", "--out", str(out)).returncode == 0
+    completed = run_cli("data", "validate", str(out))
+    assert completed.returncode == 0 and "valid" in completed.stdout
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"x")
+    completed = run_cli("data", "validate", str(bad))
+    assert completed.returncode == 2 and completed.stderr.startswith("autograder: ")
+
+
+@pytest.mark.slow
+def test_exercise_from_metadata_reports_and_exit_0(tmp_path, standin_file):
+    notebook = write_notebook(tmp_path / "alice.ipynb", lesson(), exercise="keras-dense")
+    markdown, html = tmp_path / "report.md", tmp_path / "report.html"
+    status, result = grade(notebook, tmp_path, "--data", str(standin_file), "--markdown", str(markdown),
+                           "--html", str(html))
+    assert status == 0 and result["exercise"] == "keras-dense" and result["score"] == 100.0
+    assert result["notebook"] == "alice.ipynb"
+    assert set(result) >= {"schema", "exercise", "notebook", "status", "score", "max_score", "checks",
+                           "metrics", "cells", "duration_s"}
+    for entry in result["checks"]:
+        assert set(entry) >= {"id", "title", "passed", "points", "max_points", "message", "hint"}
+    assert 0.8 <= result["metrics"]["test_accuracy"] <= 1.0
+    assert "accuracy.threshold" in markdown.read_text() and "accuracy.threshold" in html.read_text()
+
+
+@pytest.mark.slow
+def test_terminal_summary_lists_failures_first(tmp_path, standin_file):
+    notebook = write_notebook(tmp_path / "bob.ipynb", lesson(fit=None))
+    completed = run_cli("check", str(notebook), "--exercise", "keras-dense", "--data", str(standin_file))
+    assert completed.returncode == 1
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert len(lines) == 14 and lines[0].startswith("FAIL") and lines[-1].startswith("PASS")
+    assert "Next step:" in completed.stdout
+
+
+@pytest.mark.slow
+def test_nbformat_3_notebook_is_converted_and_graded(tmp_path, standin_file):
+    cells = [{"cell_type": "code", "input": source, "language": "python", "outputs": [], "metadata": {}}
+             for source in lesson()]
+    notebook = tmp_path / "old.ipynb"
+    notebook.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
+                                    "worksheets": [{"cells": cells, "metadata": {}}]}))
+    status, result = grade(notebook, tmp_path, "--exercise", "keras-dense", "--data", str(standin_file))
+    assert status == 0 and result["status"] == "graded"
+
+
+@pytest.mark.slow
+def test_shipped_solutions_pass_on_the_standin(tmp_path, standin_file):
+    for exercise in ("keras-dense", "keras-deeper"):
+        status, result = grade(ROOT / "solutions" / f"{exercise}.ipynb", tmp_path, "--data", str(standin_file))
+        assert status == 0, [c for c in result["checks"] if not c["passed"]]
+
+
+@pytest.mark.slow
+def test_shipped_solutions_pass_on_the_real_lesson_data(tmp_path, real_data_file):
+    for exercise in ("keras-dense", "keras-deeper"):
+        status, result = grade(ROOT / "solutions" / f"{exercise}.ipynb", tmp_path, "--data", str(real_data_file))
+        assert status == 0, [c for c in result["checks"] if not c["passed"]]
+        assert result["metrics"]["test_accuracy"] >= 0.8
+
+
+@pytest.mark.slow
+def test_released_exercise_is_graded_as_not_done(tmp_path, standin_file):
+    status, result = grade(ROOT / "exercises" / "keras-dense.ipynb", tmp_path, "--data", str(standin_file))
+    assert status == 1 and result["status"] == "graded" and result["score"] == 0
+    assert "NotImplementedError" in next(c for c in result["checks"] if c["id"] == "data.load")["message"]

@@ -1,0 +1,163 @@
+"""The sandbox's guarantees, checked from inside real notebooks in real kernels."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder.sandbox import Limits, isolation, run_notebook
+
+pytestmark = pytest.mark.slow
+MODES = ["bubblewrap", "rlimits"]
+
+
+def run(cells, data_file, tmp_path, mode, **limits):
+    if mode == "bubblewrap" and not isolation.bubblewrap_works():
+        pytest.skip("bubblewrap is not available here")
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    models = tmp_path / "models"
+    models.mkdir(exist_ok=True)
+    return run_notebook(nb, data_file, Limits(**{"notebook_timeout": 120, **limits}), models, isolation=mode)
+
+
+def printed(record, index):
+    cell = next(c for c in record.cells if c["index"] == index)
+    return cell.get("stream_tail", "")
+
+
+PROBE_ENVIRONMENT = """
+import json, os, socket
+facts = {"uid": os.getuid(), "cwd": os.getcwd(), "home_files": sorted(os.listdir('.'))}
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    facts["network"] = True
+except OSError as error:
+    facts["network"] = False
+facts["sees_grader_files"] = os.path.exists(GRADER_FILE)
+writable = {}
+for place in ('/usr/autograder-probe', '/etc/autograder-probe', 'home-file', '/tmp/tmp-file'):
+    try:
+        with open(place, 'w') as handle:
+            handle.write('x')
+        writable[place] = True
+    except OSError:
+        writable[place] = False
+facts["writable"] = writable
+facts["host_tmp_visible"] = os.path.exists(HOST_TMP_FILE)
+print(json.dumps(facts))
+"""
+
+
+def test_bubblewrap_confines_the_notebook(tmp_path, standin_file):
+    secret = tmp_path / "grader-secret.txt"
+    secret.write_text("hidden")
+    host_tmp = Path("/tmp") / f"autograder-host-{time.monotonic_ns()}"
+    host_tmp.write_text("x")
+    try:
+        source = f"GRADER_FILE = {str(secret)!r}\nHOST_TMP_FILE = {str(host_tmp)!r}\n" + PROBE_ENVIRONMENT
+        record = run([source], standin_file, tmp_path, "bubblewrap")
+    finally:
+        host_tmp.unlink()
+    facts = json.loads(printed(record, 0).strip().splitlines()[-1])
+    assert record.isolation == "bubblewrap" and record.status == "completed"
+    assert facts["network"] is False
+    assert facts["sees_grader_files"] is False and facts["host_tmp_visible"] is False
+    assert facts["cwd"] == "/home/student" and "fashion.npz" in facts["home_files"]
+    assert facts["writable"] == {"/usr/autograder-probe": False, "/etc/autograder-probe": False,
+                                 "home-file": True, "/tmp/tmp-file": True}
+    if psutil.Process().uids().effective == 0:
+        assert facts["uid"] != 0  # root drops to an unprivileged user
+
+
+LEAVE_PROCESSES = """
+import subprocess, os, sys
+subprocess.Popen(['sleep', '987'], start_new_session=True)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp('sleep', ['sleep', '988'])
+    os._exit(0)
+print('started')
+"""
+
+
+def leftovers():
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if process.info["cmdline"] in (["sleep", "987"], ["sleep", "988"]):
+            found.append(process.pid)
+    return found
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_process_outlives_grading(tmp_path, standin_file, mode):
+    record = run([LEAVE_PROCESSES], standin_file, tmp_path, mode)
+    assert "started" in printed(record, 0)
+    time.sleep(0.5)
+    assert leftovers() == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_memory_and_output_are_capped(tmp_path, standin_file, mode):
+    record = run(["import numpy as np\nbig = np.ones(64 * 2**30 // 8)",
+                  "for i in range(300_000):\n    print('line', i)",
+                  "print('still alive')"], standin_file, tmp_path, mode, output_bytes=256 * 1024,
+                 cell_output_bytes=128 * 1024)
+    first, flood, last = sorted(record.cells, key=lambda c: c["index"])
+    assert first["status"] == "error" and first["error"]["ename"] == "MemoryError"
+    assert flood["status"] == "ok" and flood["truncated"] is True
+    assert "output truncated by the grader" in flood["stream_tail"]
+    # past the notebook's total cap, later outputs are dropped too, but the cells still run
+    assert last["status"] == "ok" and record.status == "completed"
+    assert len(flood["stream_tail"]) <= 4000
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wall_clock_limit_holds_even_when_sigint_is_ignored(tmp_path, standin_file, mode):
+    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    started = time.monotonic()
+    record = run(["x = 1", stubborn, "y = 2"], standin_file, tmp_path, mode, notebook_timeout=25,
+                 cell_timeout=25)
+    elapsed = time.monotonic() - started
+    assert record.status == "timeout"
+    assert elapsed < 25 + 30, elapsed
+    statuses = {c["index"]: c["status"] for c in record.cells}
+    assert statuses[0] == "ok" and statuses[1] == "timeout" and statuses[2] == "not_run"
+
+
+def test_a_dead_kernel_is_reported(tmp_path, standin_file):
+    record = run(["x = 1", "import os\nos._exit(3)", "y = 2"], standin_file, tmp_path, "bubblewrap"
+                 if isolation.bubblewrap_works() else "rlimits")
+    statuses = {c["index"]: c["status"] for c in record.cells}
+    assert record.status == "kernel_died" and statuses == {0: "ok", 1: "died", 2: "not_run"}
+
+
+def test_grading_is_deterministic(tmp_path, standin_file):
+    from autograder import pipeline
+    from conftest import write_notebook
+    from corpus import lesson
+
+    notebook = write_notebook(tmp_path / "same.ipynb", lesson())
+    captured = []
+    for _ in range(2):
+        result = pipeline.grade_notebook(str(notebook), pipeline.Options(exercise="keras-dense", data=str(standin_file)),
+                                         on_facts=captured.append)
+        assert result["score"] == 100.0
+    first, second = captured
+    assert first.probabilities == second.probabilities
+    assert first.test_accuracy == second.test_accuracy
+    history = [next(c for c in f.calls if c["kind"] == "fit")["history"] for f in captured]
+    assert history[0] == history[1]
+
+
+def test_recorded_facts_are_current(tmp_path):
+    """The facts the fast tests use still match what a real run records."""
+    from record_facts import record, stable
+
+    fresh = stable(json.loads(json.dumps(record("reference", tmp_path))))
+    stored = json.loads((Path(__file__).parent / "recorded" / "reference.json").read_text())
+    assert fresh == stored
