@@ -137,14 +137,16 @@ def bubblewrap_command(layout: Layout, limits: Limits, data_fd: int, data_name: 
             command += ["--ro-bind", str(host), str(host)]
     for name in ETC_FILES:
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    made: set[str] = {"/", "/usr", "/etc", "/proc", "/dev"}
+    # /tmp first: Python may live under /tmp (a CI checkout's venv), and a later
+    # tmpfs would hide it.
+    command += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    made: set[str] = {"/", "/usr", "/etc", "/proc", "/dev", "/tmp"}
     for path in python_paths():
         for parent in _parents(path):
             if parent not in made:
                 made.add(parent)
                 command += ["--perms", "0755", "--dir", parent]
         command += ["--ro-bind", path, path]
-    command += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     command += ["--perms", "0755", "--dir", "/home",
                 "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", layout.home,
                 "--perms", "0644", "--file", str(data_fd), f"{layout.home}/{data_name}",
