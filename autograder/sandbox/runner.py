@@ -20,8 +20,8 @@ from queue import Empty
 
 MAX_JOB_BYTES = 64 * 1024 * 1024
 KERNEL_NAME = "autograder-python"
-EXPORT_TIMEOUT = 20.0
-INTERRUPT_GRACE = 5.0
+EXPORT_TIMEOUT = 10.0
+INTERRUPT_GRACE = 3.0
 TEXT_TAIL = 4000
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
