@@ -150,6 +150,40 @@ print('accuracy', (predictions.argmax(axis=1) == test_labels.argmax(axis=1)).mea
 model.fit(train_data_1d[:480], train_labels[:480], epochs=10, batch_size=10,
           validation_data=(train_data_1d[480:], train_labels[480:]))""")),
     Case("deeper-reference", lesson(build=BUILD_DEEPER), exercise="keras-deeper"),
+    Case("time-magic-positional-fit", lesson(
+        fit="%%time\nmodel.fit(train_data_1d, train_labels, 10, 10, validation_split=0.2)")),
+    Case("attribute-access-to-npz", lesson(load="""\
+import numpy as np
+f = np.load('fashion.npz')
+train_data, train_labels = f.f.train_data, f.f.train_labels
+test_data, test_labels = f.f.test_data, f.f.test_labels""")),
+    Case("metric-and-loss-functions", lesson(compile="""\
+import tensorflow as tf
+model.compile(optimizer=tf.keras.optimizers.Adam(), loss=tf.keras.losses.categorical_crossentropy,
+              metrics=[tf.keras.metrics.categorical_accuracy])""")),
+    Case("dropout-between-layers", lesson(build=BUILD.replace(
+        "model.add(Dense(3", "from keras.layers import Dropout\nmodel.add(Dropout(0.2))\nmodel.add(Dense(3")),
+        markdown_first=True),
+    Case("input-layer-positional-activations", lesson(build="""\
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.layers.InputLayer(input_shape=(784,)),
+                             tf.keras.layers.Dense(10, 'relu'), tf.keras.layers.Dense(3, 'softmax')])""")),
+    Case("model-built-in-a-function", lesson(build="""\
+from keras.models import Sequential
+from keras.layers import Dense
+def build_network(hidden=10):
+    network = Sequential()
+    network.add(Dense(hidden, input_shape=(784,), activation='relu'))
+    network.add(Dense(3, activation='softmax'))
+    return network
+model = build_network()""")),
+    Case("typo-in-loss-then-fixed", lesson(
+        compile="model.compile(loss='categorical_crossentrophy', optimizer='adam', metrics=['accuracy'])",
+        after={"compile": COMPILE})),
+    Case("labels-rebuilt-with-to-categorical", lesson(after={"load": """\
+from keras.utils import to_categorical
+train_labels = to_categorical(train_labels.argmax(axis=1), 3)
+test_labels = to_categorical(test_labels.argmax(axis=1))"""})),
     Case("deeper-with-two-part-notebook", lesson(
         after={"evaluate": BUILD_DEEPER + "\n" + COMPILE + "\n" + FIT + "\n" + EVALUATE}),
         exercise="keras-deeper"),
@@ -173,6 +207,26 @@ model.add(Dense(3, activation='softmax'))""",
         evaluate="model.evaluate(test_data, test_labels, batch_size=10)"),
         failing={"data.reshape", "fit.called", "evaluate.called", "accuracy.threshold"},
         says={"data.reshape": "(600, 28, 28, 1)"}),
+    Case("flatten-layer-inside-the-model", lesson(flatten=None, build="""\
+import keras
+model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28, 1)),
+                          keras.layers.Dense(10, activation='relu'), keras.layers.Dense(3, activation='softmax')])""",
+        fit="model.fit(train_data, train_labels, epochs=10, batch_size=10, validation_split=0.2)",
+        evaluate="model.evaluate(test_data, test_labels, batch_size=10)"),
+        failing={"data.reshape", "model.input_shape"}, says={"model.input_shape": "Flatten layer"}),
+    Case("flattened-into-one-long-row", lesson(flatten="""\
+train_data_1d = train_data.flatten()
+test_data_1d = test_data.flatten()"""),
+        failing={"data.reshape", "fit.called", "evaluate.called", "accuracy.threshold"},
+        says={"fit.called": "different numbers of rows"}),
+    Case("pixels-scaled-twice", lesson(flatten="""\
+train_data_1d = train_data.reshape(600, 784) / 255.0
+test_data_1d = test_data.reshape(100, 784) / 255.0"""),
+        failing={"accuracy.threshold"}, says={"accuracy.threshold": "scaled again"}),
+    Case("trained-in-two-halves", lesson(fit="""\
+model.fit(train_data_1d, train_labels, epochs=5, batch_size=10, validation_split=0.2)
+model.fit(train_data_1d, train_labels, epochs=5, batch_size=10, validation_split=0.2)"""),
+        failing={"fit.settings"}, says={"fit.settings": "epochs=5"}),
     Case("sigmoid-output", lesson(build=BUILD.replace("Dense(3, activation='softmax')",
                                                       "Dense(3, activation='sigmoid')")),
          failing={"model.output_layer"}, says={"model.output_layer": "sigmoid"}),

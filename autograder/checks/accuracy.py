@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import Outcome, check
 from .explain import join, model_subject
 from .model import no_model, structure_or_reason
-from .training import main_fit
+from .training import TRANSFORMED_NOTE, main_fit, split_of
 
 
 @check("accuracy.threshold")
@@ -28,6 +28,8 @@ def accuracy(facts, exercise) -> Outcome:
     advice = ""
     if fit is None or not fit.get("finished"):
         advice = "The model was not fully trained, so it is close to guessing (about 0.33 for three classes)."
+    elif split_of(fit)[1]:
+        advice = TRANSFORMED_NOTE
     return Outcome(False, join(f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
                                f"the test images; it must reach {threshold:.2f}.", advice),
                    "Fix the other failing checks first (layers, activations, loss, training settings); "

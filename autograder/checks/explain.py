@@ -161,6 +161,10 @@ def explain_error(ename: str, evalue: str) -> str:
             "must have the same rank" in text or "Shapes" in text and "are incompatible" in text:
         return ("the labels and the model's output do not fit together: one-hot labels (n, 3) need "
                 "3 outputs and categorical_crossentropy")
+    sizes = re.search(r"Data cardinality is ambiguous.*?'x' sizes: (\d+)\s*'y' sizes: (\d+)", text, re.S)
+    if sizes:
+        return (f"the images and the labels have different numbers of rows ({sizes.group(1)} and "
+                f"{sizes.group(2)}); each image must be one row, as reshape((n, -1)) gives")
     if "Received a label value of" in text or "labels must be" in text.lower():
         return ("sparse_categorical_crossentropy expects class numbers (0, 1, 2), but the labels "
                 "are one-hot rows; use categorical_crossentropy")

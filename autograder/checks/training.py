@@ -20,10 +20,25 @@ def main_fit(facts) -> dict | None:
     return (finished or fits or [None])[-1]
 
 
+TRANSFORMED_NOTE = ("Note: the images you used have values that differ from fashion.npz's (were they "
+                    "scaled again? The pixels are already between 0 and 1); the grader measures "
+                    "accuracy on the images as the file holds them.")
+
+
+def split_of(call: dict) -> tuple[str, bool]:
+    """Which lesson split a call's images are ('train', 'test', 'mixed', 'unknown', 'none'),
+    and whether they were transformed (values changed, recognised by their labels)."""
+    kind, _, _ = origin(call.get("x"))
+    labels = (call.get("y") or {}).get("labels") or {}
+    if kind == "unknown" and labels.get("matches") and labels.get("split"):
+        return labels["split"], True
+    return kind, False
+
+
 def main_evaluation(facts) -> dict | None:
     """The graded model's last evaluation on test images, else its last evaluate/predict call."""
     calls = [c for c in facts.calls if c["model"] == facts.graded_model and c["kind"] in ("evaluate", "predict")]
-    on_test = [c for c in calls if c["finished"] and origin(c.get("x"))[0] == "test"]
+    on_test = [c for c in calls if c["finished"] and split_of(c)[0] == "test"]
     return (on_test or calls or [None])[-1]
 
 
@@ -131,9 +146,10 @@ def fit_called(facts, exercise) -> Outcome:
     if mismatch:
         return Outcome(False, mismatch, FIT_HINT)
     epochs = fit.get("epochs_run", 0)
-    return Outcome(True, f"{model_subject(facts, facts.graded_model)} was trained on "
-                         f"{array_phrase(fit.get('x'))} and {array_phrase(fit.get('y'))} "
-                         f"({call_location(facts, fit)}), for {epochs} epoch{'s' if epochs != 1 else ''}.")
+    return Outcome(True, join(f"{model_subject(facts, facts.graded_model)} was trained on "
+                              f"{array_phrase(fit.get('x'))} and {array_phrase(fit.get('y'))} "
+                              f"({call_location(facts, fit)}), for {epochs} epoch{'s' if epochs != 1 else ''}.",
+                              TRANSFORMED_NOTE if split_of(fit)[1] else ""))
 
 
 @check("fit.settings")
@@ -211,7 +227,7 @@ def evaluate_called(facts, exercise) -> Outcome:
     verb = call["kind"]
     if not call["finished"]:
         return Outcome(False, _failure(facts, call, verb), EVALUATE_HINT)
-    kind, _, _ = origin(call.get("x"))
+    kind, transformed = split_of(call)
     if kind == "train":
         return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))}, the training images "
                               f"({call_location(facts, call)}). A model scores well on data it has "
@@ -228,5 +244,5 @@ def evaluate_called(facts, exercise) -> Outcome:
         return Outcome(False, f"You evaluated {name} before training it ({call_location(facts, call)}); "
                               "evaluate after `fit`.", EVALUATE_HINT)
     action = "evaluated" if verb == "evaluate" else "computed predictions for"
-    return Outcome(True, f"You {action} {name} on {array_phrase(call.get('x'))} "
-                         f"({call_location(facts, call)}).")
+    return Outcome(True, join(f"You {action} {name} on {array_phrase(call.get('x'))} "
+                              f"({call_location(facts, call)}).", TRANSFORMED_NOTE if transformed else ""))
