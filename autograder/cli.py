@@ -8,6 +8,7 @@ command was misused, with a one-line reason (and still a result file when
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,12 @@ def run_check(args) -> int:
         document = pipeline.invalid_result(args.notebook, str(error), None, started)
     except ValueError as error:  # e.g. bubblewrap asked for but unavailable
         document = pipeline.invalid_result(args.notebook, str(error), None, started)
+    except Exception as error:  # noqa: BLE001 - a grader bug still ends in one line and a result file
+        if os.environ.get("AUTOGRADER_DEBUG"):
+            raise
+        document = pipeline.invalid_result(
+            args.notebook, f"internal error in the grader ({type(error).__name__}: {error}); please report it",
+            None, started)
     outputs = [(args.json, lambda path: result_module.write(document, path))]
     if args.markdown or args.html:
         from .report import documents

@@ -73,8 +73,8 @@ def _merge_calls(events: list[dict], cell_of) -> list[dict]:
         kind = str(event.get("kind", ""))
         base, _, phase = kind.rpartition("_")
         if base not in CALL_KINDS or phase not in ("start", "end"):
-            if kind == "epoch" and event.get("model") in open_calls:
-                open_calls[event["model"]]["epochs_run"] = int(event.get("epoch", -1)) + 1
+            if kind == "epoch" and event.get("model") in open_calls and event.get("epoch") is not None:
+                open_calls[event["model"]]["epochs_run"] = event["epoch"] + 1
             continue
         model = event.get("model")
         if not isinstance(model, int):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import isolation as iso
+from . import readback
 from .isolation import Limits
 
 MAX_CHANNEL_BYTES = 16 * 2**20
@@ -224,8 +225,9 @@ def _stop(process: subprocess.Popen, marker: str) -> None:
 
 def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolation: str,
              killed: bool) -> RunRecord:
-    cells = [r for r in channel if r.get("event") == "cell" and isinstance(r.get("index"), int)]
-    runner = [r for r in channel if r.get("event") != "cell"]
+    cells = [c for c in (readback.cell(r) for r in channel if r.get("event") == "cell") if c]
+    runner = [{"event": r.get("event"), "status": r.get("status"), "error": readback.text(r.get("error"), 500)}
+              for r in channel if r.get("event") != "cell" and isinstance(r.get("event"), str)]
     done = [r for r in runner if r.get("event") == "done"]
     status = done[-1].get("status") if done else None
     if status not in ("completed", "timeout", "kernel_died", "error"):
@@ -233,7 +235,7 @@ def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolatio
         # something in the sandbox killed it.
         status = "timeout" if killed else "kernel_died"
     raw_events = _read_untrusted(layout.host_out / "events.jsonl", MAX_EVENTS_BYTES) or b""
-    events = _json_lines(raw_events, MAX_EVENT_LINE)
+    events = [e for e in (readback.event(r) for r in _json_lines(raw_events, MAX_EVENT_LINE)) if e]
     models: dict[int, str] = {}
     try:
         names = sorted(os.listdir(layout.host_out / "models"))
