@@ -39,9 +39,18 @@ CheckFunction = Callable[[Facts, Exercise], Outcome]
 REGISTRY: dict[str, CheckFunction] = {}
 
 
-def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]:
-    def register(function: CheckFunction) -> CheckFunction:
-        REGISTRY[check_id] = function
+def check(check_id: str, needs: Callable | None = None) -> Callable[[Callable], Callable]:
+    """Register a check. With `needs`, the check runs only when `needs(facts)` returns
+    (value, None), and receives the value; otherwise needs' failing Outcome is the verdict."""
+    def register(function: Callable) -> Callable:
+        if needs is None:
+            REGISTRY[check_id] = function
+        else:
+            def guarded(facts: Facts, exercise: Exercise) -> Outcome:
+                value, failed = needs(facts)
+                return failed if failed is not None else function(facts, exercise, value)
+
+            REGISTRY[check_id] = guarded
         return function
 
     return register

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 from . import Outcome, check
 from .explain import join, model_subject
-from .model import no_model, structure_or_reason
+from .model import graded_structure
 from .training import TRANSFORMED_NOTE, main_fit, split_of
 
 
-@check("accuracy.threshold")
-def accuracy(facts, exercise) -> Outcome:
-    structure, reason = structure_or_reason(facts)
-    if structure is None:
-        return no_model(reason)
+@check("accuracy.threshold", needs=graded_structure)
+def accuracy(facts, exercise, structure) -> Outcome:
     threshold = exercise.threshold
     measured = facts.test_accuracy
     subject = model_subject(facts, facts.graded_model)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import Outcome, check
 from .explain import call_location, explain_error, join, model_subject, why_missing
-from .model import no_model, structure_or_reason
+from .model import graded_structure
 
 COMPILE_HINT = ("Compile before training: `model.compile(loss='categorical_crossentropy', "
                 "optimizer='adam', metrics=['accuracy'])`.")
@@ -21,9 +21,9 @@ ACCURACY_NAMES = {"accuracy", "categorical_accuracy"}
 
 def compiled_structure(facts) -> tuple[dict | None, Outcome | None]:
     """The graded model's structure if it was compiled, else the failing outcome to return."""
-    structure, reason = structure_or_reason(facts)
-    if structure is None:
-        return None, no_model(reason)
+    structure, failed = graded_structure(facts)
+    if failed is not None:
+        return None, failed
     if structure.get("compiled"):
         return structure, None
     compiles = facts.calls_of("compile", facts.graded_model)
@@ -37,11 +37,8 @@ def compiled_structure(facts) -> tuple[dict | None, Outcome | None]:
                                      why_missing(facts, ("compile(",))), COMPILE_HINT)
 
 
-@check("compile.loss")
-def loss(facts, exercise) -> Outcome:
-    structure, failed = compiled_structure(facts)
-    if failed:
-        return failed
+@check("compile.loss", needs=compiled_structure)
+def loss(facts, exercise, structure) -> Outcome:
     loss = structure.get("loss") or {}
     name = loss.get("name")
     written = loss.get("as_written") or name
@@ -64,11 +61,8 @@ def loss(facts, exercise) -> Outcome:
                                                        "; the exercise uses categorical cross-entropy."), hint)
 
 
-@check("compile.optimizer")
-def optimizer(facts, exercise) -> Outcome:
-    structure, failed = compiled_structure(facts)
-    if failed:
-        return failed
+@check("compile.optimizer", needs=compiled_structure)
+def optimizer(facts, exercise, structure) -> Outcome:
     found = structure.get("optimizer") or {}
     if found.get("name") == "adam":
         return Outcome(True, f"The optimizer is Adam ({found.get('as_written')}).")
@@ -76,11 +70,8 @@ def optimizer(facts, exercise) -> Outcome:
                    "Use `optimizer='adam'` (or keras.optimizers.Adam()).")
 
 
-@check("compile.metrics")
-def metrics(facts, exercise) -> Outcome:
-    structure, failed = compiled_structure(facts)
-    if failed:
-        return failed
+@check("compile.metrics", needs=compiled_structure)
+def metrics(facts, exercise, structure) -> Outcome:
     names = structure.get("metrics") or []
     objects = structure.get("metric_objects") or []
     hint = "Pass `metrics=['accuracy']` to compile, so that training and evaluation report accuracy."

@@ -37,6 +37,12 @@ def no_model(reason: str) -> Outcome:
                                   "as in the lesson.")
 
 
+def graded_structure(facts) -> tuple[dict | None, Outcome | None]:
+    """For `needs=`: the graded model's structure, or the failing outcome when there is none."""
+    structure, reason = structure_or_reason(facts)
+    return (structure, None) if structure is not None else (None, no_model(reason))
+
+
 def describe_units(blocks: list[dict]) -> str:
     units = [str(b.get("units")) for b in blocks]
     if not units:
@@ -44,11 +50,8 @@ def describe_units(blocks: list[dict]) -> str:
     return "Dense layers of " + ", ".join(units[:-1]) + (" and " if len(units) > 1 else "") + units[-1] + " units"
 
 
-@check("model.input_shape")
-def input_shape(facts, exercise) -> Outcome:
-    structure, reason = structure_or_reason(facts)
-    if structure is None:
-        return no_model(reason)
+@check("model.input_shape", needs=graded_structure)
+def input_shape(facts, exercise, structure) -> Outcome:
     shape = structure.get("input_shape")
     name = model_subject(facts, facts.graded_model)
     hint = ("Give the first layer `input_shape=(784,)` (or start with `keras.Input(shape=(784,))`): "
@@ -76,11 +79,8 @@ def input_shape(facts, exercise) -> Outcome:
                           "has 784 values.", hint)
 
 
-@check("model.architecture")
-def architecture(facts, exercise) -> Outcome:
-    structure, reason = structure_or_reason(facts)
-    if structure is None:
-        return no_model(reason)
+@check("model.architecture", needs=graded_structure)
+def architecture(facts, exercise, structure) -> Outcome:
     blocks = structure.get("blocks", [])
     units = [b.get("units") for b in blocks]
     expected = exercise.units
@@ -108,11 +108,8 @@ def architecture(facts, exercise) -> Outcome:
     return Outcome(False, join(*problems), hint)
 
 
-@check("model.hidden_activation")
-def hidden_activation(facts, exercise) -> Outcome:
-    structure, reason = structure_or_reason(facts)
-    if structure is None:
-        return no_model(reason)
+@check("model.hidden_activation", needs=graded_structure)
+def hidden_activation(facts, exercise, structure) -> Outcome:
     hidden = structure.get("blocks", [])[:-1]
     hint = "Give every hidden Dense layer `activation='relu'`."
     if not hidden:
@@ -131,11 +128,8 @@ def hidden_activation(facts, exercise) -> Outcome:
     return Outcome(False, message, hint)
 
 
-@check("model.output_layer")
-def output_layer(facts, exercise) -> Outcome:
-    structure, reason = structure_or_reason(facts)
-    if structure is None:
-        return no_model(reason)
+@check("model.output_layer", needs=graded_structure)
+def output_layer(facts, exercise, structure) -> Outcome:
     blocks = structure.get("blocks", [])
     hint = f"End with `Dense({exercise.output_units}, activation='softmax')`: one output per class, as probabilities."
     if not blocks:

@@ -152,16 +152,22 @@ def fit_called(facts, exercise) -> Outcome:
                               TRANSFORMED_NOTE if split_of(fit)[1] else ""))
 
 
+def _no_settings(facts, fit, what: str, hint: str) -> Outcome | None:
+    """The failure when there is no training call to read settings from, or its record is false."""
+    if fit is None:
+        return Outcome(False, join(f"There was no training call, so no {what} to check.",
+                                   why_missing(facts, ("fit(",))), hint)
+    mismatch = training_mismatch(facts)
+    return Outcome(False, mismatch, hint) if mismatch else None
+
+
 @check("fit.settings")
 def fit_settings(facts, exercise) -> Outcome:
     fit = main_fit(facts)
     hint = f"Pass `epochs={exercise.epochs}, batch_size={exercise.batch_size}` to `fit`."
-    if fit is None:
-        return Outcome(False, join("There was no training call, so no epochs or batch size to check.",
-                                   why_missing(facts, ("fit(",))), hint)
-    mismatch = training_mismatch(facts)
-    if mismatch:
-        return Outcome(False, mismatch, hint)
+    failed = _no_settings(facts, fit, "epochs or batch size", hint)
+    if failed:
+        return failed
     settings = fit.get("settings") or {}
     epochs, batch = settings.get("epochs"), settings.get("batch_size")
     problems = []
@@ -182,12 +188,9 @@ def fit_validation(facts, exercise) -> Outcome:
     fit = main_fit(facts)
     wanted = exercise.validation_split
     hint = f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the training data."
-    if fit is None:
-        return Outcome(False, join("There was no training call, so no validation data to check.",
-                                   why_missing(facts, ("fit(",))), hint)
-    mismatch = training_mismatch(facts)
-    if mismatch:
-        return Outcome(False, mismatch, hint)
+    failed = _no_settings(facts, fit, "validation data", hint)
+    if failed:
+        return failed
     split = (fit.get("settings") or {}).get("validation_split") or 0.0
     validation = fit.get("validation_data")
     if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9:

@@ -488,9 +488,8 @@ class Probe:
             self.note_namespace(final=True)
         except Exception as error:  # noqa: BLE001
             self.emit("probe_error", where="export", error=f"{type(error).__name__}: {error}"[:500])
-        live = [(serial, ref()) for serial, ref in list(self.model_refs.items())]
-        live = [(serial, model) for serial, model in live if model is not None][-MAX_MODELS:]
-        for serial, model in live:
+        live = [ref() for ref in list(self.model_refs.values())]
+        for model in [m for m in live if m is not None][-MAX_MODELS:]:
             self.checkpoint(model, "final")
         self.emit("export_done")
 

@@ -178,21 +178,8 @@ def cell_record(index: int, cell, status: str, reply: dict | None, seconds: floa
     return record
 
 
-async def responsive(client, timeout: float) -> bool:
-    """Does the kernel answer a trivial request within `timeout` seconds?"""
-    msg_id = client.kc.execute("", silent=True, store_history=False)
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            msg = await client.kc.shell_channel.get_msg(timeout=left)
-        except Empty:
-            return False
-        if msg.get("parent_header", {}).get("msg_id") == msg_id:
-            return True
-    return False
-
-
 async def run_code(client, code: str, timeout: float) -> dict | None:
+    """Run code outside the notebook's history; its reply, or None if none came in time."""
     msg_id = client.kc.execute(code, silent=True, store_history=False)
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
@@ -261,7 +248,7 @@ async def execute(nb, job: dict, channel: Channel, events_fd: int) -> str:
                 record["limit"] = state["timeout"]
                 record["notebook_limit_reached"] = time.monotonic() >= deadline - 0.5
                 await client.km.interrupt_kernel()
-                alive = await responsive(client, INTERRUPT_GRACE)
+                alive = await run_code(client, "", INTERRUPT_GRACE) is not None
                 record["interrupted"] = alive
             except DeadKernelError:
                 status = "kernel_died"
