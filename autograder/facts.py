@@ -191,7 +191,8 @@ def build(exercise, run, sources: dict[int, str], data_shapes: dict, test_classe
     facts.runner_error = next((str(r.get("error"))[:500] for r in run.runner
                                if r.get("event") in ("runner_error", "kernel_failed")), None)
     facts.loads = [{"file": e.get("file"), "key": e.get("key"), "shape": e.get("shape"),
-                    "dtype": e.get("dtype"), "cell": cell_of(e.get("exec")), "line": e.get("line")}
+                    "dtype": e.get("dtype"), "cell": cell_of(e.get("exec")), "line": e.get("line"),
+                    "requested": e.get("requested")}
                    for e in events if e.get("kind") == "load"][:200]
     facts.calls = _merge_calls(events, cell_of)
     names: dict[int, list[str]] = {}

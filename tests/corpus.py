@@ -146,6 +146,9 @@ with np.load('fashion.npz') as data:
         evaluate="""\
 predictions = model.predict(test_data_1d, verbose=0)
 print('accuracy', (predictions.argmax(axis=1) == test_labels.argmax(axis=1)).mean())""")),
+    Case("data-loaded-from-a-colab-drive-path", lesson(load=LOAD.replace(
+        "np.load('fashion.npz')", "np.load('/content/drive/MyDrive/keras-lesson/fashion.npz')")),
+        says={"data.load": "/content/drive/MyDrive"}),
     Case("manual-validation-split", lesson(fit="""\
 model.fit(train_data_1d[:480], train_labels[:480], epochs=10, batch_size=10,
           validation_data=(train_data_1d[480:], train_labels[480:]))""")),

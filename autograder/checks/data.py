@@ -25,7 +25,11 @@ def data_load(facts, exercise) -> Outcome:
     wrong = [key for key, shape in loaded.items() if expected.get(key) and shape != expected[key]]
     if not missing and not wrong:
         listing = ", ".join(f"{key} {shape_text(loaded[key])}" for key in KEYS)
-        return Outcome(True, f"Loaded {listing} from fashion.npz.")
+        elsewhere = next((load["requested"] for load in facts.loads if load.get("requested")), None)
+        note = (f" Note: your notebook opens {elsewhere!r}, which does not exist where the grader runs; it "
+                "gave it the lesson's copy. Load it by its plain name, np.load('fashion.npz'), so that the "
+                "notebook runs anywhere." if elsewhere else "")
+        return Outcome(True, f"Loaded {listing} from fashion.npz.{note}")
     if not loaded:
         return Outcome(False, join("No array was read from fashion.npz.",
                                    why_missing(facts, ("np.load", "fashion", "load("))), LOAD_HINT)

@@ -126,14 +126,14 @@ def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:
     (out / "models").mkdir()  # the only place the kernel saves to; events.jsonl stays the runner's
     dropped = iso.running_as_root() and isolation == iso.BUBBLEWRAP
     if isolation == iso.BUBBLEWRAP:
-        layout = iso.Layout(isolation, host_out=out, host_home=None, home=iso.SANDBOX_HOME,
+        layout = iso.Layout(isolation, host_out=out, home=iso.SANDBOX_HOME,
                             out=iso.SANDBOX_OUT, runtime=iso.SANDBOX_RUNTIME)
     else:
         home = scratch / "home"
         home.mkdir()
         (scratch / "tmp").mkdir()
         shutil.copyfile(data_path, home / DATA_NAME)
-        layout = iso.Layout(isolation, host_out=out, host_home=home, home=str(home), out=str(out),
+        layout = iso.Layout(isolation, host_out=out, home=str(home), out=str(out),
                             runtime=str(scratch / "run"))
     if dropped:
         layout.uid = layout.gid = iso.NOBODY

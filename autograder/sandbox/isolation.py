@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 BUBBLEWRAP = "bubblewrap"
@@ -60,14 +60,12 @@ class Layout:
     """Where things are, as the runner sees them and as the grader sees them."""
 
     isolation: str
-    host_out: Path
-    host_home: Path | None  # None when the home is a tmpfs inside bubblewrap
+    host_out: Path  # the probe's folder, as the grader sees it
     home: str
     out: str
     runtime: str
     uid: int | None = None
     gid: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,12 +8,14 @@ is dropped. Later stages can then rely on the shapes of the data.
 from __future__ import annotations
 
 import math
+import re
 
 MAX_TEXT = 2000
 MAX_NAMES = 3
 MAX_RUNS = 2000
 MAX_DIMS = 8
 MAX_HISTORY = 1000
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # Keras puts colour codes in its messages
 CELL_STATUSES = {"ok", "error", "timeout", "died", "empty", "not_run"}
 EVENT_KINDS = {"probe_ready", "load", "model", "saved", "save_failed", "namespace", "export_done",
                "epoch", "probe_error"} | {f"{kind}_{phase}" for kind in ("compile", "fit", "evaluate", "predict")
@@ -125,7 +127,8 @@ def history(value) -> dict | None:
 def error(value) -> dict | None:
     if not isinstance(value, dict):
         return None
-    return {"ename": text(value.get("ename"), 200) or "Error", "evalue": text(value.get("evalue")) or ""}
+    return {"ename": text(value.get("ename"), 200) or "Error",
+            "evalue": ANSI.sub("", text(value.get("evalue")) or "")}
 
 
 def event(raw) -> dict | None:
@@ -156,7 +159,8 @@ def event(raw) -> dict | None:
         clean["returned"] = _setting(raw.get("returned"))
     if kind == "load":
         clean.update(file=text(raw.get("file"), 200), key=text(raw.get("key"), 100),
-                     shape=shape(raw.get("shape")), dtype=text(raw.get("dtype"), 50))
+                     shape=shape(raw.get("shape")), dtype=text(raw.get("dtype"), 50),
+                     requested=text(raw.get("requested"), 300))
     if kind == "model":
         clean["cls"] = text(raw.get("cls"), 100)
     if kind == "namespace":
