@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="limit for one cell (default 180, at most --timeout)")
     check.add_argument("--threshold", type=_fraction, default=None,
                        help="test accuracy needed for accuracy.threshold (default 0.80)")
+    check.add_argument("--hide-threshold", action="store_true",
+                       help="never show the accuracy threshold to the student (reports say 'the required accuracy')")
     check.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto",
                        help="sandbox: bubblewrap when available (auto), or resource limits only")
     check.add_argument("--memory-mb", type=int, default=None, help="memory cap of the notebook (default 6144)")
@@ -81,19 +83,20 @@ def fail(message: str) -> int:
 
 
 def run_check(args) -> int:
-    from . import pipeline, result as result_module
-    from .report import terminal
+    from . import exercises, pipeline, result as result_module
+    from .report import documents, model as report_model, terminal
 
     options = pipeline.Options(
         exercise=args.exercise, data=args.data,
         timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, cell_timeout=args.cell_timeout,
-        threshold=args.threshold, isolation=args.isolation, memory_mb=args.memory_mb)
+        threshold=args.threshold, hide_threshold=args.hide_threshold, isolation=args.isolation,
+        memory_mb=args.memory_mb)
     started = time.monotonic()
+    lesson = None
     try:
-        document = pipeline.grade_notebook(args.notebook, options)
-    except pipeline.UsageError as error:
-        document = pipeline.invalid_result(args.notebook, str(error), None, started)
-    except ValueError as error:  # e.g. bubblewrap asked for but unavailable
+        lesson = pipeline.resolve_data(options.data)
+        document = pipeline.grade_notebook(args.notebook, options, lesson=lesson)
+    except (pipeline.UsageError, ValueError) as error:  # misuse, or bubblewrap asked for but missing
         document = pipeline.invalid_result(args.notebook, str(error), None, started)
     except Exception as error:  # noqa: BLE001 - a grader bug still ends in one line and a result file
         if os.environ.get("AUTOGRADER_DEBUG"):
@@ -101,23 +104,22 @@ def run_check(args) -> int:
         document = pipeline.invalid_result(
             args.notebook, f"internal error in the grader ({type(error).__name__}: {error}); please report it",
             None, started)
-    outputs = [(args.json, lambda path: result_module.write(document, path))]
-    if args.markdown or args.html:
-        from .report import documents
-
-        outputs += [(args.markdown, lambda path: documents.write_markdown(document, path)),
-                    (args.html, lambda path: documents.write_html(document, path))]
-    for path, writer in outputs:
+    exercise = exercises.EXERCISES.get(document.get("exercise") or "")
+    report = report_model.build(document, exercise, lesson.test_data if lesson is not None else None)
+    writers = [(args.json, lambda path: result_module.write(document, path)),
+               (args.markdown, lambda path: documents.write_markdown(report, path)),
+               (args.html, lambda path: documents.write_html(report, path))]
+    for path, write in writers:
         if not path:
             continue
         try:
-            writer(path)
+            write(path)
         except OSError as error:
             return fail(f"cannot write {path}: {error.strerror or error}")
     if document["status"] == "invalid":
         print(f"autograder: {document.get('reason')}", file=sys.stderr)
     elif not args.quiet:
-        sys.stdout.write(terminal.render(document, color=terminal.wants_color(sys.stdout)))
+        sys.stdout.write(terminal.render(report, color=terminal.wants_color(sys.stdout)))
     return result_module.exit_code(document)
 
 

@@ -52,6 +52,7 @@ class Exercise:
     batch_size: int = 10
     validation_split: float = 0.2
     threshold: float = 0.80
+    threshold_hidden: bool = False  # reports then say "the required accuracy", never the number
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
 
     @property
@@ -66,12 +67,11 @@ class Exercise:
     def max_score(self) -> float:
         return float(sum(self.points.values()))
 
-    def with_threshold(self, threshold: float | None) -> "Exercise":
-        if threshold is None:
-            return self
-        if not 0.0 <= threshold <= 1.0:
+    def with_threshold(self, threshold: float | None, hidden: bool = False) -> "Exercise":
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"the accuracy threshold must be between 0 and 1, not {threshold}")
-        return replace(self, threshold=threshold)
+        return replace(self, threshold=self.threshold if threshold is None else threshold,
+                       threshold_hidden=hidden)
 
 
 EXERCISES = {

@@ -29,6 +29,7 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT
     cell_timeout: float | None = None
     threshold: float | None = None
+    hide_threshold: bool = False
     isolation: str = "auto"
     memory_mb: int | None = None
     seed: int = 0
@@ -47,7 +48,7 @@ def resolve_exercise(options: Options, node) -> exercises.Exercise:
         raise UsageError("no exercise given: pass --exercise (keras-dense or keras-deeper), or name it in "
                          "the notebook's metadata")
     try:
-        return exercises.get(exercise_id).with_threshold(options.threshold)
+        return exercises.get(exercise_id).with_threshold(options.threshold, options.hide_threshold)
     except (exercises.UnknownExercise, ValueError) as error:
         raise UsageError(str(error)) from None
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from .checks import CheckResult
+from .checks.explain import explain_error
 from .exercises import Exercise
 from .facts import Facts
 
@@ -33,12 +34,18 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         result["reason"] = reason
     if facts is None:
         return result
-    result["metrics"] = {"test_accuracy": facts.test_accuracy, "threshold": exercise.threshold}
+    result["metrics"] = {"test_accuracy": facts.test_accuracy,
+                         "threshold": None if exercise.threshold_hidden else exercise.threshold}
+    if exercise.threshold_hidden:
+        result["metrics"]["threshold_hidden"] = True
     result["cells"] = [_cell(c) for c in facts.cells]
     result["isolation"] = facts.isolation
     result["limits"] = facts.limits
     result["details"] = details(facts)
     return result
+
+
+MAX_SOURCE = 5000
 
 
 def _cell(cell: dict) -> dict:
@@ -47,9 +54,12 @@ def _cell(cell: dict) -> dict:
         entry["seconds"] = cell["seconds"]
     error = cell.get("error")
     if error:
-        entry.update(ename=error.get("ename"), evalue=error.get("evalue"), line=error.get("line"))
+        entry.update(ename=error.get("ename"), evalue=error.get("evalue"), line=error.get("line"),
+                     explanation=explain_error(error.get("ename", ""), error.get("evalue", "")))
     if cell.get("status") == "timeout":
         entry["limit_s"] = cell.get("limit")
+    if cell.get("status") in ("error", "timeout", "died"):
+        entry["source"] = cell.get("source", "")[:MAX_SOURCE]  # the student's own code, for the reports
     if cell.get("truncated"):
         entry["output_truncated"] = True
     return entry
@@ -71,6 +81,7 @@ def details(facts: Facts) -> dict:
         "history": history,
         "confusion_matrix": facts.confusion,
         "predicted_classes": facts.predicted,
+        "predicted_probabilities": facts.probabilities,
         "test_classes": facts.data.get("test_classes"),
         "models_seen": len(facts.models),
     }

@@ -128,10 +128,20 @@ def unfinished_sentence(facts: Facts) -> str:
             "the step is not done yet (replace `raise NotImplementedError()` with your code).")
 
 
+NOISE = ("Exception encountered when calling", "Arguments received by", "•", "Call arguments received")
+
+
+def key_line(evalue: str) -> str:
+    """The line of an error message that says what went wrong (Keras wraps it in boilerplate)."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", evalue or "").splitlines()]
+    useful = [line for line in lines if line and not line.startswith(NOISE)]
+    return (useful or [""])[0][:300]
+
+
 def explain_error(ename: str, evalue: str) -> str:
-    """One plain sentence for errors this lesson produces, or the error's own first line."""
+    """One plain sentence for errors this lesson produces, or the error's key line."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", evalue or "")
-    first = text.strip().splitlines()[0] if text.strip() else ""
+    first = key_line(text)
     match = re.search(r"[Ee]xpected shape \(None, (\d+)\), but input has incompatible shape \(([^)]*)\)", text)
     if match:
         expected, got = match.group(1), match.group(2)

@@ -199,7 +199,7 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
             killed = True
         _stop(process, marker)
         reader.join(timeout=5)
-        record = _collect(reader.records, layout, models_dir, chosen, killed)
+        record = _collect(reader.records, layout, models_dir, chosen, killed, scratch)
         record.seconds = round(time.monotonic() - started, 3)
         record.limits = {"notebook_timeout_s": limits.notebook_timeout,
                          "cell_timeout_s": limits.cell_timeout,
@@ -223,8 +223,20 @@ def _stop(process: subprocess.Popen, marker: str) -> None:
     _kill_marked(marker)
 
 
+def _grader_paths(scratch: Path) -> list[tuple[str, str]]:
+    """Paths of this machine that may appear in messages, longest first, with what to show instead."""
+    import autograder
+
+    pairs = {str(scratch / "home"): iso.SANDBOX_HOME, str(scratch): "/sandbox",
+             os.path.dirname(os.path.abspath(autograder.__file__)): "<grader>"}
+    for path in iso.python_paths():
+        pairs.setdefault(path, "<python>")
+    return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
+
+
 def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolation: str,
-             killed: bool) -> RunRecord:
+             killed: bool, scratch: Path) -> RunRecord:
+    channel = readback.scrub_paths(channel, _grader_paths(scratch))
     cells = [c for c in (readback.cell(r) for r in channel if r.get("event") == "cell") if c]
     runner = [{"event": r.get("event"), "status": r.get("status"), "error": readback.text(r.get("error"), 500)}
               for r in channel if r.get("event") != "cell" and isinstance(r.get("event"), str)]
@@ -236,6 +248,7 @@ def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolatio
         status = "timeout" if killed else "kernel_died"
     raw_events = _read_untrusted(layout.host_out / "events.jsonl", MAX_EVENTS_BYTES) or b""
     events = [e for e in (readback.event(r) for r in _json_lines(raw_events, MAX_EVENT_LINE)) if e]
+    events = readback.scrub_paths(events, _grader_paths(scratch))
     models: dict[int, str] = {}
     try:
         names = sorted(os.listdir(layout.host_out / "models"))

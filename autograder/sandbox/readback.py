@@ -24,6 +24,19 @@ SETTING_KEYS = {"epochs", "batch_size", "validation_split", "shuffle", "initial_
                 "loss", "optimizer", "metrics"}
 
 
+def scrub_paths(value, replacements: list[tuple[str, str]]):
+    """Replace the grading machine's paths in every string of a record (reports must not show them)."""
+    if isinstance(value, str):
+        for path, placeholder in replacements:
+            value = value.replace(path, placeholder)
+        return value
+    if isinstance(value, list):
+        return [scrub_paths(v, replacements) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub_paths(v, replacements) for k, v in value.items()}
+    return value
+
+
 def one_of(value, allowed) -> str | None:
     """`value` if it is one of the allowed strings (never hashing an arbitrary object)."""
     return value if isinstance(value, str) and value in allowed else None

@@ -1,0 +1,254 @@
+"""The report model: one plain description of a graded notebook that every
+rendering (terminal, Markdown, HTML) draws from.
+
+It is built from the result document alone, plus the grader's copy of the test
+images for the gallery of mistakes, so a report can be rendered again later
+from a stored result. It holds only what a student may see: the student's own
+code and errors, their model, their training curves, their test predictions;
+never the grader's paths, internals or a threshold the instructor hid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..checks.explain import key_line
+from ..data import CLASS_NAMES
+
+MAX_GALLERY = 24
+MAX_FAILING_CELLS = 5
+
+
+@dataclass
+class Report:
+    notebook: str
+    exercise: str | None
+    status: str
+    score: float
+    max_score: float
+    verdict: str
+    checks: list[dict]
+    passed: int
+    accuracy: float | None = None
+    threshold: float | None = None
+    threshold_hidden: bool = False
+    layers: list[dict] = field(default_factory=list)  # your layer beside the expected one
+    history: dict | None = None
+    curve_notes: list[str] = field(default_factory=list)
+    confusion: list[list[int]] | None = None
+    class_names: tuple = CLASS_NAMES
+    mistakes: list[dict] = field(default_factory=list)
+    mistakes_total: int = 0
+    failing_cells: list[dict] = field(default_factory=list)
+    not_graded: list[str] = field(default_factory=list)
+    isolation: str | None = None
+    duration: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.checks)
+
+
+def expected_layers(exercise) -> list[dict]:
+    """The exercise's network as rows: Input, then Dense blocks with shapes and weights."""
+    rows = [{"kind": "Input", "shape": [None, 784], "activation": None, "params": 0}]
+    inputs = 784
+    for position, units in enumerate(exercise.units):
+        activation = "softmax" if position == len(exercise.units) - 1 else "relu"
+        rows.append({"kind": f"Dense({units})", "shape": [None, units], "activation": activation,
+                     "params": (inputs + 1) * units})
+        inputs = units
+    return rows
+
+
+def student_layers(structure: dict | None) -> list[dict]:
+    """The student's layers with output shapes and weight counts, worked out from the config."""
+    if not structure:
+        return []
+    effective = {b["name"]: b for b in structure.get("blocks", [])}
+    shape = structure.get("input_shape")
+    rows = [{"kind": "Input", "shape": shape, "activation": None, "params": 0}]
+    for layer in structure.get("layers", []):
+        kind = layer.get("class")
+        if kind == "InputLayer":
+            continue
+        row = {"kind": kind, "shape": shape, "activation": layer.get("activation"), "params": 0}
+        if kind == "Dense":
+            units = layer.get("units")
+            inputs = shape[-1] if shape and len(shape) > 1 else None
+            shape = (shape[:-1] if shape else [None]) + [units]
+            block = effective.get(layer.get("name"), {})
+            row.update(kind=f"Dense({units})", shape=shape, activation=block.get("activation", row["activation"]),
+                       params=(inputs + 1) * units if isinstance(inputs, int) and isinstance(units, int) else None)
+            if block.get("via"):
+                row["note"] = f"activation from the {block['via']} layer after it"
+        elif kind == "Flatten" and shape:
+            size = 1
+            for dim in shape[1:]:
+                size = size * dim if isinstance(dim, int) and isinstance(size, int) else None
+            shape = [None, size]
+            row["shape"] = shape
+        elif kind in ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"):
+            continue  # folded into the Dense row above
+        rows.append(row)
+    return rows
+
+
+def compare_layers(yours: list[dict], expected: list[dict]) -> list[dict]:
+    """Pair the rows and name the fields that differ, so renderings can mark them."""
+    rows = []
+    for index in range(max(len(yours), len(expected))):
+        mine = yours[index] if index < len(yours) else None
+        theirs = expected[index] if index < len(expected) else None
+        differs = []
+        if mine is None or theirs is None:
+            differs = ["layer"]
+        else:
+            for key in ("kind", "shape", "activation", "params"):
+                if mine.get(key) != theirs.get(key):
+                    differs.append(key)
+        rows.append({"yours": mine, "expected": theirs, "differs": differs})
+    return rows
+
+
+def _accuracy_key(history: dict) -> str | None:
+    for key in history:
+        if "acc" in key and not key.startswith("val_"):
+            return key
+    return None
+
+
+def read_curves(history: dict | None) -> list[str]:
+    """A short plain reading of the learning curves."""
+    if not history or not history.get("loss"):
+        return []
+    loss = [v for v in history["loss"] if v is not None]
+    val = [v for v in history.get("val_loss") or [] if v is not None]
+    notes = []
+    if len(loss) >= 2 and loss[-1] >= loss[0] * 0.98:
+        notes.append("The training loss did not fall: the network is not learning. Check the loss, the "
+                     "output layer's activation and the data you train on.")
+    if len(val) >= 3 and len(val) == len(loss):
+        best = min(range(len(val)), key=val.__getitem__)
+        if best < len(val) - 2 and val[-1] > val[best] * 1.05 and loss[-1] < loss[best]:
+            notes.append(f"The validation loss was lowest after epoch {best + 1} and rose afterwards while the "
+                         "training loss kept falling: the network started to over-fit, learning the training "
+                         "images rather than what makes a shoe a shoe.")
+        elif not notes and val[-1] <= min(val) * 1.001 and loss[-1] < loss[-2]:
+            notes.append("Both losses were still falling at the last epoch: more epochs might still help.")
+    key = _accuracy_key(history)
+    if key and history.get(f"val_{key}"):
+        train, valid = history[key][-1], history[f"val_{key}"][-1]
+        if train is not None and valid is not None and train - valid > 0.1:
+            notes.append(f"Training accuracy ({train:.2f}) is well above validation accuracy ({valid:.2f}): "
+                         "the network does better on images it has seen than on new ones.")
+    if not notes:
+        notes.append("Training and validation loss fell together: the network learned without over-fitting.")
+    return notes
+
+
+def _verdict(result: dict, passed: int) -> str:
+    total = len(result.get("checks", []))
+    if result["status"] == "invalid":
+        return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
+    stopped = {"timeout": "The notebook ran out of time. ",
+               "kernel_died": "The notebook's Python kernel died. "}.get(result["status"], "")
+    if passed == total:
+        return stopped + f"All {total} checks passed."
+    first = next(c for c in _ordered(result) if not c["passed"])
+    return stopped + f"{total - passed} of {total} checks failed; start with “{first['title']}”."
+
+
+def _ordered(result: dict) -> list[dict]:
+    checks = result.get("checks", [])
+    return [c for c in checks if not c["passed"]] + [c for c in checks if c["passed"]]
+
+
+def _failing_cells(result: dict) -> list[dict]:
+    cells = []
+    for cell in result.get("cells", []):
+        if cell.get("status") not in ("error", "timeout", "died") or "source" not in cell:
+            continue
+        marked = cell.get("line") if cell.get("status") == "error" else None
+        lines = [{"number": n, "text": text, "marked": n == marked}
+                 for n, text in enumerate(cell["source"].splitlines() or [""], start=1)]
+        line = ""
+        if cell["status"] == "error":
+            line = key_line(cell.get("evalue") or "")
+            error = f"{cell.get('ename')}: {line}" if line else str(cell.get("ename"))
+            explanation = cell.get("explanation") or ""
+        elif cell["status"] == "timeout":
+            error, explanation = "Time limit reached", f"the cell was still running after {cell.get('limit_s') or '?'} s"
+        else:
+            error, explanation = "Kernel died", "the Python process running the notebook stopped during this cell"
+        cells.append({"number": cell["index"] + 1, "status": cell["status"], "lines": lines,
+                      "error": error[:300],
+                      "explanation": explanation if explanation not in (error, line) else ""})
+    return cells[:MAX_FAILING_CELLS]
+
+
+def _not_graded(result: dict) -> list[str]:
+    if result["status"] == "invalid":
+        return [result.get("reason", "the notebook could not be read")]
+    notes = []
+    cells = result.get("cells", [])
+    limits = result.get("limits", {})
+    for cell in cells:
+        if cell.get("status") == "timeout":
+            notes.append(f"Cell {cell['index'] + 1} was stopped after {cell.get('limit_s') or '?'} s "
+                         f"(the notebook may take {limits.get('notebook_timeout_s', '?'):g} s in all).")
+        if cell.get("status") == "died":
+            notes.append(f"The Python kernel died while running cell {cell['index'] + 1}; it may have run out "
+                         f"of memory (the limit is {limits.get('memory_mb', '?')} MB) or exited the process.")
+    skipped = [str(c["index"] + 1) for c in cells if c.get("status") == "not_run"]
+    if skipped:
+        notes.append(f"Cells {', '.join(skipped)} did not run, so nothing they would have done was graded."
+                     if len(skipped) > 1 else f"Cell {skipped[0]} did not run, so nothing it would have done "
+                                               "was graded.")
+    if any(c.get("output_truncated") for c in cells):
+        notes.append("Some output was cut short: the grader keeps at most "
+                     f"{limits.get('output_kb', '?')} KB of printed output.")
+    return notes
+
+
+def _mistakes(details: dict, test_images) -> tuple[list[dict], int]:
+    predicted = details.get("predicted_classes") or []
+    true = details.get("test_classes") or []
+    probabilities = details.get("predicted_probabilities") or []
+    wrong = [i for i, (p, t) in enumerate(zip(predicted, true)) if p != t]
+    samples = []
+    for index in wrong[:MAX_GALLERY]:
+        label = predicted[index]
+        confidence = probabilities[index][label] if index < len(probabilities) and \
+            label < len(probabilities[index]) else None
+        samples.append({
+            "index": index,
+            "true": CLASS_NAMES[true[index]],
+            "predicted": CLASS_NAMES[label] if label < len(CLASS_NAMES) else f"class {label}",
+            "confidence": confidence,
+            "pixels": test_images[index] if test_images is not None and index < len(test_images) else None,
+        })
+    return samples, len(wrong)
+
+
+def build(result: dict, exercise=None, test_images=None) -> Report:
+    """The report of one result document; `test_images` enables the gallery of mistakes."""
+    checks = _ordered(result)
+    passed = sum(1 for c in checks if c["passed"])
+    metrics = result.get("metrics") or {}
+    details = result.get("details") or {}
+    report = Report(notebook=result.get("notebook", ""), exercise=result.get("exercise"),
+                    status=result["status"], score=result.get("score", 0.0),
+                    max_score=result.get("max_score", 0.0), verdict=_verdict(result, passed), checks=checks,
+                    passed=passed, accuracy=metrics.get("test_accuracy"), threshold=metrics.get("threshold"),
+                    threshold_hidden=bool(metrics.get("threshold_hidden")), isolation=result.get("isolation"),
+                    duration=result.get("duration_s", 0.0))
+    report.failing_cells = _failing_cells(result)
+    report.not_graded = _not_graded(result)
+    graded = details.get("graded_model") or {}
+    if exercise is not None and (graded.get("structure") or result["status"] != "invalid"):
+        report.layers = compare_layers(student_layers(graded.get("structure")), expected_layers(exercise))
+    report.history = details.get("history")
+    report.curve_notes = read_curves(report.history)
+    report.confusion = details.get("confusion_matrix")
+    report.mistakes, report.mistakes_total = _mistakes(details, test_images)
+    return report

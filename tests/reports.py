@@ -1,0 +1,32 @@
+"""Result documents and reports built from recorded facts, for the report tests (no kernel needed)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autograder import checks, exercises, result
+from autograder.data import make_standin
+from autograder.facts import Facts
+from autograder.report import model
+
+RECORDINGS = Path(__file__).parent / "recorded"
+_STANDIN = []
+
+
+def test_images():
+    if not _STANDIN:
+        _STANDIN.append(make_standin().test_data)
+    return _STANDIN[0]
+
+
+def result_of(name: str, **exercise_options) -> tuple[dict, exercises.Exercise]:
+    facts = Facts.from_dict(json.loads((RECORDINGS / f"{name}.json").read_text()))
+    exercise = exercises.get(facts.exercise)
+    if exercise_options:
+        exercise = exercise.with_threshold(**exercise_options)
+    return result.build(exercise, f"{name}.ipynb", facts, checks.run_checks(facts, exercise), 9.5), exercise
+
+
+def report_of(name: str, **exercise_options) -> model.Report:
+    document, exercise = result_of(name, **exercise_options)
+    return model.build(document, exercise, test_images())

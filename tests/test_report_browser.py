@@ -1,0 +1,79 @@
+"""The HTML reports opened in a real browser (headless Chromium, driven by Playwright)."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from autograder.report import documents
+from reports import report_of
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = f"no Chromium at {CHROMIUM}"
+    if reason:
+        if os.environ.get("AUTOGRADER_REQUIRE_BROWSER"):
+            pytest.fail(f"the browser test must run here, but {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_report(browser, path, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    problems, outside = [], []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    def watch(route):
+        url = route.request.url
+        if url.startswith(("file://", "data:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.route("**/*", watch)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, problems, outside
+
+
+@pytest.mark.parametrize("name", ["reference", "lesson-as-printed", "timeout-before-training"])
+@pytest.mark.parametrize("width", [1100, 375])
+def test_report_reads_well_in_a_browser(browser, tmp_path, name, width):
+    report = report_of(name)
+    path = tmp_path / f"{name}.html"
+    documents.write_html(report, path)
+    page, problems, outside = open_report(browser, path, width)
+    assert problems == [] and outside == []
+    score = page.locator("#score")
+    assert score.is_visible() and f"{report.score:g} / {report.max_score:g}" in score.inner_text()
+    for entry in report.checks:
+        check = page.locator(f"[id='check-{entry['id']}']")
+        assert check.is_visible()
+        assert ("Passed" if entry["passed"] else "Failed") in check.inner_text()  # said in words, not colour
+    images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+    assert all(images)
+    if report.history:
+        assert page.locator("#learning-curves").is_visible() and page.locator("#confusion-matrix").is_visible()
+        assert len(images) >= 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1  # no sideways scrolling
+    if width == 1100:
+        page.emulate_media(media="print")
+        assert len(page.pdf()) > 10_000  # prints
+    page.close()
