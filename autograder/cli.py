@@ -62,6 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--markdown", metavar="FILE", help="write the Markdown report here")
     check.add_argument("--quiet", action="store_true", help="print nothing; use the exit status")
 
+    grade = commands.add_parser("grade", help="grade a whole class into a gradebook, in parallel")
+    grade.add_argument("submissions", nargs="+",
+                       help="folders of notebooks, nbgrader's submitted/ folder, LMS zip downloads, notebooks")
+    grade.add_argument("--out", required=True, metavar="DIR", help="where the gradebook and reports go")
+    grade.add_argument("--exercise", help="exercise id for every submission (default: each notebook's metadata)")
+    grade.add_argument("--data", metavar="FASHION_NPZ", help="the lesson's fashion.npz (default: the stand-in)")
+    grade.add_argument("--timeout", type=_positive, default=None, metavar="S",
+                       help="wall-clock limit for each notebook (default 240)")
+    grade.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="notebooks graded at once (default: the number of cores)")
+    grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
+    grade.add_argument("--threshold", type=_fraction, default=None)
+    grade.add_argument("--hide-threshold", action="store_true")
+    grade.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto")
+
     release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     release.add_argument("--out", default="exercises", help="folder for the student notebooks")
@@ -123,6 +138,36 @@ def run_check(args) -> int:
     return result_module.exit_code(document)
 
 
+def run_grade(args) -> int:
+    from . import batch, pipeline, progress
+    from .gradebook import GradebookError
+
+    jobs = args.jobs or os.cpu_count() or 1
+    if jobs < 1:
+        return fail("--jobs must be at least 1")
+    options = pipeline.Options(exercise=args.exercise, data=args.data,
+                               timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, threshold=args.threshold,
+                               hide_threshold=args.hide_threshold, isolation=args.isolation)
+    if args.exercise:
+        try:
+            pipeline.resolve_exercise(options, None)
+        except pipeline.UsageError as error:
+            return fail(str(error))
+    try:
+        report = batch.run(args.submissions, Path(args.out), options, jobs, args.regrade,
+                           progress.for_stream(sys.stderr))
+    except (pipeline.UsageError, GradebookError, ValueError) as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(f"cannot write to {args.out}: {error.strerror or error}")
+    if report.interrupted:
+        return 130
+    graded = sum(1 for o in report.outcomes if o.result["status"] != "invalid")
+    print(f"{graded} of {len(report.outcomes)} submissions graded, {len(report.problems)} file(s) could not "
+          f"be; see {Path(args.out) / 'summary.html'} and {Path(args.out) / 'grades.csv'}")
+    return 0 if report.all_graded else 1
+
+
 def run_release(args) -> int:
     from .release import ReleaseError, release_all
 
@@ -159,7 +204,7 @@ def run_data(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"check": run_check, "release": run_release, "data": run_data}
+    handlers = {"check": run_check, "grade": run_grade, "release": run_release, "data": run_data}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from . import processes
+
 EVALUATOR_MEMORY = 6 * 2**30
 EVALUATOR_TIMEOUT = 120.0
 MAX_REPLY_BYTES = 8 * 2**20
@@ -43,6 +45,7 @@ class Evaluator:
             [sys.executable, "-m", "autograder.evaluation"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
             start_new_session=True)
+        processes.started(self.process)
 
     def evaluate(self, models: dict[int, str], test_images: str, timeout: float = EVALUATOR_TIMEOUT) -> dict:
         """Predictions of each model on the test images: {serial: {"predictions"|"error": ...}}."""
@@ -66,6 +69,7 @@ class Evaluator:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        processes.finished(self.process)
 
     def __enter__(self) -> "Evaluator":
         return self

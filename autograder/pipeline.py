@@ -33,6 +33,7 @@ class Options:
     isolation: str = "auto"
     memory_mb: int | None = None
     seed: int = 0
+    data_digest: str = ""  # which data the verdicts were measured on (for the gradebook)
 
     def limits(self) -> Limits:
         if self.timeout <= 0:

@@ -19,6 +19,7 @@ class Outcome:
     passed: bool
     message: str
     hint: str = ""
+    diagnosis: str = ""  # a short name of the mistake, the same for every student who makes it
 
 
 @dataclass
@@ -30,6 +31,7 @@ class CheckResult:
     max_points: float
     message: str
     hint: str
+    diagnosis: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,16 +68,17 @@ def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
         except Exception as error:  # noqa: BLE001 - a grader bug must not hide the other verdicts
             outcome = Outcome(False, f"The grader could not decide this check ({type(error).__name__}); "
                                      "please report it to your instructor.")
-        results.append(CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), outcome.passed,
-                                   max_points if outcome.passed else 0.0, max_points,
-                                   outcome.message, outcome.hint if not outcome.passed else ""))
+        title = CHECK_TITLES.get(check_id, check_id)
+        results.append(CheckResult(check_id, title, outcome.passed, max_points if outcome.passed else 0.0,
+                                   max_points, outcome.message, outcome.hint if not outcome.passed else "",
+                                   "" if outcome.passed else (outcome.diagnosis or f"not done: {title.lower()}")))
     return results
 
 
 def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
     """Every check failed with the same reason: the notebook could not be run at all."""
-    return [CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), False, 0.0, points, reason, "")
-            for check_id, points in exercise.points.items()]
+    return [CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), False, 0.0, points, reason, "",
+                        "notebook not graded") for check_id, points in exercise.points.items()]
 
 
 # Registration happens on import.

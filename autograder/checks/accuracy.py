@@ -31,4 +31,4 @@ def accuracy(facts, exercise, structure) -> Outcome:
     return Outcome(False, join(f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
                                f"the test images; it must reach {required}.", advice),
                    "Fix the other failing checks first (layers, activations, loss, training settings); "
-                   "the lesson's network reaches about 0.89.")
+                   "the lesson's network reaches about 0.89.", diagnosis="test accuracy below the threshold")

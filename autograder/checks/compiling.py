@@ -58,7 +58,8 @@ def loss(facts, exercise, structure) -> Outcome:
         return Outcome(False, "The model was compiled without a loss.", hint)
     why = LOSS_WHY.get(name)
     return Outcome(False, f"The loss is {written!s}" + (f": {why}." if why else
-                                                       "; the exercise uses categorical cross-entropy."), hint)
+                                                       "; the exercise uses categorical cross-entropy."), hint,
+                   diagnosis=f"loss {name.replace('_', ' ')}")
 
 
 @check("compile.optimizer", needs=compiled_structure)
@@ -67,7 +68,8 @@ def optimizer(facts, exercise, structure) -> Outcome:
     if found.get("name") == "adam":
         return Outcome(True, f"The optimizer is Adam ({found.get('as_written')}).")
     return Outcome(False, f"The optimizer is {found.get('as_written') or 'not set'}; the lesson uses Adam.",
-                   "Use `optimizer='adam'` (or keras.optimizers.Adam()).")
+                   hint="Use `optimizer='adam'` (or keras.optimizers.Adam()).",
+                   diagnosis=f"optimizer {found.get('name') or 'not set'}")
 
 
 @check("compile.metrics", needs=compiled_structure)
@@ -78,7 +80,7 @@ def metrics(facts, exercise, structure) -> Outcome:
     if not ACCURACY_NAMES & set(names):
         if not names:
             return Outcome(False, "No metrics were given to compile, so Keras reports only the loss, not "
-                                  "how many images are classified correctly.", hint)
+                                  "how many images are classified correctly.", hint, diagnosis="no metrics")
         return Outcome(False, f"The metrics are {', '.join(names)}, which do not include accuracy.", hint)
     if "Accuracy" in objects and "categorical_accuracy" not in names and "CategoricalAccuracy" not in objects:
         return Outcome(True, "Accuracy is tracked with keras.metrics.Accuracy(). Note: that metric "

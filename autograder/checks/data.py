@@ -63,7 +63,8 @@ def data_reshape(facts, exercise) -> Outcome:
     if problems:
         why = ("Those are whole 28x28 images, but a Dense layer needs each image as one flat row of 784 "
                "numbers." if images else "Each row should hold one whole image: 784 numbers.")
-        return Outcome(False, join(*problems, why), RESHAPE_HINT)
+        return Outcome(False, join(*problems, why), RESHAPE_HINT,
+                       diagnosis="images not flattened" if images else "images flattened into the wrong shape")
     train_flat = (fit and is_flat(fit.get("x")) and fit["x"]) or _namespace_flat(facts, "train")
     test_flat = (evaluation and is_flat(evaluation.get("x")) and evaluation["x"]) or _namespace_flat(facts, "test")
     if train_flat and test_flat:

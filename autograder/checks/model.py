@@ -69,12 +69,13 @@ def input_shape(facts, exercise, structure) -> Outcome:
                               f"train_data {shape_text(train_shape)}, which is the single colour channel, "
                               "not the 784 pixels.",
                        "Use `input_shape=(784,)`, or take the size from the flattened array: "
-                       "`input_shape=(train_data_1d.shape[1],)`.")
+                       "`input_shape=(train_data_1d.shape[1],)`.",
+                       diagnosis="input shape (1,): the channel axis of the 4-D images")
     if len(shape) > 2:
         flatten = " and flattens them itself with a Flatten layer" if structure.get("reshaping") else ""
         return Outcome(False, f"{name} takes whole images of shape {shape_text(shape)}{flatten}; this "
                               "exercise flattens the data before the model, which then takes inputs of "
-                              "shape (None, 784).", hint)
+                              "shape (None, 784).", hint, diagnosis="model takes unflattened images")
     return Outcome(False, f"{name} takes inputs of shape {shape_text(shape)}, but each flattened image "
                           "has 784 values.", hint)
 
@@ -105,7 +106,9 @@ def architecture(facts, exercise, structure) -> Outcome:
                             "but this data set has only 3 classes (t-shirt, dress, shoe).")
     if others:
         problems.append(f"It also has layers this exercise does not use: {', '.join(others)}.")
-    return Outcome(False, join(*problems), hint)
+    diagnosis = ("10-unit output layer" if units and units[-1] == 10 else
+                 "a hidden layer missing or extra" if len(units) != len(expected) else "wrong numbers of units")
+    return Outcome(False, join(*problems), hint, diagnosis=diagnosis if units != expected else "layers the exercise does not use")
 
 
 @check("model.hidden_activation", needs=graded_structure)
@@ -123,9 +126,10 @@ def hidden_activation(facts, exercise, structure) -> Outcome:
         what = ACTIVATION_WHY.get(block.get("activation"), block.get("activation"))
         parts.append(f"hidden layer `{block['name']}` ({block.get('units')} units) applies {what}")
     message = "In your model, " + "; ".join(parts) + "; the lesson uses relu."
+    diagnosis = f"hidden layer with {wrong[0].get('activation')} instead of relu"
     if any(b.get("activation") == "linear" for b in wrong):
         message += " Without a non-linear activation, stacked Dense layers can only learn what one layer can."
-    return Outcome(False, message, hint)
+    return Outcome(False, message, hint, diagnosis=diagnosis)
 
 
 @check("model.output_layer", needs=graded_structure)
@@ -158,4 +162,6 @@ def output_layer(facts, exercise, structure) -> Outcome:
         if activation == "linear" and loss.get("from_logits"):
             problems.append("(With from_logits=True the loss applies softmax for you, but the exercise "
                             "asks for softmax in the model.)")
-    return Outcome(False, join(*problems), hint)
+    diagnosis = (f"output layer with {units} units" if units != exercise.output_units
+                 else f"output layer with {activation} instead of softmax")
+    return Outcome(False, join(*problems), hint, diagnosis=diagnosis)

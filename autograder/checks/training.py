@@ -136,12 +136,15 @@ def fit_called(facts, exercise) -> Outcome:
             return Outcome(False, f"You trained another model, but not {name}, the one that is graded.",
                            FIT_HINT)
         return Outcome(False, join(f"{model_subject(facts, facts.graded_model)} was never trained "
-                                   "(no call to `fit` ran).", why_missing(facts, ("fit(",))), FIT_HINT)
+                                   "(no call to `fit` ran).", why_missing(facts, ("fit(",))), FIT_HINT,
+                       diagnosis="never trained")
     if not fit["finished"]:
-        return Outcome(False, _failure(facts, fit, "fit"), FIT_HINT)
+        return Outcome(False, _failure(facts, fit, "fit"), FIT_HINT,
+                       diagnosis="training raised an error" if fit.get("error") else "training cut short")
     ok, problem = _training_split(fit, facts)
     if not ok:
-        return Outcome(False, problem, FIT_HINT)
+        return Outcome(False, problem, FIT_HINT, diagnosis="trained on the wrong data"
+                       if "test images" not in problem else "trained on the test data")
     mismatch = training_mismatch(facts)
     if mismatch:
         return Outcome(False, mismatch, FIT_HINT)
@@ -179,7 +182,7 @@ def fit_settings(facts, exercise) -> Outcome:
     if problems:
         return Outcome(False, f"Training ({call_location(facts, fit)}) used {' and '.join(problems)}; the "
                               f"exercise asks for epochs={exercise.epochs} and batch_size={exercise.batch_size}.",
-                       hint)
+                       hint, diagnosis="other epochs or batch size")
     return Outcome(True, f"Training used epochs={epochs} and batch_size={batch}.")
 
 
@@ -211,7 +214,7 @@ def fit_validation(facts, exercise) -> Outcome:
         return Outcome(False, "Your validation_data is not a part of the training images.", hint)
     if not split:
         return Outcome(False, f"Training ({call_location(facts, fit)}) held out no validation data, so "
-                              "you cannot see whether the model over-fits.", hint)
+                              "you cannot see whether the model over-fits.", hint, diagnosis="no validation split")
     return Outcome(False, f"validation_split={split} holds out {split:.0%} of the training data; the exercise "
                           f"asks for {wanted:.0%}.", hint)
 
@@ -226,15 +229,17 @@ def evaluate_called(facts, exercise) -> Outcome:
             return Outcome(False, f"You evaluated a different model ({model_name(facts, others[-1]['model'])}), "
                                   f"not {name}, the one you trained.", EVALUATE_HINT)
         return Outcome(False, join("The model was never evaluated (no call to `evaluate` ran).",
-                                   why_missing(facts, ("evaluate(",))), EVALUATE_HINT)
+                                   why_missing(facts, ("evaluate(",))), EVALUATE_HINT, diagnosis="never evaluated")
     verb = call["kind"]
     if not call["finished"]:
-        return Outcome(False, _failure(facts, call, verb), EVALUATE_HINT)
+        return Outcome(False, _failure(facts, call, verb), EVALUATE_HINT,
+                       diagnosis="evaluation raised an error" if call.get("error") else "evaluation cut short")
     kind, transformed = split_of(call)
     if kind == "train":
         return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))}, the training images "
                               f"({call_location(facts, call)}). A model scores well on data it has "
-                              "memorised; only the test images tell how it does on new clothes.", EVALUATE_HINT)
+                              "memorised; only the test images tell how it does on new clothes.", EVALUATE_HINT,
+                       diagnosis="evaluated on the training data")
     if kind != "test":
         return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))} "
                               f"({call_location(facts, call)}), which is not the test images.", EVALUATE_HINT)

@@ -7,19 +7,18 @@ import io
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def _figure(width: float, height: float, columns: int = 1):
+    """A figure of its own, not pyplot's global one: reports are drawn in parallel threads."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    figure = Figure(figsize=(width, height))
+    axes = [figure.add_subplot(1, columns, i + 1) for i in range(columns)]
+    return figure, axes
 
 
 def _data_uri(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    _pyplot().close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -27,11 +26,10 @@ def learning_curves(history: dict) -> str | None:
     """Loss and accuracy per epoch, training and validation side by side."""
     if not history or not history.get("loss"):
         return None
-    plt = _pyplot()
     accuracy_key = next((k for k in history if "acc" in k and not k.startswith("val_")), None)
     panels = [("loss", "Loss (lower is better)")] + ([(accuracy_key, "Accuracy")] if accuracy_key else [])
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
-    for axis, (key, title) in zip(axes[0], panels):
+    figure, axes = _figure(4.2 * len(panels), 3.0, len(panels))
+    for axis, (key, title) in zip(axes, panels):
         for series, label, style in ((key, "training", "o-"), (f"val_{key}", "validation", "s--")):
             values = [np.nan if v is None else v for v in history.get(series) or []]
             if values:
@@ -44,13 +42,25 @@ def learning_curves(history: dict) -> str | None:
     return _data_uri(figure)
 
 
+def histogram(scores: list[float], maximum: float) -> str | None:
+    """How many students got each score, in bins of a tenth of the maximum."""
+    if not scores:
+        return None
+    figure, (axis,) = _figure(6.0, 2.8)
+    axis.hist(scores, bins=np.linspace(0, maximum, 11), color="#3b6fb6", edgecolor="white")
+    axis.set_xlabel("score")
+    axis.set_ylabel("students")
+    axis.set_xlim(0, maximum)
+    axis.yaxis.get_major_locator().set_params(integer=True)
+    return _data_uri(figure)
+
+
 def confusion_matrix(matrix: list[list[int]], class_names) -> str | None:
     if not matrix:
         return None
-    plt = _pyplot()
     counts = np.asarray(matrix)
     columns = [class_names[i] if i < len(class_names) else f"class {i}" for i in range(counts.shape[1])]
-    figure, axis = plt.subplots(figsize=(1.2 + 1.1 * counts.shape[1], 3.6))
+    figure, (axis,) = _figure(1.2 + 1.1 * counts.shape[1], 3.6)
     axis.imshow(counts, cmap="Blues")
     for (row, column), count in np.ndenumerate(counts):
         axis.text(column, row, str(count), ha="center", va="center",
@@ -65,8 +75,9 @@ def confusion_matrix(matrix: list[list[int]], class_names) -> str | None:
 
 def thumbnail(pixels) -> str:
     """One 28x28 grey image as a tiny PNG."""
-    plt = _pyplot()
+    from matplotlib.image import imsave
+
     buffer = io.BytesIO()
     image = np.asarray(pixels, dtype=np.float64).reshape(28, 28)
-    plt.imsave(buffer, image, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+    imsave(buffer, image, cmap="gray", vmin=0.0, vmax=1.0, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

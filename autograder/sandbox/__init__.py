@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -22,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import processes
 from . import isolation as iso
 from . import readback
 from .isolation import Limits
@@ -147,6 +147,7 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
 
     Model files are copied into `models_dir`, which the caller owns.
     """
+    processes.check_not_stopping()
     chosen = iso.choose(isolation)
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
@@ -184,21 +185,26 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
                                            cwd=layout.home, env=env, start_new_session=True)
         finally:
             os.close(data_fd)
-        reader = _ChannelReader(process.stdout)
-        reader.start()
+        processes.started(process)
         try:
-            process.stdin.write(json.dumps(job).encode())
-            process.stdin.close()
-        except BrokenPipeError:
-            pass
-        hard_deadline = started + limits.notebook_timeout + EXPORT_GRACE
-        killed = False
-        try:
-            process.wait(timeout=max(1.0, hard_deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            killed = True
-        _stop(process, marker)
+            reader = _ChannelReader(process.stdout)
+            reader.start()
+            try:
+                process.stdin.write(json.dumps(job).encode())
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+            hard_deadline = started + limits.notebook_timeout + EXPORT_GRACE
+            killed = False
+            try:
+                process.wait(timeout=max(1.0, hard_deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                killed = True
+        finally:  # also on Ctrl-C: the runner leads its own session and would live on
+            _stop(process, marker)
+            processes.finished(process)
         reader.join(timeout=5)
+        processes.check_not_stopping()
         record = _collect(reader.records, layout, models_dir, chosen, killed, scratch)
         record.seconds = round(time.monotonic() - started, 3)
         record.limits = {"notebook_timeout_s": limits.notebook_timeout,
@@ -212,10 +218,7 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
 
 def _stop(process: subprocess.Popen, marker: str) -> None:
     """Kill the runner's whole session and anything else that carries our marker."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    processes.kill(process)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -1,0 +1,205 @@
+"""`autograder grade`: a whole class, in parallel, resumable, into a gradebook.
+
+Each submission goes through the same pipeline as `autograder check`, in its
+own sandbox. Results are committed to the gradebook the moment they are
+ready; a re-run skips what is already graded with the same notebook, exercise
+and rubric. Bad inputs are listed, never fatal.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import exercises, notebook, pipeline, processes, result as result_module
+from .collect import Collection, Problem, Submission, collect
+from .gradebook import Gradebook, rubric_hash
+from .report import documents, model as report_model
+
+GRADED_STATUSES = ("graded", "timeout", "kernel_died")
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    exercise: str | None
+    result: dict
+    reused: bool = False
+
+
+@dataclass
+class BatchReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    jobs: int = 1
+
+    @property
+    def all_graded(self) -> bool:
+        return not self.problems and not self.interrupted and all(
+            o.result["status"] in GRADED_STATUSES for o in self.outcomes)
+
+
+def safe_name(student: str) -> str:
+    """A file name for a student id: readable, and distinct for distinct ids."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._") or "student"
+    if cleaned != student:
+        cleaned += "-" + hashlib.sha256(student.encode()).hexdigest()[:6]
+    return cleaned[:100]
+
+
+def exercise_for(submission: Submission, options: pipeline.Options) -> str | None:
+    if options.exercise:
+        return options.exercise
+    try:
+        named = notebook.exercise_of(notebook.parse(submission.content, submission.origin))
+    except notebook.NotebookError:
+        named = None
+    return named or submission.exercise_hint
+
+
+def grade_one(submission: Submission, exercise: str | None, options: pipeline.Options, lesson,
+              out: Path) -> dict:
+    """Grade one submission through the one pipeline and write its JSON and HTML reports."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
+        path = Path(work) / (Path(submission.origin.split("!")[-1]).name or "submission.ipynb")
+        path.write_bytes(submission.content)
+        if exercise is None or exercise not in exercises.EXERCISES:
+            reason = (f"unknown exercise {exercise!r}" if exercise else
+                      "no exercise: the notebook's metadata does not name one; pass --exercise")
+            document = pipeline.invalid_result(str(path), reason, None, started)
+        else:
+            document = pipeline.grade_notebook(str(path), pipeline.Options(**{**options.__dict__,
+                                                                                "exercise": exercise}),
+                                               lesson=lesson)
+    processes.check_not_stopping()  # an interrupted grading is never recorded
+    document["student"] = submission.student
+    document["submission"] = submission.origin
+    name = safe_name(submission.student)
+    result_module.write(document, out / "results" / f"{name}.json")
+    report = report_model.build(document, exercises.EXERCISES.get(exercise or ""), lesson.test_data)
+    documents.write_html(report, out / "reports" / f"{name}.html")
+    return document
+
+
+def plan(collection: Collection, options: pipeline.Options, book: Gradebook, regrade: bool):
+    """Split the submissions into those already graded (and unchanged) and those to grade."""
+    done, todo = [], []
+    for submission in collection.submissions:
+        exercise = exercise_for(submission, options)
+        key = exercise or "?"
+        rubric = rubric_hash(exercises.EXERCISES.get(key), options_key(options))
+        stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
+        if stored is not None:
+            done.append(Outcome(submission, exercise, stored, reused=True))
+        else:
+            todo.append((submission, exercise, rubric))
+    return done, todo
+
+
+def options_key(options: pipeline.Options) -> str:
+    """The options that change verdicts; a change regrades."""
+    return f"{options.timeout}|{options.cell_timeout}|{options.threshold}|{options.hide_threshold}|" \
+           f"{options.memory_mb}|{options.seed}|{options.data_digest}"
+
+
+def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regrade: bool,
+        progress) -> BatchReport:
+    """Grade every submission found in `inputs` into `out`; `progress` hears of each one."""
+    started = time.monotonic()
+    lesson = pipeline.resolve_data(options.data)
+    options = pipeline.Options(**{**options.__dict__, "data_digest": lesson_digest(lesson)})
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in ("results", "reports"):
+        (out / folder).mkdir(exist_ok=True)
+    collection = collect(inputs, tuple(exercises.EXERCISES))
+    book = Gradebook(out / "gradebook.sqlite")
+    report = BatchReport(problems=list(collection.problems), jobs=jobs)
+    done, todo = plan(collection, options, book, regrade)
+    report.outcomes.extend(done)
+    progress.start(total=len(done) + len(todo), reused=len(done))
+    for outcome in done:
+        progress.advance(outcome)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            try:
+                _drain(pool, todo, jobs, options, lesson, out, book, report, progress)
+            except KeyboardInterrupt:
+                # Stop what is in flight now, rather than waiting for it: it is not recorded.
+                report.interrupted = True
+                processes.stop_all()
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        book.close()
+        report.seconds = round(time.monotonic() - started, 2)
+        progress.finish(report)
+    report.outcomes.sort(key=lambda o: o.submission.student)
+    write_grades(report, out / "grades.csv")
+    from .report import summary
+
+    summary.write(report, out / "summary.html")
+    return report
+
+
+def _drain(pool, todo, jobs, options, lesson, out, book, report, progress) -> None:
+    """Keep `jobs` gradings running; record each result the moment it is ready."""
+    running = {}
+    queue = list(todo)
+    while queue or running:
+        while queue and len(running) < jobs:
+            submission, exercise, rubric = queue.pop(0)
+            future = pool.submit(grade_one, submission, exercise, options, lesson, out)
+            running[future] = (submission, exercise, rubric)
+        finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+        for future in finished:
+            submission, exercise, rubric = running.pop(future)
+            try:
+                document = future.result()
+            except processes.Stopped:
+                continue
+            except Exception as error:  # noqa: BLE001 - one submission's failure is not the batch's
+                document = pipeline.invalid_result(
+                    submission.origin, f"internal error in the grader ({type(error).__name__}: {error})",
+                    None, time.monotonic())
+                document.update(student=submission.student, submission=submission.origin)
+            book.record(submission.student, exercise or "?", submission.digest, rubric,
+                        submission.origin, document)
+            outcome = Outcome(submission, exercise, document)
+            report.outcomes.append(outcome)
+            progress.advance(outcome)
+
+
+def lesson_digest(lesson) -> str:
+    digest = hashlib.sha256()
+    for array in lesson.arrays().values():
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def write_grades(report: BatchReport, path: Path) -> None:
+    """One row per student, ready for an LMS import: score, status and every check's points."""
+    check_ids = []
+    for outcome in report.outcomes:
+        for entry in outcome.result.get("checks", []):
+            if entry["id"] not in check_ids:
+                check_ids.append(entry["id"])
+    temporary = path.with_name(path.name + ".partial")
+    with open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "exercise", "score", "max_score", "status", "test_accuracy", *check_ids])
+        for outcome in report.outcomes:
+            document = outcome.result
+            points = {c["id"]: c["points"] for c in document.get("checks", [])}
+            writer.writerow([outcome.submission.student, outcome.exercise or "", document.get("score", 0),
+                             document.get("max_score", 0), document["status"],
+                             (document.get("metrics") or {}).get("test_accuracy") or "",
+                             *[points.get(check_id, 0) for check_id in check_ids]])
+    os.replace(temporary, path)

@@ -1,0 +1,90 @@
+"""The gradebook: every graded submission, kept in SQLite as soon as it is graded.
+
+One row per (student, exercise) with the notebook's content hash and the
+rubric's hash, so a re-run knows what is already done: the same notebook
+under the same rubric is not graded again; a changed notebook or rubric is.
+Each result is committed on its own, so an interruption loses at most the
+submissions that were being graded at that moment.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    student TEXT NOT NULL,
+    exercise TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    rubric_hash TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL NOT NULL,
+    result TEXT NOT NULL,
+    graded_at REAL NOT NULL,
+    PRIMARY KEY (student, exercise)
+);
+"""
+
+
+class GradebookError(RuntimeError):
+    """The gradebook file is unusable (another program's database, a newer schema, ...)."""
+
+
+def rubric_hash(exercise, options_key: str = "") -> str:
+    """What a stored verdict depends on besides the notebook: the rubric, the options, the grader."""
+    material = json.dumps({"exercise": asdict(exercise) if exercise is not None else None,
+                           "options": options_key, "grader": __version__}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class Gradebook:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise GradebookError(f"{path} is not a gradebook this grader can use ({error})") from None
+        if row is None:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise GradebookError(f"{path} was written by a newer grader (schema {row[0]}); "
+                                 f"this one reads schema {SCHEMA_VERSION}")
+
+    def done(self, student: str, exercise: str, content_hash: str, rubric: str) -> dict | None:
+        """The stored result if this exact notebook was graded under this exact rubric."""
+        row = self.db.execute(
+            "SELECT result FROM results WHERE student = ? AND exercise = ? AND content_hash = ? "
+            "AND rubric_hash = ?", (student, exercise, content_hash, rubric)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def record(self, student: str, exercise: str, content_hash: str, rubric: str, origin: str,
+               result: dict) -> None:
+        with self.db:  # one transaction per submission: committed as soon as it is graded
+            self.db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (student, exercise, content_hash, rubric, origin, result["status"], float(result["score"]),
+                 json.dumps(result), time.time()))
+
+    def graded_at(self, student: str, exercise: str) -> float | None:
+        row = self.db.execute("SELECT graded_at FROM results WHERE student = ? AND exercise = ?",
+                              (student, exercise)).fetchone()
+        return row[0] if row else None
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()

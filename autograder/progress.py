@@ -1,0 +1,74 @@
+"""Progress of a batch: a live bar on a terminal (rich), plain log lines elsewhere."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+def _verdict(outcome) -> str:
+    document = outcome.result
+    if document["status"] == "invalid":
+        return "not graded"
+    passed = all(c["passed"] for c in document.get("checks", [])) and document["status"] == "graded"
+    return "pass" if passed else "fail"
+
+
+class LogProgress:
+    """One line per submission, for logs and CI."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.done = 0
+        self.total = 0
+
+    def start(self, total: int, reused: int) -> None:
+        self.total, self.started = total, time.monotonic()
+        note = f", {reused} already graded" if reused else ""
+        print(f"grading {total} submission{'s' if total != 1 else ''}{note}", file=self.stream, flush=True)
+
+    def advance(self, outcome) -> None:
+        self.done += 1
+        document = outcome.result
+        how = "already graded" if outcome.reused else f"{document.get('duration_s', 0):.1f} s"
+        print(f"[{self.done}/{self.total}] {outcome.submission.student}: {document.get('score', 0):g}/"
+              f"{document.get('max_score', 0):g} {_verdict(outcome)} ({document['status']}, {how})",
+              file=self.stream, flush=True)
+
+    def finish(self, report) -> None:
+        if report.interrupted:
+            print(f"interrupted: {self.done} of {self.total} graded and saved; run the same command again "
+                  "to grade the rest", file=self.stream, flush=True)
+
+
+class BarProgress(LogProgress):
+    """A live bar with counts, passes and failures so far, and the time left."""
+
+    def __init__(self, stream=sys.stderr):
+        super().__init__(stream)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.counts = {"pass": 0, "fail": 0, "not graded": 0}
+        self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("[green]{task.fields[passed]} pass[/] [red]{task.fields[failed]} fail[/]"
+                                       " {task.fields[invalid]} not graded"),
+                            TimeRemainingColumn(), console=Console(file=stream), transient=False)
+
+    def start(self, total: int, reused: int) -> None:
+        self.total = total
+        self.bar.start()
+        self.task = self.bar.add_task("grading", total=total, passed=0, failed=0, invalid=0)
+
+    def advance(self, outcome) -> None:
+        self.done += 1
+        self.counts[_verdict(outcome)] += 1
+        self.bar.update(self.task, advance=1, passed=self.counts["pass"], failed=self.counts["fail"],
+                        invalid=self.counts["not graded"])
+
+    def finish(self, report) -> None:
+        self.bar.stop()
+        super().finish(report)
+
+
+def for_stream(stream=sys.stderr):
+    return BarProgress(stream) if hasattr(stream, "isatty") and stream.isatty() else LogProgress(stream)

@@ -1,0 +1,71 @@
+"""summary.html for the instructor: how the class did, what went wrong most, what was not graded."""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from . import plots
+from .documents import _ENV
+
+MAX_NAMES = 40
+
+
+def build(report) -> dict:
+    outcomes = report.outcomes
+    graded = [o for o in outcomes if o.result["status"] != "invalid"]
+    scores = [o.result.get("score", 0.0) for o in graded]
+    maximum = max((o.result.get("max_score", 100.0) for o in graded), default=100.0)
+    checks: dict[str, dict] = {}
+    mistakes: dict[tuple, list[str]] = defaultdict(list)
+    for outcome in graded:
+        for entry in outcome.result.get("checks", []):
+            row = checks.setdefault(entry["id"], {"id": entry["id"], "title": entry["title"], "passed": 0, "total": 0})
+            row["total"] += 1
+            row["passed"] += entry["passed"]
+            if not entry["passed"]:
+                mistakes[(entry.get("diagnosis") or entry["title"], entry["id"])].append(outcome.submission.student)
+    for row in checks.values():
+        row["rate"] = row["passed"] / row["total"] if row["total"] else 0.0
+    common = sorted(({"diagnosis": d, "check": c, "count": len(s), "students": s[:MAX_NAMES],
+                      "more": max(0, len(s) - MAX_NAMES)} for (d, c), s in mistakes.items()),
+                    key=lambda m: (-m["count"], m["check"]))
+    stopped = [{"student": o.submission.student, "status": o.result["status"],
+                "reason": _stop_reason(o.result)} for o in outcomes if o.result["status"] != "graded"]
+    durations = [o.result.get("duration_s", 0.0) for o in outcomes if not o.reused]
+    fresh = len(durations)
+    return {
+        "total": len(outcomes), "graded": len(graded), "reused": sum(o.reused for o in outcomes),
+        "mean": statistics.mean(scores) if scores else None, "median": statistics.median(scores) if scores else None,
+        "maximum": maximum, "full_marks": sum(1 for s in scores if s >= maximum),
+        "histogram": plots.histogram(scores, maximum), "checks": list(checks.values()), "mistakes": common[:20],
+        "stopped": stopped, "problems": report.problems, "interrupted": report.interrupted,
+        "seconds": report.seconds, "jobs": report.jobs,
+        "per_minute": 60.0 * fresh / report.seconds if report.seconds and fresh else None,
+        "mean_duration": statistics.mean(durations) if durations else None,
+        "max_duration": max(durations) if durations else None,
+        "students": [{"student": o.submission.student, "score": o.result.get("score", 0.0),
+                      "max_score": o.result.get("max_score", 0.0), "status": o.result["status"],
+                      "report": f"reports/{_report_name(o)}.html"} for o in outcomes],
+    }
+
+
+def _report_name(outcome) -> str:
+    from ..batch import safe_name
+
+    return safe_name(outcome.submission.student)
+
+
+def _stop_reason(result: dict) -> str:
+    if result["status"] == "invalid":
+        return result.get("reason", "the notebook could not be read")
+    for cell in result.get("cells", []):
+        if cell.get("status") == "timeout":
+            return f"cell {cell['index'] + 1} ran out of time ({cell.get('limit_s') or '?'} s)"
+        if cell.get("status") == "died":
+            return f"the kernel died in cell {cell['index'] + 1}"
+    return result["status"]
+
+
+def write(report, path: Path) -> None:
+    Path(path).write_text(_ENV.get_template("summary.html.j2").render(s=build(report)))

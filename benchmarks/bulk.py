@@ -1,0 +1,53 @@
+"""Throughput of `autograder grade` with one job and with two, on the same class.
+
+    .venv/bin/python benchmarks/bulk.py [--count 24] [--data FASHION_NPZ]
+
+Prints, for --jobs 1 and --jobs 2: wall time, submissions per minute and the
+peak resident memory of the whole process tree (grader, sandboxes, kernels,
+evaluators; shared pages are counted in every process, so this overstates).
+
+For comparison with nbgrader, `benchmarks/compare_nbgrader.py` grades the same
+kind of class with `nbgrader autograde` in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ROOT, make_class, measure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--data", help="fashion.npz (default: the built-in stand-in)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="autograder-bench-") as work:
+        work = Path(work)
+        make_class(work / "class", args.count)
+        print(f"{args.count} submissions (mostly correct, some wrong); machine: {_machine()}")
+        for jobs in (1, 2):
+            command = [sys.executable, "-m", "autograder", "grade", str(work / "class"), "--out",
+                       str(work / f"out{jobs}"), "--jobs", str(jobs)]
+            if args.data:
+                command += ["--data", args.data]
+            elapsed, peak, completed = measure(command, ROOT)
+            status = "ok" if completed.returncode in (0, 1) else f"exit {completed.returncode}"
+            print(f"--jobs {jobs}: {elapsed:6.1f} s wall, {60 * args.count / elapsed:5.1f} submissions/min, "
+                  f"peak tree memory {peak / 2**20:6.0f} MiB ({status})")
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    import psutil
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""`autograder grade` on a class: same verdicts as `check`, nothing lost, nothing done twice."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+
+import psutil
+import pytest
+
+from autograder.exercises import get
+from conftest import ROOT, run_cli, write_notebook
+from corpus import CASES
+
+pytestmark = pytest.mark.slow
+
+CLASS = {"alice": "reference", "bob": "lesson-as-printed", "carol": "mse-loss", "dave": "never-trained",
+         "frank": "sigmoid-output", "grace": "functional-api"}
+
+
+def expected_failing(student):
+    return CASES[CLASS[student]].failing
+
+
+def make_class(root):
+    folder = root / "folder"
+    folder.mkdir()
+    for student in ("alice", "bob", "carol"):
+        write_notebook(folder / f"{student}.ipynb", CASES[CLASS[student]].cells, exercise="keras-dense")
+    (folder / "stray.txt").write_text("my notes")
+    (folder / "erin.ipynb").write_text('{"cells": [')  # a corrupt notebook
+    nbgrader = root / "course" / "submitted" / "dave" / "keras-dense"
+    nbgrader.mkdir(parents=True)
+    write_notebook(nbgrader / "keras-dense.ipynb", CASES[CLASS["dave"]].cells)
+    archive = root / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for number, student in enumerate(("frank", "grace")):
+            path = write_notebook(root / f"{student}.ipynb", CASES[CLASS[student]].cells)
+            z.write(path, f"{student}_100{number}_200{number}_keras-dense.ipynb")
+        z.writestr("../../escape.ipynb", "{}")
+    return [str(folder), str(root / "course" / "submitted"), str(archive)]
+
+
+def test_a_class_is_graded_like_check_would(tmp_path, standin_file):
+    inputs = make_class(tmp_path)
+    out = tmp_path / "out"
+    completed = run_cli("grade", *inputs, "--out", str(out), "--jobs", "2", "--data", str(standin_file),
+                        "--exercise", "keras-dense", timeout=900)
+    assert completed.returncode == 1, completed.stderr  # erin and the stray files were not graded
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [row["student_id"] for row in rows] == sorted([*CLASS, "erin"])
+    ids = get("keras-dense").check_ids
+    for row in rows:
+        if row["student_id"] == "erin":
+            assert row["status"] == "invalid" and float(row["score"]) == 0
+            continue
+        failing = {check_id for check_id in ids if float(row[check_id]) == 0}
+        assert failing == expected_failing(row["student_id"]), row["student_id"]
+        result = json.loads((out / "results" / f"{row['student_id']}.json").read_text())
+        assert result["student"] == row["student_id"] and result["score"] == float(row["score"])
+        assert (out / "reports" / f"{row['student_id']}.html").exists()
+    summary = (out / "summary.html").read_text()
+    for bad in ("stray.txt", "not a notebook", "erin", "not valid JSON", "escape.ipynb", "leaves the archive"):
+        assert bad in summary
+    assert "input shape (1,)" in summary  # bob's mistake, by name
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == len(rows)
+
+
+def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for number in range(6):
+        write_notebook(folder / f"student{number}.ipynb", CASES["reference"].cells, exercise="keras-dense")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--jobs", "2",
+               "--data", str(standin_file)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    database = out / "gradebook.sqlite"
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and done < 2:
+        time.sleep(0.5)
+        if database.exists():
+            try:
+                with sqlite3.connect(database) as db:
+                    done = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            except sqlite3.Error:
+                pass
+    assert done >= 2
+    in_flight = psutil.Process(process.pid).children(recursive=True)
+    assert in_flight  # sandboxes are running when the interrupt comes
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    with sqlite3.connect(database) as db:
+        first = dict(db.execute("SELECT student, graded_at FROM results").fetchall())
+    assert 2 <= len(first) < 6
+    time.sleep(1)
+    assert [p.pid for p in in_flight if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+    completed = run_cli("grade", str(folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
+                        timeout=900)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.count(", already graded)") == len(first)
+    with sqlite3.connect(database) as db:
+        second = dict(db.execute("SELECT student, graded_at FROM results").fetchall())
+    assert len(second) == 6
+    assert all(second[student] == stamp for student, stamp in first.items())  # not graded again
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert len(rows) == 6 and all(float(row["score"]) == 100 for row in rows)
+    changed = folder / "student0.ipynb"
+    write_notebook(changed, CASES["mse-loss"].cells, exercise="keras-dense")
+    completed = run_cli("grade", str(folder), "--out", str(out), "--data", str(standin_file), timeout=900)
+    assert completed.stderr.count(", already graded)") == 5  # only the changed notebook is graded again

@@ -1,0 +1,122 @@
+"""Finding a class's submissions: folders, nbgrader's layout, LMS archives, and every bad input."""
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+
+from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
+from autograder.gradebook import Gradebook, GradebookError, rubric_hash
+from autograder import exercises
+
+import pytest
+
+KNOWN = tuple(exercises.EXERCISES)
+NOTEBOOK = b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'
+
+
+def reasons(found):
+    return {os.path.basename(p.origin.split("!")[-1]): p.reason for p in found.problems}
+
+
+def test_lms_file_names_give_student_ids():
+    assert student_from_name("smithalice_12345_67890_keras-dense.ipynb")[0] == "smithalice"
+    assert student_from_name("smithalice_LATE_12345_67891_keras-dense.ipynb")[:2] == ("smithalice", (67891,))
+    assert student_from_name("Alice Smith_4242_assignsubmission_file_lesson.ipynb")[0] == "Alice Smith"
+    assert student_from_name("bob.ipynb")[0] == "bob"
+
+
+def test_folder_nbgrader_layout_and_per_student_folders(tmp_path):
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "alice.ipynb").write_bytes(NOTEBOOK)
+    (tmp_path / "flat" / "notes.txt").write_text("hello")
+    (tmp_path / "flat" / ".DS_Store").write_text("junk")
+    nb = tmp_path / "course" / "submitted" / "bob" / "keras-deeper"
+    nb.mkdir(parents=True)
+    (nb / "lesson.ipynb").write_bytes(NOTEBOOK)
+    (nb / ".ipynb_checkpoints").mkdir()
+    (nb / ".ipynb_checkpoints" / "lesson-checkpoint.ipynb").write_bytes(NOTEBOOK)
+    (tmp_path / "byfolder" / "carol").mkdir(parents=True)
+    (tmp_path / "byfolder" / "carol" / "whatever.ipynb").write_bytes(NOTEBOOK)
+    (tmp_path / "empty").mkdir()
+    found = collect([str(tmp_path / name) for name in ("flat", "course", "byfolder", "empty", "absent")], KNOWN)
+    assert [s.student for s in found.submissions] == ["alice", "bob", "carol"]
+    assert found.submissions[1].exercise_hint is None  # the folder name is not a file name hint
+    problems = reasons(found)
+    assert problems["notes.txt"] == "not a notebook (.ipynb)"
+    assert "empty folder" in problems["empty"] and problems["absent"] == "does not exist"
+    assert ".DS_Store" not in problems
+
+
+def test_duplicates_keep_the_newest_and_say_so(tmp_path):
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("alice_111_5000_keras-dense.ipynb", NOTEBOOK)
+        z.writestr("alice_111_5001_keras-dense.ipynb", NOTEBOOK.replace(b"[]", b"[ ]"))
+    found = collect([str(archive)], KNOWN)
+    assert len(found.submissions) == 1 and found.submissions[0].origin.endswith("5001_keras-dense.ipynb")
+    assert found.submissions[0].exercise_hint == "keras-dense"
+    assert "a second submission of alice" in found.problems[0].reason
+
+
+def test_hostile_archives_are_refused_entry_by_entry(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("../../etc/passwd.ipynb", NOTEBOOK)
+        z.writestr("/abs/olute.ipynb", NOTEBOOK)
+        link = zipfile.ZipInfo("link.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(link, "/etc/shadow")
+        z.writestr("bomb.ipynb", b"{" + b" " * (5 * 2**20) + b"}")
+        z.writestr("dave_1_2_keras-deeper.ipynb", NOTEBOOK)
+    found = collect([str(archive)], KNOWN)
+    assert [s.student for s in found.submissions] == ["dave"]
+    assert found.submissions[0].exercise_hint == "keras-deeper"
+    problems = reasons(found)
+    assert problems["passwd.ipynb"] == "a path that leaves the archive"
+    assert problems["olute.ipynb"] == "a path that leaves the archive"
+    assert problems["link.ipynb"] == "a symbolic link"
+    assert "zip bomb" in problems["bomb.ipynb"]
+    assert not (tmp_path / "etc").exists()  # nothing is ever unpacked to disk
+
+
+def test_archives_with_too_many_entries_or_garbage(tmp_path):
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as z:
+        for index in range(MAX_ARCHIVE_ENTRIES + 1):
+            z.writestr(f"s{index}.ipynb", b"")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    problems = reasons(collect([str(many), str(broken)], KNOWN))
+    assert "at most" in problems["many.zip"] and "not a readable zip" in problems["broken.zip"]
+
+
+def test_symlinked_notebooks_are_not_followed(tmp_path):
+    (tmp_path / "secret.txt").write_text("secret")
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "mallory.ipynb").symlink_to(tmp_path / "secret.txt")
+    found = collect([str(tmp_path / "class")], KNOWN)
+    assert not found.submissions and "symbolic link" in found.problems[0].reason
+
+
+def test_gradebook_knows_what_is_done(tmp_path):
+    book = Gradebook(tmp_path / "book.sqlite")
+    rubric = rubric_hash(exercises.get("keras-dense"))
+    result = {"status": "graded", "score": 80.0, "checks": []}
+    book.record("alice", "keras-dense", "abc", rubric, "alice.ipynb", result)
+    assert book.done("alice", "keras-dense", "abc", rubric) == result
+    assert book.done("alice", "keras-dense", "changed", rubric) is None
+    assert book.done("alice", "keras-dense", "abc", rubric_hash(exercises.get("keras-deeper"))) is None
+    assert rubric != rubric_hash(exercises.get("keras-dense").with_threshold(0.9))
+    book.close()
+    again = Gradebook(tmp_path / "book.sqlite")
+    assert again.count() == 1
+    again.db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    again.db.commit()
+    again.close()
+    with pytest.raises(GradebookError, match="newer grader"):
+        Gradebook(tmp_path / "book.sqlite")
+    (tmp_path / "other.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(GradebookError):
+        Gradebook(tmp_path / "other.sqlite")
