@@ -11,7 +11,9 @@ import csv
 import hashlib
 import os
 import re
+import queue
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from pathlib import Path
 
 from . import exercises, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
+from .evaluation import Evaluator
 from .gradebook import Gradebook, rubric_hash
 from .report import documents, model as report_model
+from .sandbox import run_notebook
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
 
@@ -40,6 +44,7 @@ class BatchReport:
     interrupted: bool = False
     seconds: float = 0.0
     jobs: int = 1
+    execution: str = "cold"
 
     @property
     def all_graded(self) -> bool:
@@ -65,21 +70,92 @@ def exercise_for(submission: Submission, options: pipeline.Options) -> str | Non
     return named or submission.exercise_hint
 
 
-def grade_one(submission: Submission, exercise: str | None, options: pipeline.Options, lesson,
-              out: Path) -> dict:
-    """Grade one submission through the one pipeline and write its JSON and HTML reports."""
+class Workers:
+    """What the batch keeps warm: one slot (a fork server whose jobs run side by side, each
+    isolated) started at once in the background, and one evaluator shared by every notebook."""
+
+    def __init__(self, warm: bool, jobs: int):
+        self.warm = warm
+        self.jobs = jobs
+        self.slot = None
+        self.slot_ready = threading.Event()
+        self.lock = threading.Lock()
+        self.evaluator = Evaluator()
+        self.closing = threading.Event()
+        if warm:
+            threading.Thread(target=self._keep_slot, daemon=True).start()
+
+    def _keep_slot(self) -> None:
+        # bubblewrap's --die-with-parent follows the *thread* that started it, so the
+        # thread that starts the slot lives until the batch ends.
+        from .sandbox.slots import Slot, SlotError
+
+        try:
+            self.slot = Slot(capacity=self.jobs)
+        except (SlotError, OSError):
+            self.slot = None  # grade cold
+        self.slot_ready.set()
+        self.closing.wait()
+
+    def run(self):
+        """The notebook runner: the warm slot, or a fresh sandbox per notebook."""
+        if not self.warm:
+            return run_notebook
+        from .sandbox.slots import SlotError
+
+        def run_in_slot(*args, **kwargs):
+            self.slot_ready.wait()
+            slot = self.slot
+            if slot is not None:
+                try:
+                    return slot.run(*args, **kwargs)
+                except SlotError:
+                    pass  # the server stopped: this notebook, and the rest, are graded cold
+            return run_notebook(*args, **kwargs)
+
+        return run_in_slot
+
+    def shared_evaluator(self):
+        with self.lock:
+            if not self.evaluator.alive:
+                self.evaluator = Evaluator()
+            return self.evaluator
+
+    def close(self) -> None:
+        self.slot_ready.wait(timeout=1)
+        with self.lock:
+            if self.slot is not None:
+                self.slot.close()
+            self.evaluator.close()
+        self.closing.set()
+
+
+def start_one(submission: Submission, exercise: str | None, options: pipeline.Options, lesson,
+              workers: Workers):
+    """Stages 1 and 2 of the pipeline, on a thread that owns a slot: read, then run the notebook.
+
+    Returns a Job to finish, or a finished (invalid) result document.
+    """
     started = time.monotonic()
+    name = Path(submission.origin.split("!")[-1]).name or "submission.ipynb"
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
-        path = Path(work) / (Path(submission.origin.split("!")[-1]).name or "submission.ipynb")
+        path = Path(work) / name
         path.write_bytes(submission.content)
         if exercise is None or exercise not in exercises.EXERCISES:
             reason = (f"unknown exercise {exercise!r}" if exercise else
                       "no exercise: the notebook's metadata does not name one; pass --exercise")
-            document = pipeline.invalid_result(str(path), reason, None, started)
-        else:
-            document = pipeline.grade_notebook(str(path), pipeline.Options(**{**options.__dict__,
-                                                                                "exercise": exercise}),
-                                               lesson=lesson)
+            return pipeline.invalid_result(str(path), reason, None, started)
+        options = pipeline.Options(**{**options.__dict__, "exercise": exercise})
+        job = pipeline.prepare(str(path), options, lesson)
+    if isinstance(job, dict):
+        return job
+    return pipeline.execute(job, options, workers.run())
+
+
+def finish_one(submission: Submission, exercise: str | None, started, lesson, out: Path,
+               workers: Workers) -> dict:
+    """Stage 3 and the reports, on another thread, so the slot is free for the next notebook."""
+    document = started if isinstance(started, dict) else pipeline.finish(started, workers.shared_evaluator())
     processes.check_not_stopping()  # an interrupted grading is never recorded
     document["student"] = submission.student
     document["submission"] = submission.origin
@@ -112,7 +188,7 @@ def options_key(options: pipeline.Options) -> str:
 
 
 def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regrade: bool,
-        progress) -> BatchReport:
+        progress, warm: bool = True) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one."""
     started = time.monotonic()
     lesson = pipeline.resolve_data(options.data)
@@ -128,16 +204,22 @@ def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regr
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
         progress.advance(outcome)
+    from .sandbox.slots import warm_path_available
+
+    workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
+    report.execution = "warm" if workers.warm else "cold"
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with ThreadPoolExecutor(max_workers=jobs) as runner, ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                _drain(pool, todo, jobs, options, lesson, out, book, report, progress)
+                _drain((runner, finisher), todo, jobs, options, lesson, out, book, report, progress, workers)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
                 processes.stop_all()
-                pool.shutdown(wait=True, cancel_futures=True)
+                runner.shutdown(wait=True, cancel_futures=True)
+                finisher.shutdown(wait=True, cancel_futures=True)
     finally:
+        workers.close()
         book.close()
         report.seconds = round(time.monotonic() - started, 2)
         progress.finish(report)
@@ -149,30 +231,42 @@ def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regr
     return report
 
 
-def _drain(pool, todo, jobs, options, lesson, out, book, report, progress) -> None:
-    """Keep `jobs` gradings running; record each result the moment it is ready."""
-    running = {}
+def _drain(pools, todo, jobs, options, lesson, out, book, report, progress, workers) -> None:
+    """Keep `jobs` notebooks running in the slots; finish each on the other pool (facts,
+    measurement, checks, reports) while its slot runs the next; record each result the
+    moment it is ready."""
+    runner, finisher = pools
+    running: dict = {}  # future -> (stage, submission, exercise, rubric)
     queue = list(todo)
     while queue or running:
-        while queue and len(running) < jobs:
+        in_slots = sum(1 for stage, *_ in running.values() if stage == "run")
+        while queue and in_slots < jobs:
             submission, exercise, rubric = queue.pop(0)
-            future = pool.submit(grade_one, submission, exercise, options, lesson, out)
-            running[future] = (submission, exercise, rubric)
+            future = runner.submit(start_one, submission, exercise, options, lesson, workers)
+            running[future] = ("run", submission, exercise, rubric)
+            in_slots += 1
         finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
         for future in finished:
-            submission, exercise, rubric = running.pop(future)
+            stage, submission, exercise, rubric = running.pop(future)
             try:
-                document = future.result()
+                value = future.result()
             except processes.Stopped:
                 continue
             except Exception as error:  # noqa: BLE001 - one submission's failure is not the batch's
-                document = pipeline.invalid_result(
+                value = pipeline.invalid_result(
                     submission.origin, f"internal error in the grader ({type(error).__name__}: {error})",
                     None, time.monotonic())
-                document.update(student=submission.student, submission=submission.origin)
+                if stage == "run":
+                    value = finisher.submit(finish_one, submission, exercise, value, lesson, out, workers)
+                    running[value] = ("finish", submission, exercise, rubric)
+                    continue
+            if stage == "run":
+                follow = finisher.submit(finish_one, submission, exercise, value, lesson, out, workers)
+                running[follow] = ("finish", submission, exercise, rubric)
+                continue
             book.record(submission.student, exercise or "?", submission.digest, rubric,
-                        submission.origin, document)
-            outcome = Outcome(submission, exercise, document)
+                        submission.origin, value)
+            outcome = Outcome(submission, exercise, value)
             report.outcomes.append(outcome)
             progress.advance(outcome)
 

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--threshold", type=_fraction, default=None)
     grade.add_argument("--hide-threshold", action="store_true")
     grade.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto")
+    grade.add_argument("--cold", action="store_true",
+                       help="start every kernel from scratch instead of forking it from a warm server")
 
     release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
@@ -155,7 +157,7 @@ def run_grade(args) -> int:
             return fail(str(error))
     try:
         report = batch.run(args.submissions, Path(args.out), options, jobs, args.regrade,
-                           progress.for_stream(sys.stderr))
+                           progress.for_stream(sys.stderr), warm=not args.cold and args.isolation != "rlimits")
     except (pipeline.UsageError, GradebookError, ValueError) as error:
         return fail(str(error))
     except OSError as error:

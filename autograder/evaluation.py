@@ -1,20 +1,23 @@
 """Measure the student's model on the grader's own copy of the test data.
 
 The evaluator is a separate process that never runs student code: it imports
-Keras, then waits for a request naming model files the grader has already
+Keras, then waits for requests naming model files the grader has already
 screened, loads each with Keras' safe mode, and returns its predictions on
-the pristine test images. It is started at the beginning of a grading run so
-that its TensorFlow import overlaps the notebook's execution.
+the pristine test images. `check` starts one at the beginning so that its
+TensorFlow import overlaps the notebook's execution; `grade` keeps one warm
+for the whole class.
 
-    python -m autograder.evaluation   (one JSON request on stdin, one reply on stdout)
+    python -m autograder.evaluation   (a JSON request per line on stdin, a reply per line on stdout)
 """
 from __future__ import annotations
 
 import json
 import os
+import queue
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 from . import processes
@@ -34,7 +37,7 @@ def _confine() -> None:
 
 
 class Evaluator:
-    """A warm evaluation process: start it early, ask it once, then it exits."""
+    """A warm evaluation process: start it early, ask it as often as needed (one request at a time)."""
 
     def __init__(self) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("AUTOGRADER_")}
@@ -46,24 +49,44 @@ class Evaluator:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
             start_new_session=True)
         processes.started(self.process)
+        self.lock = threading.Lock()
+        self.replies: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            line = self.process.stdout.readline(MAX_REPLY_BYTES + 1)
+            self.replies.put(line)
+            if not line:
+                return
 
     def evaluate(self, models: dict[int, str], test_images: str, timeout: float = EVALUATOR_TIMEOUT) -> dict:
         """Predictions of each model on the test images: {serial: {"predictions"|"error": ...}}."""
         request = json.dumps({"models": {str(k): v for k, v in models.items()}, "test": test_images})
-        try:
-            out, _ = self.process.communicate(request.encode(), timeout=timeout)
-        except subprocess.TimeoutExpired:
+        with self.lock:
+            try:
+                self.process.stdin.write(request.encode() + b"\n")
+                self.process.stdin.flush()
+                line = self.replies.get(timeout=timeout)
+            except (BrokenPipeError, OSError, ValueError):
+                line = b""
+            except queue.Empty:
+                self.close()
+                raise EvaluatorError(f"the evaluator did not answer within {timeout:.0f} s") from None
+        if len(line) > MAX_REPLY_BYTES:
             self.close()
-            raise EvaluatorError(f"the evaluator did not answer within {timeout:.0f} s") from None
-        if len(out) > MAX_REPLY_BYTES:
             raise EvaluatorError("the evaluator's reply was too large")
         try:
-            reply = json.loads(out.decode() or "null")
+            reply = json.loads(line.decode() or "null")
         except ValueError:
             reply = None
         if not isinstance(reply, dict):
-            raise EvaluatorError(f"the evaluator failed (exit status {self.process.returncode})")
+            raise EvaluatorError(f"the evaluator failed (exit status {self.process.poll()})")
         return {int(k): v for k, v in reply.get("models", {}).items()}
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -130,12 +153,13 @@ def predict_all(models: dict, test_path: str) -> dict:
 
 
 def main() -> None:
-    import keras  # noqa: F401 - imported before the request arrives, so the wait is spent here
+    import keras  # noqa: F401 - imported before the first request arrives, so the wait is spent here
 
-    request = json.loads(sys.stdin.read(1 << 20))
-    reply = {"models": predict_all(request["models"], request["test"])}
-    sys.stdout.write(json.dumps(reply))
-    sys.stdout.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        reply = {"models": predict_all(request["models"], request["test"])}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

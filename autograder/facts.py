@@ -20,6 +20,7 @@ class Facts:
     exercise: str
     status: str  # how execution ended: completed | timeout | kernel_died | error
     isolation: str = ""
+    execution: str = "cold"  # "warm": a kernel forked by a fork server; "cold": a fresh process
     limits: dict = field(default_factory=dict)
     cells: list[dict] = field(default_factory=list)  # one per code cell, in notebook order
     loads: list[dict] = field(default_factory=list)
@@ -185,7 +186,7 @@ def build(exercise, run, sources: dict[int, str], data_shapes: dict, test_classe
 
     events = run.events
     facts = Facts(exercise=exercise.id, status=run.status, isolation=run.isolation, limits=run.limits,
-                  cells=cells, data={"shapes": data_shapes})
+                  cells=cells, data={"shapes": data_shapes}, execution="warm" if run.warm else "cold")
     facts.probe_ready = any(e.get("kind") == "probe_ready" for e in events)
     facts.export_ok = any(e.get("kind") == "export_done" for e in events)
     facts.runner_error = next((str(r.get("error"))[:500] for r in run.runner

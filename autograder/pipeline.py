@@ -2,6 +2,7 @@
 checks -> result. `check`, `grade` and every other entry point call `grade_notebook`."""
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 
 from . import checks, data, exercises, facts as facts_stage, modelfile, notebook, result
 from .evaluation import Evaluator, EvaluatorError
-from .sandbox import Limits, run_notebook
+from .sandbox import Limits, RunRecord, run_notebook
 
 DEFAULT_TIMEOUT = 240.0
 DEFAULT_CELL_TIMEOUT = 180.0
@@ -89,45 +90,88 @@ def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
     return reports
 
 
-def grade_notebook(path: str, options: Options, lesson: data.LessonData | None = None,
-                   on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
-    """Grade one notebook file; always returns a result document, never raises for bad input.
+@dataclass
+class Job:
+    """One notebook between the stages: read and ready to run, then run, then finished."""
 
-    UsageError is raised only for a misused command (unknown exercise, bad data file).
-    `on_facts` is called with the recorded facts before the checks run.
-    """
+    path: str
+    node: object
+    exercise: exercises.Exercise
+    limits: Limits
+    lesson: data.LessonData
+    started: float
+    work: tempfile.TemporaryDirectory
+    record: RunRecord | None = None
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.work.name)
+
+
+def prepare(path: str, options: Options, lesson: data.LessonData | None = None) -> Job | dict:
+    """Stage 1: read the notebook and lay out its work folder; an unreadable one is a result already."""
     started = time.monotonic()
     try:
         node = notebook.read(path)
     except notebook.NotebookError as error:
-        exercise = None
-        if options.exercise:
-            exercise = resolve_exercise(options, None)
+        exercise = resolve_exercise(options, None) if options.exercise else None
         return invalid_result(path, str(error), exercise, started)
     exercise = resolve_exercise(options, node)
-    limits = options.limits()
-    lesson = lesson or resolve_data(options.data)
-    with tempfile.TemporaryDirectory(prefix="autograder-grade-") as work, Evaluator() as evaluator:
-        work = Path(work)
-        data_file = work / "fashion.npz"
-        lesson.save(data_file)
-        test_file = work / "test.npz"
-        np.savez(test_file, test_data=lesson.test_data)
-        models_dir = work / "models"
-        models_dir.mkdir()
-        run = run_notebook(node, data_file, limits, models_dir, isolation=options.isolation, seed=options.seed)
-        reports = analyse_models(run.models)
+    job = Job(path, node, exercise, options.limits(), lesson or resolve_data(options.data), started,
+              tempfile.TemporaryDirectory(prefix="autograder-grade-"))
+    job.lesson.save(job.folder / "fashion.npz")
+    np.savez(job.folder / "test.npz", test_data=job.lesson.test_data)
+    (job.folder / "models").mkdir()
+    return job
+
+
+def execute(job: Job, options: Options, run: Callable = run_notebook) -> Job:
+    """Stage 2: run the notebook in the sandbox (a fresh one, or a warm slot's)."""
+    try:
+        job.record = run(job.node, job.folder / "fashion.npz", job.limits, job.folder / "models",
+                         isolation=options.isolation, seed=options.seed)
+    except BaseException:
+        job.work.cleanup()
+        raise
+    return job
+
+
+def finish(job: Job, evaluator: Evaluator,
+           on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
+    """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
+    try:
+        record, lesson = job.record, job.lesson
+        reports = analyse_models(record.models)
         test_classes = lesson.test_labels.argmax(axis=1).tolist()
-        facts = facts_stage.build(exercise, run, notebook.code_sources(node), lesson.shapes(),
+        facts = facts_stage.build(job.exercise, record, notebook.code_sources(job.node), lesson.shapes(),
                                   test_classes, reports)
         graded = facts.graded_model
         if graded is not None and not reports.get(graded, {}).get("problems"):
             try:
-                predictions = evaluator.evaluate({graded: run.models[graded]}, str(test_file))
+                predictions = evaluator.evaluate({graded: record.models[graded]}, str(job.folder / "test.npz"))
             except EvaluatorError as error:
                 predictions = {graded: {"error": str(error)}}
             facts_stage.measure(facts, predictions.get(graded, {}), test_classes)
+    finally:
+        job.work.cleanup()
     if on_facts is not None:
         on_facts(facts)
-    outcomes = checks.run_checks(facts, exercise)
-    return result.build(exercise, Path(path).name, facts, outcomes, time.monotonic() - started)
+    outcomes = checks.run_checks(facts, job.exercise)
+    return result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started)
+
+
+def grade_notebook(path: str, options: Options, lesson: data.LessonData | None = None,
+                   on_facts: Callable[[facts_stage.Facts], None] | None = None,
+                   run: Callable = run_notebook, evaluator: Evaluator | None = None) -> dict:
+    """Grade one notebook file: the three stages in a row. Always returns a result document.
+
+    UsageError is raised only for a misused command (unknown exercise, bad data file).
+    `on_facts` is called with the recorded facts before the checks run. `run` executes the
+    notebook; `evaluator` may be a warm one, otherwise one is started here, early, so that its
+    TensorFlow import overlaps the notebook's run.
+    """
+    job = prepare(path, options, lesson)
+    if isinstance(job, dict):
+        return job
+    with (Evaluator() if evaluator is None else contextlib.nullcontext(evaluator)) as evaluator:
+        return finish(execute(job, options, run), evaluator, on_facts)

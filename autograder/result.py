@@ -40,6 +40,7 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         result["metrics"]["threshold_hidden"] = True
     result["cells"] = [_cell(c) for c in facts.cells]
     result["isolation"] = facts.isolation
+    result["execution"] = facts.execution
     result["limits"] = facts.limits
     result["details"] = details(facts)
     return result

@@ -3,8 +3,7 @@
     .venv/bin/python benchmarks/bulk.py [--count 24] [--data FASHION_NPZ]
 
 Prints, for --jobs 1 and --jobs 2: wall time, submissions per minute and the
-peak resident memory of the whole process tree (grader, sandboxes, kernels,
-evaluators; shared pages are counted in every process, so this overstates).
+peak memory (PSS) of the whole process tree: grader, slots, kernels, evaluator.
 
 For comparison with nbgrader, `benchmarks/compare_nbgrader.py` grades the same
 kind of class with `nbgrader autograde` in the same run.

@@ -29,7 +29,13 @@ def make_class(folder: Path, count: int = 24) -> list[Path]:
 
 
 class TreeMemory(threading.Thread):
-    """Peak resident memory of a process and all its descendants, sampled every 0.2 s."""
+    """Peak memory of a process and all its descendants, sampled every 0.2 s.
+
+    Counted as PSS (proportional set size): a page shared by several processes
+    (TensorFlow's code and data in forked kernels, shared libraries) is split
+    among them instead of counted once per process, so the sum is the memory
+    the tree really takes. Where PSS cannot be read, RSS is used.
+    """
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -46,7 +52,7 @@ class TreeMemory(threading.Thread):
                 break
             for process in members:
                 try:
-                    total += process.memory_info().rss
+                    total += getattr(process.memory_full_info(), "pss", 0) or process.memory_info().rss
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)

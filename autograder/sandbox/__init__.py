@@ -52,6 +52,7 @@ class RunRecord:
     kernel_log: str = ""
     seconds: float = 0.0
     limits: dict = field(default_factory=dict)
+    warm: bool = False  # run by a fork server's job rather than a fresh kernel process
 
 
 def _read_untrusted(path: Path, limit: int) -> bytes | None:
@@ -241,7 +242,7 @@ def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolatio
              killed: bool, scratch: Path) -> RunRecord:
     channel = readback.scrub_paths(channel, _grader_paths(scratch))
     cells = [c for c in (readback.cell(r) for r in channel if r.get("event") == "cell") if c]
-    runner = [{"event": r.get("event"), "status": r.get("status"), "error": readback.text(r.get("error"), 500)}
+    runner = [{"event": r.get("event"), "status": r.get("status"), "error": readback.text(r.get("error"), 500), "seconds": readback.number(r.get("seconds"))}
               for r in channel if r.get("event") != "cell" and isinstance(r.get("event"), str)]
     done = [r for r in runner if r.get("event") == "done"]
     status = done[-1].get("status") if done else None

@@ -24,6 +24,7 @@ ISOLATIONS = (BUBBLEWRAP, RLIMITS)
 SANDBOX_HOME = "/home/student"
 SANDBOX_OUT = "/run/autograder"
 SANDBOX_RUNTIME = "/tmp/.autograder"
+SANDBOX_OLD_TMP = "/run/autograder-slot-tmp"
 NOBODY = 65534
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "ssl", "alternatives", "fonts", "mime.types", "hosts")
@@ -121,8 +122,8 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
-def bubblewrap_command(layout: Layout, limits: Limits, data_fd: int, data_name: str,
-                       env: dict[str, str]) -> list[str]:
+def _bwrap_base(limits: Limits) -> list[str]:
+    """Namespaces and a read-only view of the system and of Python, with a private /tmp."""
     command = [shutil.which("bwrap") or "bwrap",
                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
@@ -145,15 +146,39 @@ def bubblewrap_command(layout: Layout, limits: Limits, data_fd: int, data_name: 
                 made.add(parent)
                 command += ["--perms", "0755", "--dir", parent]
         command += ["--ro-bind", path, path]
-    command += ["--perms", "0755", "--dir", "/home",
-                "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", layout.home,
-                "--perms", "0644", "--file", str(data_fd), f"{layout.home}/{data_name}",
-                "--perms", "0755", "--dir", os.path.dirname(layout.out),
-                "--bind", str(layout.host_out), layout.out,
-                "--chdir", layout.home, "--clearenv"]
+    return command + ["--perms", "0755", "--dir", "/home"]
+
+
+def _env_args(env: dict[str, str]) -> list[str]:
+    command = ["--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return command + ["--", sys.executable, "-m", "autograder.sandbox.runner"]
+    return command
+
+
+def bubblewrap_command(layout: Layout, limits: Limits, data_fd: int, data_name: str,
+                       env: dict[str, str]) -> list[str]:
+    """One notebook's sandbox (the cold path): the runner starts a fresh kernel inside."""
+    command = _bwrap_base(limits) + [
+        "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", layout.home,
+        "--perms", "0644", "--file", str(data_fd), f"{layout.home}/{data_name}",
+        "--perms", "0755", "--dir", os.path.dirname(layout.out),
+        "--bind", str(layout.host_out), layout.out,
+        "--chdir", layout.home]
+    return command + _env_args(env) + ["--", sys.executable, "-m", "autograder.sandbox.runner"]
+
+
+def slot_command(host_root: Path, slots_root: str, limits: Limits, env: dict[str, str]) -> list[str]:
+    """A warm slot (see forkserver): mount points for each job's home and output, the
+    jobs' folders, and the fork server running as root inside (it makes each job's
+    namespaces, then drops privileges before any student code runs)."""
+    command = _bwrap_base(limits) + [
+        "--perms", "0755", "--dir", SANDBOX_HOME,
+        "--perms", "0755", "--dir", SANDBOX_OUT,
+        "--perms", "0700", "--dir", SANDBOX_OLD_TMP,
+        "--bind", str(host_root), slots_root,
+        "--chdir", "/"]
+    return command + _env_args(env) + ["--", sys.executable, "-m", "autograder.sandbox.forkserver"]
 
 
 def plain_command() -> list[str]:

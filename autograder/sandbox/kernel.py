@@ -1,22 +1,17 @@
 """The kernel the student's notebook runs in: an IPython kernel with the probe.
 
-Started by the runner through a private kernel spec, inside the sandbox. The
-probe is installed and the seeds are fixed before the kernel accepts its first
-cell, so nothing the student writes runs earlier.
+Cold path: started by the runner through a private kernel spec
+(`python -m autograder.sandbox.kernel -f CONNECTION_FILE`). Warm path: the
+fork server's job process forks and calls `serve` directly, with TensorFlow
+already imported. Either way the probe is installed and the seeds are fixed
+before the kernel accepts its first cell, so nothing the student writes runs
+earlier.
 """
 import os
 import sys
 
 
-def main() -> None:
-    # Popped so that the student's code does not find the probe's files by name.
-    out_dir = os.environ.pop("AUTOGRADER_PROBE_DIR")
-    events_fd = int(os.environ.pop("AUTOGRADER_PROBE_FD"))
-    os.set_inheritable(events_fd, False)  # not passed on to the student's subprocesses
-    data_path = os.environ.pop("AUTOGRADER_PROBE_DATA")
-    seed = int(os.environ.pop("AUTOGRADER_SEED", "0"))
-    threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
-
+def serve(out_dir: str, events_fd: int, data_path: str, seed: int, threads: int, argv: list[str]) -> None:
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -31,9 +26,20 @@ def main() -> None:
     # What ipykernel's launch_new_instance does, with the probe attached to the
     # shell between initialising and starting.
     app = IPKernelApp.instance()
-    app.initialize()
+    app.initialize(argv)
     probe.attach(app.shell)
     app.start()
+
+
+def main() -> None:
+    # Popped so that the student's code does not find the probe's files by name.
+    out_dir = os.environ.pop("AUTOGRADER_PROBE_DIR")
+    events_fd = int(os.environ.pop("AUTOGRADER_PROBE_FD"))
+    os.set_inheritable(events_fd, False)  # not passed on to the student's subprocesses
+    data_path = os.environ.pop("AUTOGRADER_PROBE_DATA")
+    seed = int(os.environ.pop("AUTOGRADER_SEED", "0"))
+    threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
+    serve(out_dir, events_fd, data_path, seed, threads, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -43,9 +43,16 @@ class Channel:
             data = data[written:]
 
 
-def private_channel(log_path: str) -> Channel:
-    """Keep stdout for the grader alone; the kernel's stdout and stderr go to a log."""
-    fd = os.dup(1)
+def private_channel(log_path: str, channel_path: str | None = None) -> Channel:
+    """Keep the channel to the grader for ourselves; the kernel's stdout and stderr go to a log.
+
+    The channel is our stdout (cold path) or a file opened before privileges are
+    dropped (warm path); either way the kernel does not inherit it.
+    """
+    if channel_path is None:
+        fd = os.dup(1)
+    else:
+        fd = os.open(channel_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     os.set_inheritable(fd, False)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
@@ -192,7 +199,14 @@ async def run_code(client, code: str, timeout: float) -> dict | None:
     return None
 
 
-async def execute(nb, job: dict, channel: Channel, events_fd: int) -> str:
+async def launch_kernel(client, job: dict, events_fd: int) -> None:
+    """Start a fresh kernel process from our kernel spec (the cold path)."""
+    client.km = client.create_kernel_manager()
+    await client.async_start_new_kernel(cwd=job["home"], pass_fds=(events_fd,))
+
+
+async def execute(nb, job: dict, channel: Channel, start_kernel) -> str:
+    """Run every code cell; `start_kernel(client)` gives the client its kernel manager and kernel."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     started = time.monotonic()
@@ -216,8 +230,7 @@ async def execute(nb, job: dict, channel: Channel, events_fd: int) -> str:
     status = "completed"
     try:
         client.reset_execution_trackers()
-        client.km = client.create_kernel_manager()
-        await client.async_start_new_kernel(cwd=job["home"], pass_fds=(events_fd,))
+        await start_kernel(client)
         await client.async_start_new_kernel_client()
     except Exception as error:  # noqa: BLE001 - any failure here is reported, not raised
         channel.send("kernel_failed", error=f"{type(error).__name__}: {error}"[:2000])
@@ -316,17 +329,92 @@ def main() -> None:
     os.environ["AUTOGRADER_PROBE_FD"] = str(events_fd)
     os.environ["AUTOGRADER_PROBE_DATA"] = os.path.join(job["home"], job["data_name"])
     os.chdir(job["home"])
+    run_job(job, channel, lambda client: launch_kernel(client, job, events_fd))
 
+
+def run_job(job: dict, channel: Channel, start_kernel) -> None:
+    """Execute the job's notebook and report how it ended; the same on both paths."""
     import nbformat
 
     nb = nbformat.from_dict(job["notebook"])
     channel.send("started", pid=os.getpid())
     try:
-        status = asyncio.run(execute(nb, job, channel, events_fd))
+        status = asyncio.run(execute(nb, job, channel, start_kernel))
     except Exception as error:  # noqa: BLE001 - reported to the grader as a failed run
         channel.send("runner_error", error=f"{type(error).__name__}: {error}"[:2000])
         status = "error"
     channel.send("done", status=status)
+
+
+def adopt_kernel(pid: int, info: dict, connection_file: str):
+    """A kernel-starting step for the warm path: the kernel is already running (forked by
+    PID 1); give nbclient a kernel manager that drives it through a provisioner of its own."""
+
+    async def start(client) -> None:
+        from jupyter_client import AsyncKernelManager
+        from jupyter_client.kernelspec import KernelSpec
+
+        manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        manager._kernel_spec = KernelSpec(argv=[], display_name="Python 3 (autograder)", language="python",
+                                          interrupt_mode="signal")
+        manager.load_connection_info(info)
+        manager.connection_file = connection_file
+        manager.provisioner = adopted_provisioner(pid, info, manager)
+        manager._connect_control_socket()
+        client.km = manager
+
+    return start
+
+
+def adopted_provisioner(pid: int, info: dict, manager):
+    """A jupyter_client provisioner for a kernel that is our own child process."""
+    import signal
+
+    from jupyter_client.provisioning import KernelProvisionerBase
+
+    class AdoptedProvisioner(KernelProvisionerBase):
+        exit_code: int | None = None
+
+        @property
+        def has_process(self) -> bool:
+            return self.exit_code is None
+
+        async def poll(self) -> int | None:
+            if self.exit_code is None:
+                try:
+                    reaped, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    reaped, status = pid, 0
+                if reaped:
+                    self.exit_code = os.waitstatus_to_exitcode(status)
+            return self.exit_code
+
+        async def wait(self) -> int | None:
+            while await self.poll() is None:
+                await asyncio.sleep(0.05)
+            return self.exit_code
+
+        async def send_signal(self, signum: int) -> None:
+            if self.exit_code is None:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+
+        async def kill(self, restart: bool = False) -> None:
+            await self.send_signal(signal.SIGKILL)
+
+        async def terminate(self, restart: bool = False) -> None:
+            await self.send_signal(signal.SIGTERM)
+
+        async def launch_kernel(self, cmd, **kwargs):
+            return info
+
+        async def cleanup(self, restart: bool = False) -> None:
+            pass
+
+    return AdoptedProvisioner(kernel_id="adopted", kernel_spec=manager._kernel_spec, connection_info=info,
+                              parent=manager)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,236 @@
+"""The warm path: a fork server that imports TensorFlow once and forks a
+fresh, isolated kernel for every submission.
+
+A *slot* is one long-lived bubblewrap sandbox (no network, read-only system
+and Python, run as root inside so that it may make namespaces) whose only
+process is this server. The server never runs student code. For each job it
+forks a child that gets namespaces of its own, nested in the slot's:
+
+    server (root, TensorFlow imported, no threads, no job data)
+      └─ job process: new mount, PID, network, IPC and UTS namespaces
+           └─ PID 1 of the job: fresh tmpfs home (a new copy of the data) and
+              /tmp, the job's own output folder, every other job's folder
+              unmounted; drops to an unprivileged user, then forks
+                └─ the kernel (PID 2), which runs the student's code
+
+So each submission sees no file and no process of any other, and when its
+PID 1 exits the kernel and everything it started die with the namespace.
+Fork safety: the server imports but never runs TensorFlow (no eager context,
+no thread pools) and checks that it has a single thread before serving;
+`preload()` raises if that ever stops being true.
+
+Protocol on the server's stdin/stdout, one line each: `run JOB_DIR` ->
+`done JOB_DIR STATUS`; `kill JOB_DIR`. Job data is read from JOB_DIR by the
+job process after the fork, so no job's notebook is ever in the server's
+memory for a later job to inherit.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import time
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+SLOTS_ROOT = "/run/autograder-slots"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                       data.encode() if data else None), f"mount {target}")
+
+
+def unmount(target: str) -> None:
+    _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+def loopback_up() -> None:
+    """Bring up `lo` in a new network namespace: the kernel talks to its runner on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(handle, 0x8913, request))[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(handle, 0x8914, struct.pack("16sH14s", b"lo", flags | 1, b""))  # SIOCSIFFLAGS, IFF_UP
+
+
+def fresh_tmp(size: int, python_paths: list[str]) -> None:
+    """A new, empty /tmp for this job, keeping the read-only Python folders that live under it."""
+    from .isolation import SANDBOX_OLD_TMP
+
+    keep = [p for p in python_paths if p.startswith("/tmp/")]
+    if keep:
+        mount("/tmp", SANDBOX_OLD_TMP, None, MS_BIND | MS_REC)
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    for path in keep:
+        os.makedirs(path, exist_ok=True)
+        mount(SANDBOX_OLD_TMP + path[len("/tmp"):], path, None, MS_BIND | MS_REC)
+        mount("none", path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+    if keep:
+        unmount(SANDBOX_OLD_TMP)
+
+
+def thread_count() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def preload() -> None:
+    """Import everything a job needs, and prove that nothing started a thread."""
+    import numpy  # noqa: F401
+    import tensorflow  # noqa: F401
+    import keras  # noqa: F401
+    import h5py  # noqa: F401
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import jupyter_client  # noqa: F401
+    import jupyter_client.connect  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+    import zmq  # noqa: F401
+
+    from . import kernel, probe, runner  # noqa: F401
+
+    if thread_count() != 1:
+        raise RuntimeError(f"the fork server has {thread_count()} threads after its imports; forking it "
+                           "would not be safe")
+
+
+# --- the job process and its PID 1 -----------------------------------------
+
+def _job(job_dir: str) -> None:
+    """In the forked job process: new namespaces, then PID 1 runs the job."""
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)  # the server's protocol pipes are not the job's
+    unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+    pid = os.fork()  # the first child in the new PID namespace is its PID 1
+    if pid == 0:
+        try:
+            _pid1(job_dir)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _pid1(job_dir: str) -> None:
+    from . import kernel, runner
+
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the job process dies: so does this namespace
+    with open(os.path.join(job_dir, "job.json")) as handle:
+        job = json.load(handle)
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    fresh_tmp(job["tmp_bytes"], job["python_paths"])
+    mount("tmpfs", job["home"], "tmpfs", MS_NOSUID | MS_NODEV, f"size={job['home_bytes']},mode=0777")
+    data_path = os.path.join(job["home"], job["data_name"])
+    shutil.copyfile(os.path.join(job_dir, job["data_name"]), data_path)  # a fresh copy for this job
+    os.chmod(data_path, 0o644)
+    mount(os.path.join(job_dir, "out"), job["probe_dir"], None, MS_BIND)
+    unmount(SLOTS_ROOT)  # no other job's folder is reachable from here on
+    _libc.sethostname(b"sandbox", 7)
+    loopback_up()
+
+    channel = runner.private_channel(os.path.join(job["probe_dir"], "kernel.log"),
+                                     os.path.join(job["probe_dir"], "runner.jsonl"))
+    events_fd = runner.open_events(job["probe_dir"])
+    runner.confine(job)
+    os.environ.clear()
+    os.environ.update(job["env"])
+    os.makedirs(job["runtime_dir"], exist_ok=True)
+    runner.write_kernel_spec(job["runtime_dir"])
+    os.chdir(job["home"])
+    from jupyter_client.connect import write_connection_file
+
+    connection_file, info = write_connection_file(
+        os.path.join(job["runtime_dir"], "kernel.json"), ip="127.0.0.1", transport="tcp")
+    kernel_pid = os.fork()
+    if kernel_pid == 0:  # PID 2: the kernel
+        try:
+            keep = {0, 1, 2, events_fd}
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            for fd in map(int, os.listdir("/proc/self/fd")):
+                if fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            kernel.serve(os.path.join(job["probe_dir"], "models"), events_fd, data_path, job["seed"],
+                         job["threads"], ["-f", connection_file, "--HistoryManager.enabled=False"])
+        finally:
+            os._exit(0)
+    os.close(events_fd)
+    runner.run_job(job, channel, runner.adopt_kernel(kernel_pid, info, connection_file))
+    runner.kill_descendants()
+    try:
+        os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of this namespace
+    except ProcessLookupError:
+        pass
+
+
+# --- the server ------------------------------------------------------------
+
+def serve() -> None:
+    preload()
+    jobs: dict[int, str] = {}
+    out = sys.stdout
+    print("ready", file=out, flush=True)
+    buffer = b""
+    while True:
+        readable, _, _ = select.select([sys.stdin.buffer], [], [], 0.1)
+        if readable:
+            chunk = os.read(sys.stdin.fileno(), 65536)
+            if not chunk:
+                break  # the grader has gone
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                command, _, job_dir = line.decode().partition(" ")
+                if command == "run":
+                    pid = os.fork()
+                    if pid == 0:
+                        try:
+                            _job(job_dir)
+                        finally:
+                            os._exit(70)
+                    jobs[pid] = job_dir
+                elif command == "kill":
+                    for pid, directory in list(jobs.items()):
+                        if directory == job_dir:
+                            os.kill(pid, signal.SIGKILL)
+        while jobs:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            job_dir = jobs.pop(pid, None)
+            if job_dir is not None:
+                print(f"done {job_dir} {os.waitstatus_to_exitcode(status)}", file=out, flush=True)
+    for pid in jobs:
+        os.kill(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    serve()
