@@ -190,6 +190,8 @@ def options_key(options: pipeline.Options) -> str:
 def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regrade: bool,
         progress, warm: bool = True) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one."""
+    from .sandbox.slots import warm_path_available
+
     started = time.monotonic()
     lesson = pipeline.resolve_data(options.data)
     options = pipeline.Options(**{**options.__dict__, "data_digest": lesson_digest(lesson)})
@@ -200,14 +202,13 @@ def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regr
     book = Gradebook(out / "gradebook.sqlite")
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = plan(collection, options, book, regrade)
+    # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
+    workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
+    report.execution = "warm" if workers.warm else "cold"
     report.outcomes.extend(done)
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
         progress.advance(outcome)
-    from .sandbox.slots import warm_path_available
-
-    workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
-    report.execution = "warm" if workers.warm else "cold"
     try:
         with ThreadPoolExecutor(max_workers=jobs) as runner, ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:

@@ -109,8 +109,9 @@ def _collect_folder(folder: Path, known: tuple[str, ...], found: Collection) -> 
                 _collect_zip(path, known, found)
                 continue
             if not name.endswith(".ipynb"):
-                found.problems.append(Problem(str(path), "not a notebook (.ipynb)"))
-                continue
+                if len(relative.parts) == 1:  # a stray file among the notebooks
+                    found.problems.append(Problem(str(path), "not a notebook (.ipynb)"))
+                continue  # in a student's own folder: their data or notes, not a submission
             content, reason = _read_file(path)
             if reason:
                 found.problems.append(Problem(str(path), reason))

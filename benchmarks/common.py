@@ -29,7 +29,7 @@ def make_class(folder: Path, count: int = 24) -> list[Path]:
 
 
 class TreeMemory(threading.Thread):
-    """Peak memory of a process and all its descendants, sampled every 0.2 s.
+    """Peak memory of a process and all its descendants, sampled every 0.5 s.
 
     Counted as PSS (proportional set size): a page shared by several processes
     (TensorFlow's code and data in forked kernels, shared libraries) is split
@@ -56,7 +56,7 @@ class TreeMemory(threading.Thread):
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
-            time.sleep(0.2)
+            time.sleep(0.5)
 
     def stop(self) -> int:
         self.running = False
@@ -65,9 +65,14 @@ class TreeMemory(threading.Thread):
 
 
 def measure(command: list[str], cwd: Path = ROOT) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time and peak tree memory of one command."""
+    """Wall time and peak tree memory of one command (with this Python's scripts on PATH:
+    nbgrader runs `alembic` by name)."""
+    import os
+
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
     monitor = TreeMemory(process.pid)
     monitor.start()
     stdout, stderr = process.communicate()

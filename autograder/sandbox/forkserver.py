@@ -109,6 +109,9 @@ def preload() -> None:
     import nbclient  # noqa: F401
     import nbformat  # noqa: F401
     import zmq  # noqa: F401
+    # What lesson notebooks import besides Keras: plotting, with the kernel's inline backend.
+    import matplotlib.pyplot  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401
 
     from . import kernel, probe, runner  # noqa: F401
 

@@ -1,0 +1,132 @@
+"""autograder grade against nbgrader autograde, on the same submissions, in one run.
+
+    .venv/bin/python benchmarks/compare_nbgrader.py [--count 24] [--jobs 2] [--data FASHION_NPZ]
+
+Builds an nbgrader course whose source notebook is our solution
+(solutions/keras-dense.ipynb, a valid nbgrader source notebook) plus one
+autograded test cell, releases it with `nbgrader generate_assignment`, makes
+COUNT submissions from the released notebook (mostly the solution, some with
+the usual mistakes), grades them with `nbgrader autograde` (one at a time, as
+nbgrader does) and with `autograder grade --jobs N`, and prints for each:
+wall time, seconds per submission, submissions per minute and peak memory
+(PSS) of the whole process tree; then the throughput ratio, and the grading
+overhead: autograder's wall time divided by the time the students' own cells
+took (their recorded execution time, divided by the number of jobs).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from common import ROOT, measure
+
+MISTAKES = {  # what some students hand in instead of the solution's lines
+    "softmax')": "sigmoid')",
+    "loss='categorical_crossentropy'": "loss='mse'",
+    "epochs=10, batch_size=10": "epochs=10",
+}
+TEST_CELL = """# autograder test: accuracy on the test images
+assert test_accuracy > 0.8"""
+
+
+def course(root: Path, data: Path) -> Path:
+    """An nbgrader course with our solution as the source of assignment keras-dense."""
+    source = root / "source" / "keras-dense"
+    source.mkdir(parents=True)
+    node = nbformat.read(ROOT / "solutions" / "keras-dense.ipynb", as_version=4)
+    test = nbformat.v4.new_code_cell(TEST_CELL, metadata={"nbgrader": {
+        "grade": True, "grade_id": "test-accuracy", "locked": True, "points": 10, "schema_version": 3,
+        "solution": False, "task": False}})
+    test.id = "test-accuracy"
+    node.cells.append(test)
+    nbformat.write(node, source / "keras-dense.ipynb")
+    shutil.copyfile(data, source / "fashion.npz")
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'keras-lesson'\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        "c.ExecutePreprocessor.timeout = 240\n")
+    return root
+
+
+def submissions(root: Path, count: int, data: Path) -> Path:
+    """COUNT submissions in nbgrader's layout, filled in from the released notebook."""
+    released = nbformat.read(root / "release" / "keras-dense" / "keras-dense.ipynb", as_version=4)
+    solution = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+                for c in nbformat.read(root / "source" / "keras-dense" / "keras-dense.ipynb", as_version=4).cells}
+    mistakes = list(MISTAKES.items())
+    for number in range(count):
+        student = f"student{number:02d}"
+        node = nbformat.from_dict(json.loads(json.dumps(released)))
+        for cell in node.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                code = solution[grade_id].replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", "")
+                if number % 6 == 5:  # every sixth student makes one of the usual mistakes
+                    old, new = mistakes[(number // 6) % len(mistakes)]
+                    code = code.replace(old, new)
+                cell.source = code
+        folder = root / "submitted" / student / "keras-dense"
+        folder.mkdir(parents=True)
+        nbformat.write(node, folder / "keras-dense.ipynb")
+        shutil.copyfile(data, folder / "fashion.npz")
+    return root / "submitted"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--data", help="fashion.npz (default: the built-in stand-in)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="autograder-compare-") as work:
+        work = Path(work)
+        data = Path(args.data) if args.data else work / "fashion.npz"
+        if not args.data:
+            from autograder.data import make_standin
+
+            make_standin().save(data)
+        root = course(work / "course", data)
+        nbgrader = [sys.executable, "-m", "nbgrader"]
+        measure(nbgrader + ["generate_assignment", "keras-dense", "--force", "--create"], root)
+        submitted = submissions(root, args.count, data)
+        print(f"{args.count} submissions of keras-dense; {_machine()}")
+
+        elapsed, peak, completed = measure(nbgrader + ["autograde", "keras-dense", "--force", "--create"], root)
+        graded = len(list((root / "autograded").glob("*/keras-dense/keras-dense.ipynb")))
+        nb_rate = 60 * graded / elapsed
+        print(f"nbgrader autograde : {elapsed:6.1f} s, {elapsed / max(graded, 1):5.2f} s per submission, "
+              f"{nb_rate:5.1f} per minute, peak {peak / 2**20:5.0f} MiB ({graded} graded)")
+
+        out = work / "autograder-out"
+        command = [sys.executable, "-m", "autograder", "grade", str(submitted), "--out", str(out),
+                   "--jobs", str(args.jobs), "--data", str(data)]
+        elapsed, peak, completed = measure(command, ROOT)
+        results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
+        cells = sum(c.get("seconds") or 0 for r in results for c in r.get("cells", []))
+        rate = 60 * len(results) / elapsed
+        print(f"autograder --jobs {args.jobs}: {elapsed:6.1f} s, {elapsed / max(len(results), 1):5.2f} s per "
+              f"submission, {rate:5.1f} per minute, peak {peak / 2**20:5.0f} MiB ({len(results)} graded)")
+        print(f"throughput ratio (autograder / nbgrader): {rate / nb_rate:.2f}x")
+        print(f"grading overhead (wall / (students' cell time / jobs)): {elapsed / (cells / args.jobs):.2f} "
+              f"(cells took {cells:.1f} s in all)")
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    import psutil
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+            f"Python {platform.python_version()}")
+
+
+if __name__ == "__main__":
+    main()

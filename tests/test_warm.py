@@ -1,0 +1,137 @@
+"""The warm path: the fork server is safe to fork, its jobs are as isolated as cold
+sandboxes and from each other, and it records exactly what a cold run records."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder import pipeline
+from autograder.sandbox import Limits, isolation, run_notebook
+from autograder.sandbox.slots import Slot, warm_path_available
+from conftest import ROOT, write_notebook
+from corpus import lesson
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),
+                                                   reason="the warm path needs bubblewrap and root")]
+
+
+def test_fork_server_has_one_thread_after_its_imports():
+    env = isolation.sandbox_env("/tmp", "/tmp", "test", 1)
+    env["PATH"] = os.environ["PATH"]
+    probe = ("from autograder.sandbox import forkserver; forkserver.preload(); "
+             "print(forkserver.thread_count())")
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                               cwd=ROOT, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "1"
+
+
+def test_preload_refuses_to_serve_with_threads_running():
+    probe = ("import threading, time; threading.Thread(target=time.sleep, args=(30,), daemon=True).start(); "
+             "from autograder.sandbox import forkserver; forkserver.preload()")
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                               timeout=120, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert completed.returncode != 0 and "would not be safe" in completed.stderr
+
+
+@pytest.fixture(scope="module")
+def slot():
+    warm = Slot(capacity=2)
+    yield warm
+    warm.close()
+
+
+def run(slot, cells, data_file, tmp_path, **limits):
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    models = tmp_path / f"models-{time.monotonic_ns()}"
+    models.mkdir()
+    return slot.run(nb, data_file, Limits(**{"notebook_timeout": 120, **limits}), models)
+
+
+def printed(record, index):
+    return next(c for c in record.cells if c["index"] == index).get("stream_tail", "")
+
+
+def test_warm_and_cold_runs_record_the_same_facts(slot, tmp_path, standin_file):
+    notebook = write_notebook(tmp_path / "same.ipynb", lesson())
+    facts = []
+    for runner in (run_notebook, slot.run):
+        pipeline.grade_notebook(str(notebook), pipeline.Options(exercise="keras-dense", data=str(standin_file)),
+                                on_facts=facts.append, run=runner)
+    cold, warm = facts
+    assert (cold.execution, warm.execution) == ("cold", "warm")
+    assert warm.probabilities == cold.probabilities and warm.test_accuracy == cold.test_accuracy
+    histories = [next(c for c in f.calls if c["kind"] == "fit")["history"] for f in facts]
+    assert histories[0] == histories[1]
+    assert [c["status"] for c in warm.cells] == [c["status"] for c in cold.cells]
+
+
+LEAVE_TRACES = """
+import os, socket, subprocess, time
+open('/tmp/first-secret', 'w').write('x')
+open('mine.txt', 'w').write('x')
+server = socket.socket(); server.bind(('127.0.0.1', 5555)); server.listen()
+subprocess.Popen(['sleep', '9876'], start_new_session=True)
+print('uid', os.getuid())
+time.sleep(6)
+"""
+
+LOOK_AROUND = """
+import json, os, socket
+seen = {'tmp': os.path.exists('/tmp/first-secret'), 'home': sorted(os.listdir('.')),
+        'slots': os.listdir('/run/autograder-slots') if os.path.isdir('/run/autograder-slots') else [],
+        'uid': os.getuid(),
+        'processes': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}
+try:
+    socket.create_connection(('127.0.0.1', 5555), timeout=1)
+    seen['port'] = True
+except OSError:
+    seen['port'] = False
+print(json.dumps(seen))
+"""
+
+
+def test_jobs_side_by_side_cannot_see_each_other(slot, tmp_path, standin_file):
+    records = {}
+
+    def first():
+        records["first"] = run(slot, [LEAVE_TRACES], standin_file, tmp_path)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    time.sleep(4)  # the first job is running, with its files, port and process in place
+    second = run(slot, [LOOK_AROUND], standin_file, tmp_path)
+    thread.join()
+    seen = json.loads(printed(second, 0).strip().splitlines()[-1])
+    first_uid = int(printed(records["first"], 0).split("uid")[1].split()[0])
+    assert seen["tmp"] is False and "mine.txt" not in seen["home"] and seen["slots"] == []
+    assert seen["port"] is False
+    assert seen["uid"] not in (0, first_uid)
+    assert max(seen["processes"]) < 100  # its own PID namespace: a handful of its own processes
+    time.sleep(0.5)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "9876"]]
+
+
+def test_next_job_after_a_crash_finds_nothing_left(slot, tmp_path, standin_file):
+    crashed = run(slot, ["open('/tmp/left-behind', 'w').write('x')", "import os\nos._exit(1)"],
+                  standin_file, tmp_path)
+    assert crashed.status == "kernel_died"
+    after = run(slot, ["import os\nprint(os.path.exists('/tmp/left-behind'), sorted(os.listdir('.')))"],
+                standin_file, tmp_path)
+    assert after.status == "completed"
+    assert printed(after, 0).strip() == "False ['fashion.npz']"
+
+
+def test_a_stuck_job_is_killed_at_its_limit(slot, tmp_path, standin_file):
+    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    started = time.monotonic()
+    record = run(slot, ["x = 1", stubborn], standin_file, tmp_path, notebook_timeout=15, cell_timeout=15)
+    assert record.status == "timeout" and time.monotonic() - started < 15 + 30
