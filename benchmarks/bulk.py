@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, make_class, measure
+from common import ROOT, machine, make_class, measure
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="autograder-bench-") as work:
         work = Path(work)
         make_class(work / "class", args.count)
-        print(f"{args.count} submissions (mostly correct, some wrong); machine: {_machine()}")
+        print(f"{args.count} submissions (mostly correct, some wrong); machine: {machine()}")
         for jobs in (1, 2):
             command = [sys.executable, "-m", "autograder", "grade", str(work / "class"), "--out",
                        str(work / f"out{jobs}"), "--jobs", str(jobs)]
@@ -36,16 +36,6 @@ def main() -> None:
             status = "ok" if completed.returncode in (0, 1) else f"exit {completed.returncode}"
             print(f"--jobs {jobs}: {elapsed:6.1f} s wall, {60 * args.count / elapsed:5.1f} submissions/min, "
                   f"peak tree memory {peak / 2**20:6.0f} MiB ({status})")
-
-
-def _machine() -> str:
-    import os
-    import platform
-
-    import psutil
-
-    return (f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a class of lesson submissions and a process-tree memory monitor."""
+"""Shared by the benchmarks: a class of lesson submissions, a process-tree memory monitor,
+the machine's description and a verdict cross-check against `autograder check`."""
 from __future__ import annotations
 
 import subprocess
@@ -78,3 +79,42 @@ def measure(command: list[str], cwd: Path = ROOT) -> tuple[float, int, subproces
     stdout, stderr = process.communicate()
     elapsed = time.monotonic() - started
     return elapsed, monitor.stop(), subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+
+
+def verdicts(result: dict) -> tuple:
+    return result.get("status"), tuple(sorted((c["id"], c["passed"]) for c in result.get("checks", [])))
+
+
+def cross_check(notebooks: dict[str, Path], results: dict[str, dict], data: Path, work: Path,
+                exercise: str = "keras-dense") -> list[str]:
+    """Students whose batch verdicts differ from a cold, one-at-a-time `autograder check`.
+
+    Submissions with the same content get the same verdicts, so each distinct notebook is
+    checked once; the differences (or a missing result) are returned, one line each."""
+    import hashlib
+    import json
+
+    by_content: dict[str, list[str]] = {}
+    for student, path in notebooks.items():
+        by_content.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), []).append(student)
+    differences = []
+    for number, students in enumerate(by_content.values()):
+        out = work / f"cold-{number}.json"
+        subprocess.run([sys.executable, "-m", "autograder", "check", str(notebooks[students[0]]), "--json",
+                        str(out), "--quiet", "--exercise", exercise, "--data", str(data)],
+                       check=False, cwd=ROOT, capture_output=True, timeout=900)  # exit 1 = failed checks
+        cold = verdicts(json.loads(out.read_text()))
+        for student in students:
+            if student not in results:
+                differences.append(f"{student}: no batch result")
+            elif verdicts(results[student]) != cold:
+                differences.append(f"{student}: batch {verdicts(results[student])} != check {cold}")
+    return differences

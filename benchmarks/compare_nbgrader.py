@@ -23,8 +23,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
-
-from common import ROOT, measure
+from common import ROOT, cross_check, machine, measure
 
 MISTAKES = {  # what some students hand in instead of the solution's lines
     "softmax')": "sigmoid')",
@@ -96,7 +95,7 @@ def main() -> None:
         nbgrader = [sys.executable, "-m", "nbgrader"]
         measure(nbgrader + ["generate_assignment", "keras-dense", "--force", "--create"], root)
         submitted = submissions(root, args.count, data)
-        print(f"{args.count} submissions of keras-dense; {_machine()}")
+        print(f"{args.count} submissions of keras-dense; {machine()}")
 
         elapsed, peak, completed = measure(nbgrader + ["autograde", "keras-dense", "--force", "--create"], root)
         graded = len(list((root / "autograded").glob("*/keras-dense/keras-dense.ipynb")))
@@ -108,24 +107,24 @@ def main() -> None:
         command = [sys.executable, "-m", "autograder", "grade", str(submitted), "--out", str(out),
                    "--jobs", str(args.jobs), "--data", str(data)]
         elapsed, peak, completed = measure(command, ROOT)
-        results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
-        cells = sum(c.get("seconds") or 0 for r in results for c in r.get("cells", []))
+        if completed.returncode not in (0, 1):  # 1: some submissions failed checks, as intended
+            sys.exit(f"autograder grade failed (exit {completed.returncode}):\n{completed.stderr[-3000:]}")
+        results = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+        cells = sum(c.get("seconds") or 0 for r in results.values() for c in r.get("cells", []))
         rate = 60 * len(results) / elapsed
         print(f"autograder --jobs {args.jobs}: {elapsed:6.1f} s, {elapsed / max(len(results), 1):5.2f} s per "
               f"submission, {rate:5.1f} per minute, peak {peak / 2**20:5.0f} MiB ({len(results)} graded)")
         print(f"throughput ratio (autograder / nbgrader): {rate / nb_rate:.2f}x")
         print(f"grading overhead (wall / (students' cell time / jobs)): {elapsed / (cells / args.jobs):.2f} "
               f"(cells took {cells:.1f} s in all)")
-
-
-def _machine() -> str:
-    import os
-    import platform
-
-    import psutil
-
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-            f"Python {platform.python_version()}")
+        notebooks = {path.parent.parent.name: path for path in submitted.glob("*/keras-dense/keras-dense.ipynb")}
+        differences = cross_check(notebooks, results, data, work)
+        print(f"verdicts: {'identical to' if not differences else 'DIFFERENT from'} a cold `autograder check` "
+              f"of each distinct submission")
+        for line in differences:
+            print("  " + line)
+        if differences:
+            sys.exit(1)
 
 
 if __name__ == "__main__":
