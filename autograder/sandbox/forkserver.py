@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import select
@@ -124,6 +125,7 @@ def preload() -> None:
 
 def _job(job_dir: str) -> None:
     """In the forked job process: new namespaces, then PID 1 runs the job."""
+    gc.enable()  # the job's processes collect their own garbage, never the frozen preload
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
@@ -197,7 +199,14 @@ def _pid1(job_dir: str) -> None:
 # --- the server ------------------------------------------------------------
 
 def serve() -> None:
+    # CPython's advice for a server that forks without exec: no collections while loading,
+    # then freeze what was loaded. Otherwise every kernel's collections walk the millions
+    # of objects TensorFlow and matplotlib left in the server (measured: a 6-panel plot took
+    # 0.29 s in a forked kernel against 0.06 s in a fresh one, and fit about 20% longer),
+    # and writing their gc headers copies the pages the kernels would share.
+    gc.disable()
     preload()
+    gc.freeze()
     jobs: dict[int, str] = {}
     out = sys.stdout
     print("ready", file=out, flush=True)
