@@ -157,6 +157,10 @@ def predict_all(models: dict, test_path: str) -> dict:
 
 def main() -> None:
     import keras  # noqa: F401 - imported before the first request arrives, so the wait is spent here
+    import tensorflow as tf
+
+    # As in the kernels (sandbox/kernel.py): no graph rewriting for predict's one-off graphs.
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
     for line in sys.stdin:
         request = json.loads(line)

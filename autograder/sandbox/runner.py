@@ -160,7 +160,45 @@ def make_client_class():
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
+        async def async_start_new_kernel_client(self):
+            # jupyter_client's wait_for_ready ends by draining IOPub until it has been quiet
+            # for 0.2 s, idle time on every notebook. nbclient matches IOPub messages to the
+            # request that caused them, so a stale one cannot land in a cell; wait for the
+            # kernel_info reply and proof that IOPub is connected, no longer.
+            self.kc = self.km.client()
+            try:
+                self.kc.start_channels()
+                await wait_for_ready(self.kc, self.startup_timeout)
+            except Exception:
+                await self._async_cleanup_kernel()
+                raise
+            self.kc.allow_stdin = False
+            return self.kc
+
     return SandboxClient
+
+
+async def wait_for_ready(kc, timeout: float) -> None:
+    """The kernel answers kernel_info, and its IOPub messages reach us (ZeroMQ drops what a
+    subscriber sends before it is connected, so wait for the request's status message)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=1)
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            try:
+                await kc.iopub_channel.get_msg(timeout=0.2)
+                kc._handle_kernel_info_reply(reply)  # as jupyter_client does: protocol version
+                return
+            except Empty:
+                pass  # IOPub not connected yet: ask again
+        if not await kc.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
 
 def cell_record(index: int, cell, status: str, reply: dict | None, seconds: float,
