@@ -100,7 +100,7 @@ def fail(message: str) -> int:
 
 
 def run_check(args) -> int:
-    from . import exercises, pipeline, result as result_module
+    from . import exercises, github, pipeline, result as result_module
     from .report import documents, model as report_model, terminal
 
     options = pipeline.Options(
@@ -137,11 +137,14 @@ def run_check(args) -> int:
         print(f"autograder: {document.get('reason')}", file=sys.stderr)
     elif not args.quiet:
         sys.stdout.write(terminal.render(report, color=terminal.wants_color(sys.stdout)))
+    if github.active():
+        github.append_summary(documents.render_markdown(report))
+        print("\n".join(github.check_annotations(document, args.notebook)))
     return result_module.exit_code(document)
 
 
 def run_grade(args) -> int:
-    from . import batch, pipeline, progress
+    from . import batch, github, pipeline, progress
     from .gradebook import GradebookError
 
     jobs = args.jobs or os.cpu_count() or 1
@@ -164,6 +167,9 @@ def run_grade(args) -> int:
         return fail(f"cannot write to {args.out}: {error.strerror or error}")
     if report.interrupted:
         return 130
+    if github.active():
+        github.append_summary(github.batch_summary(report))
+        print("\n".join(github.batch_annotations(report)))
     graded = sum(1 for o in report.outcomes if o.result["status"] != "invalid")
     print(f"{graded} of {len(report.outcomes)} submissions graded, {len(report.problems)} file(s) could not "
           f"be; see {Path(args.out) / 'summary.html'} and {Path(args.out) / 'grades.csv'}")

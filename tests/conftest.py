@@ -26,9 +26,12 @@ def write_notebook(path: Path, cells: list[str], exercise: str | None = None, ma
     return path
 
 
-def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`autograder ARGS...` as a user runs it; `env` adds to (or, with None values, removes
+    from) this process's environment."""
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, env=environment)
 
 
 def grade(notebook: Path, out_dir: Path, *options: str) -> tuple[int, dict]:

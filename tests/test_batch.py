@@ -49,8 +49,9 @@ def make_class(root):
 def test_a_class_is_graded_like_check_would(tmp_path, standin_file):
     inputs = make_class(tmp_path)
     out = tmp_path / "out"
+    step_summary = tmp_path / "step-summary.md"
     completed = run_cli("grade", *inputs, "--out", str(out), "--jobs", "2", "--data", str(standin_file),
-                        "--exercise", "keras-dense", timeout=900)
+                        "--exercise", "keras-dense", timeout=900, env={"GITHUB_STEP_SUMMARY": str(step_summary)})
     assert completed.returncode == 1, completed.stderr  # erin and the stray files were not graded
     rows = list(csv.DictReader(open(out / "grades.csv")))
     assert [row["student_id"] for row in rows] == sorted([*CLASS, "erin"])
@@ -70,6 +71,17 @@ def test_a_class_is_graded_like_check_would(tmp_path, standin_file):
     assert "input shape (1,)" in summary  # bob's mistake, by name
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == len(rows)
+    # In GitHub Actions: a row per student in the job summary, an ::error per student who
+    # lost points, a ::warning per file that could not be read.
+    text = step_summary.read_text()
+    for row in rows:
+        score = "-" if row["status"] == "invalid" else f"{float(row['score']):g}/100"
+        assert f"| {row['student_id']} | {score} | {row['status']} |" in text
+    assert "| stray.txt | not a notebook (.ipynb) |" in text
+    errors = [line for line in completed.stdout.splitlines() if line.startswith("::error ")]
+    losing = [row["student_id"] for row in rows if float(row["score"]) < 100]
+    assert sorted(line.split("title=")[1].split("%3A")[0] for line in errors) == sorted(losing)
+    assert any(line.startswith("::warning ") and "stray.txt" in line for line in completed.stdout.splitlines())
 
 
 def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file):

@@ -92,13 +92,29 @@ def test_exercise_from_metadata_reports_and_exit_0(tmp_path, standin_file):
 
 
 @pytest.mark.slow
-def test_terminal_summary_lists_failures_first(tmp_path, standin_file):
+def test_terminal_summary_and_github_annotations_list_the_failures(tmp_path, standin_file):
+    """On a terminal: failures first. In GitHub Actions (GITHUB_STEP_SUMMARY set): the
+    Markdown report appended to the job summary and one ::error per failed check."""
     notebook = write_notebook(tmp_path / "bob.ipynb", lesson(fit=None))
-    completed = run_cli("check", str(notebook), "--exercise", "keras-dense", "--data", str(standin_file))
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    completed = run_cli("check", str(notebook), "--exercise", "keras-dense", "--data", str(standin_file),
+                        "--json", str(tmp_path / "bob.json"), env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert completed.returncode == 1
     lines = [line for line in completed.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert len(lines) == 14 and lines[0].startswith("FAIL") and lines[-1].startswith("PASS")
     assert "Next step:" in completed.stdout
+
+    result = json.loads((tmp_path / "bob.json").read_text())
+    failed = [c for c in result["checks"] if not c["passed"]]
+    errors = [line for line in completed.stdout.splitlines() if line.startswith("::error ")]
+    assert len(errors) == len(failed) > 0
+    for line, check in zip(errors, failed):
+        assert line.startswith(f"::error file={notebook},title={check['id']} (0/")
+        assert "\n" not in line and "%0ANext step%3A" not in line and "%0ANext step: " in line
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")  # appended, never overwritten
+    assert f"{result['score']:g}" in text and all(c["id"] in text for c in result["checks"])
 
 
 @pytest.mark.slow

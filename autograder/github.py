@@ -1,0 +1,100 @@
+"""GitHub Actions: the Markdown report in the job summary, failed checks as annotations.
+
+Active only when the runner sets GITHUB_STEP_SUMMARY (GitHub Actions does, for every
+step); elsewhere these functions do nothing, so `check` and `grade` print as usual.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
+def active() -> bool:
+    return bool(os.environ.get(SUMMARY_VARIABLE))
+
+
+def append_summary(markdown: str) -> None:
+    """Append to the job summary; a summary that cannot be written is said, not fatal."""
+    path = os.environ.get(SUMMARY_VARIABLE)
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip("\n") + "\n\n")
+    except OSError as error:
+        print(f"autograder: cannot append to {SUMMARY_VARIABLE} ({path}): {error.strerror or error}")
+
+
+def _escape_data(text: str) -> str:
+    # GitHub's workflow-command encoding: the message ends at a newline unless encoded.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(level: str, file: str, title: str, message: str) -> str:
+    return f"::{level} file={_escape_property(file)},title={_escape_property(title)}::{_escape_data(message)}"
+
+
+def check_annotations(document: dict, notebook: str) -> list[str]:
+    """One ::error per failed check (its message and hint), or one for a notebook that
+    could not be graded, pointing at the notebook."""
+    if document.get("status") == "invalid":
+        return [annotation("error", notebook, "not graded", str(document.get("reason") or "not graded"))]
+    lines = []
+    for check in document.get("checks", []):
+        if check.get("passed"):
+            continue
+        message = str(check.get("message") or "failed")
+        if check.get("hint"):
+            message += f"\nNext step: {check['hint']}"
+        title = f"{check['id']} ({check.get('points', 0):g}/{check.get('max_points', 0):g})"
+        lines.append(annotation("error", notebook, title, message))
+    return lines
+
+
+def batch_annotations(report) -> list[str]:
+    """One ::error per student who did not pass everything (GitHub shows only the first few
+    annotations of a step, so not one per check), one ::warning per unreadable file."""
+    lines = []
+    for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
+        result = outcome.result
+        failed = [c["id"] for c in result.get("checks", []) if not c.get("passed")]
+        if result.get("status") == "invalid":
+            message = str(result.get("reason") or "not graded")
+        elif failed or result.get("status") != "graded":
+            message = f"{result.get('status')}; failed: {', '.join(failed) or 'none'}"
+        else:
+            continue
+        file = outcome.submission.origin.split("!")[0]  # inside an archive: the archive
+        lines.append(annotation("error", file, f"{outcome.submission.student}: "
+                                f"{result.get('score', 0):g}/{result.get('max_score', 0):g}", message))
+    lines += [annotation("warning", p.origin.split("!")[0], "not graded", p.reason) for p in report.problems]
+    return lines
+
+
+def batch_summary(report) -> str:
+    """A class's results as Markdown: one row per student, then what could not be read."""
+    rows = ["## autograder grade", "",
+            f"{sum(1 for o in report.outcomes if o.result.get('status') != 'invalid')} of "
+            f"{len(report.outcomes)} submissions graded; {len(report.problems)} file(s) could not be.", "",
+            "| student | score | status | failed checks |", "| --- | --- | --- | --- |"]
+    for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
+        result = outcome.result
+        failed = [c["id"] for c in result.get("checks", []) if not c.get("passed")]
+        score = (f"{result.get('score', 0):g}/{result.get('max_score', 0):g}"
+                 if result.get("status") != "invalid" else "-")
+        rows.append(f"| {_cell(outcome.submission.student)} | {score} | {result.get('status')} | "
+                    f"{_cell(', '.join(failed) or result.get('reason') or '')} |")
+    if report.problems:
+        rows += ["", "| file | why it was not graded |", "| --- | --- |"]
+        rows += [f"| {_cell(Path(p.origin).name)} | {_cell(p.reason)} |" for p in report.problems]
+    return "\n".join(rows)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")[:300]
