@@ -1,0 +1,149 @@
+"""pytest plugin for course CI: one test per check id per notebook.
+
+    pytest --autograder submissions/ [--exercise keras-dense] [--autograder-data fashion.npz] \
+        --junitxml results.xml
+
+Each notebook is graded once, by the same pipeline as `autograder check` (in its own
+sandbox, never in pytest's process), the first time one of its tests runs; every check is
+then a test named after its id that passes or fails with the check's message and hint,
+so JUnit XML readers (GitHub Actions, GitLab, Jenkins) list per-check results.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("autograder", "grading Keras lesson notebooks")
+    group.addoption("--autograder", action="append", default=[], metavar="PATH", dest="autograder_paths",
+                    help="grade the notebooks at PATH (a notebook or a folder of them): one test per check")
+    group.addoption("--exercise", dest="autograder_exercise", metavar="ID",
+                    help="exercise id of every notebook (default: each notebook's metadata)")
+    group.addoption("--autograder-data", dest="autograder_data", metavar="FASHION_NPZ",
+                    help="the lesson's fashion.npz (default: the built-in stand-in)")
+    group.addoption("--autograder-timeout", dest="autograder_timeout", type=float, metavar="S",
+                    help="wall-clock limit for each notebook (default 240)")
+
+
+def pytest_configure(config) -> None:
+    paths = config.getoption("autograder_paths")
+    if not paths:
+        return
+    missing = [path for path in paths if not Path(path).exists()]
+    if missing:
+        raise pytest.UsageError(f"--autograder: no such file or folder: {', '.join(missing)}")
+    config.addinivalue_line("markers", "autograder(check_id): a check of a graded notebook")
+    # Grade these paths instead of the project's own tests (testpaths), or as well as the
+    # paths given on the command line.
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        config.args.extend(paths)
+    else:
+        config.args[:] = list(paths)
+    config.pluginmanager.register(_Grader(config), "autograder-grader")
+
+
+class _Grader:
+    """Holds what every notebook shares: the options and the lesson data, read once."""
+
+    def __init__(self, config):
+        from . import pipeline
+
+        self.roots = [Path(path).resolve() for path in config.getoption("autograder_paths")]
+        self.options = pipeline.Options(
+            exercise=config.getoption("autograder_exercise"), data=config.getoption("autograder_data"),
+            timeout=config.getoption("autograder_timeout") or pipeline.DEFAULT_TIMEOUT)
+        self._lesson = None
+
+    def lesson(self):
+        from . import pipeline
+
+        if self._lesson is None:
+            self._lesson = pipeline.resolve_data(self.options.data)
+        return self._lesson
+
+    def wants(self, path: Path) -> bool:
+        path = path.resolve()
+        return path.suffix == ".ipynb" and ".ipynb_checkpoints" not in path.parts and any(
+            path == root or root in path.parents for root in self.roots)
+
+    @pytest.hookimpl
+    def pytest_collect_file(self, file_path: Path, parent):
+        if self.wants(file_path):
+            return GradedNotebook.from_parent(parent, path=file_path, grader=self)
+        return None
+
+
+class GradedNotebook(pytest.File):
+    """A notebook: its tests are the exercise's check ids."""
+
+    def __init__(self, *args, grader: _Grader, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grader = grader
+        self._result: dict | None = None
+
+    def collect(self):
+        from . import exercises, notebook
+
+        exercise_id = self.grader.options.exercise
+        if exercise_id is None:
+            try:
+                exercise_id = notebook.exercise_of(notebook.read(str(self.path)))
+            except notebook.NotebookError:
+                exercise_id = None
+        exercise = exercises.EXERCISES.get(exercise_id or "")
+        if exercise is None:  # graded anyway, so that the reason is a failing test, not a crash
+            yield CheckItem.from_parent(self, name="notebook", check_id=None)
+            return
+        for check_id in exercise.check_ids:
+            item = CheckItem.from_parent(self, name=check_id, check_id=check_id)
+            item.add_marker(pytest.mark.xdist_group(str(self.path)))  # one notebook, one worker
+            yield item
+
+    def result(self) -> dict:
+        if self._result is None:
+            import time
+
+            from . import pipeline
+
+            try:
+                self._result = pipeline.grade_notebook(str(self.path), self.grader.options, self.grader.lesson())
+            except pipeline.UsageError as error:
+                self._result = pipeline.invalid_result(str(self.path), str(error), None, time.monotonic())
+        return self._result
+
+
+class CheckFailed(Exception):
+    """A check that did not pass; its message and hint are the whole report."""
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *args, check_id: str | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.check_id = check_id
+
+    def runtest(self) -> None:
+        result = self.parent.result()
+        self.user_properties.append(("status", result.get("status")))
+        if result.get("status") == "invalid":
+            raise CheckFailed(f"{self.name}: not graded: {result.get('reason')}")
+        if self.check_id is None:
+            raise CheckFailed("the notebook names no exercise this grader knows; pass --exercise")
+        check = next((c for c in result["checks"] if c["id"] == self.check_id), None)
+        if check is None:
+            raise CheckFailed(f"{self.check_id} was not graded")
+        self.user_properties.append(("points", f"{check['points']:g}/{check['max_points']:g}"))
+        if not check["passed"]:
+            lines = [f"{self.check_id} ({check['points']:g}/{check['max_points']:g}): {check['message']}"]
+            if check.get("hint"):
+                lines.append(f"Next step: {check['hint']}")
+            raise CheckFailed("\n".join(lines))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)  # the student's terms, not a traceback of ours
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}::{self.name}"
