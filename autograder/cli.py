@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     release.add_argument("--out", default="exercises", help="folder for the student notebooks")
 
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder archive")
+    gradescope.add_argument("--exercise", required=True, help="exercise id the archive grades")
+    gradescope.add_argument("--out", default="autograder.zip", metavar="ZIP", help="the archive to write")
+    gradescope.add_argument("--data", metavar="FASHION_NPZ", help="the lesson's fashion.npz (default: the stand-in)")
+    gradescope.add_argument("--threshold", type=_fraction, default=None)
+    gradescope.add_argument("--hide-threshold", action="store_true")
+    gradescope.add_argument("--timeout", type=_positive, default=None, metavar="S")
+    gradescope.add_argument("--visibility", default="visible",
+                            choices=("visible", "hidden", "after_due_date", "after_published"),
+                            help="when students see the results (Gradescope's visibility)")
+
     data = commands.add_parser("data", help="make, fetch or validate a fashion.npz")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     standin = data_commands.add_parser("standin", help="write the offline stand-in data set")
@@ -188,6 +199,21 @@ def run_release(args) -> int:
     return 0
 
 
+def run_gradescope(args) -> int:
+    from .data import DataError
+    from .gradescope import GradescopeError, build_archive
+
+    try:
+        written = build_archive(args.exercise, Path(args.out), args.data, args.threshold, args.hide_threshold,
+                                args.visibility, args.timeout)
+    except (GradescopeError, DataError) as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(f"cannot write {args.out}: {error.strerror or error}")
+    print(f"wrote {written}: upload it as the assignment's autograder (Ubuntu base image)")
+    return 0
+
+
 def run_data(args) -> int:
     from . import data
 
@@ -212,7 +238,8 @@ def run_data(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"check": run_check, "grade": run_grade, "release": run_release, "data": run_data}
+    handlers = {"check": run_check, "grade": run_grade, "release": run_release, "gradescope": run_gradescope,
+                "data": run_data}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

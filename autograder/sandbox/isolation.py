@@ -195,6 +195,10 @@ def sandbox_env(home: str, tmp: str, marker: str, threads: int) -> dict[str, str
         "LC_ALL": "C.UTF-8",
         "TMPDIR": tmp,
         "MPLBACKEND": "Agg",
+        # The folder holding this package, which is all of it the sandbox can see: found by
+        # the runner and the probe however the grader was installed (site-packages, an
+        # editable checkout, or a plain PYTHONPATH as in the Gradescope archive).
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent.parent),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",

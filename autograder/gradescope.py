@@ -1,0 +1,156 @@
+"""Gradescope: an autograder archive that grades with this package, and its results file.
+
+`autograder gradescope --exercise ID --out autograder.zip` writes the archive Gradescope
+asks for: `setup.sh` (installs bubblewrap and this package's dependencies), `run_autograder`
+(grades /autograder/submission), the rubric and the data, and this package's own source, so
+the archive grades exactly as the instructor's copy does. `run_autograder` writes
+/autograder/results/results.json in Gradescope's format: one test per check id.
+
+The root (/autograder on Gradescope) comes from GRADESCOPE_AUTOGRADER_ROOT when set, so
+that the archive can be tried in any folder laid out the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when the autograder image is built.
+set -euo pipefail
+apt-get update -q && apt-get install -y -q --no-install-recommends bubblewrap python3-pip python3-venv
+pip3 install --no-cache-dir -r /autograder/source/requirements.txt
+"""
+
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; it writes $ROOT/results/results.json.
+ROOT="${GRADESCOPE_AUTOGRADER_ROOT:-/autograder}"
+export PYTHONPATH="$ROOT/source${PYTHONPATH:+:$PYTHONPATH}"
+cd "$ROOT/source"
+exec python3 -m autograder.gradescope run
+"""
+
+
+class GradescopeError(Exception):
+    """The archive cannot be built as asked."""
+
+
+def requirements() -> list[str]:
+    """This package's own dependencies, as its metadata declares them (with their bounds)."""
+    try:
+        declared = importlib.metadata.requires("keras-autograder") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise GradescopeError("keras-autograder is not installed; install it with pip first") from None
+    return [line for line in declared if "extra ==" not in line]
+
+
+def build_archive(exercise_id: str, out: Path, data_path: str | None, threshold: float | None = None,
+                  hide_threshold: bool = False, visibility: str = "visible", timeout: float | None = None) -> Path:
+    from . import data, exercises
+
+    if exercise_id not in exercises.EXERCISES:
+        raise GradescopeError(f"unknown exercise {exercise_id!r}; known: {', '.join(sorted(exercises.EXERCISES))}")
+    if visibility not in VISIBILITIES:
+        raise GradescopeError(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    lesson = data.load(data_path) if data_path else data.make_standin()  # DataError names the problem
+    rubric = {"exercise": exercise_id, "threshold": threshold, "hide_threshold": hide_threshold,
+              "visibility": visibility, "timeout": timeout}
+    package = Path(__file__).resolve().parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in (("setup.sh", SETUP), ("run_autograder", RUN)):
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100755 << 16  # executable, as Gradescope requires
+            archive.writestr(info, text)
+        archive.writestr("requirements.txt", "\n".join(requirements()) + "\n")
+        archive.writestr("rubric.json", json.dumps(rubric, indent=2) + "\n")
+        if data_path:
+            archive.write(data_path, "fashion.npz")  # the instructor's file, as validated
+        else:
+            with tempfile.TemporaryDirectory() as scratch:
+                lesson.save(Path(scratch) / "fashion.npz")
+                archive.write(Path(scratch) / "fashion.npz", "fashion.npz")
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".j2", ".css"):
+                archive.write(path, f"autograder/{path.relative_to(package).as_posix()}")
+    return out
+
+
+def find_notebook(submission: Path, exercise_id: str) -> tuple[Path | None, str | None]:
+    """The submitted notebook: the only one, or the one named after the exercise."""
+    notebooks = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if not notebooks:
+        return None, "no notebook (.ipynb) was submitted"
+    if len(notebooks) == 1:
+        return notebooks[0], None
+    named = [p for p in notebooks if p.stem == exercise_id]
+    if len(named) == 1:
+        return named[0], None
+    return None, (f"{len(notebooks)} notebooks were submitted ({', '.join(p.name for p in notebooks)}); "
+                  f"submit one, or name it {exercise_id}.ipynb")
+
+
+def results_json(document: dict, markdown: str, visibility: str, seconds: float) -> dict:
+    """Gradescope's results format: overall score, one test per check."""
+    tests = []
+    for number, check in enumerate(document.get("checks", []), start=1):
+        output = str(check.get("message") or "")
+        if not check.get("passed") and check.get("hint"):
+            output += f"\n\nNext step: {check['hint']}"
+        tests.append({"name": f"{check['id']}: {check.get('title') or check['id']}", "number": str(number),
+                      "score": check.get("points", 0), "max_score": check.get("max_points", 0),
+                      "status": "passed" if check.get("passed") else "failed", "output": output,
+                      "output_format": "md", "visibility": visibility, "tags": [check["id"]]})
+    return {"score": document.get("score", 0), "execution_time": round(seconds),
+            "output": markdown, "output_format": "md", "visibility": visibility,
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def run(root: Path) -> dict:
+    """Grade the submission under `root` and write root/results/results.json."""
+    from . import exercises, pipeline
+    from .report import documents, model as report_model
+
+    started = time.monotonic()
+    source = root / "source"
+    rubric = json.loads((source / "rubric.json").read_text())
+    exercise = exercises.get(rubric["exercise"])
+    lesson = pipeline.resolve_data(str(source / "fashion.npz"))
+    notebook, problem = find_notebook(root / "submission", exercise.id)
+    if notebook is None:
+        document = pipeline.invalid_result("submission", problem, exercise, started)
+    else:
+        options = pipeline.Options(exercise=exercise.id, data=str(source / "fashion.npz"),
+                                   threshold=rubric.get("threshold"),
+                                   hide_threshold=bool(rubric.get("hide_threshold")),
+                                   timeout=rubric.get("timeout") or pipeline.DEFAULT_TIMEOUT)
+        document = pipeline.grade_notebook(str(notebook), options, lesson=lesson)
+    report = report_model.build(document, exercise, lesson.test_data)
+    results = results_json(document, documents.render_markdown(report), rubric.get("visibility", "visible"),
+                           time.monotonic() - started)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    (root / "results" / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope")
+    parser.add_argument("command", choices=["run"])
+    parser.parse_args(argv)
+    root = Path(os.environ.get(ROOT_VARIABLE) or "/autograder")
+    results = run(root)
+    print(f"score {results['score']:g}; wrote {root / 'results' / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The Gradescope archive, run in a temporary tree laid out like Gradescope's /autograder."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from autograder.exercises import get
+from conftest import run_cli, write_notebook
+from corpus import CASES
+
+TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "output_format", "visibility", "tags"}
+
+
+def gradescope_tree(tmp_path, *options):
+    """Build the archive and unpack it as Gradescope does: into ROOT/source."""
+    archive = tmp_path / "autograder.zip"
+    completed = run_cli("gradescope", "--exercise", "keras-dense", "--out", str(archive), *options)
+    assert completed.returncode == 0, completed.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as unpacked:
+        unpacked.extractall(root / "source")
+        modes = {info.filename: info.external_attr >> 16 for info in unpacked.infolist()}
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    for name in ("run_autograder", "setup.sh"):
+        os.chmod(root / "source" / name, 0o755)  # extractall drops the mode; Gradescope keeps it
+    (root / "submission").mkdir()
+    return root
+
+
+def run_autograder(root):
+    # python3 is this environment's (it has the dependencies setup.sh would install); the
+    # package itself comes from the archive, through run_autograder's PYTHONPATH.
+    env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+           "GRADESCOPE_AUTOGRADER_ROOT": str(root), "HOME": str(root)}
+    completed = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                               env=env, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def validate(results: dict, visibility: str) -> None:
+    assert set(results) >= {"score", "output", "tests", "visibility", "stdout_visibility"}
+    assert results["visibility"] == visibility and results["output_format"] == "md"
+    for test in results["tests"]:
+        assert set(test) == TEST_KEYS and test["status"] in ("passed", "failed")
+        assert 0 <= test["score"] <= test["max_score"] and test["visibility"] == visibility
+    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]))
+    assert [t["tags"][0] for t in results["tests"]] == get("keras-dense").check_ids
+
+
+@pytest.mark.slow
+def test_a_submission_is_graded_like_check_grades_it(tmp_path, standin_file):
+    root = gradescope_tree(tmp_path, "--data", str(standin_file), "--visibility", "after_published")
+    case = CASES["sigmoid-output"]
+    write_notebook(root / "submission" / "my-work.ipynb", case.cells)
+    results = run_autograder(root)
+    validate(results, "after_published")
+    failed = {t["tags"][0] for t in results["tests"] if t["status"] == "failed"}
+    assert failed == set(case.failing)
+    assert all("Next step:" in t["output"] for t in results["tests"] if t["status"] == "failed")
+    assert str(root) not in json.dumps(results)  # no path of the grading machine
+    assert "requirements.txt" in os.listdir(root / "source")
+    assert any(line.startswith("tensorflow") for line in (root / "source" / "requirements.txt").read_text().split())
+
+
+def test_no_notebook_submitted_is_a_zero_with_the_reason(tmp_path):
+    root = gradescope_tree(tmp_path)
+    (root / "submission" / "notes.txt").write_text("forgot the notebook")
+    results = run_autograder(root)
+    validate(results, "visible")
+    assert results["score"] == 0 and "no notebook (.ipynb) was submitted" in json.dumps(results)
+
+
+def test_bad_arguments_are_one_line(tmp_path):
+    bad = tmp_path / "bad.npz"
+    shutil.copyfile(__file__, bad)
+    for arguments in (["--exercise", "nope"], ["--exercise", "keras-dense", "--data", str(bad)]):
+        completed = run_cli("gradescope", *arguments, "--out", str(tmp_path / "a.zip"))
+        assert completed.returncode == 2 and len(completed.stderr.strip().splitlines()) == 1, completed.stderr
