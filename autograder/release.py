@@ -63,3 +63,31 @@ def release_all(solutions: Path, out: Path) -> list[Path]:
         target.write_text(render(student))
         written.append(target)
     return written
+
+
+VERDICT_HEADING = ("## Autograder tests\n\nThese cells grade the notebook above, one check each; "
+                   "do not edit them. Run them to see how your work does.")
+
+
+def verdict_cells(exercise) -> list[nbformat.NotebookNode]:
+    """nbgrader autograder-test cells, one per check id, worth that check's points
+    (see autograder/in_nbgrader.py)."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell
+
+    def nbgrader(grade_id: str, grade: bool, points: float | None = None) -> dict:
+        metadata = {"grade": grade, "grade_id": grade_id, "locked": True, "schema_version": 3,
+                    "solution": False, "task": False}
+        if points is not None:
+            metadata["points"] = points
+        return {"nbgrader": metadata}
+
+    cells = [new_markdown_cell(VERDICT_HEADING, metadata=nbgrader("autograder-tests", False))]
+    for check_id in exercise.check_ids:
+        cell = new_code_cell(f"from autograder.in_nbgrader import verdict\n"
+                             f"verdict({exercise.id!r}, {check_id!r})",
+                             metadata=nbgrader(f"test-{check_id.replace('.', '-')}", True,
+                                               exercise.points[check_id]))
+        cells.append(cell)
+    for cell in cells:
+        cell.id = cell.metadata["nbgrader"]["grade_id"]
+    return cells

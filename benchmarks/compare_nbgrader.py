@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 from common import ROOT, cross_check, machine, measure
+from nbgrader_course import course, submit
 
 MISTAKES = {  # what some students hand in instead of the solution's lines
     "softmax')": "sigmoid')",
@@ -34,47 +34,28 @@ TEST_CELL = """# autograder test: accuracy on the test images
 assert test_accuracy > 0.8"""
 
 
-def course(root: Path, data: Path) -> Path:
-    """An nbgrader course with our solution as the source of assignment keras-dense."""
-    source = root / "source" / "keras-dense"
-    source.mkdir(parents=True)
-    node = nbformat.read(ROOT / "solutions" / "keras-dense.ipynb", as_version=4)
+def without_our_verdicts(cells):
+    """The solution with one test cell of the kind instructors write, instead of our own
+    verdict cells (autograder/in_nbgrader.py): each of those would grade the notebook again
+    with autograder inside nbgrader's run, and the baseline is nbgrader alone."""
+    kept = [c for c in cells if "autograder.in_nbgrader" not in c.source
+            and c.metadata.get("nbgrader", {}).get("grade_id") != "autograder-tests"]
     test = nbformat.v4.new_code_cell(TEST_CELL, metadata={"nbgrader": {
         "grade": True, "grade_id": "test-accuracy", "locked": True, "points": 10, "schema_version": 3,
         "solution": False, "task": False}})
     test.id = "test-accuracy"
-    node.cells.append(test)
-    nbformat.write(node, source / "keras-dense.ipynb")
-    shutil.copyfile(data, source / "fashion.npz")
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        "c.CourseDirectory.course_id = 'keras-lesson'\n"
-        f"c.CourseDirectory.root = {str(root)!r}\n"
-        "c.ExecutePreprocessor.timeout = 240\n")
-    return root
+    return [*kept, test]
 
 
 def submissions(root: Path, count: int, data: Path) -> Path:
-    """COUNT submissions in nbgrader's layout, filled in from the released notebook."""
-    released = nbformat.read(root / "release" / "keras-dense" / "keras-dense.ipynb", as_version=4)
-    solution = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
-                for c in nbformat.read(root / "source" / "keras-dense" / "keras-dense.ipynb", as_version=4).cells}
+    """COUNT submissions in nbgrader's layout; every sixth makes one of the usual mistakes."""
     mistakes = list(MISTAKES.items())
     for number in range(count):
-        student = f"student{number:02d}"
-        node = nbformat.from_dict(json.loads(json.dumps(released)))
-        for cell in node.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.metadata.get("nbgrader", {}).get("solution"):
-                code = solution[grade_id].replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", "")
-                if number % 6 == 5:  # every sixth student makes one of the usual mistakes
-                    old, new = mistakes[(number // 6) % len(mistakes)]
-                    code = code.replace(old, new)
-                cell.source = code
-        folder = root / "submitted" / student / "keras-dense"
-        folder.mkdir(parents=True)
-        nbformat.write(node, folder / "keras-dense.ipynb")
-        shutil.copyfile(data, folder / "fashion.npz")
+        edit = None
+        if number % 6 == 5:
+            old, new = mistakes[(number // 6) % len(mistakes)]
+            edit = lambda code, old=old, new=new: code.replace(old, new)  # noqa: E731
+        submit(root, f"student{number:02d}", data, edit)
     return root / "submitted"
 
 
@@ -91,9 +72,9 @@ def main() -> None:
             from autograder.data import make_standin
 
             make_standin().save(data)
-        root = course(work / "course", data)
+        root = course(work / "course", data, without_our_verdicts)
         nbgrader = [sys.executable, "-m", "nbgrader"]
-        measure(nbgrader + ["generate_assignment", "keras-dense", "--force", "--create"], root)
+        measure([*nbgrader, "generate_assignment", "keras-dense", "--force", "--create"], root)
         submitted = submissions(root, args.count, data)
         print(f"{args.count} submissions of keras-dense; {machine()}")
 

@@ -1,0 +1,60 @@
+"""A tiny nbgrader course built from our solution notebook, for tests and benchmarks."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "keras-dense"
+
+
+def course(root: Path, data: Path, source_cells=None) -> Path:
+    """An nbgrader course whose assignment keras-dense is our solution notebook, or the
+    cells `source_cells(cells)` makes of it."""
+    source = root / "source" / ASSIGNMENT
+    source.mkdir(parents=True)
+    node = nbformat.read(ROOT / "solutions" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    if source_cells is not None:
+        node.cells = source_cells(node.cells)
+    nbformat.write(node, source / f"{ASSIGNMENT}.ipynb")
+    shutil.copyfile(data, source / "fashion.npz")
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.course_id = 'keras-lesson'\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        "c.ExecutePreprocessor.timeout = 240\n")
+    return root
+
+
+def nbgrader(root: Path, *arguments: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """`nbgrader ARGUMENTS...` in the course (with this Python's scripts on PATH: nbgrader
+    runs `alembic` by name)."""
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    return subprocess.run([sys.executable, "-m", "nbgrader", *arguments], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def submit(root: Path, student: str, data: Path, edit=None) -> Path:
+    """A submission in nbgrader's layout: the released notebook filled in with the
+    solution's code, changed by `edit(code)` if given."""
+    released = nbformat.read(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    solution = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+                for c in nbformat.read(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells}
+    node = nbformat.from_dict(json.loads(json.dumps(released)))
+    for cell in node.cells:
+        metadata = cell.metadata.get("nbgrader", {})
+        if metadata.get("solution"):
+            code = solution[metadata["grade_id"]].replace("### BEGIN SOLUTION\n", "").replace("\n### END SOLUTION", "")
+            cell.source = edit(code) if edit else code
+    folder = root / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    path = folder / f"{ASSIGNMENT}.ipynb"
+    nbformat.write(node, path)
+    shutil.copyfile(data, folder / "fashion.npz")
+    return path
