@@ -11,7 +11,6 @@ import csv
 import hashlib
 import os
 import re
-import queue
 import tempfile
 import threading
 import time

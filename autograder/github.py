@@ -43,18 +43,21 @@ def annotation(level: str, file: str, title: str, message: str) -> str:
 def check_annotations(document: dict, notebook: str) -> list[str]:
     """One ::error per failed check (its message and hint), or one for a notebook that
     could not be graded, pointing at the notebook."""
+    from .result import check_text
+
     if document.get("status") == "invalid":
         return [annotation("error", notebook, "not graded", str(document.get("reason") or "not graded"))]
     lines = []
     for check in document.get("checks", []):
         if check.get("passed"):
             continue
-        message = str(check.get("message") or "failed")
-        if check.get("hint"):
-            message += f"\nNext step: {check['hint']}"
         title = f"{check['id']} ({check.get('points', 0):g}/{check.get('max_points', 0):g})"
-        lines.append(annotation("error", notebook, title, message))
+        lines.append(annotation("error", notebook, title, check_text(check)))
     return lines
+
+
+def _failed(result: dict) -> list[str]:
+    return [c["id"] for c in result.get("checks", []) if not c.get("passed")]
 
 
 def batch_annotations(report) -> list[str]:
@@ -63,7 +66,7 @@ def batch_annotations(report) -> list[str]:
     lines = []
     for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
         result = outcome.result
-        failed = [c["id"] for c in result.get("checks", []) if not c.get("passed")]
+        failed = _failed(result)
         if result.get("status") == "invalid":
             message = str(result.get("reason") or "not graded")
         elif failed or result.get("status") != "graded":
@@ -85,7 +88,7 @@ def batch_summary(report) -> str:
             "| student | score | status | failed checks |", "| --- | --- | --- | --- |"]
     for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
         result = outcome.result
-        failed = [c["id"] for c in result.get("checks", []) if not c.get("passed")]
+        failed = _failed(result)
         score = (f"{result.get('score', 0):g}/{result.get('max_score', 0):g}"
                  if result.get("status") != "invalid" else "-")
         rows.append(f"| {_cell(outcome.submission.student)} | {score} | {result.get('status')} | "

@@ -101,11 +101,11 @@ def find_notebook(submission: Path, exercise_id: str) -> tuple[Path | None, str 
 
 def results_json(document: dict, markdown: str, visibility: str, seconds: float) -> dict:
     """Gradescope's results format: overall score, one test per check."""
+    from .result import check_text
+
     tests = []
     for number, check in enumerate(document.get("checks", []), start=1):
-        output = str(check.get("message") or "")
-        if not check.get("passed") and check.get("hint"):
-            output += f"\n\nNext step: {check['hint']}"
+        output = check_text(check, separator="\n\n")
         tests.append({"name": f"{check['id']}: {check.get('title') or check['id']}", "number": str(number),
                       "score": check.get("points", 0), "max_score": check.get("max_points", 0),
                       "status": "passed" if check.get("passed") else "failed", "output": output,

@@ -102,14 +102,11 @@ def verdict(exercise_id: str, check_id: str) -> None:
     if os.environ.get("AUTOGRADER_SANDBOX"):
         print("(graded by the autograder itself; this cell does nothing here)")
         return
+    from .result import verdict_of
+
     with _no_stderr():
         result = _grade(_notebook(exercise_id), exercise_id)
-    if result.get("status") == "invalid":
-        raise CheckFailed(f"{check_id}: not graded: {result.get('reason')}")
-    check = next((c for c in result.get("checks", []) if c["id"] == check_id), None)
-    if check is None:
-        raise CheckFailed(f"{check_id} is not a check of {exercise_id}")
-    if not check["passed"]:
-        hint = f"\nNext step: {check['hint']}" if check.get("hint") else ""
-        raise CheckFailed(f"{check_id}: {check['message']}{hint}")
-    print(f"{check_id}: passed. {check['message']}")
+    passed, text = verdict_of(result, check_id)
+    if not passed:
+        raise CheckFailed(text)
+    print(text)

@@ -124,21 +124,18 @@ class CheckItem(pytest.Item):
         self.check_id = check_id
 
     def runtest(self) -> None:
+        from .result import verdict_of
+
         result = self.parent.result()
         self.user_properties.append(("status", result.get("status")))
-        if result.get("status") == "invalid":
-            raise CheckFailed(f"{self.name}: not graded: {result.get('reason')}")
-        if self.check_id is None:
+        if self.check_id is None and result.get("status") != "invalid":
             raise CheckFailed("the notebook names no exercise this grader knows; pass --exercise")
-        check = next((c for c in result["checks"] if c["id"] == self.check_id), None)
-        if check is None:
-            raise CheckFailed(f"{self.check_id} was not graded")
-        self.user_properties.append(("points", f"{check['points']:g}/{check['max_points']:g}"))
-        if not check["passed"]:
-            lines = [f"{self.check_id} ({check['points']:g}/{check['max_points']:g}): {check['message']}"]
-            if check.get("hint"):
-                lines.append(f"Next step: {check['hint']}")
-            raise CheckFailed("\n".join(lines))
+        for check in result.get("checks", []):
+            if check["id"] == self.check_id:
+                self.user_properties.append(("points", f"{check['points']:g}/{check['max_points']:g}"))
+        passed, text = verdict_of(result, self.check_id or self.name)
+        if not passed:
+            raise CheckFailed(text)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):

@@ -88,6 +88,27 @@ def details(facts: Facts) -> dict:
     }
 
 
+def check_text(check: dict, separator: str = "\n") -> str:
+    """A check as plain text for the CI and LMS entry points: its message and, when it
+    failed, the next step."""
+    text = str(check.get("message") or ("passed" if check.get("passed") else "failed"))
+    if not check.get("passed") and check.get("hint"):
+        text += f"{separator}Next step: {check['hint']}"
+    return text
+
+
+def verdict_of(result: dict, check_id: str) -> tuple[bool, str]:
+    """Whether one check of a result passed, and what to tell the student about it."""
+    if result.get("status") == "invalid":
+        return False, f"{check_id}: not graded: {result.get('reason')}"
+    check = next((c for c in result.get("checks", []) if c["id"] == check_id), None)
+    if check is None:
+        return False, f"{check_id} is not a check of {result.get('exercise')}"
+    if check["passed"]:
+        return True, f"{check_id}: passed. {check_text(check)}"
+    return False, f"{check_id} ({check['points']:g}/{check['max_points']:g}): {check_text(check)}"
+
+
 def exit_code(result: dict) -> int:
     if result["status"] == "invalid":
         return 2

@@ -66,11 +66,10 @@ class TreeMemory(threading.Thread):
 
 
 def measure(command: list[str], cwd: Path = ROOT) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time and peak tree memory of one command (with this Python's scripts on PATH:
-    nbgrader runs `alembic` by name)."""
-    import os
+    """Wall time and peak tree memory of one command (with this Python's scripts on PATH)."""
+    from nbgrader_course import scripts_on_path
 
-    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    env = scripts_on_path()
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env)

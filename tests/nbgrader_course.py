@@ -32,12 +32,16 @@ def course(root: Path, data: Path, source_cells=None) -> Path:
     return root
 
 
+def scripts_on_path() -> dict[str, str]:
+    """This environment with this Python's scripts first on PATH: nbgrader runs `alembic`
+    by name, which a virtual environment that is not activated would not find."""
+    return dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
 def nbgrader(root: Path, *arguments: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    """`nbgrader ARGUMENTS...` in the course (with this Python's scripts on PATH: nbgrader
-    runs `alembic` by name)."""
-    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
-    return subprocess.run([sys.executable, "-m", "nbgrader", *arguments], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    """`nbgrader ARGUMENTS...` in the course."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", *arguments], cwd=root, env=scripts_on_path(),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def submit(root: Path, student: str, data: Path, edit=None) -> Path:
