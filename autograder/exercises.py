@@ -42,6 +42,51 @@ DEFAULT_POINTS = {
 }
 
 
+# The lesson's steps, as the notebook's self-check cells name them, and the checks of
+# each: `ex.check("build")` runs exactly these. Every check id belongs to one step.
+TASKS = {
+    "load": ("data.load",),
+    "reshape": ("data.reshape",),
+    "build": ("model.input_shape", "model.architecture", "model.hidden_activation", "model.output_layer"),
+    "compile": ("compile.loss", "compile.optimizer", "compile.metrics"),
+    "fit": ("fit.called", "fit.settings", "fit.validation"),
+    "evaluate": ("evaluate.called", "accuracy.threshold"),
+}
+
+TASK_TITLES = {
+    "load": "Load the data",
+    "reshape": "Flatten the pictures",
+    "build": "Build the network",
+    "compile": "Compile the network",
+    "fit": "Train the network",
+    "evaluate": "Evaluate on the test pictures",
+}
+
+# A further hint per step for `ex.hint(step)`: the pattern to follow, not the answer.
+TASK_HINTS = {
+    "load": ("`np.load('fashion.npz')` returns an archive that behaves like a dictionary: take each of "
+             "the four arrays out by its name, e.g. `train_data = fashion['train_data']`. Print their "
+             "`.shape` to see (600, 28, 28, 1) images and (600, 3) one-hot labels."),
+    "reshape": ("`reshape` keeps the number of rows and lets -1 work out the rest: "
+                "`images.reshape((images.shape[0], -1))` turns (n, 28, 28, 1) into (n, 784). Do it for "
+                "both train_data and test_data and keep the results under new names."),
+    "build": ("A Sequential model is a list of layers applied in order. The first Dense layer needs "
+              "`input_shape=(784,)` so that it knows each sample is 784 numbers; hidden layers use "
+              "`activation='relu'`, the last layer has one unit per class (3) and "
+              "`activation='softmax'` so its outputs are probabilities. `model.summary()` shows what "
+              "you built."),
+    "compile": ("`model.compile(loss=..., optimizer=..., metrics=[...])`: one-hot labels with a softmax "
+                "output go with 'categorical_crossentropy', the lesson uses the 'adam' optimizer, and "
+                "metrics=['accuracy'] makes Keras report accuracy while it trains."),
+    "fit": ("`model.fit(flat_training_images, training_labels, epochs=..., batch_size=..., "
+            "validation_split=...)`: train on the flattened (600, 784) array, not the 4-D images, for "
+            "10 epochs with batches of 10, holding out 0.2 of the data for validation."),
+    "evaluate": ("`model.evaluate(flat_test_images, test_labels)` returns the loss and the accuracy on "
+                 "pictures the model never trained on. If the accuracy is low, check the earlier steps "
+                 "first: flattened data, relu and softmax, the loss, and 10 epochs of training."),
+}
+
+
 @dataclass(frozen=True)
 class Exercise:
     id: str

@@ -136,22 +136,29 @@ def execute(job: Job, options: Options, run: Callable = run_notebook) -> Job:
     return job
 
 
+def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, str], lesson: data.LessonData,
+           evaluator: Evaluator | None, test_file: str | None) -> facts_stage.Facts:
+    """The facts of one run, and, given an evaluator, the grader's own measurement of the graded
+    model on `test_file` (the pristine test images). Reads model files as data only."""
+    reports = analyse_models(record.models)
+    test_classes = lesson.test_labels.argmax(axis=1).tolist()
+    facts = facts_stage.build(exercise, record, sources, lesson.shapes(), test_classes, reports)
+    graded = facts.graded_model
+    if evaluator is not None and graded is not None and not reports.get(graded, {}).get("problems"):
+        try:
+            predictions = evaluator.evaluate({graded: record.models[graded]}, test_file)
+        except EvaluatorError as error:
+            predictions = {graded: {"error": str(error)}}
+        facts_stage.measure(facts, predictions.get(graded, {}), test_classes)
+    return facts
+
+
 def finish(job: Job, evaluator: Evaluator,
            on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
     """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
     try:
-        record, lesson = job.record, job.lesson
-        reports = analyse_models(record.models)
-        test_classes = lesson.test_labels.argmax(axis=1).tolist()
-        facts = facts_stage.build(job.exercise, record, notebook.code_sources(job.node), lesson.shapes(),
-                                  test_classes, reports)
-        graded = facts.graded_model
-        if graded is not None and not reports.get(graded, {}).get("problems"):
-            try:
-                predictions = evaluator.evaluate({graded: record.models[graded]}, str(job.folder / "test.npz"))
-            except EvaluatorError as error:
-                predictions = {graded: {"error": str(error)}}
-            facts_stage.measure(facts, predictions.get(graded, {}), test_classes)
+        facts = assess(job.exercise, job.record, notebook.code_sources(job.node), job.lesson, evaluator,
+                       str(job.folder / "test.npz"))
     finally:
         job.work.cleanup()
     if on_facts is not None:

@@ -36,10 +36,12 @@ assert test_accuracy > 0.8"""
 
 def without_our_verdicts(cells):
     """The solution with one test cell of the kind instructors write, instead of our own
-    verdict cells (autograder/in_nbgrader.py): each of those would grade the notebook again
-    with autograder inside nbgrader's run, and the baseline is nbgrader alone."""
+    verdict cells (autograder/in_nbgrader.py) and self-check cells (autograder/student.py):
+    the first would grade the notebook again with autograder inside nbgrader's run, the
+    second would record and check the kernel as it goes, and the baseline is nbgrader alone."""
+    ours = ("autograder-tests", "selfcheck-")
     kept = [c for c in cells if "autograder.in_nbgrader" not in c.source
-            and c.metadata.get("nbgrader", {}).get("grade_id") != "autograder-tests"]
+            and not str(c.metadata.get("nbgrader", {}).get("grade_id", "")).startswith(ours)]
     test = nbformat.v4.new_code_cell(TEST_CELL, metadata={"nbgrader": {
         "grade": True, "grade_id": "test-accuracy", "locked": True, "points": 10, "schema_version": 3,
         "solution": False, "task": False}})

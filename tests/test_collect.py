@@ -1,7 +1,6 @@
 """Finding a class's submissions: folders, nbgrader's layout, LMS archives, and every bad input."""
 from __future__ import annotations
 
-import io
 import os
 import stat
 import zipfile

@@ -35,11 +35,18 @@ def cell_number(index: int | None) -> str:
     return f"cell {index + 1}" if isinstance(index, int) else "a cell"
 
 
+def cell_name(facts: Facts, index: int | None) -> str:
+    """'cell 7' by position in the notebook; in a live self-check, where only the order of
+    execution is known, 'the cell In [12]' as Jupyter labels it."""
+    label = (facts.cell(index) or {}).get("label") if isinstance(index, int) else None
+    return f"the cell {label}" if label else cell_number(index)
+
+
 def location(facts: Facts, index: int | None, line: int | None) -> str:
     """'cell 7, line 2: `model.fit(train_data, ...)`': where the student can look."""
     if index is None:
         return "in code run from a cell"
-    text = cell_number(index)
+    text = cell_name(facts, index)
     if line:
         text += f", line {line}"
         source = facts.source_line(index, line)
@@ -121,7 +128,7 @@ def unfinished_sentence(facts: Facts) -> str:
     cells = [c for c in errors(facts) if _placeholder(c)]
     if not cells:
         return ""
-    numbers = [str(c["index"] + 1) for c in cells]
+    numbers = [c.get("label") or str(c["index"] + 1) for c in cells]
     listed = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
     return (f"{'Cell' if len(cells) == 1 else 'Cells'} {listed} still "
             f"raise{'s' if len(cells) == 1 else ''} NotImplementedError: "
@@ -201,14 +208,14 @@ def stopped_sentence(facts: Facts) -> str:
             whole = cell.get("notebook_limit_reached") or not cell.get("limit")
             limit = facts.limits.get("notebook_timeout_s") if whole else cell.get("limit")
             scope = "the notebook's time limit" if whole else "the time limit for one cell"
-            return (f"Execution stopped in {cell_number(cell['index'])}: it was still running when "
+            return (f"Execution stopped in {cell_name(facts, cell['index'])}: it was still running when "
                     f"{scope} ({limit:.0f} s) ran out.")
         limit = facts.limits.get("notebook_timeout_s")
         return f"The notebook did not finish within its time limit ({limit:.0f} s)." if limit else \
             "The notebook did not finish within its time limit."
     if facts.status in ("kernel_died", "error"):
         cell = next((c for c in facts.cells if c.get("status") == "died"), None)
-        where = f" while running {cell_number(cell['index'])}" if cell else ""
+        where = f" while running {cell_name(facts, cell['index'])}" if cell else ""
         return (f"The Python kernel died{where} (the code may have exhausted memory, or exited the "
                 "process); cells after it did not run.")
     return ""

@@ -3,29 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import re
-
-import jinja2
-import markupsafe
-
 from . import model, plots
-
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "report/templates"),
-                          autoescape=jinja2.select_autoescape(["html", "html.j2"]), trim_blocks=True,
-                          lstrip_blocks=True)
-_ENV.filters["shape"] = lambda shape: "?" if shape is None else "(" + ", ".join(
-    "None" if d is None else str(d) for d in shape) + ")"
-_ENV.filters["number"] = lambda value: "—" if value is None else f"{value:.4f}"
-_ENV.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _inline_code(text) -> markupsafe.Markup:
-    """Escape a message for HTML and show its `code` spans as code."""
-    escaped = str(markupsafe.escape(text))
-    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
-
-
-_ENV.filters["code"] = _inline_code
+from .templating import ENV as _ENV
 
 
 def _context(report: model.Report) -> dict:

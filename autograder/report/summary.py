@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import plots
-from .documents import _ENV
+from .templating import ENV as _ENV
 
 MAX_NAMES = 40
 

@@ -15,6 +15,7 @@ before it.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -103,6 +104,7 @@ class Probe:
         self.fd = events_fd
         self.data_path = data_path
         self.events = 0
+        self.max_events = MAX_EVENTS  # a live self-check session raises it
         self.seq = 0
         self.lock = threading.RLock()
         self.local = threading.local()
@@ -115,7 +117,7 @@ class Probe:
 
     def emit(self, kind: str, **fields) -> None:
         with self.lock:
-            if self.events >= MAX_EVENTS:
+            if self.events >= self.max_events:
                 return
             self.events += 1
             self.seq += 1
@@ -300,6 +302,15 @@ class Probe:
     def nested(self) -> bool:
         return getattr(self.local, "depth", 0) > 0
 
+    @contextlib.contextmanager
+    def unrecorded(self):
+        """Calls made inside are the grader's own (a live self-check reading the data), not the student's."""
+        self.local.depth = getattr(self.local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self.local.depth -= 1
+
     def wrap(self, name, start):
         """Wrap a Model method: record the call, run it, record how it ended.
 
@@ -413,7 +424,7 @@ class Probe:
         if isinstance(file, (str, os.PathLike)):
             path = os.fspath(file)
             if isinstance(path, str) and os.path.basename(path) == os.path.basename(self.data_path) \
-                    and not os.path.exists(path):
+                    and not os.path.exists(path) and os.path.exists(self.data_path):
                 return self.data_path, path
         return file, None
 
@@ -424,6 +435,14 @@ class Probe:
             name = os.path.basename(str(getattr(file, "name", "")))
         result._autograder_source = name
         result._autograder_requested = requested
+        if self.pristine is None and name == os.path.basename(self.data_path):
+            # A live self-check started before the data file was there: the
+            # lesson's rows are known from the first copy the student opens.
+            path = os.fspath(file) if isinstance(file, (str, os.PathLike)) else None
+            if path is not None:
+                self.pristine = self._load_pristine(path)
+                if self.pristine is not None:
+                    self.data_path = os.path.abspath(path)
 
     def record_npz_key(self, npz, key, array):
         source = getattr(npz, "_autograder_source", None)

@@ -1,0 +1,163 @@
+"""Self-check for students, inside their own notebook.
+
+    from autograder.student import Exercise
+    ex = Exercise("keras-dense")      # first cell: starts recording this kernel
+    ...                               # the student's code for one step
+    ex.check("build")                 # that step's checks, on the kernel's current state
+    ex.hint("build")                  # a further hint for the step
+    ex.check_all()                    # every check, with the accuracy measured by the grader
+
+The steps are load, reshape, build, compile, fit and evaluate
+(`autograder.exercises.TASKS`). A check runs the same checks as
+`autograder check`, on facts recorded from the live kernel (see
+`autograder.live`); the accuracy is measured, as in `check`, by a separate
+evaluator process on the data file's own test images.
+
+Nothing here may break the student's kernel or show a traceback of ours:
+every failure of the self-check is shown as a note. When the autograder
+itself runs the notebook (in its sandbox, where the kernel is already
+recorded), the self-check cells do nothing, so they cannot change a grade.
+"""
+from __future__ import annotations
+
+import os
+
+from . import checks, exercises, pipeline
+from .report import inline
+
+STEPS = ", ".join(exercises.TASKS)
+
+
+def _display(panel: inline.Panel) -> None:
+    try:
+        from IPython.display import display
+
+        display(panel)
+    except Exception:  # noqa: BLE001 - no rich display here: plain text still helps
+        print(repr(panel))
+
+
+def _graded_here() -> bool:
+    """Is this kernel one the autograder is grading? Its probe is then installed already."""
+    from . import live
+    from .sandbox import probe
+
+    return bool(os.environ.get("AUTOGRADER_SANDBOX")) or (probe._probe is not None and live._recorder is None)
+
+
+class Exercise:
+    """One exercise of the lesson, checked on the work in this kernel."""
+
+    def __init__(self, exercise_id: str, data: str = "fashion.npz") -> None:
+        self.id = exercise_id
+        self._exercise: exercises.Exercise | None = None
+        self._recorder = None
+        self._problem = ""
+        self._in_grader = _graded_here()
+        if self._in_grader:
+            return  # the grader records this kernel itself
+        try:
+            self._exercise = exercises.get(exercise_id)
+        except exercises.UnknownExercise as error:
+            self._problem = f"The self-check cannot start: {error}."
+            _display(inline.note_panel("Self-check", self._problem))
+            return
+        try:
+            from . import live
+
+            self._recorder = live.recorder(data)
+        except Exception as error:  # noqa: BLE001
+            self._problem = (f"The self-check could not start ({type(error).__name__}: {error}). Your work "
+                             "is not affected; the autograder still grades the saved notebook.")
+        if self._recorder is None and not self._problem:
+            self._problem = "The self-check works inside a Jupyter notebook (an IPython kernel)."
+        if self._problem:
+            _display(inline.note_panel("Self-check", self._problem))
+        elif not self._recorder.cells and self._unseen_work():
+            _display(inline.note_panel(
+                "Self-check", "Cells that ran before this one are not seen by the checks. Run the notebook "
+                              "from the top (Kernel > Restart & Run All) for checks on all of your work.",
+                state="not_started"))
+
+    def __repr__(self) -> str:
+        return f"Exercise({self.id!r})"
+
+    # --- what students call -------------------------------------------------------
+
+    def check(self, step: str) -> None:
+        """Show whether one step of the lesson is done right, and what to do if not."""
+        self._show(lambda: self._step(step))
+
+    def hint(self, step: str) -> None:
+        """Show a further hint for one step."""
+        if self._in_grader:
+            return
+        if step not in exercises.TASKS:
+            _display(self._unknown(step))
+            return
+        _display(inline.note_panel(f"Hint: {exercises.TASK_TITLES[step]}", exercises.TASK_HINTS[step],
+                                   state="not_started"))
+
+    def check_all(self) -> None:
+        """Show every check of the exercise, with the accuracy measured by the grader."""
+        self._show(self._all)
+
+    # --- the work -----------------------------------------------------------------
+
+    def _show(self, make) -> None:
+        if self._in_grader:
+            return
+        if self._problem:
+            _display(inline.note_panel("Self-check", self._problem))
+            return
+        try:
+            panel = make()
+        except Exception as error:  # noqa: BLE001 - a bug of ours must not look like the student's
+            panel = inline.note_panel(
+                "Self-check", f"The self-check could not run ({type(error).__name__}: {error}). Your work is "
+                              "not affected; the autograder still grades the saved notebook.")
+        _display(panel)
+
+    def _unknown(self, step: str) -> inline.Panel:
+        return inline.note_panel("Self-check", f"There is no step called {step!r}; the steps are {STEPS}.")
+
+    def _outcomes(self, measure: bool):
+        recorder = self._recorder
+        lesson = recorder.lesson()
+        if isinstance(lesson, str):
+            return None, lesson
+        evaluator = recorder.measuring_evaluator() if measure else None
+        facts = pipeline.assess(self._exercise, recorder.snapshot(), recorder.sources(), lesson, evaluator,
+                                str(recorder.folder / "test.npz"))
+        return (facts, checks.run_checks(facts, self._exercise)), ""
+
+    def _step(self, step: str) -> inline.Panel:
+        if step not in exercises.TASKS:
+            return self._unknown(step)
+        self._recorder.mark_check_cell()
+        if step == "fit":
+            self._recorder.warm_up()  # so that checking the evaluation next takes a moment, not seconds
+        outcome, problem = self._outcomes(measure=step == "evaluate")
+        if outcome is None:
+            return inline.note_panel(exercises.TASK_TITLES[step], problem)
+        _, results = outcome
+        chosen = [r for r in results if r.id in exercises.TASKS[step]]
+        last = self._recorder.last_work_cell()
+        untouched = ((last or {}).get("error") or {}).get("ename") == "NotImplementedError"
+        return inline.step_panel(step, chosen, not_started=untouched)
+
+    def _all(self) -> inline.Panel:
+        self._recorder.mark_check_cell()
+        outcome, problem = self._outcomes(measure=True)
+        if outcome is None:
+            return inline.note_panel("Every check", problem)
+        facts, results = outcome
+        return inline.all_panel(results, sum(r.points for r in results), self._exercise.max_score,
+                                facts.test_accuracy)
+
+    def _unseen_work(self) -> bool:
+        """Does the namespace already hold a model or the lesson's arrays?"""
+        namespace = self._recorder.shell.user_ns
+        keras = self._recorder.probe.keras
+        return any(isinstance(value, keras.Model) or name in ("train_data", "fashion")
+                   for name, value in list(namespace.items()) if not name.startswith("_"))

@@ -1,0 +1,164 @@
+"""The self-check in the student's own notebook: `ex.check(step)` on the live kernel.
+
+Each test runs a real notebook in a real IPython kernel, as Jupyter would (no
+sandbox: this is the student's own kernel), and reads what the self-check cells
+showed.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.exercises import TASKS
+from conftest import ROOT, write_notebook
+from corpus import CASES
+
+pytestmark = pytest.mark.slow
+
+VERDICT = re.compile(r'data-check="([^"]+)" data-verdict="(passed|failed)"')
+
+
+def execute(path, data_file):
+    """Run the notebook top to bottom in a fresh kernel next to a copy of the data; return it."""
+    shutil.copyfile(data_file, path.parent / "fashion.npz")
+    node = nbformat.read(path, as_version=4)
+    NotebookClient(node, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return node
+
+
+def shown(cell) -> tuple[str, str]:
+    """The rich HTML and the plain text a self-check cell displayed."""
+    html = "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
+    text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+    return html, text
+
+
+def assert_no_traceback_of_ours(node):
+    for cell in node.cells:
+        if cell.cell_type != "code" or "ex." not in cell.source and "Exercise" not in cell.source:
+            continue
+        assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
+        assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"], cell.source
+
+
+def filled_release(tmp_path, exercise):
+    """The released exercise as a student gets it, with the solution's code typed into each step."""
+    released = nbformat.read(ROOT / "exercises" / f"{exercise}.ipynb", as_version=4)
+    solution = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+                for c in nbformat.read(ROOT / "solutions" / f"{exercise}.ipynb", as_version=4).cells}
+    for cell in released.cells:
+        metadata = cell.metadata.get("nbgrader", {})
+        if metadata.get("solution"):
+            cell.source = solution[metadata["grade_id"]].replace("### BEGIN SOLUTION\n", "").replace(
+                "\n### END SOLUTION", "")
+    path = tmp_path / f"{exercise}.ipynb"
+    nbformat.write(released, path)
+    return path
+
+
+def step_cells(node):
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in node.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("selfcheck-")}
+
+
+@pytest.mark.parametrize("exercise", ["keras-dense", "keras-deeper"])
+def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, standin_file, exercise):
+    node = execute(filled_release(tmp_path, exercise), standin_file)
+    cells = step_cells(node)
+    assert set(cells) >= {f"selfcheck-{step}" for step in TASKS} | {"selfcheck-setup", "selfcheck-all"}
+    for step, check_ids in TASKS.items():
+        html, text = shown(cells[f"selfcheck-{step}"])
+        assert f'data-step="{step}" data-state="passed"' in html, (step, text)
+        assert dict(VERDICT.findall(html)) == {check_id: "passed" for check_id in check_ids}
+        assert text.startswith("✓") and "passed" in text.splitlines()[0]
+    html, text = shown(cells["selfcheck-all"])
+    assert "100 of 100 points" in text and "Test accuracy measured by the grader" in text
+    assert set(VERDICT.findall(html)) == {(check_id, "passed") for ids in TASKS.values() for check_id in ids}
+    assert_no_traceback_of_ours(node)
+
+
+def test_released_exercise_as_handed_out_says_each_step_is_not_started(tmp_path, standin_file):
+    path = tmp_path / "keras-dense.ipynb"
+    shutil.copyfile(ROOT / "exercises" / "keras-dense.ipynb", path)
+    node = execute(path, standin_file)
+    cells = step_cells(node)
+    for step in ("load", "reshape", "build", "compile", "fit", "evaluate"):
+        html, text = shown(cells[f"selfcheck-{step}"])
+        assert 'data-state="not_started"' in html, (step, text)
+        assert "not done yet" in text and "raise NotImplementedError()" in text
+    html, text = shown(cells["selfcheck-all"])
+    assert "0 of 100 points" in text
+    assert_no_traceback_of_ours(node)
+
+
+# Mistakes and equivalent forms from the corpus, each with every check's expected verdict.
+PARITY = ["keras-input-layer", "lesson-as-printed", "sigmoid-output", "mse-loss", "no-validation-split",
+          "never-trained", "evaluated-on-training-data", "name-error-dense-not-imported",
+          "deeper-missing-hidden-layer", "trained-on-test-data"]
+
+
+@pytest.mark.parametrize("name", PARITY)
+def test_check_all_gives_the_verdicts_of_autograder_check(tmp_path, standin_file, name):
+    """A student's notebook with the self-check set up first and `ex.check_all()` last shows
+    exactly the corpus's expected verdicts, which `autograder check` is held to in test_corpus."""
+    case = CASES[name]
+    setup = f"from autograder.student import Exercise\nex = Exercise({case.exercise!r})"
+    path = write_notebook(tmp_path / f"{name}.ipynb", [setup, *case.cells, "ex.check_all()"], case.exercise)
+    node = execute(path, standin_file)
+    html, text = shown(node.cells[-1])
+    verdicts = dict(VERDICT.findall(html))
+    from autograder.exercises import get
+
+    expected = {check_id: "failed" if check_id in case.failing else "passed" for check_id in get(case.exercise).check_ids}
+    assert verdicts == expected, text
+    assert_no_traceback_of_ours(node)
+
+
+def test_checks_are_kind_to_odd_calls_and_fast_on_structure(tmp_path, standin_file):
+    """An unknown step, a hint, a check before anything exists and a broken data path are notes, not
+    tracebacks; a structure check on the live kernel takes well under a second."""
+    cells = [
+        "from autograder.student import Exercise\nex = Exercise('keras-dense')",
+        "ex.check('build')",  # nothing built yet
+        "ex.check('buld')",
+        "ex.hint('fit')",
+        "import numpy as np\nfashion = np.load('fashion.npz')\n" + "\n".join(
+            f"{k} = fashion[{k!r}]" for k in ("train_data", "train_labels", "test_data", "test_labels")),
+        CASES["sigmoid-output"].cells[2],  # flatten
+        CASES["sigmoid-output"].cells[3],  # a model with a sigmoid output
+        "import time\nstarted = time.perf_counter()\nex.check('build')\nbuild_seconds = time.perf_counter() - started",
+        "print(f'BUILD CHECK {build_seconds:.3f} s')",
+        "Exercise('no-such-exercise').check('build')",
+        "Exercise('keras-dense', data='missing/fashion.npz').check('load')",
+    ]
+    node = execute(write_notebook(tmp_path / "odd.ipynb", cells, "keras-dense"), standin_file)
+    html, text = shown(node.cells[1])
+    assert 'data-state="failed"' in html and "No Keras model was found" in text
+    assert "no step called 'buld'" in shown(node.cells[2])[1] and "load, reshape, build" in shown(node.cells[2])[1]
+    assert "validation_split" in shown(node.cells[3])[1]
+    html, text = shown(node.cells[7])
+    verdicts = dict(VERDICT.findall(html))
+    assert verdicts == {"model.input_shape": "passed", "model.architecture": "passed",
+                        "model.hidden_activation": "passed", "model.output_layer": "failed"}, text
+    assert "sigmoid" in text
+    seconds = float(re.search(r"BUILD CHECK ([0-9.]+) s", node.cells[8].outputs[0]["text"]).group(1))
+    assert seconds < 1.0
+    assert "unknown exercise 'no-such-exercise'" in shown(node.cells[9])[1]
+    assert "fashion.npz was not found" in shown(node.cells[10])[1] or "not found" in shown(node.cells[10])[1]
+    assert_no_traceback_of_ours(node)
+
+
+def test_self_check_cells_do_nothing_when_the_autograder_grades_the_notebook(tmp_path, standin_file):
+    """In the grader's sandbox the kernel is recorded by the grader; the self-check stays out of
+    the way, so the notebook grades exactly as without it."""
+    from conftest import grade
+
+    path = filled_release(tmp_path, "keras-dense")
+    status, result = grade(path, tmp_path, "--data", str(standin_file))
+    assert status == 0 and result["score"] == 100.0
+    assert not [c for c in result["cells"] if c["status"] != "ok"]
