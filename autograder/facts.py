@@ -190,7 +190,7 @@ def build(exercise, run, sources: dict[int, str], data_shapes: dict, test_classe
     facts.probe_ready = any(e.get("kind") == "probe_ready" for e in events)
     facts.export_ok = any(e.get("kind") == "export_done" for e in events)
     facts.runner_error = next((str(r.get("error"))[:500] for r in run.runner
-                               if r.get("event") in ("runner_error", "kernel_failed")), None)
+                               if r.get("event") in ("limit", "runner_error", "kernel_failed")), None)
     facts.loads = [{"file": e.get("file"), "key": e.get("key"), "shape": e.get("shape"),
                     "dtype": e.get("dtype"), "cell": cell_of(e.get("exec")), "line": e.get("line"),
                     "requested": e.get("requested")}

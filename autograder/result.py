@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from .checks import CheckResult
-from .checks.explain import explain_error
+from .checks.explain import explain_error, stopped_sentence
 from .exercises import Exercise
 from .facts import Facts
 
@@ -38,6 +38,8 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
                          "threshold": None if exercise.threshold_hidden else exercise.threshold}
     if exercise.threshold_hidden:
         result["metrics"]["threshold_hidden"] = True
+    if facts.status != "completed":
+        result["stop_reason"] = stopped_sentence(facts)
     result["cells"] = [_cell(c) for c in facts.cells]
     result["isolation"] = facts.isolation
     result["execution"] = facts.execution

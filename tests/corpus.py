@@ -329,4 +329,40 @@ builtins.open = None
 builtins.isinstance = lambda *args: False"""})),
 ]
 
+# Resource attacks whose verdicts show whether the limit held: a fork loop that is
+# refused leaves the data in place for training; one that is not deletes it. A run
+# that keeps writing files on the grader's disk is stopped before it evaluates.
+HOSTILE += [
+    Case("forks-until-refused", lesson(before={"fit": """import os, signal, time
+refused, children = None, []
+for attempt in range(2000):
+    try:
+        pid = os.fork()
+    except OSError as error:
+        refused = error
+        break
+    if pid == 0:
+        time.sleep(3600)
+        os._exit(0)
+    children.append(pid)
+print('forked', len(children), 'processes, then:', refused)
+for pid in children:  # the limit is the user's: training needs its threads back
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+if refused is None:
+    del train_data_1d"""})),
+    Case("fills-the-disk", lesson(before={"evaluate": """import os
+block = b'x' * 2**20
+for folder in (os.path.expanduser('~'), '/tmp', '/run/autograder/models', '/run/autograder', '.'):
+    for n in range(8):
+        try:
+            with open(os.path.join(folder, f'junk-{n}'), 'wb') as handle:
+                for _ in range(400):
+                    handle.write(block)
+        except OSError as error:
+            print('refused:', folder, error)
+            break"""}), failing={"evaluate.called"}, status="kernel_died",
+         says={"evaluate.called": "wrote more than"}),
+]
+
 CASES = {case.name: case for case in EQUIVALENT + MISTAKES + HOSTILE}

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 COLD = ["timeout-after-training", "timeout-before-training", "reference", "lesson-as-printed",
         "kernel-dies-after-compile", "breaks-builtins", "allocates-64-gib", "writes-fake-results",
         "fake-model-object", "sequential-list-objects-keywords", "deeper-with-two-part-notebook",
-        "data-loaded-from-a-colab-drive-path", "syntax-error-in-model-cell", "pixels-scaled-twice"]
+        "data-loaded-from-a-colab-drive-path", "syntax-error-in-model-cell", "pixels-scaled-twice",
+        "forks-until-refused", "fills-the-disk"]
 # And again without bubblewrap: the fallback must give the same verdicts.
 PLAIN_PROCESS = ["reference", "lesson-as-printed", "timeout-after-training", "kernel-dies-after-compile",
                  "allocates-64-gib", "writes-fake-results"]

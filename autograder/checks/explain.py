@@ -213,6 +213,8 @@ def stopped_sentence(facts: Facts) -> str:
         limit = facts.limits.get("notebook_timeout_s")
         return f"The notebook did not finish within its time limit ({limit:.0f} s)." if limit else \
             "The notebook did not finish within its time limit."
+    if facts.status in ("kernel_died", "error") and (facts.runner_error or "").startswith("the notebook wrote"):
+        return f"Execution was stopped because {facts.runner_error}; cells after that did not run."
     if facts.status in ("kernel_died", "error"):
         cell = next((c for c in facts.cells if c.get("status") == "died"), None)
         where = f" while running {cell_name(facts, cell['index'])}" if cell else ""

@@ -152,6 +152,8 @@ def _verdict(result: dict, passed: int) -> str:
         return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
     stopped = {"timeout": "The notebook ran out of time. ",
                "kernel_died": "The notebook's Python kernel died. "}.get(result["status"], "")
+    if result.get("stop_reason") and "wrote more than" in result["stop_reason"]:
+        stopped = result["stop_reason"] + " "
     if passed == total:
         return stopped + f"All {total} checks passed."
     first = next(c for c in _ordered(result) if not c["passed"])

@@ -64,7 +64,7 @@ def _stop_reason(result: dict) -> str:
             return f"cell {cell['index'] + 1} ran out of time ({cell.get('limit_s') or '?'} s)"
         if cell.get("status") == "died":
             return f"the kernel died in cell {cell['index'] + 1}"
-    return result["status"]
+    return result.get("stop_reason") or result["status"]
 
 
 def write(report, path: Path) -> None:

@@ -35,6 +35,8 @@ MAX_MODELS = 8
 MAX_LOG_TAIL = 8000
 # Beyond the notebook's own limit: the probe's export, kernel shutdown, cleanup.
 EXPORT_GRACE = 20.0
+MAX_WRITTEN_FILES = 10_000
+DISK_POLL = 0.25  # seconds between looks at what a run has written
 MODEL_FILE = re.compile(r"model-(\d{1,6})\.keras")
 DATA_NAME = "fashion.npz"
 
@@ -137,8 +139,8 @@ def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:
         layout = iso.Layout(isolation, host_out=out, home=str(home), out=str(out),
                             runtime=str(scratch / "run"))
     if dropped:
-        layout.uid = layout.gid = iso.NOBODY
-        os.chown(out / "models", iso.NOBODY, iso.NOBODY)
+        layout.uid = layout.gid = iso.job_user()
+        os.chown(out / "models", layout.uid, layout.gid)
     return layout
 
 
@@ -195,18 +197,16 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
                 process.stdin.close()
             except BrokenPipeError:
                 pass
-            hard_deadline = started + limits.notebook_timeout + EXPORT_GRACE
-            killed = False
-            try:
-                process.wait(timeout=max(1.0, hard_deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                killed = True
+            hard_deadline = max(time.monotonic() + 1.0, started + limits.notebook_timeout + EXPORT_GRACE)
+            # Without bubblewrap the home folder is on the grader's disk too.
+            written = [layout.host_out] if chosen == iso.BUBBLEWRAP else [scratch]
+            stopped = supervise(lambda step: _exited(process, step), hard_deadline, written, limits)
         finally:  # also on Ctrl-C: the runner leads its own session and would live on
             _stop(process, marker)
             processes.finished(process)
         reader.join(timeout=5)
         processes.check_not_stopping()
-        record = _collect(reader.records, layout, models_dir, chosen, killed, scratch)
+        record = _collect(reader.records, layout, models_dir, chosen, stopped, scratch, limits.disk_bytes)
         record.seconds = round(time.monotonic() - started, 3)
         record.limits = {"notebook_timeout_s": limits.notebook_timeout,
                          "cell_timeout_s": limits.cell_timeout,
@@ -215,6 +215,53 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
         return record
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _exited(process: subprocess.Popen, seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def disk_usage(folders: list[Path]) -> tuple[int, int]:
+    """Bytes allocated and entries found under the folders, stopping at MAX_WRITTEN_FILES entries."""
+    used, entries, pending = 0, 0, [str(f) for f in folders]
+    while pending and entries <= MAX_WRITTEN_FILES:
+        try:
+            listing = os.scandir(pending.pop())
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                entries += 1
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    else:
+                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+                except OSError:
+                    continue
+    return used, entries
+
+
+def supervise(finished, deadline: float, written: list[Path], limits: Limits) -> str | None:
+    """Wait for a run to end, watching the clock and the folders it can write on the grader's
+    disk: None when it ended by itself, else why it must be stopped ("timeout" or "disk").
+
+    `finished(seconds)` waits up to that long and says whether the run has ended. Files are
+    capped one by one (RLIMIT_FSIZE) inside the run; only out here can their total be.
+    """
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        if finished(min(DISK_POLL, left)):
+            return None
+        used, entries = disk_usage(written)
+        if used > limits.disk_bytes or entries > MAX_WRITTEN_FILES:
+            return "disk"
 
 
 def _stop(process: subprocess.Popen, marker: str) -> None:
@@ -239,17 +286,22 @@ def _grader_paths(scratch: Path) -> list[tuple[str, str]]:
 
 
 def _collect(channel: list[dict], layout: iso.Layout, models_dir: Path, isolation: str,
-             killed: bool, scratch: Path) -> RunRecord:
+             stopped: str | None, scratch: Path, disk_bytes: int = Limits().disk_bytes) -> RunRecord:
     channel = readback.scrub_paths(channel, _grader_paths(scratch))
     cells = [c for c in (readback.cell(r) for r in channel if r.get("event") == "cell") if c]
     runner = [{"event": r.get("event"), "status": r.get("status"), "error": readback.text(r.get("error"), 500), "seconds": readback.number(r.get("seconds"))}
               for r in channel if r.get("event") != "cell" and isinstance(r.get("event"), str)]
     done = [r for r in runner if r.get("event") == "done"]
     status = done[-1].get("status") if done else None
-    if status not in ("completed", "timeout", "kernel_died", "error"):
+    if stopped == "disk":
+        status = "kernel_died"
+        runner.append({"event": "limit", "status": None, "seconds": None,
+                       "error": f"the notebook wrote more than {disk_bytes // 2**20} MiB of files, or more than "
+                                f"{MAX_WRITTEN_FILES} files, where the grader collects its results"})
+    elif status not in ("completed", "timeout", "kernel_died", "error"):
         # No word from the runner at the end: it was killed at the hard limit, or
         # something in the sandbox killed it.
-        status = "timeout" if killed else "kernel_died"
+        status = "timeout" if stopped else "kernel_died"
     raw_events = _read_untrusted(layout.host_out / "events.jsonl", MAX_EVENTS_BYTES) or b""
     events = [e for e in (readback.event(r) for r in _json_lines(raw_events, MAX_EVENT_LINE)) if e]
     events = readback.scrub_paths(events, _grader_paths(scratch))

@@ -26,6 +26,9 @@ SANDBOX_OUT = "/run/autograder"
 SANDBOX_RUNTIME = "/tmp/.autograder"
 SANDBOX_OLD_TMP = "/run/autograder-slot-tmp"
 NOBODY = 65534
+# Each sandboxed run gets a user of its own from this range: RLIMIT_NPROC counts a user's
+# processes machine-wide, so a fork loop in one run must not use up another run's share.
+JOB_USERS = (0x5F000000, 0x10000000)
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "ssl", "alternatives", "fonts", "mime.types", "hosts")
 
@@ -40,7 +43,8 @@ class Limits:
     file_bytes: int = 512 * 2**20
     home_bytes: int = 1 * 2**30
     tmp_bytes: int = 256 * 2**20
-    processes: int = 1024
+    processes: int = 256  # processes and threads of the run's user; a kernel uses about 20
+    disk_bytes: int = 256 * 2**20  # written to folders on the grader's disk (the model export)
     open_files: int = 1024
     threads: int = 1
 
@@ -211,6 +215,14 @@ def sandbox_env(home: str, tmp: str, marker: str, threads: int) -> dict[str, str
         "MALLOC_ARENA_MAX": "2",
         "AUTOGRADER_SANDBOX": marker,
     }
+
+
+def job_user() -> int:
+    """A user id no account and no other run uses (see JOB_USERS)."""
+    import secrets
+
+    start, size = JOB_USERS
+    return start + secrets.randbelow(size)
 
 
 def running_as_root() -> bool:

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from .. import processes
-from . import DATA_NAME, EXPORT_GRACE, MAX_CHANNEL_BYTES, RunRecord, _collect, _json_lines, _read_untrusted
+from . import (DATA_NAME, EXPORT_GRACE, MAX_CHANNEL_BYTES, RunRecord, _collect, _json_lines, _read_untrusted,
+               supervise)
 from . import isolation as iso
 from .forkserver import SLOTS_ROOT
 from .isolation import Limits
@@ -42,7 +43,8 @@ class Slot:
         self.limits = limits or Limits()
         self.lock = threading.Lock()
         self.pending: dict[str, list] = {}  # job -> [event, exit status]
-        self.free_users = [iso.NOBODY - index for index in range(capacity)]  # one user per job at once
+        first_user = iso.job_user()
+        self.free_users = [first_user + index for index in range(capacity)]  # one user per job at once
         self.root = Path(tempfile.mkdtemp(prefix="autograder-slot-"))
         self.env = iso.sandbox_env(iso.SANDBOX_HOME, "/tmp", "warm-slot", self.limits.threads)
         command = iso.slot_command(self.root, SLOTS_ROOT, self.limits, self.env)
@@ -118,14 +120,13 @@ class Slot:
         }
         (job_dir / "job.json").write_text(json.dumps(job))
         inside = f"{SLOTS_ROOT}/{token}"
-        killed = False
         with self.lock:
             self.pending[inside] = [threading.Event(), None]
         try:
             self._send(f"run {inside}")
-            status = self._wait_done(inside, limits.notebook_timeout + EXPORT_GRACE)
-            if status is None:
-                killed = True
+            stopped = supervise(lambda step: self._wait_done(inside, step) is not None,
+                                time.monotonic() + limits.notebook_timeout + EXPORT_GRACE, [out], limits)
+            if stopped is not None:
                 self._send(f"kill {inside}")
                 if self._wait_done(inside, 30) is None:
                     raise SlotError("the fork server did not stop a job in time")
@@ -133,8 +134,8 @@ class Slot:
             raw = _read_untrusted(out / "runner.jsonl", MAX_CHANNEL_BYTES) or b""
             layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
                                 runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
-            record = _collect(_json_lines(raw, 4 * 2**20), layout, Path(models_dir), iso.BUBBLEWRAP, killed,
-                              job_dir)
+            record = _collect(_json_lines(raw, 4 * 2**20), layout, Path(models_dir), iso.BUBBLEWRAP, stopped,
+                              job_dir, limits.disk_bytes)
             record.seconds = round(time.monotonic() - started, 3)
             record.limits = {"notebook_timeout_s": limits.notebook_timeout, "cell_timeout_s": limits.cell_timeout,
                              "memory_mb": limits.memory_bytes // 2**20, "output_kb": limits.output_bytes // 2**10}
