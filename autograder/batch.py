@@ -183,7 +183,8 @@ def plan(collection: Collection, options: pipeline.Options, book: Gradebook, reg
 def options_key(options: pipeline.Options) -> str:
     """The options that change verdicts; a change regrades."""
     return f"{options.timeout}|{options.cell_timeout}|{options.threshold}|{options.hide_threshold}|" \
-           f"{options.memory_mb}|{options.seed}|{options.data_digest}"
+           f"{options.memory_mb}|{options.seed}|{options.data_digest}|{options.holdout_digest}|" \
+           f"{options.show_holdout}"
 
 
 def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regrade: bool,
@@ -193,7 +194,9 @@ def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regr
 
     started = time.monotonic()
     lesson = pipeline.resolve_data(options.data)
-    options = pipeline.Options(**{**options.__dict__, "data_digest": lesson_digest(lesson)})
+    holdout = pipeline.resolve_holdout(options)  # a bad holdout stops the batch before it starts
+    options = pipeline.Options(**{**options.__dict__, "data_digest": lesson_digest(lesson),
+                                  "holdout_digest": holdout.digest if holdout else ""})
     out.mkdir(parents=True, exist_ok=True)
     for folder in ("results", "reports"):
         (out / folder).mkdir(exist_ok=True)
@@ -288,12 +291,15 @@ def write_grades(report: BatchReport, path: Path) -> None:
     temporary = path.with_name(path.name + ".partial")
     with open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", "exercise", "score", "max_score", "status", "test_accuracy", *check_ids])
+        holdout = any((o.result.get("metrics") or {}).get("holdout_accuracy") is not None for o in report.outcomes)
+        accuracies = ["test_accuracy", *(["holdout_accuracy"] if holdout else [])]
+        writer.writerow(["student_id", "exercise", "score", "max_score", "status", *accuracies, *check_ids])
         for outcome in report.outcomes:
             document = outcome.result
             points = {c["id"]: c["points"] for c in document.get("checks", [])}
+            metrics = document.get("metrics") or {}
             writer.writerow([outcome.submission.student, outcome.exercise or "", document.get("score", 0),
                              document.get("max_score", 0), document["status"],
-                             (document.get("metrics") or {}).get("test_accuracy") or "",
+                             *[metrics.get(key) if metrics.get(key) is not None else "" for key in accuracies],
                              *[points.get(check_id, 0) for check_id in check_ids]])
     os.replace(temporary, path)

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="test accuracy needed for accuracy.threshold (default 0.80)")
     check.add_argument("--hide-threshold", action="store_true",
                        help="never show the accuracy threshold to the student (reports say 'the required accuracy')")
+    _holdout_arguments(check)
     check.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto",
                        help="sandbox: bubblewrap when available (auto), or resource limits only")
     check.add_argument("--memory-mb", type=int, default=None, help="memory cap of the notebook (default 6144)")
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
     grade.add_argument("--threshold", type=_fraction, default=None)
     grade.add_argument("--hide-threshold", action="store_true")
+    _holdout_arguments(grade)
     grade.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
@@ -105,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _holdout_arguments(command) -> None:
+    command.add_argument("--holdout", metavar="NPZ",
+                         help="hidden test images (test_data, test_labels) the notebook never sees: "
+                              "accuracy.threshold is decided on them; both accuracies go to the instructor")
+    command.add_argument("--show-holdout", action="store_true",
+                         help="let students' reports show the accuracy on the holdout (default: only its verdict)")
+
+
 def fail(message: str) -> int:
     print(f"autograder: {message}", file=sys.stderr)
     return 2
@@ -118,7 +128,7 @@ def run_check(args) -> int:
         exercise=args.exercise, data=args.data,
         timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, cell_timeout=args.cell_timeout,
         threshold=args.threshold, hide_threshold=args.hide_threshold, isolation=args.isolation,
-        memory_mb=args.memory_mb)
+        memory_mb=args.memory_mb, holdout=args.holdout, show_holdout=args.show_holdout)
     started = time.monotonic()
     lesson = None
     try:
@@ -163,7 +173,8 @@ def run_grade(args) -> int:
         return fail("--jobs must be at least 1")
     options = pipeline.Options(exercise=args.exercise, data=args.data,
                                timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, threshold=args.threshold,
-                               hide_threshold=args.hide_threshold, isolation=args.isolation)
+                               hide_threshold=args.hide_threshold, isolation=args.isolation,
+                               holdout=args.holdout, show_holdout=args.show_holdout)
     if args.exercise:
         try:
             pipeline.resolve_exercise(options, None)

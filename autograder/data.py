@@ -12,6 +12,7 @@ Label columns are 0 = t-shirt/top, 1 = dress, 2 = shoe (Fashion-MNIST classes
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import struct
@@ -62,6 +63,47 @@ class LessonData:
         Path(path).write_bytes(buffer.getvalue())
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """The instructor's hidden test images: never copied where a notebook runs."""
+
+    test_data: np.ndarray
+    test_labels: np.ndarray
+    source: str
+    digest: str
+
+    @property
+    def classes(self) -> list[int]:
+        return self.test_labels.argmax(axis=1).tolist()
+
+    def save_images(self, path: str | os.PathLike) -> None:
+        """The images alone, as the evaluator reads them (the labels never leave the grader)."""
+        np.savez(path, test_data=self.test_data)
+
+
+def _split_problems(split: str, images: np.ndarray, labels: np.ndarray) -> list[str]:
+    problems = []
+    if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or images.shape[0] == 0:
+        problems.append(f"{split}_data has shape {tuple(images.shape)}, expected (n, 28, 28, 1)")
+    elif images.dtype != np.float32:
+        problems.append(f"{split}_data has dtype {images.dtype}, expected float32")
+    elif not np.all(np.isfinite(images)) or images.min() < 0 or images.max() > 1:
+        problems.append(f"{split}_data has values outside [0, 1] (scale pixels by 1/255)")
+    if labels.ndim != 2 or labels.shape[1] != len(CLASS_NAMES):
+        problems.append(f"{split}_labels has shape {tuple(labels.shape)}, expected (n, 3) one-hot")
+    elif labels.dtype != np.float64:
+        problems.append(f"{split}_labels has dtype {labels.dtype}, expected float64")
+    else:
+        bad = ~(np.isin(labels, (0.0, 1.0)).all(axis=1) & (labels.sum(axis=1) == 1))
+        if bad.any():
+            problems.append(f"{split}_labels row {int(np.argmax(bad))} is not one-hot "
+                            f"({int(bad.sum())} such rows)")
+    if images.ndim >= 1 and labels.ndim >= 1 and images.shape[0] != labels.shape[0]:
+        problems.append(f"{split}_data has {images.shape[0]} images but {split}_labels "
+                        f"has {labels.shape[0]} rows")
+    return problems
+
+
 def validate(arrays: dict[str, np.ndarray]) -> None:
     """Raise DataError naming every way `arrays` departs from the lesson's format."""
     problems: list[str] = []
@@ -71,24 +113,7 @@ def validate(arrays: dict[str, np.ndarray]) -> None:
     counts = {}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_data"], arrays[f"{split}_labels"]
-        if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE or images.shape[0] == 0:
-            problems.append(f"{split}_data has shape {tuple(images.shape)}, expected (n, 28, 28, 1)")
-        elif images.dtype != np.float32:
-            problems.append(f"{split}_data has dtype {images.dtype}, expected float32")
-        elif not np.all(np.isfinite(images)) or images.min() < 0 or images.max() > 1:
-            problems.append(f"{split}_data has values outside [0, 1] (scale pixels by 1/255)")
-        if labels.ndim != 2 or labels.shape[1] != len(CLASS_NAMES):
-            problems.append(f"{split}_labels has shape {tuple(labels.shape)}, expected (n, 3) one-hot")
-        elif labels.dtype != np.float64:
-            problems.append(f"{split}_labels has dtype {labels.dtype}, expected float64")
-        else:
-            bad = ~(np.isin(labels, (0.0, 1.0)).all(axis=1) & (labels.sum(axis=1) == 1))
-            if bad.any():
-                problems.append(f"{split}_labels row {int(np.argmax(bad))} is not one-hot "
-                                f"({int(bad.sum())} such rows)")
-        if images.ndim >= 1 and labels.ndim >= 1 and images.shape[0] != labels.shape[0]:
-            problems.append(f"{split}_data has {images.shape[0]} images but {split}_labels "
-                            f"has {labels.shape[0]} rows")
+        problems += _split_problems(split, images, labels)
         counts[split] = labels
     if not problems:
         absent = [CLASS_NAMES[c] for c in range(3) if counts["train"][:, c].sum() == 0]
@@ -98,33 +123,56 @@ def validate(arrays: dict[str, np.ndarray]) -> None:
         raise DataError("; ".join(problems))
 
 
-def load(path: str | os.PathLike) -> LessonData:
-    """Read and validate an instructor's fashion.npz."""
-    path = Path(path)
+def _read_npz(path: Path, keys: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    """The named arrays of an npz file, read without pickle and within the size limit."""
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise DataError(f"cannot read data file {path}: {error.strerror or error}") from None
+        raise DataError(f"cannot read {what} {path}: {error.strerror or error}") from None
     if not path.is_file():
-        raise DataError(f"data file {path} is not a file")
+        raise DataError(f"{what} {path} is not a file")
     if size > MAX_FILE_BYTES:
-        raise DataError(f"data file {path} is {size // 2**20} MiB, more than the "
+        raise DataError(f"{what} {path} is {size // 2**20} MiB, more than the "
                         f"{MAX_FILE_BYTES // 2**20} MiB a lesson file can be")
     try:
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DataError(f"{path} holds a single array, not an npz archive of {', '.join(KEYS)}")
+            raise DataError(f"{path} holds a single array, not an npz archive of {', '.join(keys)}")
         with npz:
-            arrays = {key: npz[key] for key in npz.files if key in KEYS}
+            return {key: npz[key] for key in npz.files if key in keys}
     except DataError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise DataError(f"{path} is not a readable npz file: {error}") from None
+
+
+def load(path: str | os.PathLike) -> LessonData:
+    """Read and validate an instructor's fashion.npz."""
+    path = Path(path)
+    arrays = _read_npz(path, KEYS, "data file")
     try:
         validate(arrays)
     except DataError as error:
         raise DataError(f"{path}: {error}") from None
     return LessonData(**arrays, source=path.name)
+
+
+HOLDOUT_KEYS = ("test_data", "test_labels")
+
+
+def load_holdout(path: str | os.PathLike) -> Holdout:
+    """Read and validate a hidden holdout: an npz like fashion.npz's test part."""
+    path = Path(path)
+    arrays = _read_npz(path, HOLDOUT_KEYS, "holdout file")
+    missing = [key for key in HOLDOUT_KEYS if key not in arrays]
+    if missing:
+        raise DataError(f"{path}: missing arrays {', '.join(missing)} (a holdout file holds test_data and "
+                        "test_labels, like the test part of fashion.npz)")
+    problems = _split_problems("test", arrays["test_data"], arrays["test_labels"])
+    if problems:
+        raise DataError(f"{path}: {'; '.join(problems)}")
+    digest = hashlib.sha256(arrays["test_data"].tobytes() + arrays["test_labels"].tobytes()).hexdigest()[:16]
+    return Holdout(arrays["test_data"], arrays["test_labels"], path.name, digest)
 
 
 def one_hot(class_ids: np.ndarray, classes: int = len(CLASS_NAMES)) -> np.ndarray:

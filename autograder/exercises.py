@@ -98,6 +98,7 @@ class Exercise:
     validation_split: float = 0.2
     threshold: float = 0.80
     threshold_hidden: bool = False  # reports then say "the required accuracy", never the number
+    holdout_shown: bool = False  # may students see the accuracy measured on a hidden holdout?
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
 
     @property
@@ -112,11 +113,12 @@ class Exercise:
     def max_score(self) -> float:
         return float(sum(self.points.values()))
 
-    def with_threshold(self, threshold: float | None, hidden: bool = False) -> "Exercise":
+    def with_threshold(self, threshold: float | None, hidden: bool = False,
+                       holdout_shown: bool = False) -> "Exercise":
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"the accuracy threshold must be between 0 and 1, not {threshold}")
         return replace(self, threshold=self.threshold if threshold is None else threshold,
-                       threshold_hidden=hidden)
+                       threshold_hidden=hidden, holdout_shown=holdout_shown)
 
 
 EXERCISES = {

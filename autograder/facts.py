@@ -36,6 +36,8 @@ class Facts:
     predicted: list[int] | None = None
     probabilities: list[list[float]] | None = None
     confusion: list[list[int]] | None = None
+    holdout_accuracy: float | None = None  # on the instructor's hidden images, when given
+    holdout_size: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -241,3 +243,13 @@ def measure(facts: Facts, evaluated: dict, test_classes: list[int]) -> None:
     facts.test_accuracy = round(float(np.mean(np.asarray(predicted) == np.asarray(test_classes))), 4)
     facts.confusion = confusion_matrix(test_classes, predicted, 3)
     model["accuracy"] = facts.test_accuracy
+
+
+def measure_holdout(facts: Facts, evaluated: dict, classes: list[int]) -> None:
+    """The graded model's accuracy on the hidden holdout, or nothing if it could not be measured."""
+    probabilities = np.asarray(evaluated.get("predictions", []), dtype=np.float64)
+    if probabilities.ndim != 2 or len(probabilities) != len(classes) or probabilities.shape[1] == 0:
+        return
+    predicted = probabilities.argmax(axis=1)
+    facts.holdout_accuracy = round(float(np.mean(predicted == np.asarray(classes))), 4)
+    facts.holdout_size = len(classes)

@@ -3,6 +3,8 @@ checks -> result. `check`, `grade` and every other entry point call `grade_noteb
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,6 +37,9 @@ class Options:
     memory_mb: int | None = None
     seed: int = 0
     data_digest: str = ""  # which data the verdicts were measured on (for the gradebook)
+    holdout: str | None = None  # the instructor's hidden test images (see resolve_holdout)
+    show_holdout: bool = False  # may students see the accuracy on the holdout?
+    holdout_digest: str = ""
 
     def limits(self) -> Limits:
         if self.timeout <= 0:
@@ -44,13 +49,46 @@ class Options:
         return Limits(notebook_timeout=float(self.timeout), cell_timeout=float(min(cell, self.timeout)), **extra)
 
 
+def resolve_holdout(options: Options) -> data.Holdout | None:
+    """The hidden holdout, read and validated, once it is certain no notebook can read it.
+
+    Only bubblewrap hides the grader's files from a notebook, and only those outside the
+    folders it shows (the system's and Python's): anywhere else the holdout would not be hidden.
+    """
+    if options.holdout is None:
+        return None
+    from .sandbox import isolation
+
+    try:
+        chosen = isolation.choose(options.isolation)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if chosen != isolation.BUBBLEWRAP:
+        raise UsageError("--holdout needs bubblewrap isolation: without it a notebook can read every file "
+                         "the grader can, the holdout too")
+    visible = isolation.sandbox_readable(options.holdout)
+    if visible:
+        raise UsageError(f"the holdout file {options.holdout} is inside {visible}, which notebooks can read; "
+                         "keep it somewhere else")
+    return _load_holdout(os.path.realpath(options.holdout))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_holdout(path: str) -> data.Holdout:
+    try:
+        return data.load_holdout(path)
+    except data.DataError as error:
+        raise UsageError(str(error)) from None
+
+
 def resolve_exercise(options: Options, node) -> exercises.Exercise:
     exercise_id = options.exercise or (notebook.exercise_of(node) if node is not None else None)
     if not exercise_id:
         raise UsageError("no exercise given: pass --exercise (keras-dense or keras-deeper), or name it in "
                          "the notebook's metadata")
     try:
-        return exercises.get(exercise_id).with_threshold(options.threshold, options.hide_threshold)
+        return exercises.get(exercise_id).with_threshold(options.threshold, options.hide_threshold,
+                                                          options.show_holdout)
     except (exercises.UnknownExercise, ValueError) as error:
         raise UsageError(str(error)) from None
 
@@ -101,6 +139,7 @@ class Job:
     lesson: data.LessonData
     started: float
     work: tempfile.TemporaryDirectory
+    holdout: data.Holdout | None = None
     record: RunRecord | None = None
 
     @property
@@ -118,9 +157,11 @@ def prepare(path: str, options: Options, lesson: data.LessonData | None = None) 
         return invalid_result(path, str(error), exercise, started)
     exercise = resolve_exercise(options, node)
     job = Job(path, node, exercise, options.limits(), lesson or resolve_data(options.data), started,
-              tempfile.TemporaryDirectory(prefix="autograder-grade-"))
+              tempfile.TemporaryDirectory(prefix="autograder-grade-"), resolve_holdout(options))
     job.lesson.save(job.folder / "fashion.npz")
     np.savez(job.folder / "test.npz", test_data=job.lesson.test_data)
+    if job.holdout is not None:  # the grader's folder: only fashion.npz is copied into the sandbox
+        job.holdout.save_images(job.folder / "holdout.npz")
     (job.folder / "models").mkdir()
     return job
 
@@ -137,9 +178,11 @@ def execute(job: Job, options: Options, run: Callable = run_notebook) -> Job:
 
 
 def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, str], lesson: data.LessonData,
-           evaluator: Evaluator | None, test_file: str | None) -> facts_stage.Facts:
+           evaluator: Evaluator | None, test_file: str | None,
+           holdout: tuple[data.Holdout, str] | None = None) -> facts_stage.Facts:
     """The facts of one run, and, given an evaluator, the grader's own measurement of the graded
-    model on `test_file` (the pristine test images). Reads model files as data only."""
+    model on `test_file` (the pristine test images) and on the holdout's images, if there is
+    one. Reads model files as data only."""
     reports = analyse_models(record.models)
     test_classes = lesson.test_labels.argmax(axis=1).tolist()
     facts = facts_stage.build(exercise, record, sources, lesson.shapes(), test_classes, reports)
@@ -150,6 +193,13 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
         except EvaluatorError as error:
             predictions = {graded: {"error": str(error)}}
         facts_stage.measure(facts, predictions.get(graded, {}), test_classes)
+        if holdout is not None and facts.test_accuracy is not None:
+            hidden, images = holdout
+            try:
+                predictions = evaluator.evaluate({graded: record.models[graded]}, images)
+            except EvaluatorError as error:
+                predictions = {graded: {"error": str(error)}}
+            facts_stage.measure_holdout(facts, predictions.get(graded, {}), hidden.classes)
     return facts
 
 
@@ -157,8 +207,9 @@ def finish(job: Job, evaluator: Evaluator,
            on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
     """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
     try:
+        holdout = (job.holdout, str(job.folder / "holdout.npz")) if job.holdout is not None else None
         facts = assess(job.exercise, job.record, notebook.code_sources(job.node), job.lesson, evaluator,
-                       str(job.folder / "test.npz"))
+                       str(job.folder / "test.npz"), holdout)
     finally:
         job.work.cleanup()
     if on_facts is not None:

@@ -38,6 +38,11 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
                          "threshold": None if exercise.threshold_hidden else exercise.threshold}
     if exercise.threshold_hidden:
         result["metrics"]["threshold_hidden"] = True
+    if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
+        result["metrics"].update(holdout_accuracy=facts.holdout_accuracy, holdout_size=facts.holdout_size,
+                                 holdout_gap=None if facts.test_accuracy is None else
+                                 round(facts.test_accuracy - facts.holdout_accuracy, 4),
+                                 holdout_shown=exercise.holdout_shown)
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
     result["cells"] = [_cell(c) for c in facts.cells]

@@ -19,16 +19,50 @@ def accuracy(facts, exercise, structure) -> Outcome:
                        "Fix the model's input shape and layers first; the accuracy is measured once the "
                        "model can take the flattened test images.")
     required = "the required accuracy" if exercise.threshold_hidden else f"{threshold:.2f}"
+    if facts.holdout_accuracy is not None:
+        return _on_holdout(facts, exercise, measured, required)
     if measured >= threshold:
         return Outcome(True, f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
                              f"the test images, which reaches {required}.")
-    fit = main_fit(facts)
-    advice = ""
-    if fit is None or not fit.get("finished"):
-        advice = "The model was not fully trained, so it is close to guessing (about 0.33 for three classes)."
-    elif split_of(fit)[1]:
-        advice = TRANSFORMED_NOTE
     return Outcome(False, join(f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
-                               f"the test images; it must reach {required}.", advice),
-                   "Fix the other failing checks first (layers, activations, loss, training settings); "
-                   "the lesson's network reaches about 0.89.", diagnosis="test accuracy below the threshold")
+                               f"the test images; it must reach {required}.", _training_advice(facts)),
+                   LOW_HINT, diagnosis="test accuracy below the threshold")
+
+
+LOW_HINT = ("Fix the other failing checks first (layers, activations, loss, training settings); the lesson's "
+            "network reaches about 0.89.")
+# Accuracy on the visible test images this much above the hidden holdout's means the
+# model has most likely learned the test images themselves.
+SUSPICIOUS_GAP = 0.10
+
+
+def _training_advice(facts) -> str:
+    fit = main_fit(facts)
+    if fit is None or not fit.get("finished"):
+        return "The model was not fully trained, so it is close to guessing (about 0.33 for three classes)."
+    if split_of(fit)[1]:
+        return TRANSFORMED_NOTE
+    return ""
+
+
+def _on_holdout(facts, exercise, measured: float, required: str) -> Outcome:
+    """With a hidden holdout the verdict is its accuracy; students see its number only if allowed."""
+    hidden, size = facts.holdout_accuracy, facts.holdout_size
+    seen = f"The grader measured a test accuracy of {measured:.2f} on its own copy of the test images"
+    if hidden >= exercise.threshold:
+        if exercise.holdout_shown:
+            return Outcome(True, f"{seen}, and {hidden:.2f} on {size} images your notebook never saw, which "
+                                 f"reaches {required}.")
+        return Outcome(True, f"{seen}; on images your notebook never saw it also reaches {required}.")
+    if exercise.holdout_shown:
+        found = f"{seen}, but {hidden:.2f} on {size} images your notebook never saw; it must reach {required} there."
+    else:
+        found = f"{seen}, but on images your notebook never saw it does not reach {required}."
+    if measured - hidden > SUSPICIOUS_GAP:
+        return Outcome(False, join(found, "A model that does much better on the test images than on new ones "
+                                          "has usually learned the test images themselves."),
+                       "Train only on the training data (train_data and train_labels); the test images are "
+                       "for measuring the finished model, never for training it.",
+                       diagnosis="far less accurate on unseen images than on the test images")
+    return Outcome(False, join(found, _training_advice(facts)), LOW_HINT,
+                   diagnosis="accuracy on unseen images below the threshold")

@@ -31,6 +31,7 @@ class Report:
     accuracy: float | None = None
     threshold: float | None = None
     threshold_hidden: bool = False
+    holdout_accuracy: float | None = None  # only when the instructor lets students see it
     layers: list[dict] = field(default_factory=list)  # your layer beside the expected one
     history: dict | None = None
     curve_notes: list[str] = field(default_factory=list)
@@ -244,6 +245,8 @@ def build(result: dict, exercise=None, test_images=None) -> Report:
                     passed=passed, accuracy=metrics.get("test_accuracy"), threshold=metrics.get("threshold"),
                     threshold_hidden=bool(metrics.get("threshold_hidden")), isolation=result.get("isolation"),
                     duration=result.get("duration_s", 0.0))
+    if metrics.get("holdout_shown"):
+        report.holdout_accuracy = metrics.get("holdout_accuracy")
     report.failing_cells = _failing_cells(result)
     report.not_graded = _not_graded(result)
     graded = details.get("graded_model") or {}

@@ -5,6 +5,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from ..checks.accuracy import SUSPICIOUS_GAP
 from . import plots
 from .templating import ENV as _ENV
 
@@ -46,7 +47,12 @@ def build(report) -> dict:
         "max_duration": max(durations) if durations else None,
         "students": [{"student": o.submission.student, "score": o.result.get("score", 0.0),
                       "max_score": o.result.get("max_score", 0.0), "status": o.result["status"],
+                      "test_accuracy": (o.result.get("metrics") or {}).get("test_accuracy"),
+                      "holdout_accuracy": (o.result.get("metrics") or {}).get("holdout_accuracy"),
+                      "gap": (o.result.get("metrics") or {}).get("holdout_gap"),
                       "report": f"reports/{_report_name(o)}.html"} for o in outcomes],
+        "holdout": any((o.result.get("metrics") or {}).get("holdout_accuracy") is not None for o in outcomes),
+        "suspicious_gap": SUSPICIOUS_GAP,
     }
 
 

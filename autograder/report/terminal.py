@@ -26,6 +26,8 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     if report.accuracy is not None:
         needed = f" (needed: {report.threshold:.2f})" if report.threshold is not None else ""
         lines.append(f"Test accuracy measured by the grader: {report.accuracy:.2f}{needed}")
+    if report.holdout_accuracy is not None:
+        lines.append(f"Accuracy on images the notebook never saw: {report.holdout_accuracy:.2f}")
     for note in report.not_graded:
         lines.extend(paint(line, "33") for line in textwrap.wrap("! " + note, width, subsequent_indent="  "))
     lines.append("")

@@ -121,6 +121,20 @@ def python_paths() -> list[str]:
     return kept
 
 
+SYSTEM_TOPS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def sandbox_readable(path: str | os.PathLike) -> str | None:
+    """The folder through which a notebook in bubblewrap could read `path`, if any."""
+    real = os.path.realpath(path)
+    roots = [f"/{top}" for top in SYSTEM_TOPS] + [f"/etc/{name}" for name in ETC_FILES] + python_paths()
+    for root in roots:
+        for form in {root, os.path.realpath(root)}:
+            if real == form or real.startswith(form.rstrip("/") + "/"):
+                return root
+    return None
+
+
 def _parents(path: str) -> list[str]:
     parts = Path(path).parts[1:-1]
     return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
@@ -132,7 +146,7 @@ def _bwrap_base(limits: Limits) -> list[str]:
                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
                "--proc", "/proc", "--dev", "/dev"]
-    for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+    for top in SYSTEM_TOPS:
         host = Path("/") / top
         if host.is_symlink():
             command += ["--symlink", os.readlink(host), str(host)]
