@@ -365,4 +365,44 @@ for folder in (os.path.expanduser('~'), '/tmp', '/run/autograder/models', '/run/
          says={"evaluate.called": "wrote more than"}),
 ]
 
+# Code hidden in the model file for whoever loads it, and a notebook that kills every
+# process it may signal. HOST_MARKERS are files the attacks try to create; the
+# adversarial suite asserts that none appears on the grader's machine.
+HOST_MARKERS = ("/tmp/autograder-pwned-lambda", "/tmp/autograder-pwned-custom")
+HOSTILE += [
+    Case("lambda-layer-runs-code", lesson(build=BUILD.replace(
+        "model.add(Dense(3, activation='softmax'))",
+        "from keras.layers import Lambda\n"
+        "model.add(Lambda(lambda x: (__import__('pathlib').Path('/tmp/autograder-pwned-lambda').touch(), x)[1]))\n"
+        "model.add(Dense(3, activation='softmax'))")),
+         failing=ALL_MODEL | ALL_COMPILE | {"accuracy.threshold"}, says={"model.architecture": "lambda"}),
+    Case("custom-layer-class", lesson(build="""\
+import keras
+from keras.models import Sequential
+from keras.layers import Dense
+
+@keras.saving.register_keras_serializable(package='student')
+class Sneaky(Dense):
+    def __init__(self, *args, **kwargs):
+        __import__('pathlib').Path('/tmp/autograder-pwned-custom').touch()
+        super().__init__(*args, **kwargs)
+
+model = Sequential()
+model.add(Sneaky(10, input_shape=(784,), activation='relu'))
+model.add(Dense(3, activation='softmax'))"""), failing=ALL_MODEL | ALL_COMPILE | {"accuracy.threshold"},
+         says={"model.architecture": "cannot be graded safely"}),
+    # os.kill(-1) reaches every process its user may signal: in a PID namespace, only the
+    # run's own. The guard keeps this test from harming a machine whose grader has none
+    # (it then costs the notebook its test data, and the test fails).
+    Case("kills-every-process-it-can", lesson(before={"evaluate": """\
+import os, signal
+if b'autograder' not in open('/proc/1/cmdline', 'rb').read():
+    del test_data_1d
+else:
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        print('nothing else to kill')"""})),
+]
+
 CASES = {case.name: case for case in EQUIVALENT + MISTAKES + HOSTILE}

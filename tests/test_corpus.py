@@ -24,10 +24,10 @@ COLD = ["timeout-after-training", "timeout-before-training", "reference", "lesso
         "kernel-dies-after-compile", "breaks-builtins", "allocates-64-gib", "writes-fake-results",
         "fake-model-object", "sequential-list-objects-keywords", "deeper-with-two-part-notebook",
         "data-loaded-from-a-colab-drive-path", "syntax-error-in-model-cell", "pixels-scaled-twice",
-        "forks-until-refused", "fills-the-disk"]
+        "forks-until-refused", "fills-the-disk", "lambda-layer-runs-code", "kills-every-process-it-can"]
 # And again without bubblewrap: the fallback must give the same verdicts.
 PLAIN_PROCESS = ["reference", "lesson-as-printed", "timeout-after-training", "kernel-dies-after-compile",
-                 "allocates-64-gib", "writes-fake-results"]
+                 "allocates-64-gib", "writes-fake-results", "kills-every-process-it-can"]
 IN_BATCH = sorted(name for name, case in CASES.items() if case.timeout is None)
 
 

@@ -89,6 +89,16 @@ def bubblewrap_works() -> bool:
     return probe.returncode == 0
 
 
+@functools.lru_cache(maxsize=None)
+def _bwrap_has(option: str) -> bool:
+    try:
+        shown = subprocess.run([shutil.which("bwrap") or "bwrap", "--help"], capture_output=True, text=True,
+                               timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in shown.stdout + shown.stderr
+
+
 def choose(requested: str) -> str:
     """The isolation to use: 'auto' picks bubblewrap when it works here."""
     if requested == "auto":
@@ -177,7 +187,10 @@ def _env_args(env: dict[str, str]) -> list[str]:
 def bubblewrap_command(layout: Layout, limits: Limits, data_fd: int, data_name: str,
                        env: dict[str, str]) -> list[str]:
     """One notebook's sandbox (the cold path): the runner starts a fresh kernel inside."""
-    command = _bwrap_base(limits) + [
+    # The runner as the namespace's init: a notebook's os.kill(-1, ...) then reaches every
+    # process of the run but the runner, which reports what happened (as on the warm path).
+    init = ["--as-pid-1"] if _bwrap_has("--as-pid-1") else []
+    command = _bwrap_base(limits) + init + [
         "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", layout.home,
         "--perms", "0644", "--file", str(data_fd), f"{layout.home}/{data_name}",
         "--perms", "0755", "--dir", os.path.dirname(layout.out),
@@ -200,7 +213,29 @@ def slot_command(host_root: Path, slots_root: str, limits: Limits, env: dict[str
 
 
 def plain_command() -> list[str]:
-    return [sys.executable, "-m", "autograder.sandbox.runner"]
+    return namespace_prefix() + [sys.executable, "-m", "autograder.sandbox.runner"]
+
+
+@functools.lru_cache(maxsize=1)
+def namespace_prefix() -> list[str]:
+    """Without bubblewrap, still a PID namespace where util-linux's `unshare` can make one.
+
+    It matters most when the grader runs as root: `os.kill(-1, SIGKILL)` in a notebook
+    would otherwise kill every process on the machine (it reaches every process its user
+    may signal). In the namespace it reaches only the notebook's own processes; the runner
+    is their init, which such a signal skips, and when it ends they all end.
+    """
+    path = shutil.which("unshare")
+    if path is None:
+        return []
+    prefix = [path, "--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts"]
+    if not running_as_root():
+        prefix[1:1] = ["--user", "--map-root-user"]
+    try:
+        probe = subprocess.run(prefix + ["true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return prefix if probe.returncode == 0 else []
 
 
 def sandbox_env(home: str, tmp: str, marker: str, threads: int) -> dict[str, str]:
