@@ -162,6 +162,9 @@ def _collect_zip(path: Path, known: tuple[str, ...], found: Collection) -> None:
         for info in entries:
             origin = f"{path}!{info.filename}"
             parts = PurePosixPath(info.filename).parts
+            if not parts:
+                found.problems.append(Problem(origin, "an entry without a name"))
+                continue
             if info.is_dir() or any(p in SKIPPED_DIRS for p in parts) or parts[-1].startswith("."):
                 continue
             reason = _unsafe_entry(info)
@@ -221,6 +224,9 @@ def collect(inputs: list[str], known_exercises: tuple[str, ...]) -> Collection:
                 found.problems.append(Problem(str(path), "does not exist"))
         except OSError as error:
             found.problems.append(Problem(str(path), f"cannot be read ({error.strerror or error})"))
+        except Exception as error:  # noqa: BLE001 - an input we did not foresee is a problem, not a crash
+            found.problems.append(Problem(str(path), f"cannot be read ({type(error).__name__}: "
+                                                     f"{str(error)[:200]})".replace("\n", " ")))
     kept: dict[str, Submission] = {}
     for submission in found.submissions:
         reason = valid_student_id(submission.student)

@@ -17,7 +17,7 @@ import zipfile
 
 import nbformat
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, example, given, settings, strategies as st
 
 from autograder import exercises, notebook
 from autograder.collect import collect
@@ -101,6 +101,11 @@ def assert_clear_verdict(raw: bytes) -> nbformat.NotebookNode | None:
 
 @FAST
 @given(raw_inputs)
+# Found by this test: nbformat asserting on a bad nbformat_minor, writing a null attachment,
+# and a reason quoting a huge format value.
+@example(json.dumps({"nbformat": 3, "nbformat_minor": [["x"]], "cells": [], "worksheets": []}).encode())
+@example(b'{"cells": [{"cell_type": "code", "attachments": null, "id": ""}], "metadata": {}}')
+@example(json.dumps({"cells": [], "nbformat": [{"x" * 500: None}]}).encode())
 def test_any_bytes_give_a_notebook_or_a_one_line_reason(raw):
     assert_clear_verdict(raw)
 
@@ -148,6 +153,7 @@ def build_zip(items) -> bytes:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(entries, st.booleans())
+@example([("\x00.ipynb", b"{}", "file", zipfile.ZIP_STORED)], False)  # found by this test: a nameless entry
 def test_any_archive_gives_submissions_and_reasons_and_writes_nothing(tmp_path, items, truncate):
     folder = tmp_path / f"run-{time.monotonic_ns()}"
     folder.mkdir()
