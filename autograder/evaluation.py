@@ -120,6 +120,16 @@ def _input_for(model, images):
     return images.reshape((len(images), *dims)), None
 
 
+def read_iterations(path: str) -> int | None:
+    from .modelfile import read_iterations as from_bytes
+
+    try:
+        with open(path, "rb") as handle:
+            return from_bytes(handle.read())
+    except OSError:
+        return None
+
+
 def predict_all(models: dict, test_path: str) -> dict:
     import numpy as np
     import keras
@@ -152,6 +162,8 @@ def predict_all(models: dict, test_path: str) -> dict:
             continue
         predictions = np.where(np.isfinite(predictions), predictions, 0.0)
         results[serial] = {"predictions": np.round(predictions, 6).tolist()}
+    for serial, path in models.items():
+        results.setdefault(serial, {})["iterations"] = read_iterations(path)
     return results
 
 

@@ -230,6 +230,8 @@ def measure(facts: Facts, evaluated: dict, test_classes: list[int]) -> None:
     model = facts.graded
     if model is None:
         return
+    iterations = evaluated.get("iterations")
+    model["iterations"] = iterations if isinstance(iterations, int) and not isinstance(iterations, bool) else None
     if "predictions" not in evaluated:
         model["load_error"] = model.get("load_error") or evaluated.get("error") or "it could not be evaluated"
         return

@@ -99,7 +99,10 @@ def read_config(raw: bytes) -> dict:
 
 
 def read_iterations(raw: bytes) -> int | None:
-    """How many optimizer steps the saved model took (None if unknown)."""
+    """How many optimizer steps the saved model took (None if unknown).
+
+    This parses HDF5, which C code does: only the evaluator process calls it, so a file
+    crafted to crash that code cannot crash the grader."""
     try:
         import h5py
 

@@ -110,7 +110,11 @@ def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None, 
 
 
 def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
-    """Screen and describe each saved model file, without loading any code."""
+    """Screen and describe each saved model file, without loading any code.
+
+    Only the JSON config is read here; the binary weights (HDF5) are parsed by the
+    evaluator process, where a malformed file can crash nothing but that process.
+    """
     reports = {}
     for serial, path in paths.items():
         raw = Path(path).read_bytes()
@@ -119,7 +123,7 @@ def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
         except modelfile.ModelFileError as error:
             reports[serial] = {"error": str(error), "problems": [str(error)]}
             continue
-        report = {"problems": modelfile.screen(config), "iterations": modelfile.read_iterations(raw)}
+        report = {"problems": modelfile.screen(config)}
         try:
             report["structure"] = modelfile.describe(config).to_dict()
         except Exception as error:  # noqa: BLE001 - an odd config is a verdict, not a crash
