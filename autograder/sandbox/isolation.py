@@ -44,7 +44,9 @@ class Limits:
     home_bytes: int = 1 * 2**30
     tmp_bytes: int = 256 * 2**20
     processes: int = 256  # processes and threads of the run's user; a kernel uses about 20
-    disk_bytes: int = 256 * 2**20  # written to folders on the grader's disk (the model export)
+    # Written to folders on the grader's disk (the model export): room for the eight largest
+    # model files the grader reads back (64 MiB each) and their logs, far from gigabytes.
+    disk_bytes: int = 768 * 2**20
     open_files: int = 1024
     threads: int = 1
 
