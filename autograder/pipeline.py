@@ -191,19 +191,19 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
     test_classes = lesson.test_labels.argmax(axis=1).tolist()
     facts = facts_stage.build(exercise, record, sources, lesson.shapes(), test_classes, reports)
     graded = facts.graded_model
-    if evaluator is not None and graded is not None and not reports.get(graded, {}).get("problems"):
+    if evaluator is None or graded is None or reports.get(graded, {}).get("problems"):
+        return facts
+
+    def evaluated(images: str) -> dict:
         try:
-            predictions = evaluator.evaluate({graded: record.models[graded]}, test_file)
+            return evaluator.evaluate({graded: record.models[graded]}, images).get(graded, {})
         except EvaluatorError as error:
-            predictions = {graded: {"error": str(error)}}
-        facts_stage.measure(facts, predictions.get(graded, {}), test_classes)
-        if holdout is not None and facts.test_accuracy is not None:
-            hidden, images = holdout
-            try:
-                predictions = evaluator.evaluate({graded: record.models[graded]}, images)
-            except EvaluatorError as error:
-                predictions = {graded: {"error": str(error)}}
-            facts_stage.measure_holdout(facts, predictions.get(graded, {}), hidden.classes)
+            return {"error": str(error)}
+
+    facts_stage.measure(facts, evaluated(test_file), test_classes)
+    if holdout is not None and facts.test_accuracy is not None:
+        hidden, images = holdout
+        facts_stage.measure_holdout(facts, evaluated(images), hidden.classes)
     return facts
 
 

@@ -56,3 +56,19 @@ def real_data_file() -> Path:
     if not REAL_DATA.is_file():
         pytest.skip(f"the lesson's fashion.npz is not at {REAL_DATA}")
     return REAL_DATA
+
+
+def hostile_archive(path: Path, notebook: bytes, bomb_mib: int = 5) -> Path:
+    """An LMS download built to escape: entries that leave the archive, a link to the grader's
+    files and a bomb; `notebook` is what the escaping entries hold."""
+    import stat
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("../../etc/passwd.ipynb", notebook)
+        archive.writestr("/abs/olute.ipynb", notebook)
+        link = zipfile.ZipInfo("link.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc/shadow")
+        archive.writestr("bomb.ipynb", b"{" + b" " * (bomb_mib * 2**20) + b"}")
+    return path

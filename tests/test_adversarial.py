@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import stat
 import time
-import zipfile
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import ROOT, grade, run_cli, write_notebook
+from conftest import ROOT, grade, hostile_archive, run_cli, write_notebook
 from corpus import CASES, HOSTILE, HOST_MARKERS, lesson
 from test_corpus import verify
 
@@ -85,18 +83,6 @@ subprocess.Popen(['nohup', 'sleep', '3600.{token}3'], stdout=subprocess.DEVNULL,
 print('daemons started')"""})
 
 
-def escaping_archive(path: Path) -> None:
-    """An LMS download that tries to write outside, link to the grader's files and explode."""
-    good = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("../../escaped.ipynb", good)
-        archive.writestr("/tmp/absolute.ipynb", good)
-        link = zipfile.ZipInfo("linked.ipynb")
-        link.external_attr = (stat.S_IFLNK | 0o777) << 16
-        archive.writestr(link, "/etc/shadow")
-        archive.writestr("bomb.ipynb", b"{" + b" " * (8 * 2**20) + b"}")
-
-
 def survivors(token: str) -> list[str]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
@@ -125,7 +111,8 @@ def test_a_hostile_class_changes_no_verdict_harms_nothing_and_regrades_the_same(
         write_notebook(submissions / f"{case.name}.ipynb", case.cells, case.exercise)
     write_notebook(submissions / "leaves-daemons.ipynb", daemon_notebook(token), "keras-dense")
     (submissions / "honest.ipynb").write_bytes(honest.read_bytes())
-    escaping_archive(submissions / "lms-download.zip")
+    good = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode()
+    hostile_archive(submissions / "lms-download.zip", good, bomb_mib=8)
     scratch = tmp_path / "grader-tmp"  # the grader's own temporary folder, to see what is left in it
     scratch.mkdir()
     before_markers = [marker for marker in HOST_MARKERS if Path(marker).exists()]
@@ -156,6 +143,6 @@ def test_a_hostile_class_changes_no_verdict_harms_nothing_and_regrades_the_same(
         assert survivors(token) == []
         assert list(scratch.iterdir()) == []
         assert [marker for marker in HOST_MARKERS if Path(marker).exists()] == before_markers
-        assert not list(tmp_path.rglob("escaped.ipynb")) and not list(tmp_path.rglob("absolute.ipynb"))
+        assert not list(tmp_path.rglob("passwd.ipynb")) and not list(tmp_path.rglob("olute.ipynb"))
     first, second = rounds
     assert first == second
