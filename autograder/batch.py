@@ -8,28 +8,35 @@ and rubric. Bad inputs are listed, never fatal.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
-import re
 import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import exercises, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
+from .errors import AutograderError, internal_error
 from .evaluation import Evaluator
-from .gradebook import Gradebook, rubric_hash
+from .gradebook import Gradebook
+from .outputs import OutputFolder
+from .plan import GradingPlan
 from .report import documents, model as report_model
 from .sandbox import run_notebook
+
+if TYPE_CHECKING:
+    from .sandbox.slots import Slot
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
 
 
 @dataclass
-class Outcome:
+class GradedSubmission:
+    """One submission's result in the batch; `reused` when the gradebook already had it."""
+
     submission: Submission
     exercise: str | None
     result: dict
@@ -38,7 +45,7 @@ class Outcome:
 
 @dataclass
 class BatchReport:
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[GradedSubmission] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
@@ -51,17 +58,9 @@ class BatchReport:
             o.result["status"] in GRADED_STATUSES for o in self.outcomes)
 
 
-def safe_name(student: str) -> str:
-    """A file name for a student id: readable, and distinct for distinct ids."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._") or "student"
-    if cleaned != student:
-        cleaned += "-" + hashlib.sha256(student.encode()).hexdigest()[:6]
-    return cleaned[:100]
-
-
-def exercise_for(submission: Submission, options: pipeline.Options) -> str | None:
-    if options.exercise:
-        return options.exercise
+def exercise_for(submission: Submission, plan: GradingPlan) -> str | None:
+    if plan.exercise is not None:
+        return plan.exercise.id
     try:
         named = notebook.exercise_of(notebook.parse(submission.content, submission.origin))
     except notebook.NotebookError:
@@ -76,7 +75,7 @@ class Workers:
     def __init__(self, warm: bool, jobs: int):
         self.warm = warm
         self.jobs = jobs
-        self.slot = None
+        self.slot: Slot | None = None
         self.slot_ready = threading.Event()
         self.lock = threading.Lock()
         self.evaluator = Evaluator()
@@ -129,8 +128,7 @@ class Workers:
         self.closing.set()
 
 
-def start_one(submission: Submission, exercise: str | None, options: pipeline.Options, lesson,
-              workers: Workers):
+def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, workers: Workers):
     """Stages 1 and 2 of the pipeline, on a thread that owns a slot: read, then run the notebook.
 
     Returns a Job to finish, or a finished (invalid) result document.
@@ -144,66 +142,56 @@ def start_one(submission: Submission, exercise: str | None, options: pipeline.Op
             reason = (f"unknown exercise {exercise!r}" if exercise else
                       "no exercise: the notebook's metadata does not name one; pass --exercise")
             return pipeline.invalid_result(str(path), reason, None, started)
-        options = pipeline.Options(**{**options.__dict__, "exercise": exercise})
-        job = pipeline.prepare(str(path), options, lesson)
+        job = pipeline.prepare(str(path), plan, plan.exercise_for(exercise))
     if isinstance(job, dict):
         return job
-    return pipeline.execute(job, options, workers.run())
+    return pipeline.execute(job, workers.run())
 
 
-def finish_one(submission: Submission, exercise: str | None, started, lesson, out: Path,
+def finish_one(submission: Submission, exercise: str | None, started, plan: GradingPlan, out: OutputFolder,
                workers: Workers) -> dict:
     """Stage 3 and the reports, on another thread, so the slot is free for the next notebook."""
     document = started if isinstance(started, dict) else pipeline.finish(started, workers.shared_evaluator())
     processes.check_not_stopping()  # an interrupted grading is never recorded
     document["student"] = submission.student
     document["submission"] = submission.origin
-    name = safe_name(submission.student)
-    result_module.write(document, out / "results" / f"{name}.json")
-    report = report_model.build(document, exercises.EXERCISES.get(exercise or ""), lesson.test_data)
-    documents.write_html(report, out / "reports" / f"{name}.html")
+    result_module.write(document, out.result(submission.student))
+    report = report_model.build(document, exercises.EXERCISES.get(exercise or ""), plan.lesson.test_data)
+    documents.write_html(report, out.report(submission.student))
     return document
 
 
-def plan(collection: Collection, options: pipeline.Options, book: Gradebook, regrade: bool):
+def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regrade: bool):
     """Split the submissions into those already graded (and unchanged) and those to grade."""
     done, todo = [], []
     for submission in collection.submissions:
-        exercise = exercise_for(submission, options)
+        try:
+            exercise = exercise_for(submission, plan)
+        except Exception:  # noqa: BLE001 - a notebook no reader survives is graded, and fails, on its own
+            exercise = submission.exercise_hint
         key = exercise or "?"
-        rubric = rubric_hash(exercises.EXERCISES.get(key), options_key(options))
+        rubric = plan.rubric(exercises.EXERCISES.get(key))
         stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
         if stored is not None:
-            done.append(Outcome(submission, exercise, stored, reused=True))
+            done.append(GradedSubmission(submission, exercise, stored, reused=True))
         else:
             todo.append((submission, exercise, rubric))
     return done, todo
 
 
-def options_key(options: pipeline.Options) -> str:
-    """The options that change verdicts; a change regrades."""
-    return f"{options.timeout}|{options.cell_timeout}|{options.threshold}|{options.hide_threshold}|" \
-           f"{options.memory_mb}|{options.seed}|{options.data_digest}|{options.holdout_digest}|" \
-           f"{options.show_holdout}"
-
-
-def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regrade: bool,
+def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one."""
+    from .report import summary
     from .sandbox.slots import warm_path_available
 
     started = time.monotonic()
-    lesson = pipeline.resolve_data(options.data)
-    holdout = pipeline.resolve_holdout(options)  # a bad holdout stops the batch before it starts
-    options = pipeline.Options(**{**options.__dict__, "data_digest": lesson_digest(lesson),
-                                  "holdout_digest": holdout.digest if holdout else ""})
-    out.mkdir(parents=True, exist_ok=True)
-    for folder in ("results", "reports"):
-        (out / folder).mkdir(exist_ok=True)
+    folder = OutputFolder(out)
+    folder.create()
     collection = collect(inputs, tuple(exercises.EXERCISES))
-    book = Gradebook(out / "gradebook.sqlite")
+    book = Gradebook(folder.gradebook)
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
-    done, todo = plan(collection, options, book, regrade)
+    done, todo = split_done(collection, plan, book, regrade)
     # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
     workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
     report.execution = "warm" if workers.warm else "cold"
@@ -214,7 +202,7 @@ def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regr
     try:
         with ThreadPoolExecutor(max_workers=jobs) as runner, ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                _drain((runner, finisher), todo, jobs, options, lesson, out, book, report, progress, workers)
+                _drain((runner, finisher), todo, jobs, plan, folder, book, report, progress, workers)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
@@ -227,14 +215,12 @@ def run(inputs: list[str], out: Path, options: pipeline.Options, jobs: int, regr
         report.seconds = round(time.monotonic() - started, 2)
         progress.finish(report)
     report.outcomes.sort(key=lambda o: o.submission.student)
-    write_grades(report, out / "grades.csv")
-    from .report import summary
-
-    summary.write(report, out / "summary.html")
+    write_grades(report, folder.grades)
+    summary.write(report, folder.summary, folder.report_link)
     return report
 
 
-def _drain(pools, todo, jobs, options, lesson, out, book, report, progress, workers) -> None:
+def _drain(pools, todo, jobs, plan, folder, book, report, progress, workers) -> None:
     """Keep `jobs` notebooks running in the slots; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
@@ -245,7 +231,7 @@ def _drain(pools, todo, jobs, options, lesson, out, book, report, progress, work
         in_slots = sum(1 for stage, *_ in running.values() if stage == "run")
         while queue and in_slots < jobs:
             submission, exercise, rubric = queue.pop(0)
-            future = runner.submit(start_one, submission, exercise, options, lesson, workers)
+            future = runner.submit(start_one, submission, exercise, plan, workers)
             running[future] = ("run", submission, exercise, rubric)
             in_slots += 1
         finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -256,29 +242,21 @@ def _drain(pools, todo, jobs, options, lesson, out, book, report, progress, work
             except processes.Stopped:
                 continue
             except Exception as error:  # noqa: BLE001 - one submission's failure is not the batch's
-                value = pipeline.invalid_result(
-                    submission.origin, f"internal error in the grader ({type(error).__name__}: {error})",
-                    None, time.monotonic())
+                reason = str(error) if isinstance(error, AutograderError) else internal_error(error)
+                value = pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
                 if stage == "run":
-                    value = finisher.submit(finish_one, submission, exercise, value, lesson, out, workers)
+                    value = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
                     running[value] = ("finish", submission, exercise, rubric)
                     continue
             if stage == "run":
-                follow = finisher.submit(finish_one, submission, exercise, value, lesson, out, workers)
+                follow = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
                 running[follow] = ("finish", submission, exercise, rubric)
                 continue
             book.record(submission.student, exercise or "?", submission.digest, rubric,
                         submission.origin, value)
-            outcome = Outcome(submission, exercise, value)
+            outcome = GradedSubmission(submission, exercise, value)
             report.outcomes.append(outcome)
             progress.advance(outcome)
-
-
-def lesson_digest(lesson) -> str:
-    digest = hashlib.sha256()
-    for array in lesson.arrays().values():
-        digest.update(array.tobytes())
-    return digest.hexdigest()[:16]
 
 
 def write_grades(report: BatchReport, path: Path) -> None:

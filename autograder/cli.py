@@ -1,9 +1,18 @@
-"""Command line: `autograder check`, `autograder release`, `autograder data`.
+"""Command line of keras-autograder: check, grade, release, gradescope and data.
 
-Exit status of `check`: 0 every check passed; 1 graded and something failed
-(a timeout or dead kernel included); 2 the notebook could not be read or the
-command was misused, with a one-line reason (and still a result file when
---json is given).
+    autograder check NOTEBOOK     grade one notebook, print a summary, write --json/--html/--markdown
+    autograder grade PATHS --out  grade a whole class into a gradebook, resumable, in parallel
+    autograder release            make the student notebooks from the solutions (nbgrader)
+    autograder gradescope         build a Gradescope autograder archive
+    autograder data               make, fetch or validate a fashion.npz
+
+Every grading setting (--exercise, --data, --timeout, --threshold, ...) is declared once,
+in settings.py, and resolved once per command into a GradingPlan (plan.py).
+
+Exit status of `check`: 0 every check passed; 1 graded and something failed (a timeout or
+dead kernel included); 2 the notebook could not be read or the command was misused, with a
+one-line reason (and still a result file when --json is given). Of `grade`: 0 every
+submission graded, 1 some could not be, 2 misuse, 130 interrupted.
 """
 from __future__ import annotations
 
@@ -13,27 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, settings
+from .errors import AutograderError, NotGradable, UsageError, internal_error
 
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
+GRADING = ("exercise", "data", "timeout_s", "threshold", "hide_threshold", "holdout", "show_holdout", "isolation")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,21 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="grade one notebook and print a summary")
     check.add_argument("notebook", help="the .ipynb file to grade")
-    check.add_argument("--exercise", help="exercise id (keras-dense, keras-deeper); default: the notebook's metadata")
-    check.add_argument("--data", metavar="FASHION_NPZ",
-                       help="the lesson's fashion.npz (default: the built-in offline stand-in)")
-    check.add_argument("--timeout", type=_positive, default=None, metavar="S",
-                       help="wall-clock limit for the whole notebook in seconds (default 240)")
-    check.add_argument("--cell-timeout", type=_positive, default=None, metavar="S",
-                       help="limit for one cell (default 180, at most --timeout)")
-    check.add_argument("--threshold", type=_fraction, default=None,
-                       help="test accuracy needed for accuracy.threshold (default 0.80)")
-    check.add_argument("--hide-threshold", action="store_true",
-                       help="never show the accuracy threshold to the student (reports say 'the required accuracy')")
-    _holdout_arguments(check)
-    check.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto",
-                       help="sandbox: bubblewrap when available (auto), or resource limits only")
-    check.add_argument("--memory-mb", type=int, default=None, help="memory cap of the notebook (default 6144)")
+    settings.add_arguments(check, *GRADING, "cell_timeout_s", "memory_mb")
     check.add_argument("--json", metavar="FILE", help="write the result document here")
     check.add_argument("--html", metavar="FILE", help="write the HTML report here")
     check.add_argument("--markdown", metavar="FILE", help="write the Markdown report here")
@@ -67,17 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", nargs="+",
                        help="folders of notebooks, nbgrader's submitted/ folder, LMS zip downloads, notebooks")
     grade.add_argument("--out", required=True, metavar="DIR", help="where the gradebook and reports go")
-    grade.add_argument("--exercise", help="exercise id for every submission (default: each notebook's metadata)")
-    grade.add_argument("--data", metavar="FASHION_NPZ", help="the lesson's fashion.npz (default: the stand-in)")
-    grade.add_argument("--timeout", type=_positive, default=None, metavar="S",
-                       help="wall-clock limit for each notebook (default 240)")
+    settings.add_arguments(grade, *GRADING)
     grade.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="notebooks graded at once (default: the number of cores)")
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
-    grade.add_argument("--threshold", type=_fraction, default=None)
-    grade.add_argument("--hide-threshold", action="store_true")
-    _holdout_arguments(grade)
-    grade.add_argument("--isolation", choices=("auto", "bubblewrap", "rlimits"), default="auto")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
 
@@ -86,12 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--out", default="exercises", help="folder for the student notebooks")
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder archive")
-    gradescope.add_argument("--exercise", required=True, help="exercise id the archive grades")
+    settings.add_arguments(gradescope, "exercise", "data", "threshold", "hide_threshold", "timeout_s",
+                           required=("exercise",))
     gradescope.add_argument("--out", default="autograder.zip", metavar="ZIP", help="the archive to write")
-    gradescope.add_argument("--data", metavar="FASHION_NPZ", help="the lesson's fashion.npz (default: the stand-in)")
-    gradescope.add_argument("--threshold", type=_fraction, default=None)
-    gradescope.add_argument("--hide-threshold", action="store_true")
-    gradescope.add_argument("--timeout", type=_positive, default=None, metavar="S")
     gradescope.add_argument("--visibility", default="visible",
                             choices=("visible", "hidden", "after_due_date", "after_published"),
                             help="when students see the results (Gradescope's visibility)")
@@ -107,12 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _holdout_arguments(command) -> None:
-    command.add_argument("--holdout", metavar="NPZ",
-                         help="hidden test images (test_data, test_labels) the notebook never sees: "
-                              "accuracy.threshold is decided on them; both accuracies go to the instructor")
-    command.add_argument("--show-holdout", action="store_true",
-                         help="let students' reports show the accuracy on the holdout (default: only its verdict)")
+def request_of(args: argparse.Namespace) -> settings.Request:
+    return settings.Request.from_options(vars(args))
 
 
 def fail(message: str) -> int:
@@ -120,30 +84,24 @@ def fail(message: str) -> int:
     return 2
 
 
-def run_check(args) -> int:
+def run_check(args: argparse.Namespace) -> int:
     from . import exercises, github, pipeline, result as result_module
+    from .plan import make_plan
     from .report import documents, model as report_model, terminal
 
-    options = pipeline.Options(
-        exercise=args.exercise, data=args.data,
-        timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, cell_timeout=args.cell_timeout,
-        threshold=args.threshold, hide_threshold=args.hide_threshold, isolation=args.isolation,
-        memory_mb=args.memory_mb, holdout=args.holdout, show_holdout=args.show_holdout)
     started = time.monotonic()
-    lesson = None
+    plan = None
     try:
-        lesson = pipeline.resolve_data(options.data)
-        document = pipeline.grade_notebook(args.notebook, options, lesson=lesson)
-    except (pipeline.UsageError, ValueError) as error:  # misuse, or bubblewrap asked for but missing
+        plan = make_plan(request_of(args))
+        document = pipeline.grade_notebook(args.notebook, plan)
+    except (UsageError, NotGradable) as error:
         document = pipeline.invalid_result(args.notebook, str(error), None, started)
     except Exception as error:  # noqa: BLE001 - a grader bug still ends in one line and a result file
         if os.environ.get("AUTOGRADER_DEBUG"):
             raise
-        document = pipeline.invalid_result(
-            args.notebook, f"internal error in the grader ({type(error).__name__}: {error}); please report it",
-            None, started)
+        document = pipeline.invalid_result(args.notebook, internal_error(error), None, started)
     exercise = exercises.EXERCISES.get(document.get("exercise") or "")
-    report = report_model.build(document, exercise, lesson.test_data if lesson is not None else None)
+    report = report_model.build(document, exercise, plan.lesson.test_data if plan is not None else None)
     writers = [(args.json, lambda path: result_module.write(document, path)),
                (args.markdown, lambda path: documents.write_markdown(report, path)),
                (args.html, lambda path: documents.write_html(report, path))]
@@ -164,26 +122,19 @@ def run_check(args) -> int:
     return result_module.exit_code(document)
 
 
-def run_grade(args) -> int:
-    from . import batch, github, pipeline, progress
-    from .gradebook import GradebookError
+def run_grade(args: argparse.Namespace) -> int:
+    from . import batch, github, progress
+    from .plan import make_plan
+    from .sandbox.isolation import RLIMITS
 
     jobs = args.jobs or os.cpu_count() or 1
     if jobs < 1:
         return fail("--jobs must be at least 1")
-    options = pipeline.Options(exercise=args.exercise, data=args.data,
-                               timeout=args.timeout or pipeline.DEFAULT_TIMEOUT, threshold=args.threshold,
-                               hide_threshold=args.hide_threshold, isolation=args.isolation,
-                               holdout=args.holdout, show_holdout=args.show_holdout)
-    if args.exercise:
-        try:
-            pipeline.resolve_exercise(options, None)
-        except pipeline.UsageError as error:
-            return fail(str(error))
     try:
-        report = batch.run(args.submissions, Path(args.out), options, jobs, args.regrade,
-                           progress.for_stream(sys.stderr), warm=not args.cold and args.isolation != "rlimits")
-    except (pipeline.UsageError, GradebookError, ValueError) as error:
+        plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
+        report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
+                           progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS)
+    except AutograderError as error:
         return fail(str(error))
     except OSError as error:
         return fail(f"cannot write to {args.out}: {error.strerror or error}")
@@ -198,26 +149,24 @@ def run_grade(args) -> int:
     return 0 if report.all_graded else 1
 
 
-def run_release(args) -> int:
-    from .release import ReleaseError, release_all
+def run_release(args: argparse.Namespace) -> int:
+    from .release import release_all
 
     try:
         written = release_all(Path(args.solutions), Path(args.out))
-    except ReleaseError as error:
+    except AutograderError as error:
         return fail(str(error))
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
-def run_gradescope(args) -> int:
-    from .data import DataError
-    from .gradescope import GradescopeError, build_archive
+def run_gradescope(args: argparse.Namespace) -> int:
+    from .gradescope import build_archive
 
     try:
-        written = build_archive(args.exercise, Path(args.out), args.data, args.threshold, args.hide_threshold,
-                                args.visibility, args.timeout)
-    except (GradescopeError, DataError) as error:
+        written = build_archive(request_of(args), Path(args.out), args.visibility)
+    except AutograderError as error:
         return fail(str(error))
     except OSError as error:
         return fail(f"cannot write {args.out}: {error.strerror or error}")
@@ -225,7 +174,7 @@ def run_gradescope(args) -> int:
     return 0
 
 
-def run_data(args) -> int:
+def run_data(args: argparse.Namespace) -> int:
     from . import data
 
     try:
@@ -255,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except KeyboardInterrupt:
         return fail("interrupted")
+    except Exception as error:  # noqa: BLE001 - a bug of ours is reported in one line, not a traceback
+        if os.environ.get("AUTOGRADER_DEBUG"):
+            raise
+        return fail(internal_error(error))
 
 
 if __name__ == "__main__":

@@ -113,8 +113,8 @@ def _collect_folder(folder: Path, known: tuple[str, ...], found: Collection) -> 
                     found.problems.append(Problem(str(path), "not a notebook (.ipynb)"))
                 continue  # in a student's own folder: their data or notes, not a submission
             content, reason = _read_file(path)
-            if reason:
-                found.problems.append(Problem(str(path), reason))
+            if content is None:
+                found.problems.append(Problem(str(path), reason or "cannot be read"))
                 continue
             notebooks += 1
             student, order, file_name = _student_of(relative)
@@ -212,8 +212,8 @@ def collect(inputs: list[str], known_exercises: tuple[str, ...]) -> Collection:
                 _collect_zip(path, known_exercises, found)
             elif path.suffix == ".ipynb" and path.is_file():
                 content, reason = _read_file(path)
-                if reason:
-                    found.problems.append(Problem(str(path), reason))
+                if content is None:
+                    found.problems.append(Problem(str(path), reason or "cannot be read"))
                     continue
                 student, order, file_name = student_from_name(path.name)
                 found.submissions.append(Submission(student, str(path), content, order,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UsageError
 from .protocol import FLAT_SIZE  # noqa: F401 - the lesson's facts are read from here too
 
 CLASS_NAMES = ("t-shirt", "dress", "shoe")
@@ -40,7 +41,7 @@ FASHION_MNIST_FILES = {
 }
 
 
-class DataError(ValueError):
+class DataError(UsageError):
     """A data file is missing, unreadable or not in the lesson's format."""
 
 
@@ -58,10 +59,17 @@ class LessonData:
     def shapes(self) -> dict[str, list[int]]:
         return {key: list(getattr(self, key).shape) for key in KEYS}
 
+    def digest(self) -> str:
+        """A short digest of the arrays: which data a verdict was measured on."""
+        digest = hashlib.sha256()
+        for array in self.arrays().values():
+            digest.update(array.tobytes())
+        return digest.hexdigest()[:16]
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the lesson's npz; the same arrays always give the same bytes."""
         buffer = io.BytesIO()
-        np.savez(buffer, **self.arrays())
+        np.savez(buffer, **self.arrays())  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
         Path(path).write_bytes(buffer.getvalue())
 
 
@@ -255,7 +263,7 @@ def _garment(rng: np.random.Generator, top: int, height: int, shoulder: float, s
     centre = 14 + rng.normal(0, 0.8)
     sleeve_rows = rng.integers(4, 9)
     waist_row = rng.uniform(0.3, 0.5) * height
-    spans = {}
+    spans: dict[int, tuple[float, float]] = {}
     for row in range(height):
         if row < waist_row:
             half = shoulder + (waist - shoulder) * row / waist_row
@@ -275,22 +283,22 @@ def _tshirt(rng: np.random.Generator) -> np.ndarray:
     body = rng.uniform(4.5, 7.0)
     # about a quarter are sleeveless tops, which look much like a dress
     sleeve = rng.uniform(0.0, 1.5) if rng.random() < 0.25 else rng.uniform(2.5, 6.5)
-    return _garment(rng, top=rng.integers(2, 6), height=rng.integers(18, 25), shoulder=body,
+    return _garment(rng, top=int(rng.integers(2, 6)), height=int(rng.integers(18, 25)), shoulder=body,
                     sleeve=sleeve, waist=body - rng.uniform(0, 1.5), hem=body + rng.uniform(-0.5, 1.5))
 
 
 def _dress(rng: np.random.Generator) -> np.ndarray:
     sleeve = rng.uniform(1.0, 4.0) if rng.random() < 0.3 else 0.0
-    return _garment(rng, top=rng.integers(1, 4), height=rng.integers(21, 27),
+    return _garment(rng, top=int(rng.integers(1, 4)), height=int(rng.integers(21, 27)),
                     shoulder=rng.uniform(3.5, 6.0), sleeve=sleeve, waist=rng.uniform(2.5, 5.0),
                     hem=rng.uniform(4.5, 10.5))
 
 
 def _shoe(rng: np.random.Generator) -> np.ndarray:
-    bottom, height = rng.integers(19, 24), rng.integers(8, 13)
+    bottom, height = int(rng.integers(19, 24)), int(rng.integers(8, 13))
     heel, toe = rng.uniform(1.5, 4.5), rng.uniform(24.0, 27.0)
     ankle = rng.uniform(9.0, 13.0)  # where the upper ends at the top row
-    spans = {}
+    spans: dict[int, tuple[float, float]] = {}
     for row in range(height):  # row 0 is the sole
         rise = row / max(height - 1, 1)
         right = toe - (toe - ankle) * rise ** 0.6

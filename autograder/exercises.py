@@ -5,7 +5,9 @@ exercises, and every result lists every check of its exercise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+from .errors import UsageError
 
 CHECK_TITLES = {
     "data.load": "Load the four arrays from fashion.npz",
@@ -97,8 +99,8 @@ class Exercise:
     batch_size: int = 10
     validation_split: float = 0.2
     threshold: float = 0.80
-    threshold_hidden: bool = False  # reports then say "the required accuracy", never the number
-    holdout_shown: bool = False  # may students see the accuracy measured on a hidden holdout?
+    hide_threshold: bool = False  # reports then say "the required accuracy", never the number
+    show_holdout: bool = False  # may students see the accuracy measured on a hidden holdout?
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
 
     @property
@@ -113,13 +115,6 @@ class Exercise:
     def max_score(self) -> float:
         return float(sum(self.points.values()))
 
-    def with_threshold(self, threshold: float | None, hidden: bool = False,
-                       holdout_shown: bool = False) -> "Exercise":
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"the accuracy threshold must be between 0 and 1, not {threshold}")
-        return replace(self, threshold=self.threshold if threshold is None else threshold,
-                       threshold_hidden=hidden, holdout_shown=holdout_shown)
-
 
 EXERCISES = {
     "keras-dense": Exercise("keras-dense", "A dense network for three kinds of clothing", (10,)),
@@ -127,10 +122,10 @@ EXERCISES = {
 }
 
 
-class UnknownExercise(KeyError):
-    def __str__(self) -> str:
-        return (f"unknown exercise {self.args[0]!r}; known exercises: "
-                f"{', '.join(sorted(EXERCISES))}")
+class UnknownExercise(UsageError):
+    def __init__(self, exercise_id: str):
+        super().__init__(f"unknown exercise {exercise_id!r}; known exercises: {', '.join(sorted(EXERCISES))}")
+        self.exercise_id = exercise_id
 
 
 def get(exercise_id: str) -> Exercise:

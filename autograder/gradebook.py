@@ -8,14 +8,12 @@ submissions that were being graded at that moment.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
+from .errors import UsageError
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -35,15 +33,8 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
-class GradebookError(RuntimeError):
+class GradebookError(UsageError):
     """The gradebook file is unusable (another program's database, a newer schema, ...)."""
-
-
-def rubric_hash(exercise, options_key: str = "") -> str:
-    """What a stored verdict depends on besides the notebook: the rubric, the options, the grader."""
-    material = json.dumps({"exercise": asdict(exercise) if exercise is not None else None,
-                           "options": options_key, "grader": __version__}, sort_keys=True)
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 class Gradebook:
@@ -64,7 +55,8 @@ class Gradebook:
                                  f"this one reads schema {SCHEMA_VERSION}")
 
     def done(self, student: str, exercise: str, content_hash: str, rubric: str) -> dict | None:
-        """The stored result if this exact notebook was graded under this exact rubric."""
+        """The stored result if this exact notebook was graded under this exact rubric
+        (see GradingPlan.rubric)."""
         row = self.db.execute(
             "SELECT result FROM results WHERE student = ? AND exercise = ? AND content_hash = ? "
             "AND rubric_hash = ?", (student, exercise, content_hash, rubric)).fetchone()
@@ -77,11 +69,6 @@ class Gradebook:
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (student, exercise, content_hash, rubric, origin, result["status"], float(result["score"]),
                  json.dumps(result), time.time()))
-
-    def graded_at(self, student: str, exercise: str) -> float | None:
-        row = self.db.execute("SELECT graded_at FROM results WHERE student = ? AND exercise = ?",
-                              (student, exercise)).fetchone()
-        return row[0] if row else None
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]

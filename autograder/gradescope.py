@@ -21,6 +21,9 @@ import time
 import zipfile
 from pathlib import Path
 
+from .errors import UsageError
+from .settings import Request
+
 ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -40,7 +43,7 @@ exec python3 -m autograder.gradescope run
 """
 
 
-class GradescopeError(Exception):
+class GradescopeError(UsageError):
     """The archive cannot be built as asked."""
 
 
@@ -53,17 +56,18 @@ def requirements() -> list[str]:
     return [line for line in declared if "extra ==" not in line]
 
 
-def build_archive(exercise_id: str, out: Path, data_path: str | None, threshold: float | None = None,
-                  hide_threshold: bool = False, visibility: str = "visible", timeout: float | None = None) -> Path:
-    from . import data, exercises
+def build_archive(request: Request, out: Path, visibility: str = "visible") -> Path:
+    """The archive for `request` (whose exercise is required); its settings travel in rubric.json."""
+    from . import exercises, plan
 
-    if exercise_id not in exercises.EXERCISES:
-        raise GradescopeError(f"unknown exercise {exercise_id!r}; known: {', '.join(sorted(exercises.EXERCISES))}")
+    if request.exercise is None:
+        raise GradescopeError("the archive grades one exercise: pass --exercise")
+    exercises.get(request.exercise)  # UnknownExercise names the known ones
     if visibility not in VISIBILITIES:
         raise GradescopeError(f"visibility must be one of {', '.join(VISIBILITIES)}")
-    lesson = data.load(data_path) if data_path else data.make_standin()  # DataError names the problem
-    rubric = {"exercise": exercise_id, "threshold": threshold, "hide_threshold": hide_threshold,
-              "visibility": visibility, "timeout": timeout}
+    data_path = request.data
+    lesson = plan.load_lesson(data_path)  # a bad file is refused here, with its problem named
+    rubric = {"visibility": visibility, "request": {**request.to_dict(), "data": None}}
     package = Path(__file__).resolve().parent
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -117,24 +121,23 @@ def results_json(document: dict, markdown: str, visibility: str, seconds: float)
 
 def run(root: Path) -> dict:
     """Grade the submission under `root` and write root/results/results.json."""
-    from . import exercises, pipeline
+    from . import pipeline
+    from .plan import make_plan
     from .report import documents, model as report_model
 
     started = time.monotonic()
     source = root / "source"
     rubric = json.loads((source / "rubric.json").read_text())
-    exercise = exercises.get(rubric["exercise"])
-    lesson = pipeline.resolve_data(str(source / "fashion.npz"))
+    grading = make_plan(Request.from_options({**rubric["request"], "data": str(source / "fashion.npz")}))
+    exercise = grading.exercise
+    if exercise is None:
+        raise GradescopeError("rubric.json names no exercise; build the archive again with --exercise")
     notebook, problem = find_notebook(root / "submission", exercise.id)
     if notebook is None:
-        document = pipeline.invalid_result("submission", problem, exercise, started)
+        document = pipeline.invalid_result("submission", problem or "no notebook", exercise, started)
     else:
-        options = pipeline.Options(exercise=exercise.id, data=str(source / "fashion.npz"),
-                                   threshold=rubric.get("threshold"),
-                                   hide_threshold=bool(rubric.get("hide_threshold")),
-                                   timeout=rubric.get("timeout") or pipeline.DEFAULT_TIMEOUT)
-        document = pipeline.grade_notebook(str(notebook), options, lesson=lesson)
-    report = report_model.build(document, exercise, lesson.test_data)
+        document = pipeline.grade_notebook(str(notebook), grading)
+    report = report_model.build(document, exercise, grading.lesson.test_data)
     results = results_json(document, documents.render_markdown(report), rubric.get("visibility", "visible"),
                            time.monotonic() - started)
     (root / "results").mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 _results: dict[str, dict] = {}  # notebook content digest -> result document
 
 
-class CheckFailed(AssertionError):
+class VerdictFailed(AssertionError):
     """The check did not pass; the message says what was found and what to do."""
 
 
@@ -73,7 +73,7 @@ def _notebook(exercise_id: str) -> Path:
         if (metadata.get("autograder") or {}).get("exercise") == exercise_id:
             candidates.append(path)
     if len(candidates) != 1:
-        raise CheckFailed(f"expected one notebook for exercise {exercise_id} in {Path.cwd().name}, "
+        raise VerdictFailed(f"expected one notebook for exercise {exercise_id} in {Path.cwd().name}, "
                           f"found {len(candidates)}")
     return candidates[0]
 
@@ -92,13 +92,13 @@ def _grade(notebook: Path, exercise_id: str) -> dict:
                                        stdin=subprocess.DEVNULL, check=False)
             if not result_file.exists():
                 reason = (completed.stderr.strip().splitlines() or ["no result"])[-1]
-                raise CheckFailed(f"the autograder could not grade {notebook.name}: {reason}")
+                raise VerdictFailed(f"the autograder could not grade {notebook.name}: {reason}")
             _results[digest] = json.loads(result_file.read_text())
     return _results[digest]
 
 
 def verdict(exercise_id: str, check_id: str) -> None:
-    """Pass (print the check's message) or raise CheckFailed with its message and hint."""
+    """Pass (print the check's message) or raise VerdictFailed with its message and hint."""
     if os.environ.get("AUTOGRADER_SANDBOX"):
         print("(graded by the autograder itself; this cell does nothing here)")
         return
@@ -108,5 +108,5 @@ def verdict(exercise_id: str, check_id: str) -> None:
         result = _grade(_notebook(exercise_id), exercise_id)
     passed, text = verdict_of(result, check_id)
     if not passed:
-        raise CheckFailed(text)
+        raise VerdictFailed(text)
     print(text)

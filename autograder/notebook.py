@@ -11,12 +11,14 @@ from pathlib import Path
 
 import nbformat
 
+from .errors import NotGradable
+
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_CELLS = 2000
 MAX_DEPTH = 64
 
 
-class NotebookError(ValueError):
+class NotebookError(NotGradable):
     """The file is not a notebook we can grade; the message says why in one line."""
 
 
@@ -49,9 +51,11 @@ def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
         data = json.loads(text)
     except RecursionError:
         raise NotebookError(f"{name} is nested too deeply to be a notebook") from None
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise NotebookError(f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
                             "it may be truncated or corrupt") from None
+    except ValueError:  # e.g. an integer literal longer than Python converts
+        raise NotebookError(f"{name} holds a number too long to read; it may be corrupt") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookError(f"{name} is JSON but not a Jupyter notebook (no cells)")
     if "cells" in data and not isinstance(data["cells"], list):

@@ -1,105 +1,26 @@
-"""The one pipeline: read notebook -> execute in sandbox -> recorded facts ->
-checks -> result. `check`, `grade` and every other entry point call `grade_notebook`."""
+"""The one pipeline: read notebook -> execute in sandbox -> recorded facts -> checks ->
+result. Every entry point (`check`, `grade`, the pytest plugin, the Gradescope archive,
+the self-check) makes a GradingPlan once (plan.make_plan) and calls these stages.
+
+`grade_notebook` runs the three stages in a row. `grade` runs them apart: `prepare`
+and `execute` on a thread that owns a sandbox slot, `finish` on another, so that a slot
+is free for the next notebook while this one's facts are measured.
+"""
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import checks, data, exercises, facts as facts_stage, modelfile, notebook, result
 from .evaluation import Evaluator, EvaluatorError
-from .sandbox import Limits, RunRecord, run_notebook
-
-DEFAULT_TIMEOUT = 240.0
-DEFAULT_CELL_TIMEOUT = 180.0
-
-
-class UsageError(ValueError):
-    """The command was misused (unknown exercise, bad data file, ...): exit status 2."""
-
-
-@dataclass(frozen=True)
-class Options:
-    exercise: str | None = None
-    data: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    cell_timeout: float | None = None
-    threshold: float | None = None
-    hide_threshold: bool = False
-    isolation: str = "auto"
-    memory_mb: int | None = None
-    seed: int = 0
-    data_digest: str = ""  # which data the verdicts were measured on (for the gradebook)
-    holdout: str | None = None  # the instructor's hidden test images (see resolve_holdout)
-    show_holdout: bool = False  # may students see the accuracy on the holdout?
-    holdout_digest: str = ""
-
-    def limits(self) -> Limits:
-        if self.timeout <= 0:
-            raise UsageError(f"--timeout must be positive, not {self.timeout}")
-        cell = self.cell_timeout or min(DEFAULT_CELL_TIMEOUT, self.timeout)
-        extra = {"memory_bytes": self.memory_mb * 2**20} if self.memory_mb else {}
-        return Limits(notebook_timeout=float(self.timeout), cell_timeout=float(min(cell, self.timeout)), **extra)
-
-
-def resolve_holdout(options: Options) -> data.Holdout | None:
-    """The hidden holdout, read and validated, once it is certain no notebook can read it.
-
-    Only bubblewrap hides the grader's files from a notebook, and only those outside the
-    folders it shows (the system's and Python's): anywhere else the holdout would not be hidden.
-    """
-    if options.holdout is None:
-        return None
-    from .sandbox import isolation
-
-    try:
-        chosen = isolation.choose(options.isolation)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if chosen != isolation.BUBBLEWRAP:
-        raise UsageError("--holdout needs bubblewrap isolation: without it a notebook can read every file "
-                         "the grader can, the holdout too")
-    visible = isolation.sandbox_readable(options.holdout)
-    if visible:
-        raise UsageError(f"the holdout file {options.holdout} is inside {visible}, which notebooks can read; "
-                         "keep it somewhere else")
-    return _load_holdout(os.path.realpath(options.holdout))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_holdout(path: str) -> data.Holdout:
-    try:
-        return data.load_holdout(path)
-    except data.DataError as error:
-        raise UsageError(str(error)) from None
-
-
-def resolve_exercise(options: Options, node) -> exercises.Exercise:
-    exercise_id = options.exercise or (notebook.exercise_of(node) if node is not None else None)
-    if not exercise_id:
-        raise UsageError("no exercise given: pass --exercise (keras-dense or keras-deeper), or name it in "
-                         "the notebook's metadata")
-    try:
-        return exercises.get(exercise_id).with_threshold(options.threshold, options.hide_threshold,
-                                                          options.show_holdout)
-    except (exercises.UnknownExercise, ValueError) as error:
-        raise UsageError(str(error)) from None
-
-
-def resolve_data(path: str | None) -> data.LessonData:
-    if path is None:
-        return data.make_standin()
-    try:
-        return data.load(path)
-    except data.DataError as error:
-        raise UsageError(str(error)) from None
+from .plan import GradingPlan
+from .sandbox import RunRecord, run_notebook
 
 
 def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None, started: float) -> dict:
@@ -133,17 +54,15 @@ def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
 
 
 @dataclass
-class Job:
+class NotebookJob:
     """One notebook between the stages: read and ready to run, then run, then finished."""
 
     path: str
     node: object
     exercise: exercises.Exercise
-    limits: Limits
-    lesson: data.LessonData
+    plan: GradingPlan
     started: float
     work: tempfile.TemporaryDirectory
-    holdout: data.Holdout | None = None
     record: RunRecord | None = None
 
     @property
@@ -151,30 +70,32 @@ class Job:
         return Path(self.work.name)
 
 
-def prepare(path: str, options: Options, lesson: data.LessonData | None = None) -> Job | dict:
-    """Stage 1: read the notebook and lay out its work folder; an unreadable one is a result already."""
+def prepare(path: str, plan: GradingPlan, exercise: exercises.Exercise | None = None) -> NotebookJob | dict:
+    """Stage 1: read the notebook and lay out its work folder; an unreadable one is a result already.
+
+    The exercise is `exercise`, else the plan's, else the one the notebook's metadata names.
+    """
     started = time.monotonic()
+    exercise = exercise or plan.exercise
     try:
         node = notebook.read(path)
     except notebook.NotebookError as error:
-        exercise = resolve_exercise(options, None) if options.exercise else None
         return invalid_result(path, str(error), exercise, started)
-    exercise = resolve_exercise(options, node)
-    job = Job(path, node, exercise, options.limits(), lesson or resolve_data(options.data), started,
-              tempfile.TemporaryDirectory(prefix="autograder-grade-"), resolve_holdout(options))
-    job.lesson.save(job.folder / "fashion.npz")
-    np.savez(job.folder / "test.npz", test_data=job.lesson.test_data)
-    if job.holdout is not None:  # the grader's folder: only fashion.npz is copied into the sandbox
-        job.holdout.save_images(job.folder / "holdout.npz")
+    exercise = exercise or plan.exercise_for(notebook.exercise_of(node))
+    job = NotebookJob(path, node, exercise, plan, started, tempfile.TemporaryDirectory(prefix="autograder-grade-"))
+    plan.lesson.save(job.folder / "fashion.npz")
+    np.savez(job.folder / "test.npz", test_data=plan.lesson.test_data)
+    if plan.holdout is not None:  # the grader's folder: only fashion.npz is copied into the sandbox
+        plan.holdout.save_images(job.folder / "holdout.npz")
     (job.folder / "models").mkdir()
     return job
 
 
-def execute(job: Job, options: Options, run: Callable = run_notebook) -> Job:
+def execute(job: NotebookJob, run: Callable[..., RunRecord] = run_notebook) -> NotebookJob:
     """Stage 2: run the notebook in the sandbox (a fresh one, or a warm slot's)."""
     try:
-        job.record = run(job.node, job.folder / "fashion.npz", job.limits, job.folder / "models",
-                         isolation=options.isolation, seed=options.seed)
+        job.record = run(job.node, job.folder / "fashion.npz", job.plan.limits, job.folder / "models",
+                         isolation=job.plan.isolation, seed=job.plan.seed)
     except BaseException:
         job.work.cleanup()
         raise
@@ -207,12 +128,12 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
     return facts
 
 
-def finish(job: Job, evaluator: Evaluator,
+def finish(job: NotebookJob, evaluator: Evaluator,
            on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
     """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
     try:
-        holdout = (job.holdout, str(job.folder / "holdout.npz")) if job.holdout is not None else None
-        facts = assess(job.exercise, job.record, notebook.code_sources(job.node), job.lesson, evaluator,
+        holdout = (job.plan.holdout, str(job.folder / "holdout.npz")) if job.plan.holdout is not None else None
+        facts = assess(job.exercise, job.record, notebook.code_sources(job.node), job.plan.lesson, evaluator,
                        str(job.folder / "test.npz"), holdout)
     finally:
         job.work.cleanup()
@@ -222,18 +143,17 @@ def finish(job: Job, evaluator: Evaluator,
     return result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started)
 
 
-def grade_notebook(path: str, options: Options, lesson: data.LessonData | None = None,
-                   on_facts: Callable[[facts_stage.Facts], None] | None = None,
-                   run: Callable = run_notebook, evaluator: Evaluator | None = None) -> dict:
+def grade_notebook(path: str, plan: GradingPlan, on_facts: Callable[[facts_stage.Facts], None] | None = None,
+                   run: Callable[..., RunRecord] = run_notebook, evaluator: Evaluator | None = None) -> dict:
     """Grade one notebook file: the three stages in a row. Always returns a result document.
 
-    UsageError is raised only for a misused command (unknown exercise, bad data file).
-    `on_facts` is called with the recorded facts before the checks run. `run` executes the
-    notebook; `evaluator` may be a warm one, otherwise one is started here, early, so that its
+    UsageError is raised only for a misused command (no exercise given or named). `on_facts`
+    is called with the recorded facts before the checks run. `run` executes the notebook;
+    `evaluator` may be a warm one, otherwise one is started here, early, so that its
     TensorFlow import overlaps the notebook's run.
     """
-    job = prepare(path, options, lesson)
+    job = prepare(path, plan)
     if isinstance(job, dict):
         return job
-    with (Evaluator() if evaluator is None else contextlib.nullcontext(evaluator)) as evaluator:
-        return finish(execute(job, options, run), evaluator, on_facts)
+    with (Evaluator() if evaluator is None else contextlib.nullcontext(evaluator)) as running:
+        return finish(execute(job, run), running, on_facts)

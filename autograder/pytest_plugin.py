@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
+# The grading settings this plugin accepts, under pytest flags (settings.py declares them).
+FLAGS = {"exercise": "--exercise", "data": "--autograder-data", "timeout_s": "--autograder-timeout"}
+
 
 def pytest_addoption(parser) -> None:
+    from . import settings
+
     group = parser.getgroup("autograder", "grading Keras lesson notebooks")
     group.addoption("--autograder", action="append", default=[], metavar="PATH", dest="autograder_paths",
                     help="grade the notebooks at PATH (a notebook or a folder of them): one test per check")
-    group.addoption("--exercise", dest="autograder_exercise", metavar="ID",
-                    help="exercise id of every notebook (default: each notebook's metadata)")
-    group.addoption("--autograder-data", dest="autograder_data", metavar="FASHION_NPZ",
-                    help="the lesson's fashion.npz (default: the built-in stand-in)")
-    group.addoption("--autograder-timeout", dest="autograder_timeout", type=float, metavar="S",
-                    help="wall-clock limit for each notebook (default 240)")
+    settings.add_pytest_options(group, FLAGS)
 
 
 def pytest_configure(config) -> None:
@@ -45,23 +45,22 @@ def pytest_configure(config) -> None:
 
 
 class _Grader:
-    """Holds what every notebook shares: the options and the lesson data, read once."""
+    """Holds what every notebook shares: the grading plan, made once, when first needed."""
 
     def __init__(self, config):
-        from . import pipeline
+        from . import settings
 
         self.roots = [Path(path).resolve() for path in config.getoption("autograder_paths")]
-        self.options = pipeline.Options(
-            exercise=config.getoption("autograder_exercise"), data=config.getoption("autograder_data"),
-            timeout=config.getoption("autograder_timeout") or pipeline.DEFAULT_TIMEOUT)
-        self._lesson = None
+        self.request = settings.from_pytest(config, tuple(FLAGS))
+        self._plan = None
 
-    def lesson(self):
-        from . import pipeline
+    def plan(self):
+        """The plan, made on first use; a misused option raises UsageError for every notebook."""
+        from .plan import make_plan
 
-        if self._lesson is None:
-            self._lesson = pipeline.resolve_data(self.options.data)
-        return self._lesson
+        if self._plan is None:
+            self._plan = make_plan(self.request)
+        return self._plan
 
     def wants(self, path: Path) -> bool:
         path = path.resolve()
@@ -86,7 +85,7 @@ class GradedNotebook(pytest.File):
     def collect(self):
         from . import exercises, notebook
 
-        exercise_id = self.grader.options.exercise
+        exercise_id = self.grader.request.exercise
         if exercise_id is None:
             try:
                 exercise_id = notebook.exercise_of(notebook.read(str(self.path)))
@@ -106,16 +105,17 @@ class GradedNotebook(pytest.File):
             import time
 
             from . import pipeline
+            from .errors import UsageError
 
             try:
-                self._result = pipeline.grade_notebook(str(self.path), self.grader.options, self.grader.lesson())
-            except pipeline.UsageError as error:
+                self._result = pipeline.grade_notebook(str(self.path), self.grader.plan())
+            except UsageError as error:
                 self._result = pipeline.invalid_result(str(self.path), str(error), None, time.monotonic())
         return self._result
 
 
-class CheckFailed(Exception):
-    """A check that did not pass; its message and hint are the whole report."""
+class CheckNotPassed(Exception):
+    """A check that did not pass, as a pytest failure: its message and hint are the whole report."""
 
 
 class CheckItem(pytest.Item):
@@ -126,19 +126,21 @@ class CheckItem(pytest.Item):
     def runtest(self) -> None:
         from .result import verdict_of
 
-        result = self.parent.result()
+        notebook = self.parent
+        assert isinstance(notebook, GradedNotebook)  # CheckItems are collected only by GradedNotebook
+        result = notebook.result()
         self.user_properties.append(("status", result.get("status")))
         if self.check_id is None and result.get("status") != "invalid":
-            raise CheckFailed("the notebook names no exercise this grader knows; pass --exercise")
+            raise CheckNotPassed("the notebook names no exercise this grader knows; pass --exercise")
         for check in result.get("checks", []):
             if check["id"] == self.check_id:
                 self.user_properties.append(("points", f"{check['points']:g}/{check['max_points']:g}"))
         passed, text = verdict_of(result, self.check_id or self.name)
         if not passed:
-            raise CheckFailed(text)
+            raise CheckNotPassed(text)
 
     def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, CheckFailed):
+        if isinstance(excinfo.value, CheckNotPassed):
             return str(excinfo.value)  # the student's terms, not a traceback of ours
         return super().repr_failure(excinfo, style)
 

@@ -12,15 +12,23 @@ from pathlib import Path
 import nbformat
 
 from . import notebook as notebook_module
+from .errors import UsageError
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(UsageError):
     """A solution notebook cannot be released; the message names it and says why."""
 
 
 def _preprocessors():
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                        ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ClearOutput,
+        ClearSolutions,
+        ComputeChecksums,
+        LockCells,
+    )
 
     # The same sequence as nbgrader's GenerateAssignment converter, minus the
     # steps that need its database (SaveCells) or its course files (headers).
@@ -57,7 +65,7 @@ def release_all(solutions: Path, out: Path) -> list[Path]:
             raise ReleaseError(f"{source.name} does not name its exercise in metadata.autograder.exercise")
         try:
             student = release_notebook(solution)
-        except Exception as error:  # nbgrader reports bad cell metadata with its own errors
+        except Exception as error:  # noqa: BLE001 - nbgrader reports bad cell metadata with its own errors
             raise ReleaseError(f"{source.name}: nbgrader could not release it: {error}") from None
         target = out / source.name
         target.write_text(render(student))
@@ -82,48 +90,6 @@ def _with_ids(cells: list) -> list:
     for cell in cells:
         cell.id = cell.metadata["nbgrader"]["grade_id"]
     return cells
-
-
-SELFCHECK_INTRO = ("### Checking your work as you go\n\n"
-                   "Run the next cell first. After each step, run the check cell under it: it tells you "
-                   "whether the step is right and, if not, what to change. `ex.hint('build')` (or any "
-                   "other step's name) gives a further hint, and `ex.check_all()` at the end checks "
-                   "everything, with the test accuracy measured by the grader.")
-SELFCHECK_ALL = ("## Check everything\n\nThe grader runs your saved notebook from the top, so a good "
-                 "last step is Kernel > Restart & Run All, then this cell.")
-
-
-def selfcheck_cells(exercise) -> dict[str, list[nbformat.NotebookNode]]:
-    """The self-check cells (see autograder/student.py), keyed by the grade_id of the cell
-    they follow: the set-up after the introduction, one check after each step's cell,
-    and the whole check after the closing words."""
-    from nbformat.v4 import new_code_cell, new_markdown_cell
-
-    from .exercises import TASKS
-
-    cells = {"intro": _with_ids([
-        new_markdown_cell(SELFCHECK_INTRO, metadata=_locked("selfcheck-intro")),
-        new_code_cell(f"from autograder.student import Exercise\nex = Exercise({exercise.id!r})",
-                      metadata=_locked("selfcheck-setup"))])}
-    for step in TASKS:
-        cells[step] = _with_ids([new_code_cell(f"ex.check({step!r})", metadata=_locked(f"selfcheck-{step}"))])
-    cells["outro"] = _with_ids([new_markdown_cell(SELFCHECK_ALL, metadata=_locked("selfcheck-all-intro")),
-                                new_code_cell("ex.check_all()", metadata=_locked("selfcheck-all"))])
-    return cells
-
-
-def add_selfcheck(solution: nbformat.NotebookNode, exercise) -> nbformat.NotebookNode:
-    """The solution with its self-check cells in place (a copy; unchanged if they are there)."""
-    node = nbformat.from_dict(solution)
-    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in node.cells}
-    cells = []
-    for cell in node.cells:
-        cells.append(cell)
-        anchor = cell.metadata.get("nbgrader", {}).get("grade_id")
-        cells.extend(c for c in selfcheck_cells(exercise).get(anchor, [])
-                     if c.metadata["nbgrader"]["grade_id"] not in present)
-    node.cells = cells
-    return node
 
 
 def verdict_cells(exercise) -> list[nbformat.NotebookNode]:

@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from . import exercises
+
+if TYPE_CHECKING:  # live.py imports the kernel's probe: only when a check runs
+    from .live import LiveRecorder
 
 STEPS = ", ".join(exercises.TASKS)
 
@@ -55,7 +59,7 @@ class Exercise:
     def __init__(self, exercise_id: str, data: str = "fashion.npz") -> None:
         self.id = exercise_id
         self._exercise: exercises.Exercise | None = None
-        self._recorder = None
+        self._recorder: LiveRecorder | None = None
         self._problem = ""
         self._in_grader = _graded_here()
         if self._in_grader:
@@ -79,11 +83,24 @@ class Exercise:
             self._problem = "The self-check works inside a Jupyter notebook (an IPython kernel)."
         if self._problem:
             _display(inline.note_panel("Self-check", self._problem))
-        elif not self._recorder.cells and self._unseen_work():
+        elif self._recorder is not None and not self._recorder.cells and self._unseen_work():
             _display(inline.note_panel(
                 "Self-check", "Cells that ran before this one are not seen by the checks. Run the notebook "
                               "from the top (Kernel > Restart & Run All) for checks on all of your work.",
                 state="not_started"))
+
+    @property
+    def _live(self) -> LiveRecorder:
+        """The live kernel's recorder: there whenever a check runs (see _show)."""
+        if self._recorder is None:
+            raise RuntimeError("the self-check has no live kernel to check")
+        return self._recorder
+
+    @property
+    def _checked_exercise(self) -> exercises.Exercise:
+        if self._exercise is None:
+            raise RuntimeError("the self-check has no exercise")
+        return self._exercise
 
     def __repr__(self) -> str:
         return f"Exercise({self.id!r})"
@@ -136,46 +153,46 @@ class Exercise:
     def _outcomes(self, measure: bool):
         from . import checks, pipeline
 
-        recorder = self._recorder
+        recorder = self._live
         lesson = recorder.lesson()
         if isinstance(lesson, str):
             return None, lesson
         evaluator = recorder.measuring_evaluator() if measure else None
-        facts = pipeline.assess(self._exercise, recorder.snapshot(), recorder.sources(), lesson, evaluator,
+        facts = pipeline.assess(self._checked_exercise, recorder.snapshot(), recorder.sources(), lesson, evaluator,
                                 str(recorder.folder / "test.npz"))
-        return (facts, checks.run_checks(facts, self._exercise)), ""
+        return (facts, checks.run_checks(facts, self._checked_exercise)), ""
 
     def _step(self, step: str):
         from .report import inline
 
         if step not in exercises.TASKS:
             return self._unknown(step)
-        self._recorder.mark_check_cell()
+        self._live.mark_check_cell()
         if step == "fit":
-            self._recorder.warm_up()  # so that checking the evaluation next takes a moment, not seconds
+            self._live.warm_up()  # so that checking the evaluation next takes a moment, not seconds
         outcome, problem = self._outcomes(measure=step == "evaluate")
         if outcome is None:
             return inline.note_panel(exercises.TASK_TITLES[step], problem)
         _, results = outcome
         chosen = [r for r in results if r.id in exercises.TASKS[step]]
-        last = self._recorder.last_work_cell()
+        last = self._live.last_work_cell()
         untouched = ((last or {}).get("error") or {}).get("ename") == "NotImplementedError"
         return inline.step_panel(step, chosen, not_started=untouched)
 
     def _all(self):
         from .report import inline
 
-        self._recorder.mark_check_cell()
+        self._live.mark_check_cell()
         outcome, problem = self._outcomes(measure=True)
         if outcome is None:
             return inline.note_panel("Every check", problem)
         facts, results = outcome
-        return inline.all_panel(results, sum(r.points for r in results), self._exercise.max_score,
+        return inline.all_panel(results, sum(r.points for r in results), self._checked_exercise.max_score,
                                 facts.test_accuracy)
 
     def _unseen_work(self) -> bool:
         """Does the namespace already hold a model or the lesson's arrays?"""
-        namespace = self._recorder.shell.user_ns
-        keras = self._recorder.probe.keras
+        namespace = self._live.shell.user_ns
+        keras = self._live.probe.keras
         return any(isinstance(value, keras.Model) or name in ("train_data", "fashion")
                    for name, value in list(namespace.items()) if not name.startswith("_"))

@@ -1,6 +1,7 @@
 """Result documents and reports built from recorded facts, for the report tests (no kernel needed)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def result_of(name: str, **exercise_options) -> tuple[dict, exercises.Exercise]:
     facts = Facts.from_dict(json.loads((RECORDINGS / f"{name}.json").read_text()))
     exercise = exercises.get(facts.exercise)
     if exercise_options:
-        exercise = exercise.with_threshold(**exercise_options)
+        exercise = dataclasses.replace(exercise, **exercise_options)
     return result.build(exercise, f"{name}.ipynb", facts, checks.run_checks(facts, exercise), 9.5), exercise
 
 

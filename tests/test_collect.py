@@ -5,7 +5,9 @@ import os
 import zipfile
 
 from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
-from autograder.gradebook import Gradebook, GradebookError, rubric_hash
+from autograder.gradebook import Gradebook, GradebookError
+from autograder.plan import make_plan
+from autograder.settings import Request
 from autograder import exercises
 
 import pytest
@@ -96,13 +98,15 @@ def test_symlinked_notebooks_are_not_followed(tmp_path):
 
 def test_gradebook_knows_what_is_done(tmp_path):
     book = Gradebook(tmp_path / "book.sqlite")
-    rubric = rubric_hash(exercises.get("keras-dense"))
+    grading = make_plan(Request())
+    rubric = grading.rubric(exercises.get("keras-dense"))
     result = {"status": "graded", "score": 80.0, "checks": []}
     book.record("alice", "keras-dense", "abc", rubric, "alice.ipynb", result)
     assert book.done("alice", "keras-dense", "abc", rubric) == result
     assert book.done("alice", "keras-dense", "changed", rubric) is None
-    assert book.done("alice", "keras-dense", "abc", rubric_hash(exercises.get("keras-deeper"))) is None
-    assert rubric != rubric_hash(exercises.get("keras-dense").with_threshold(0.9))
+    assert book.done("alice", "keras-dense", "abc", grading.rubric(exercises.get("keras-deeper"))) is None
+    assert rubric != make_plan(Request(threshold=0.9, exercise="keras-dense")).rubric(grading.exercise_for("keras-dense"))
+    assert rubric != make_plan(Request(timeout_s=100)).rubric(exercises.get("keras-dense"))
     book.close()
     again = Gradebook(tmp_path / "book.sqlite")
     assert again.count() == 1

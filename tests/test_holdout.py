@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from autograder import data, pipeline
+from autograder import data, plan
+from autograder.errors import UsageError
 from autograder.report import documents, model as report_model
 from autograder.sandbox import isolation
 from conftest import grade, run_cli, write_notebook
@@ -47,10 +48,10 @@ def test_a_holdout_the_sandbox_could_read_is_refused(tmp_path):
     assert isolation.sandbox_readable(tmp_path / "holdout.npz") is None
     inside = str(autograder.__file__)
     assert isolation.sandbox_readable(inside) is not None
-    with pytest.raises(pipeline.UsageError, match="notebooks can read"):
-        pipeline.resolve_holdout(pipeline.Options(holdout=inside))
-    with pytest.raises(pipeline.UsageError, match="needs bubblewrap"):
-        pipeline.resolve_holdout(pipeline.Options(holdout=str(tmp_path / "h.npz"), isolation="rlimits"))
+    with pytest.raises(UsageError, match="notebooks can read"):
+        plan.load_holdout(inside, isolation.BUBBLEWRAP)
+    with pytest.raises(UsageError, match="needs bubblewrap"):
+        plan.load_holdout(str(tmp_path / "h.npz"), isolation.RLIMITS)
 
 
 def _accuracy_check(result):

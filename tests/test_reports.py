@@ -93,7 +93,7 @@ def test_html_is_self_contained_small_and_complete():
 
 
 def test_reports_never_show_grader_paths_or_a_hidden_threshold():
-    report = report_of(PASSING, threshold=0.85, hidden=True)
+    report = report_of(PASSING, threshold=0.85, hide_threshold=True)
     html = documents.render_html(report) + documents.render_markdown(report) + terminal.render(report)
     assert "0.85" not in html and "the required accuracy" in html
     for path in {sys.prefix, sys.base_prefix, "/tmp/autograder", "/work/"}:

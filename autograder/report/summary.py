@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from ..checks.accuracy import SUSPICIOUS_GAP
@@ -12,7 +13,7 @@ from .templating import ENV as _ENV
 MAX_NAMES = 40
 
 
-def build(report) -> dict:
+def build(report, report_link: Callable[[str], str]) -> dict:
     outcomes = report.outcomes
     graded = [o for o in outcomes if o.result["status"] != "invalid"]
     scores = [o.result.get("score", 0.0) for o in graded]
@@ -50,16 +51,10 @@ def build(report) -> dict:
                       "test_accuracy": (o.result.get("metrics") or {}).get("test_accuracy"),
                       "holdout_accuracy": (o.result.get("metrics") or {}).get("holdout_accuracy"),
                       "gap": (o.result.get("metrics") or {}).get("holdout_gap"),
-                      "report": f"reports/{_report_name(o)}.html"} for o in outcomes],
+                      "report": report_link(o.submission.student)} for o in outcomes],
         "holdout": any((o.result.get("metrics") or {}).get("holdout_accuracy") is not None for o in outcomes),
         "suspicious_gap": SUSPICIOUS_GAP,
     }
-
-
-def _report_name(outcome) -> str:
-    from ..batch import safe_name
-
-    return safe_name(outcome.submission.student)
 
 
 def _stop_reason(result: dict) -> str:
@@ -73,5 +68,6 @@ def _stop_reason(result: dict) -> str:
     return result.get("stop_reason") or result["status"]
 
 
-def write(report, path: Path) -> None:
-    Path(path).write_text(_ENV.get_template("summary.html.j2").render(s=build(report)))
+def write(report, path: Path, report_link: Callable[[str], str]) -> None:
+    """Write summary.html; `report_link(student)` is where that student's report is, relative to it."""
+    Path(path).write_text(_ENV.get_template("summary.html.j2").render(s=build(report, report_link)))

@@ -1,0 +1,160 @@
+"""Every grading setting a user can give, declared once: its name, flag, default and help.
+
+`Request` is what the user asked for, whatever the entry point: the command line
+(`check`, `grade`, `gradescope`), the pytest plugin, a Gradescope archive's rubric. Each
+field is one setting, under the one name it keeps all the way to where it acts (the
+`Limits` of the sandbox, the exercise's policy); `plan.make_plan` turns a Request into
+the frozen plan the pipeline follows.
+
+Entry points add the settings they accept with `add_arguments` (argparse) or
+`add_pytest_options` (pytest), so a flag's type, default and help are written here only.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .sandbox.isolation import ISOLATIONS, Limits
+
+DEFAULT_LIMITS = Limits()
+ISOLATION_CHOICES = ("auto", *ISOLATIONS)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds more than 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def positive_megabytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    if value < 256:
+        raise argparse.ArgumentTypeError("must be at least 256 (MiB): a kernel with TensorFlow needs more")
+    return value
+
+
+def setting(flag: str, help: str, default: Any = None, *, parse: Callable[[str], Any] | None = None,
+            metavar: str | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """A Request field that also describes its command-line option."""
+    return field(default=default, metadata={"flag": flag, "help": help, "parse": parse, "metavar": metavar,
+                                            "choices": choices})
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, before anything is read or checked (see plan.make_plan)."""
+
+    #: The exercise every notebook is graded against; None: each notebook's own metadata.
+    exercise: str | None = setting(
+        "--exercise", "exercise id (keras-dense, keras-deeper); default: the one the notebook's metadata names",
+        metavar="ID")
+    #: The lesson's fashion.npz; None: the built-in offline stand-in.
+    data: str | None = setting(
+        "--data", "the lesson's fashion.npz (default: the built-in offline stand-in)", metavar="FASHION_NPZ")
+    #: Wall-clock limit of one whole notebook, in seconds.
+    timeout_s: float = setting(
+        "--timeout", f"wall-clock limit of each notebook in seconds (default {DEFAULT_LIMITS.timeout_s:g})",
+        DEFAULT_LIMITS.timeout_s, parse=positive_seconds, metavar="S")
+    #: Limit of one cell, in seconds; None: the default, or the notebook's limit if that is lower.
+    cell_timeout_s: float | None = setting(
+        "--cell-timeout", f"limit of one cell in seconds (default {DEFAULT_LIMITS.cell_timeout_s:g}, "
+                          "at most --timeout)", parse=positive_seconds, metavar="S")
+    #: Memory cap of one notebook, in MiB.
+    memory_mb: int = setting(
+        "--memory-mb", f"memory cap of each notebook in MiB (default {DEFAULT_LIMITS.memory_mb})",
+        DEFAULT_LIMITS.memory_mb, parse=positive_megabytes, metavar="MB")
+    #: Test accuracy that accuracy.threshold needs; None: the exercise's own.
+    threshold: float | None = setting(
+        "--threshold", "test accuracy needed for accuracy.threshold (default: the exercise's, 0.80)",
+        parse=fraction)
+    #: Never show the threshold's number to students.
+    hide_threshold: bool = setting(
+        "--hide-threshold", "never show the accuracy threshold to students (reports say 'the required accuracy')",
+        False)
+    #: The instructor's hidden test images, on which accuracy.threshold is then decided.
+    holdout: str | None = setting(
+        "--holdout", "hidden test images (test_data, test_labels) the notebook never sees: accuracy.threshold "
+                     "is decided on them; both accuracies go to the instructor", metavar="NPZ")
+    #: May students' reports show the accuracy measured on the holdout?
+    show_holdout: bool = setting(
+        "--show-holdout", "let students' reports show the accuracy on the holdout (default: only its verdict)",
+        False)
+    #: How notebooks are confined: bubblewrap when it works here (auto), or resource limits only.
+    isolation: str = setting(
+        "--isolation", "sandbox: bubblewrap when available (auto), or resource limits only", "auto",
+        choices=ISOLATION_CHOICES)
+    #: Seed of every random generator in the notebook's kernel: same submission, same grade.
+    seed: int = 0
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any]) -> Request:
+        """A Request from parsed options: settings not given (or None) keep their defaults."""
+        given = {f.name: values[f.name] for f in dataclasses.fields(cls)
+                 if values.get(f.name) is not None}
+        return cls(**given)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _declared(name: str) -> dataclasses.Field[Any]:
+    for entry in dataclasses.fields(Request):
+        if entry.name == name and entry.metadata.get("flag"):
+            return entry
+    raise KeyError(f"{name!r} is not a setting with a command-line option")
+
+
+def _option_arguments(entry: dataclasses.Field[Any]) -> dict[str, Any]:
+    meta = entry.metadata
+    if entry.default is False:
+        return {"action": "store_true", "default": None, "help": meta["help"]}
+    arguments: dict[str, Any] = {"default": None, "help": meta["help"]}
+    if meta["parse"] is not None:
+        arguments["type"] = meta["parse"]
+    if meta["metavar"] is not None:
+        arguments["metavar"] = meta["metavar"]
+    if meta["choices"] is not None:
+        arguments["choices"] = meta["choices"]
+    return arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser, *names: str, required: tuple[str, ...] = ()) -> None:
+    """Add the named settings to an argparse parser, under their one name (argparse's dest).
+
+    Defaults stay with Request: an option not given parses as None, and
+    Request.from_options fills in the default.
+    """
+    for name in names:
+        entry = _declared(name)
+        parser.add_argument(entry.metadata["flag"], dest=name, required=name in required,
+                            **_option_arguments(entry))
+
+
+def add_pytest_options(group: Any, flags: dict[str, str]) -> None:
+    """Add settings to a pytest option group under the given flags, as `autograder_<name>`."""
+    for name, flag in flags.items():
+        group.addoption(flag, dest=f"autograder_{name}", **_option_arguments(_declared(name)))
+
+
+def from_pytest(config: Any, names: tuple[str, ...]) -> Request:
+    return Request.from_options({name: config.getoption(f"autograder_{name}") for name in names})
