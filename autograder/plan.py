@@ -55,8 +55,8 @@ class GradingPlan:
 
     def rubric(self, exercise: exercises.Exercise | None) -> str:
         """What a stored verdict depends on besides the notebook: a change grades it again."""
-        material = {
-            "exercise": asdict(exercise) if exercise is not None else None,
+        material = {  # the exercise as graded: with this plan's threshold and what students may see
+            "exercise": asdict(_with_policy(exercise, self.request)) if exercise is not None else None,
             "limits": asdict(self.limits),
             "seed": self.seed,
             "data": self.lesson_digest,

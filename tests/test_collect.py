@@ -4,15 +4,14 @@ from __future__ import annotations
 import os
 import zipfile
 
+import pytest
+from conftest import hostile_archive
+
+from autograder import exercises
 from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.plan import make_plan
 from autograder.settings import Request
-from autograder import exercises
-
-import pytest
-
-from conftest import hostile_archive
 
 KNOWN = tuple(exercises.EXERCISES)
 NOTEBOOK = b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'
@@ -105,7 +104,8 @@ def test_gradebook_knows_what_is_done(tmp_path):
     assert book.done("alice", "keras-dense", "abc", rubric) == result
     assert book.done("alice", "keras-dense", "changed", rubric) is None
     assert book.done("alice", "keras-dense", "abc", grading.rubric(exercises.get("keras-deeper"))) is None
-    assert rubric != make_plan(Request(threshold=0.9, exercise="keras-dense")).rubric(grading.exercise_for("keras-dense"))
+    stricter = make_plan(Request(threshold=0.9, exercise="keras-dense"))
+    assert rubric != stricter.rubric(stricter.exercise_for("keras-dense"))
     assert rubric != make_plan(Request(timeout_s=100)).rubric(exercises.get("keras-dense"))
     book.close()
     again = Gradebook(tmp_path / "book.sqlite")

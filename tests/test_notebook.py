@@ -23,6 +23,7 @@ def v4(cells, **metadata):
     (json.dumps({"nbformat": 9, "cells": []}).encode(), "notebook format 9"),
     (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": "no"}).encode(), "not a valid notebook"),
     (b'{"cells": ' + b"[" * 100000 + b"]" * 100000 + b"}", "nested too deeply"),
+    (b'{"cells": [], "x": ' + b"7" * 5000 + b"}", "number too long"),  # json's ValueError has no .msg
 ])
 def test_bad_files_get_one_line_reasons(raw, reason):
     with pytest.raises(notebook.NotebookError, match=reason) as error:
