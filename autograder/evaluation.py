@@ -18,7 +18,6 @@ import resource
 import subprocess
 import sys
 import threading
-import time
 
 from . import processes
 
@@ -46,7 +45,6 @@ class Evaluator:
         env = {key: value for key, value in os.environ.items() if not key.startswith("AUTOGRADER_")}
         env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="",
                    OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-        self.started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autograder.evaluation"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
@@ -97,7 +95,7 @@ class Evaluator:
             self.process.wait()
         processes.finished(self.process)
 
-    def __enter__(self) -> "Evaluator":
+    def __enter__(self) -> Evaluator:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -131,8 +129,8 @@ def read_iterations(path: str) -> int | None:
 
 
 def predict_all(models: dict, test_path: str) -> dict:
-    import numpy as np
     import keras
+    import numpy as np
 
     keras.utils.set_random_seed(0)
     # tf.nn.softmax is saved under its TensorFlow name; map it to Keras' own function

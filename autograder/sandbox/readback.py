@@ -8,18 +8,14 @@ is dropped. Later stages can then rely on the shapes of the data.
 from __future__ import annotations
 
 import math
-import re
+
+from ..protocol import ANSI_ESCAPE, CELL_STATUSES, EVENT_KINDS
 
 MAX_TEXT = 2000
 MAX_NAMES = 3
 MAX_RUNS = 2000
 MAX_DIMS = 8
 MAX_HISTORY = 1000
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # Keras puts colour codes in its messages
-CELL_STATUSES = {"ok", "error", "timeout", "died", "empty", "not_run"}
-EVENT_KINDS = {"probe_ready", "load", "model", "saved", "save_failed", "namespace", "export_done",
-               "epoch", "probe_error"} | {f"{kind}_{phase}" for kind in ("compile", "fit", "evaluate", "predict")
-                                          for phase in ("start", "end")}
 SETTING_KEYS = {"epochs", "batch_size", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch",
                 "loss", "optimizer", "metrics"}
 
@@ -141,7 +137,7 @@ def error(value) -> dict | None:
     if not isinstance(value, dict):
         return None
     return {"ename": text(value.get("ename"), 200) or "Error",
-            "evalue": ANSI.sub("", text(value.get("evalue")) or "")}
+            "evalue": ANSI_ESCAPE.sub("", text(value.get("evalue")) or "")}
 
 
 def event(raw) -> dict | None:
