@@ -45,8 +45,8 @@ class Options:
         if self.timeout <= 0:
             raise UsageError(f"--timeout must be positive, not {self.timeout}")
         cell = self.cell_timeout or min(DEFAULT_CELL_TIMEOUT, self.timeout)
-        extra = {"memory_bytes": self.memory_mb * 2**20} if self.memory_mb else {}
-        return Limits(notebook_timeout=float(self.timeout), cell_timeout=float(min(cell, self.timeout)), **extra)
+        extra = {"memory_mb": self.memory_mb} if self.memory_mb else {}
+        return Limits(timeout_s=float(self.timeout), cell_timeout_s=float(min(cell, self.timeout)), **extra)
 
 
 def resolve_holdout(options: Options) -> data.Holdout | None:
