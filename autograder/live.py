@@ -121,8 +121,9 @@ class LiveRecorder:
         if self._lesson is None or self._lesson[0] != key:
             try:
                 with self.probe.unrecorded():
-                    loaded: data_module.LessonData | str = data_module.load(path)
-                np.savez(self.folder / "test.npz", test_data=loaded.test_data)
+                    lesson = data_module.load(path)
+                np.savez(self.folder / "test.npz", test_data=lesson.test_data)
+                loaded: data_module.LessonData | str = lesson
             except data_module.DataError as error:
                 loaded = str(error)
             self._lesson = (key, loaded)

@@ -55,11 +55,12 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
             os.close(data_fd)
         processes.started(process)
         try:
-            reader = ChannelReader(process.stdout)
+            job_pipe, channel = processes.pipes(process)
+            reader = ChannelReader(channel)
             reader.start()
             try:
-                process.stdin.write(job.to_json().encode())
-                process.stdin.close()
+                job_pipe.write(job.to_json().encode())
+                job_pipe.close()
             except BrokenPipeError:
                 pass
             hard_deadline = max(time.monotonic() + 1.0, started + limits.timeout_s + EXPORT_GRACE)

@@ -42,6 +42,10 @@ import signal
 import socket
 import struct
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_client.connect import KernelConnectionInfo
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -192,7 +196,7 @@ def _pid1(job_dir: str) -> None:
 
 # --- the kernel, adopted ----------------------------------------------------
 
-def adopt_kernel(pid: int, info: dict, connection_file: str):
+def adopt_kernel(pid: int, info: KernelConnectionInfo, connection_file: str):
     """A kernel-starting step for the warm path: the kernel is already running (forked by
     PID 1); give nbclient a kernel manager that drives it through a provisioner of its own."""
 
@@ -214,7 +218,7 @@ def adopt_kernel(pid: int, info: dict, connection_file: str):
     return start
 
 
-def adopted_provisioner(pid: int, info: dict, manager):
+def adopted_provisioner(pid: int, info: KernelConnectionInfo, manager):
     """A jupyter_client provisioner for a kernel that is our own child process."""
     from jupyter_client.provisioning import KernelProvisionerBase
 
@@ -305,9 +309,9 @@ def serve() -> None:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
-            job_dir = jobs.pop(pid, None)
-            if job_dir is not None:
-                print(f"done {job_dir} {os.waitstatus_to_exitcode(status)}", file=out, flush=True)
+            ended = jobs.pop(pid, None)
+            if ended is not None:
+                print(f"done {ended} {os.waitstatus_to_exitcode(status)}", file=out, flush=True)
     for pid in jobs:
         os.kill(pid, signal.SIGKILL)
 

@@ -111,6 +111,8 @@ class Probe:
         self.serial_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.model_refs: dict[int, weakref.ref] = {}
         self.saved_order: list[int] = []
+        self.seed = 0  # set by install
+        self.seeded = False  # the seed is set again just before the first cell
         self.pristine = self._load_pristine(data_path)
 
     # --- recording ---------------------------------------------------------
@@ -466,7 +468,7 @@ class Probe:
         # Seed just before the first cell, not at kernel start: the kernel's own
         # start-up draws from Python's `random` a varying number of times, and
         # Keras derives its default seeds from that generator.
-        if not getattr(self, "seeded", False):
+        if not self.seeded:
             self.seeded = True
             self.keras.utils.set_random_seed(self.seed)
 
@@ -488,7 +490,8 @@ class Probe:
         """
         keras, np = self.keras, self.np
         namespace = dict(self.shell.user_ns) if getattr(self, "shell", None) is not None else {}
-        arrays, model_names = [], {}
+        arrays: list[dict] = []
+        model_names: dict[int, list[str]] = {}
         for name, value in list(namespace.items()):
             if name.startswith("_"):
                 continue
@@ -592,7 +595,7 @@ def install(out_dir: str, events_fd: int, data_path: str, seed: int) -> Probe:
         return array
 
     numpy.load = load
-    npz_class.__getitem__ = getitem
+    npz_class.__getitem__ = getitem  # type: ignore[method-assign]  # the probe's whole point
 
     keras.utils.set_random_seed(seed)
     probe.seed = seed

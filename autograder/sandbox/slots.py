@@ -52,6 +52,7 @@ class Slot:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
         processes.started(self.process)
+        self.requests, self.replies = processes.pipes(self.process)
         self.ready = threading.Event()
         self.stopped = False
         threading.Thread(target=self._read, daemon=True).start()
@@ -61,7 +62,7 @@ class Slot:
 
     def _read(self) -> None:
         """Hand each `done JOB STATUS` line to the thread waiting for that job."""
-        for raw in self.process.stdout:
+        for raw in self.replies:
             parts = raw.decode("utf-8", "replace").split()
             if parts == ["ready"]:
                 self.ready.set()
@@ -80,8 +81,8 @@ class Slot:
     def _send(self, line: str) -> None:
         try:
             with self.lock:
-                self.process.stdin.write((line + "\n").encode())
-                self.process.stdin.flush()
+                self.requests.write((line + "\n").encode())
+                self.requests.flush()
         except (BrokenPipeError, OSError, ValueError):
             raise SlotError("the fork server has stopped") from None
 
