@@ -137,9 +137,10 @@ def test_a_dead_kernel_is_reported(tmp_path, standin_file):
 
 
 def test_grading_is_deterministic(tmp_path, standin_file):
-    from autograder import pipeline
     from conftest import write_notebook
     from corpus import lesson
+
+    from autograder import pipeline
 
     notebook = write_notebook(tmp_path / "same.ipynb", lesson())
     captured = []

@@ -11,13 +11,13 @@ import time
 
 import psutil
 import pytest
+from conftest import ROOT, write_notebook
+from corpus import lesson
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import pipeline
 from autograder.sandbox import Limits, isolation, run_notebook
 from autograder.sandbox.slots import Slot, warm_path_available
-from conftest import ROOT, write_notebook
-from corpus import lesson
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),
                                                    reason="the warm path needs bubblewrap and root")]

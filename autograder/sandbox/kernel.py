@@ -1,12 +1,11 @@
 """The kernel the student's notebook runs in: an IPython kernel with the probe.
 
 Cold path: started by the runner through a private kernel spec
-(`python -m autograder.sandbox.kernel -f CONNECTION_FILE`), with its settings in
-the environment (see `launch_environment`). Warm path: the
-fork server's job process forks and calls `serve` directly, with TensorFlow
-already imported. Either way the probe is installed and the seeds are fixed
-before the kernel accepts its first cell, so nothing the student writes runs
-earlier.
+(`python -m autograder.sandbox.kernel -f CONNECTION_FILE`), with its settings
+in the environment (see `launch_environment`). Warm path: the fork server's
+job process forks and calls `serve` directly, with TensorFlow already
+imported. Either way the probe is installed and the seeds are fixed before the
+kernel accepts its first cell, so nothing the student writes runs earlier.
 """
 import os
 import sys
