@@ -18,7 +18,7 @@ import resource
 import subprocess
 import sys
 import threading
-import time
+from typing import Any
 
 from . import processes
 
@@ -46,19 +46,19 @@ class Evaluator:
         env = {key: value for key, value in os.environ.items() if not key.startswith("AUTOGRADER_")}
         env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="",
                    OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-        self.started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autograder.evaluation"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
             start_new_session=True)
         processes.started(self.process)
+        self.requests, self.output = processes.pipes(self.process)
         self.lock = threading.Lock()
-        self.replies: queue.Queue = queue.Queue()
+        self.replies: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         while True:
-            line = self.process.stdout.readline(MAX_REPLY_BYTES + 1)
+            line = self.output.readline(MAX_REPLY_BYTES + 1)
             self.replies.put(line)
             if not line:
                 return
@@ -68,8 +68,8 @@ class Evaluator:
         request = json.dumps({"models": {str(k): v for k, v in models.items()}, "test": test_images})
         with self.lock:
             try:
-                self.process.stdin.write(request.encode() + b"\n")
-                self.process.stdin.flush()
+                self.requests.write(request.encode() + b"\n")
+                self.requests.flush()
                 line = self.replies.get(timeout=timeout)
             except (BrokenPipeError, OSError, ValueError):
                 line = b""
@@ -97,7 +97,7 @@ class Evaluator:
             self.process.wait()
         processes.finished(self.process)
 
-    def __enter__(self) -> "Evaluator":
+    def __enter__(self) -> Evaluator:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -130,9 +130,9 @@ def read_iterations(path: str) -> int | None:
         return None
 
 
-def predict_all(models: dict, test_path: str) -> dict:
-    import numpy as np
+def predict_all(models: dict[str, str], test_path: str) -> dict[str, dict[str, Any]]:
     import keras
+    import numpy as np
 
     keras.utils.set_random_seed(0)
     # tf.nn.softmax is saved under its TensorFlow name; map it to Keras' own function
@@ -140,7 +140,7 @@ def predict_all(models: dict, test_path: str) -> dict:
     aliases = {"softmax_v2": keras.activations.softmax, "log_softmax_v2": keras.activations.log_softmax}
     with np.load(test_path, allow_pickle=False) as data:
         images = data["test_data"]
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for serial, path in models.items():
         try:
             model = keras.saving.load_model(path, custom_objects=aliases, compile=False, safe_mode=True)

@@ -24,11 +24,11 @@ import numpy as np
 
 from . import data as data_module
 from .evaluation import Evaluator
-from .sandbox import MODEL_FILE, RunRecord, _json_lines
+from .protocol import MODEL_FILE
 from .sandbox import probe as probe_module
+from .sandbox.records import MAX_EVENT_LINE, RunRecord, json_lines
 
 LIVE_MAX_EVENTS = 200_000  # a whole working session, with many re-runs, keeps being recorded
-MAX_EVENT_LINE = 512 * 2**10
 
 
 def _error_line(error: BaseException, count: int, filenames: dict) -> int | None:
@@ -121,8 +121,9 @@ class LiveRecorder:
         if self._lesson is None or self._lesson[0] != key:
             try:
                 with self.probe.unrecorded():
-                    loaded: data_module.LessonData | str = data_module.load(path)
-                np.savez(self.folder / "test.npz", test_data=loaded.test_data)
+                    lesson = data_module.load(path)
+                np.savez(self.folder / "test.npz", test_data=lesson.test_data)
+                loaded: data_module.LessonData | str = lesson
             except data_module.DataError as error:
                 loaded = str(error)
             self._lesson = (key, loaded)
@@ -139,7 +140,7 @@ class LiveRecorder:
         """
         self.probe.export()
         raw = self.events_path.read_bytes()
-        events = _json_lines(raw, MAX_EVENT_LINE)
+        events = json_lines(raw, MAX_EVENT_LINE)
         saved = {int(m.group(1)): str(path) for path in self.models.iterdir()
                  if (m := MODEL_FILE.fullmatch(path.name))}
         named = set()

@@ -5,9 +5,10 @@ import os
 import signal
 import subprocess
 import threading
+from typing import IO
 
 _LOCK = threading.Lock()
-_RUNNING: set[subprocess.Popen] = set()
+_RUNNING: set[subprocess.Popen[bytes]] = set()
 STOPPING = threading.Event()
 
 
@@ -15,19 +16,19 @@ class Stopped(RuntimeError):
     """Grading was interrupted; nothing from this submission may be recorded."""
 
 
-def started(process: subprocess.Popen) -> None:
+def started(process: subprocess.Popen[bytes]) -> None:
     with _LOCK:
         _RUNNING.add(process)
     if STOPPING.is_set():
         kill(process)
 
 
-def finished(process: subprocess.Popen) -> None:
+def finished(process: subprocess.Popen[bytes]) -> None:
     with _LOCK:
         _RUNNING.discard(process)
 
 
-def kill(process: subprocess.Popen) -> None:
+def kill(process: subprocess.Popen[bytes]) -> None:
     """Kill a process and its session (every child we start leads its own session)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -45,6 +46,13 @@ def stop_all() -> None:
         running = list(_RUNNING)
     for process in running:
         kill(process)
+
+
+def pipes(process: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+    """The stdin and stdout of a process started with both as pipes."""
+    if process.stdin is None or process.stdout is None:
+        raise ValueError("the process was not started with stdin and stdout as pipes")
+    return process.stdin, process.stdout
 
 
 def check_not_stopping() -> None:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder import checks, exercises
 from autograder.facts import build
-from autograder.sandbox import RunRecord, _json_lines, readback
+from autograder.sandbox import RunRecord, readback
+from autograder.sandbox.records import json_lines
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
@@ -43,7 +45,7 @@ def test_garbage_events_never_break_grading(raw_events, raw_cells):
 
 @given(st.binary(max_size=2000))
 def test_garbage_bytes_are_dropped_line_by_line(raw):
-    for record in _json_lines(raw, 1000):
+    for record in json_lines(raw, 1000):
         assert isinstance(record, dict)
 
 

@@ -21,7 +21,7 @@ def run(cells, data_file, tmp_path, mode, **limits):
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     models = tmp_path / "models"
     models.mkdir(exist_ok=True)
-    return run_notebook(nb, data_file, Limits(**{"notebook_timeout": 120, **limits}), models, isolation=mode)
+    return run_notebook(nb, data_file, Limits(**{"timeout_s": 120, **limits}), models, isolation=mode)
 
 
 def printed(record, index):
@@ -120,8 +120,8 @@ def test_memory_and_output_are_capped(tmp_path, standin_file, mode):
 def test_wall_clock_limit_holds_even_when_sigint_is_ignored(tmp_path, standin_file, mode):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     started = time.monotonic()
-    record = run(["x = 1", stubborn, "y = 2"], standin_file, tmp_path, mode, notebook_timeout=25,
-                 cell_timeout=25)
+    record = run(["x = 1", stubborn, "y = 2"], standin_file, tmp_path, mode, timeout_s=25,
+                 cell_timeout_s=25)
     elapsed = time.monotonic() - started
     assert record.status == "timeout"
     assert elapsed < 25 + 30, elapsed
@@ -137,9 +137,10 @@ def test_a_dead_kernel_is_reported(tmp_path, standin_file):
 
 
 def test_grading_is_deterministic(tmp_path, standin_file):
-    from autograder import pipeline
     from conftest import write_notebook
     from corpus import lesson
+
+    from autograder import pipeline
 
     notebook = write_notebook(tmp_path / "same.ipynb", lesson())
     captured = []

@@ -11,13 +11,13 @@ import time
 
 import psutil
 import pytest
+from conftest import ROOT, write_notebook
+from corpus import lesson
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import pipeline
 from autograder.sandbox import Limits, isolation, run_notebook
 from autograder.sandbox.slots import Slot, warm_path_available
-from conftest import ROOT, write_notebook
-from corpus import lesson
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),
                                                    reason="the warm path needs bubblewrap and root")]
@@ -53,7 +53,7 @@ def run(slot, cells, data_file, tmp_path, **limits):
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     models = tmp_path / f"models-{time.monotonic_ns()}"
     models.mkdir()
-    return slot.run(nb, data_file, Limits(**{"notebook_timeout": 120, **limits}), models)
+    return slot.run(nb, data_file, Limits(**{"timeout_s": 120, **limits}), models)
 
 
 def printed(record, index):
@@ -133,7 +133,7 @@ def test_next_job_after_a_crash_finds_nothing_left(slot, tmp_path, standin_file)
 def test_a_stuck_job_is_killed_at_its_limit(slot, tmp_path, standin_file):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     started = time.monotonic()
-    record = run(slot, ["x = 1", stubborn], standin_file, tmp_path, notebook_timeout=15, cell_timeout=15)
+    record = run(slot, ["x = 1", stubborn], standin_file, tmp_path, timeout_s=15, cell_timeout_s=15)
     assert record.status == "timeout" and time.monotonic() - started < 15 + 30
 
 

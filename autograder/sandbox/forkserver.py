@@ -20,16 +20,21 @@ no thread pools) and checks that it has a single thread before serving;
 `preload()` raises if that ever stops being true.
 
 Protocol on the server's stdin/stdout, one line each: `run JOB_DIR` ->
-`done JOB_DIR STATUS`; `kill JOB_DIR`. Job data is read from JOB_DIR by the
-job process after the fork, so no job's notebook is ever in the server's
-memory for a later job to inherit.
+`done JOB_DIR STATUS`; `kill JOB_DIR`. The job (a RunnerJob, see job.py) is
+read from JOB_DIR/job.json by the job process after the fork, so no job's
+notebook is ever in the server's memory for a later job to inherit.
+
+The runner drives the kernel as on the cold path, through nbclient; since the
+kernel is already running (forked by PID 1, not started from a kernel spec),
+`adopt_kernel` gives nbclient a kernel manager that adopts it.
 """
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import fcntl
 import gc
-import json
+import importlib
 import os
 import select
 import shutil
@@ -37,6 +42,10 @@ import signal
 import socket
 import struct
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_client.connect import KernelConnectionInfo
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -47,6 +56,9 @@ PR_SET_PDEATHSIG = 1
 SLOTS_ROOT = "/run/autograder-slots"
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# The server's environment as the slot started it (isolation.sandbox_env), before its imports:
+# each job starts from it, with its own marker.
+_slot_environment: dict[str, str] = {}
 
 
 def _check(result: int, what: str) -> None:
@@ -96,25 +108,18 @@ def thread_count() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+#: What every job needs, imported once by the server, in this order.
+PRELOADED = ("numpy", "tensorflow", "keras", "h5py", "ipykernel.ipkernel", "ipykernel.kernelapp", "jupyter_client",
+             "jupyter_client.connect", "nbclient", "nbformat", "zmq",
+             # What lesson notebooks import besides Keras: plotting, with the kernel's inline backend.
+             "matplotlib.pyplot", "matplotlib_inline.backend_inline",
+             "autograder.sandbox.kernel", "autograder.sandbox.probe", "autograder.sandbox.runner")
+
+
 def preload() -> None:
     """Import everything a job needs, and prove that nothing started a thread."""
-    import numpy  # noqa: F401
-    import tensorflow  # noqa: F401
-    import keras  # noqa: F401
-    import h5py  # noqa: F401
-    import ipykernel.ipkernel  # noqa: F401
-    import ipykernel.kernelapp  # noqa: F401
-    import jupyter_client  # noqa: F401
-    import jupyter_client.connect  # noqa: F401
-    import nbclient  # noqa: F401
-    import nbformat  # noqa: F401
-    import zmq  # noqa: F401
-    # What lesson notebooks import besides Keras: plotting, with the kernel's inline backend.
-    import matplotlib.pyplot  # noqa: F401
-    import matplotlib_inline.backend_inline  # noqa: F401
-
-    from . import kernel, probe, runner  # noqa: F401
-
+    for name in PRELOADED:
+        importlib.import_module(name)
     if thread_count() != 1:
         raise RuntimeError(f"the fork server has {thread_count()} threads after its imports; forking it "
                            "would not be safe")
@@ -142,35 +147,29 @@ def _job(job_dir: str) -> None:
 
 def _pid1(job_dir: str) -> None:
     from . import kernel, runner
+    from .job import read_job
 
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the job process dies: so does this namespace
-    with open(os.path.join(job_dir, "job.json")) as handle:
-        job = json.load(handle)
+    with open(os.path.join(job_dir, "job.json"), "rb") as handle:
+        job = read_job(handle)
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    fresh_tmp(job["tmp_bytes"], job["python_paths"])
-    mount("tmpfs", job["home"], "tmpfs", MS_NOSUID | MS_NODEV, f"size={job['home_bytes']},mode=0777")
-    data_path = os.path.join(job["home"], job["data_name"])
-    shutil.copyfile(os.path.join(job_dir, job["data_name"]), data_path)  # a fresh copy for this job
-    os.chmod(data_path, 0o644)
-    mount(os.path.join(job_dir, "out"), job["probe_dir"], None, MS_BIND)
+    fresh_tmp(job.tmp_bytes, job.python_paths)
+    mount("tmpfs", job.home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={job.home_bytes},mode=0777")
+    shutil.copyfile(os.path.join(job_dir, job.data_name), job.data_path)  # a fresh copy for this job
+    os.chmod(job.data_path, 0o644)
+    mount(os.path.join(job_dir, "out"), job.probe_dir, None, MS_BIND)
     unmount(SLOTS_ROOT)  # no other job's folder is reachable from here on
     _libc.sethostname(b"sandbox", 7)
     loopback_up()
 
-    channel = runner.private_channel(os.path.join(job["probe_dir"], "kernel.log"),
-                                     os.path.join(job["probe_dir"], "runner.jsonl"))
-    events_fd = runner.open_events(job["probe_dir"])
-    runner.confine(job)
     os.environ.clear()
-    os.environ.update(job["env"])
-    os.makedirs(job["runtime_dir"], exist_ok=True)
-    runner.write_kernel_spec(job["runtime_dir"])
-    os.chdir(job["home"])
+    os.environ.update(_slot_environment)
+    channel, events_fd = runner.prepare(job, os.path.join(job.probe_dir, "runner.jsonl"))
     from jupyter_client.connect import write_connection_file
 
     connection_file, info = write_connection_file(
-        os.path.join(job["runtime_dir"], "kernel.json"), ip="127.0.0.1", transport="tcp")
+        os.path.join(job.runtime_dir, "kernel.json"), ip="127.0.0.1", transport="tcp")
     kernel_pid = os.fork()
     if kernel_pid == 0:  # PID 2: the kernel
         try:
@@ -182,12 +181,12 @@ def _pid1(job_dir: str) -> None:
                         os.close(fd)
                     except OSError:
                         pass
-            kernel.serve(os.path.join(job["probe_dir"], "models"), events_fd, data_path, job["seed"],
-                         job["threads"], ["-f", connection_file, "--HistoryManager.enabled=False"])
+            kernel.serve(os.path.join(job.probe_dir, "models"), events_fd, job.data_path, job.seed,
+                         job.threads, ["-f", connection_file, "--HistoryManager.enabled=False"])
         finally:
             os._exit(0)
     os.close(events_fd)
-    runner.run_job(job, channel, runner.adopt_kernel(kernel_pid, info, connection_file))
+    runner.run_job(job, channel, adopt_kernel(kernel_pid, info, connection_file))
     runner.kill_descendants()
     try:
         os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of this namespace
@@ -195,9 +194,83 @@ def _pid1(job_dir: str) -> None:
         pass
 
 
+# --- the kernel, adopted ----------------------------------------------------
+
+def adopt_kernel(pid: int, info: KernelConnectionInfo, connection_file: str):
+    """A kernel-starting step for the warm path: the kernel is already running (forked by
+    PID 1); give nbclient a kernel manager that drives it through a provisioner of its own."""
+
+    async def start(client) -> None:
+        from jupyter_client import AsyncKernelManager
+        from jupyter_client.kernelspec import KernelSpec
+
+        from . import runner
+
+        manager = AsyncKernelManager(kernel_name=runner.KERNEL_NAME)
+        manager._kernel_spec = KernelSpec(argv=[], display_name="Python 3 (autograder)", language="python",
+                                          interrupt_mode="signal")
+        manager.load_connection_info(info)
+        manager.connection_file = connection_file
+        manager.provisioner = adopted_provisioner(pid, info, manager)
+        manager._connect_control_socket()
+        client.km = manager
+
+    return start
+
+
+def adopted_provisioner(pid: int, info: KernelConnectionInfo, manager):
+    """A jupyter_client provisioner for a kernel that is our own child process."""
+    from jupyter_client.provisioning import KernelProvisionerBase
+
+    class AdoptedProvisioner(KernelProvisionerBase):
+        exit_code: int | None = None
+
+        @property
+        def has_process(self) -> bool:
+            return self.exit_code is None
+
+        async def poll(self) -> int | None:
+            if self.exit_code is None:
+                try:
+                    reaped, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    reaped, status = pid, 0
+                if reaped:
+                    self.exit_code = os.waitstatus_to_exitcode(status)
+            return self.exit_code
+
+        async def wait(self) -> int | None:
+            while await self.poll() is None:
+                await asyncio.sleep(0.05)
+            return self.exit_code
+
+        async def send_signal(self, signum: int) -> None:
+            if self.exit_code is None:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+
+        async def kill(self, restart: bool = False) -> None:
+            await self.send_signal(signal.SIGKILL)
+
+        async def terminate(self, restart: bool = False) -> None:
+            await self.send_signal(signal.SIGTERM)
+
+        async def launch_kernel(self, cmd, **kwargs):
+            return info
+
+        async def cleanup(self, restart: bool = False) -> None:
+            pass
+
+    return AdoptedProvisioner(kernel_id="adopted", kernel_spec=manager._kernel_spec, connection_info=info,
+                              parent=manager)
+
+
 # --- the server ------------------------------------------------------------
 
 def serve() -> None:
+    _slot_environment.update(os.environ)
     # CPython's advice for a server that forks without exec: no collections while loading,
     # then freeze what was loaded. Otherwise every kernel's collections walk the millions
     # of objects TensorFlow and matplotlib left in the server (measured: a 6-panel plot took
@@ -236,9 +309,9 @@ def serve() -> None:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
-            job_dir = jobs.pop(pid, None)
-            if job_dir is not None:
-                print(f"done {job_dir} {os.waitstatus_to_exitcode(status)}", file=out, flush=True)
+            ended = jobs.pop(pid, None)
+            if ended is not None:
+                print(f"done {ended} {os.waitstatus_to_exitcode(status)}", file=out, flush=True)
     for pid in jobs:
         os.kill(pid, signal.SIGKILL)
 

@@ -25,6 +25,9 @@ SANDBOX_HOME = "/home/student"
 SANDBOX_OUT = "/run/autograder"
 SANDBOX_RUNTIME = "/tmp/.autograder"
 SANDBOX_OLD_TMP = "/run/autograder-slot-tmp"
+#: The environment variable that marks every process of a run (its value is the run's own
+#: marker), so that the grader can find and kill them all when the run ends.
+MARKER_VARIABLE = "AUTOGRADER_SANDBOX"
 NOBODY = 65534
 # Each sandboxed run gets a user of its own from this range: RLIMIT_NPROC counts a user's
 # processes machine-wide, so a fork loop in one run must not use up another run's share.
@@ -35,24 +38,38 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "ns
 
 @dataclass(frozen=True)
 class Limits:
-    notebook_timeout: float = 300.0
-    cell_timeout: float = 240.0
-    memory_bytes: int = 6 * 2**30
+    """What one notebook's run may use: the one place each limit and its default are named."""
+
+    #: Wall-clock seconds for the whole notebook.
+    timeout_s: float = 240.0
+    #: Wall-clock seconds for one cell (never more than what is left of `timeout_s`).
+    cell_timeout_s: float = 180.0
+    #: Address space of the runner and the kernel, in MiB (RLIMIT_AS).
+    memory_mb: int = 6144
+    #: Bytes of output the notebook's cells may print in all; past it, outputs are dropped.
     output_bytes: int = 2 * 2**20
+    #: Bytes of output one cell may print.
     cell_output_bytes: int = 512 * 2**10
+    #: Bytes of any one file the run writes (RLIMIT_FSIZE).
     file_bytes: int = 512 * 2**20
+    #: Bytes of the notebook's home folder (a tmpfs under bubblewrap).
     home_bytes: int = 1 * 2**30
+    #: Bytes of the notebook's /tmp (a tmpfs under bubblewrap).
     tmp_bytes: int = 256 * 2**20
-    processes: int = 256  # processes and threads of the run's user; a kernel uses about 20
-    # Written to folders on the grader's disk (the model export): room for the eight largest
-    # model files the grader reads back (64 MiB each) and their logs, far from gigabytes.
+    #: Processes and threads of the run's own user (RLIMIT_NPROC); a kernel uses about 20.
+    processes: int = 256
+    #: Bytes written to folders on the grader's disk (the model export): room for the eight
+    #: largest model files the grader reads back (64 MiB each) and their logs, far from gigabytes.
     disk_bytes: int = 768 * 2**20
+    #: Open file descriptors per process (RLIMIT_NOFILE).
     open_files: int = 1024
+    #: Threads TensorFlow and the numeric libraries may use for computing.
     threads: int = 1
 
     def rlimits(self, dropped_user: bool) -> dict[str, int]:
+        """The resource limits the runner sets on itself, by their `resource` module names."""
         limits = {
-            "RLIMIT_AS": self.memory_bytes,
+            "RLIMIT_AS": self.memory_mb * 2**20,
             "RLIMIT_FSIZE": self.file_bytes,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
@@ -60,6 +77,11 @@ class Limits:
         if dropped_user:  # counted per user, so only meaningful for a user of our own
             limits["RLIMIT_NPROC"] = self.processes
         return limits
+
+    def recorded(self) -> dict[str, float]:
+        """The limits a run records with what it left (the reports quote them to the student)."""
+        return {"timeout_s": self.timeout_s, "cell_timeout_s": self.cell_timeout_s,
+                "memory_mb": self.memory_mb, "output_kb": self.output_bytes // 2**10}
 
 
 @dataclass
@@ -91,7 +113,7 @@ def bubblewrap_works() -> bool:
     return probe.returncode == 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bwrap_has(option: str) -> bool:
     try:
         shown = subprocess.run([shutil.which("bwrap") or "bwrap", "--help"], capture_output=True, text=True,
@@ -262,9 +284,8 @@ def sandbox_env(home: str, tmp: str, marker: str, threads: int) -> dict[str, str
         "MKL_NUM_THREADS": threads_text,
         "TF_NUM_INTRAOP_THREADS": threads_text,
         "TF_NUM_INTEROP_THREADS": threads_text,
-        "AUTOGRADER_THREADS": threads_text,
         "MALLOC_ARENA_MAX": "2",
-        "AUTOGRADER_SANDBOX": marker,
+        MARKER_VARIABLE: marker,
     }
 
 

@@ -1,11 +1,11 @@
 """The kernel the student's notebook runs in: an IPython kernel with the probe.
 
 Cold path: started by the runner through a private kernel spec
-(`python -m autograder.sandbox.kernel -f CONNECTION_FILE`). Warm path: the
-fork server's job process forks and calls `serve` directly, with TensorFlow
-already imported. Either way the probe is installed and the seeds are fixed
-before the kernel accepts its first cell, so nothing the student writes runs
-earlier.
+(`python -m autograder.sandbox.kernel -f CONNECTION_FILE`), with its settings
+in the environment (see `launch_environment`). Warm path: the fork server's
+job process forks and calls `serve` directly, with TensorFlow already
+imported. Either way the probe is installed and the seeds are fixed before the
+kernel accepts its first cell, so nothing the student writes runs earlier.
 """
 import os
 import sys
@@ -34,15 +34,26 @@ def serve(out_dir: str, events_fd: int, data_path: str, seed: int, threads: int,
     app.start()
 
 
+#: How the runner hands a kernel it starts (the cold path) its settings: environment variables,
+#: which `main` removes before any student code runs.
+_SETTINGS = {"out_dir": "AUTOGRADER_PROBE_DIR", "events_fd": "AUTOGRADER_PROBE_FD",
+             "data_path": "AUTOGRADER_PROBE_DATA", "seed": "AUTOGRADER_KERNEL_SEED",
+             "threads": "AUTOGRADER_KERNEL_THREADS"}
+
+
+def launch_environment(out_dir: str, events_fd: int, data_path: str, seed: int, threads: int) -> dict[str, str]:
+    """The environment variables through which `main` gets `serve`'s settings."""
+    values = {"out_dir": out_dir, "events_fd": events_fd, "data_path": data_path, "seed": seed, "threads": threads}
+    return {_SETTINGS[name]: str(value) for name, value in values.items()}
+
+
 def main() -> None:
     # Popped so that the student's code does not find the probe's files by name.
-    out_dir = os.environ.pop("AUTOGRADER_PROBE_DIR")
-    events_fd = int(os.environ.pop("AUTOGRADER_PROBE_FD"))
+    settings = {name: os.environ.pop(variable) for name, variable in _SETTINGS.items()}
+    events_fd = int(settings["events_fd"])
     os.set_inheritable(events_fd, False)  # not passed on to the student's subprocesses
-    data_path = os.environ.pop("AUTOGRADER_PROBE_DATA")
-    seed = int(os.environ.pop("AUTOGRADER_SEED", "0"))
-    threads = int(os.environ.get("AUTOGRADER_THREADS", "1"))
-    serve(out_dir, events_fd, data_path, seed, threads, sys.argv[1:])
+    serve(settings["out_dir"], events_fd, settings["data_path"], int(settings["seed"]), int(settings["threads"]),
+          sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import time
 import warnings
 import weakref
 
+from ..protocol import FLAT_SIZE, MAX_MODELS
+
 # References captured before any student code runs: a cell that breaks
 # builtins or patches these modules must not break the recording.
 _BUILTINS = dict(vars(builtins))
@@ -40,13 +42,11 @@ _getframe = sys._getframe
 _monotonic = time.monotonic
 
 MAX_EVENTS = 5000
-MAX_MODELS = 8
 MAX_NAMES = 3
 MAX_ROWS_MATCHED = 20000
-IMAGE_SIZE = 784
 CHECKPOINT_AFTER = ("compile", "fit")
 
-_probe: "Probe | None" = None
+_probe: Probe | None = None
 
 
 def _jsonable(value, depth=0):
@@ -108,9 +108,11 @@ class Probe:
         self.seq = 0
         self.lock = threading.RLock()
         self.local = threading.local()
-        self.serial_of: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self.serial_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.model_refs: dict[int, weakref.ref] = {}
         self.saved_order: list[int] = []
+        self.seed = 0  # set by install
+        self.seeded = False  # the seed is set again just before the first cell
         self.pristine = self._load_pristine(data_path)
 
     # --- recording ---------------------------------------------------------
@@ -198,7 +200,7 @@ class Probe:
         if self.pristine is None or array.ndim == 0:
             return info
         if images is None:
-            if array.ndim >= 2 and int(np.prod(array.shape[1:])) == IMAGE_SIZE:
+            if array.ndim >= 2 and int(np.prod(array.shape[1:])) == FLAT_SIZE:
                 info["rows"] = self._match_rows(array)
         else:
             info["labels"] = self._match_labels(array, images)
@@ -208,7 +210,7 @@ class Probe:
         np = self.np
         if len(array) > MAX_ROWS_MATCHED or not np.issubdtype(array.dtype, np.number):
             return None
-        flat = np.ascontiguousarray(array.reshape(len(array), IMAGE_SIZE), dtype=np.float32)
+        flat = np.ascontiguousarray(array.reshape(len(array), FLAT_SIZE), dtype=np.float32)
         found = {"train": [], "test": []}
         unknown = 0
         for row in flat:
@@ -466,7 +468,7 @@ class Probe:
         # Seed just before the first cell, not at kernel start: the kernel's own
         # start-up draws from Python's `random` a varying number of times, and
         # Keras derives its default seeds from that generator.
-        if not getattr(self, "seeded", False):
+        if not self.seeded:
             self.seeded = True
             self.keras.utils.set_random_seed(self.seed)
 
@@ -488,14 +490,15 @@ class Probe:
         """
         keras, np = self.keras, self.np
         namespace = dict(self.shell.user_ns) if getattr(self, "shell", None) is not None else {}
-        arrays, model_names = [], {}
+        arrays: list[dict] = []
+        model_names: dict[int, list[str]] = {}
         for name, value in list(namespace.items()):
             if name.startswith("_"):
                 continue
             if isinstance(value, keras.Model):
                 model_names.setdefault(self.serial(value), []).append(name)
             elif isinstance(value, np.ndarray) and len(arrays) < 50 and value.ndim >= 1:
-                if not final and (value.ndim < 2 or int(np.prod(value.shape[1:])) != IMAGE_SIZE):
+                if not final and (value.ndim < 2 or int(np.prod(value.shape[1:])) != FLAT_SIZE):
                     continue
                 key = (name, id(value), value.shape)
                 info = self.noted.get(key) if not final else None
@@ -541,8 +544,8 @@ _SIGNATURES: dict = {}
 def install(out_dir: str, events_fd: int, data_path: str, seed: int) -> Probe:
     """Patch numpy and Keras in this process; called once, before any cell runs."""
     global _probe, _EpochRecorder
-    import numpy
     import keras
+    import numpy
 
     probe = Probe(out_dir, events_fd, data_path, keras, numpy)
 
@@ -592,7 +595,7 @@ def install(out_dir: str, events_fd: int, data_path: str, seed: int) -> Probe:
         return array
 
     numpy.load = load
-    npz_class.__getitem__ = getitem
+    npz_class.__getitem__ = getitem  # type: ignore[method-assign]  # the probe's whole point
 
     keras.utils.set_random_seed(seed)
     probe.seed = seed

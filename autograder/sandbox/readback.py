@@ -8,18 +8,15 @@ is dropped. Later stages can then rely on the shapes of the data.
 from __future__ import annotations
 
 import math
-import re
+from typing import Any
+
+from ..protocol import ANSI_ESCAPE, CELL_STATUSES, EVENT_KINDS
 
 MAX_TEXT = 2000
 MAX_NAMES = 3
 MAX_RUNS = 2000
 MAX_DIMS = 8
 MAX_HISTORY = 1000
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # Keras puts colour codes in its messages
-CELL_STATUSES = {"ok", "error", "timeout", "died", "empty", "not_run"}
-EVENT_KINDS = {"probe_ready", "load", "model", "saved", "save_failed", "namespace", "export_done",
-               "epoch", "probe_error"} | {f"{kind}_{phase}" for kind in ("compile", "fit", "evaluate", "predict")
-                                          for phase in ("start", "end")}
 SETTING_KEYS = {"epochs", "batch_size", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch",
                 "loss", "optimizer", "metrics"}
 
@@ -71,8 +68,8 @@ def names(value) -> list[str]:
 def shape(value) -> list[int] | None:
     if not isinstance(value, list) or len(value) > MAX_DIMS:
         return None
-    dims = [integer(d, 0) for d in value]
-    return None if any(d is None for d in dims) else dims
+    dims = [d for d in (integer(v, 0) for v in value) if d is not None]
+    return dims if len(dims) == len(value) else None
 
 
 def runs(value) -> list[list[int]]:
@@ -91,7 +88,7 @@ def array_info(value) -> dict | None:
     """What the probe said about an array passed to fit/evaluate/predict."""
     if not isinstance(value, dict):
         return None
-    info = {"type": text(value.get("type"), 100) or "value", "names": names(value.get("names"))}
+    info: dict[str, Any] = {"type": text(value.get("type"), 100) or "value", "names": names(value.get("names"))}
     if shape(value.get("shape")) is not None:
         info["shape"] = shape(value.get("shape"))
         info["dtype"] = text(value.get("dtype"), 50) or ""
@@ -101,7 +98,7 @@ def array_info(value) -> dict | None:
                         "unknown": integer(rows.get("unknown"), 0) or 0}
     labels = value.get("labels")
     if isinstance(labels, dict):
-        cleaned = {"form": one_of(labels.get("form"), ("one-hot", "class-ids")) or "other"}
+        cleaned: dict[str, Any] = {"form": one_of(labels.get("form"), ("one-hot", "class-ids")) or "other"}
         if isinstance(labels.get("matches"), bool):
             cleaned["matches"] = labels["matches"]
         if one_of(labels.get("split"), ("train", "test")):
@@ -138,10 +135,12 @@ def history(value) -> dict | None:
 
 
 def error(value) -> dict | None:
-    if not isinstance(value, dict):
-        return None
+    return _error_fields(value) if isinstance(value, dict) else None
+
+
+def _error_fields(value: dict) -> dict[str, Any]:
     return {"ename": text(value.get("ename"), 200) or "Error",
-            "evalue": ANSI.sub("", text(value.get("evalue")) or "")}
+            "evalue": ANSI_ESCAPE.sub("", text(value.get("evalue")) or "")}
 
 
 def event(raw) -> dict | None:
@@ -149,7 +148,7 @@ def event(raw) -> dict | None:
     if not isinstance(raw, dict) or not one_of(raw.get("kind"), EVENT_KINDS):
         return None
     kind = raw["kind"]
-    clean = {"kind": kind, "seq": integer(raw.get("seq"), 0) or 0}
+    clean: dict[str, Any] = {"kind": kind, "seq": integer(raw.get("seq"), 0) or 0}
     for key in ("model", "exec", "line", "epoch"):
         if key in raw:
             clean[key] = integer(raw.get(key), 0)
@@ -177,13 +176,13 @@ def event(raw) -> dict | None:
     if kind == "model":
         clean["cls"] = text(raw.get("cls"), 100)
     if kind == "namespace":
-        arrays = raw.get("arrays") if isinstance(raw.get("arrays"), list) else []
+        arrays: list[Any] = raw["arrays"] if isinstance(raw.get("arrays"), list) else []
         clean["arrays"] = [a for a in (array_info(a) for a in arrays[:50]) if a]
-        models = raw.get("models") if isinstance(raw.get("models"), dict) else {}
+        models: dict[Any, Any] = raw["models"] if isinstance(raw.get("models"), dict) else {}
         clean["models"] = {k: names(v) for k, v in list(models.items())[:50]
                            if isinstance(k, str) and k.isdigit() and len(k) < 9}
     if kind == "epoch":
-        logs = raw.get("logs") if isinstance(raw.get("logs"), dict) else {}
+        logs: dict[Any, Any] = raw["logs"] if isinstance(raw.get("logs"), dict) else {}
         clean["logs"] = {str(k)[:100]: number(v) for k, v in list(logs.items())[:20]}
     if kind in ("probe_error", "save_failed"):
         clean["error"] = text(raw.get("error"), 500)
@@ -201,7 +200,7 @@ def cell(raw) -> dict | None:
              "execution_count": integer(raw.get("execution_count"), 0),
              "truncated": raw.get("truncated") is True}
     if isinstance(raw.get("error"), dict):
-        clean["error"] = {**error(raw["error"]), "line": integer(raw["error"].get("line"), 0),
+        clean["error"] = {**_error_fields(raw["error"]), "line": integer(raw["error"].get("line"), 0),
                           "traceback": text(raw["error"].get("traceback"), 8000) or ""}
     for key in ("limit",):
         if number(raw.get(key)) is not None:

@@ -1,11 +1,12 @@
 """Drives one notebook through nbclient, inside the sandbox.
 
-Started by the grader (`python -m autograder.sandbox.runner`) with a job on
-stdin. It drops privileges, applies the resource limits, starts a fresh
-kernel with the probe, runs every code cell (going on after errors), asks the
-probe to export, and reports each cell as a JSON line on a private channel
-that the kernel cannot write to. The grader reads that channel as untrusted
-data.
+Cold path: started by the grader (`python -m autograder.sandbox.runner`) with
+its job (a RunnerJob, see job.py) on stdin. Warm path: the fork server's job
+process calls `prepare` and `run_job` itself (see forkserver.py). Either way
+the runner drops privileges, applies the resource limits, has a kernel with
+the probe, runs every code cell (going on after errors), asks the probe to
+export, and reports each cell as a JSON line on a private channel that the
+kernel cannot write to. The grader reads that channel as untrusted data.
 """
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ import sys
 import time
 from queue import Empty
 
-MAX_JOB_BYTES = 64 * 1024 * 1024
+from ..protocol import ANSI_ESCAPE
+from . import kernel
+from .isolation import MARKER_VARIABLE
+from .job import JobError, RunnerJob, read_job
+
 KERNEL_NAME = "autograder-python"
 EXPORT_TIMEOUT = 10.0
 INTERRUPT_GRACE = 3.0
 TEXT_TAIL = 4000
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class Channel:
@@ -76,10 +80,10 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def confine(job: dict) -> None:
+def confine(job: RunnerJob) -> None:
     """Become the sandbox user and apply the limits; everything started later inherits them."""
-    uid, gid = job.get("uid"), job.get("gid")
-    if uid is not None and os.geteuid() == 0:
+    uid, gid = job.uid, job.gid
+    if uid is not None and gid is not None and os.geteuid() == 0:
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
@@ -88,10 +92,9 @@ def confine(job: dict) -> None:
     _prctl(PR_SET_DUMPABLE, 0)
     # Orphans of the kernel's children become ours, so none outlives the run.
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    limits = job.get("limits", {})
-    for name, value in limits.items():
+    for name, value in job.rlimits.items():
         which = getattr(resource, name, None)
-        if which is None or value is None:
+        if which is None:
             continue
         try:
             resource.setrlimit(which, (value, value))
@@ -124,7 +127,7 @@ def error_line(traceback_lines: list[str], execution_count) -> int | None:
     """The line of this cell that raised, from IPython's 'Cell In[n], line k' frames."""
     line = None
     for text in traceback_lines:
-        for match in re.finditer(r"Cell In\s*\[(\d+)\], line (\d+)", ANSI.sub("", text)):
+        for match in re.finditer(r"Cell In\s*\[(\d+)\], line (\d+)", ANSI_ESCAPE.sub("", text)):
             if execution_count is None or int(match.group(1)) == execution_count:
                 line = int(match.group(2))
     return line
@@ -136,8 +139,8 @@ def make_client_class():
     class SandboxClient(NotebookClient):
         """nbclient with an output cap: past it, outputs are dropped, not stored."""
 
-        output_cap = 2 * 1024 * 1024
-        cell_output_cap = 512 * 1024
+        output_cap: int  # bytes, set from the job
+        cell_output_cap: int
 
         def reset_execution_trackers(self):
             super().reset_execution_trackers()
@@ -209,7 +212,7 @@ def cell_record(index: int, cell, status: str, reply: dict | None, seconds: floa
     if status == "ok" and content.get("status") == "error":
         record["status"] = "error"
     if record["status"] == "error" and content:
-        traceback = [ANSI.sub("", line) for line in content.get("traceback", [])][:200]
+        traceback = [ANSI_ESCAPE.sub("", line) for line in content.get("traceback", [])][:200]
         record["error"] = {
             "ename": str(content.get("ename", ""))[:200],
             "evalue": str(content.get("evalue", ""))[:2000],
@@ -219,7 +222,7 @@ def cell_record(index: int, cell, status: str, reply: dict | None, seconds: floa
     streams = [out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream"]
     text = "".join(streams)
     if text:
-        record["stream_tail"] = ANSI.sub("", text[-TEXT_TAIL:])
+        record["stream_tail"] = ANSI_ESCAPE.sub("", text[-TEXT_TAIL:])
     return record
 
 
@@ -237,26 +240,26 @@ async def run_code(client, code: str, timeout: float) -> dict | None:
     return None
 
 
-async def launch_kernel(client, job: dict, events_fd: int) -> None:
+async def launch_kernel(client, job: RunnerJob, events_fd: int) -> None:
     """Start a fresh kernel process from our kernel spec (the cold path)."""
     client.km = client.create_kernel_manager()
-    await client.async_start_new_kernel(cwd=job["home"], pass_fds=(events_fd,))
+    await client.async_start_new_kernel(cwd=job.home, pass_fds=(events_fd,))
 
 
-async def execute(nb, job: dict, channel: Channel, start_kernel) -> str:
+async def execute(nb, job: RunnerJob, channel: Channel, start_kernel) -> str:
     """Run every code cell; `start_kernel(client)` gives the client its kernel manager and kernel."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     started = time.monotonic()
-    deadline = started + job["notebook_timeout"]
-    cell_timeout = job["cell_timeout"]
+    deadline = started + job.timeout_s
+    cell_timeout = job.cell_timeout_s
     client_class = make_client_class()
-    client_class.output_cap = job.get("output_cap", client_class.output_cap)
-    client_class.cell_output_cap = job.get("cell_output_cap", client_class.cell_output_cap)
+    client_class.output_cap = job.output_bytes
+    client_class.cell_output_cap = job.cell_output_bytes
     state = {"timeout": cell_timeout}
     client = client_class(
         nb, kernel_name=KERNEL_NAME, allow_errors=True, timeout_func=lambda cell: state["timeout"],
-        startup_timeout=max(10, min(120, int(job["notebook_timeout"]))), iopub_timeout=4,
+        startup_timeout=max(10, min(120, int(job.timeout_s))), iopub_timeout=4,
         record_timing=False, interrupt_on_timeout=False, shutdown_kernel="immediate",
         store_widget_state=False, coalesce_streams=True,
     )
@@ -353,28 +356,40 @@ def open_events(probe_dir: str) -> int:
     return fd
 
 
-def main() -> None:
-    raw = sys.stdin.buffer.read(MAX_JOB_BYTES)
-    job = json.loads(raw)
-    channel = private_channel(os.path.join(job["probe_dir"], "kernel.log"))
-    events_fd = open_events(job["probe_dir"])
+def prepare(job: RunnerJob, channel_path: str | None = None) -> tuple[Channel, int]:
+    """Everything before the kernel, the same on both paths: the channel to the grader (see
+    private_channel), the probe's event log, the user and limits, the kernel spec, the home folder.
+
+    Returns the channel and the event log's descriptor, for the kernel to inherit.
+    """
+    channel = private_channel(os.path.join(job.probe_dir, "kernel.log"), channel_path)
+    events_fd = open_events(job.probe_dir)
     confine(job)
-    os.makedirs(job["runtime_dir"], exist_ok=True)
-    write_kernel_spec(job["runtime_dir"])
-    for key, value in job.get("kernel_env", {}).items():
-        os.environ[key] = str(value)
-    os.environ["AUTOGRADER_PROBE_DIR"] = os.path.join(job["probe_dir"], "models")
-    os.environ["AUTOGRADER_PROBE_FD"] = str(events_fd)
-    os.environ["AUTOGRADER_PROBE_DATA"] = os.path.join(job["home"], job["data_name"])
-    os.chdir(job["home"])
+    os.environ[MARKER_VARIABLE] = job.marker
+    os.makedirs(job.runtime_dir, exist_ok=True)
+    write_kernel_spec(job.runtime_dir)
+    os.chdir(job.home)
+    return channel, events_fd
+
+
+def main() -> None:
+    try:
+        job = read_job(sys.stdin.buffer)
+    except JobError as error:  # said on the channel; no "done" follows, so the grader counts a dead run
+        Channel(1).send("runner_error", error=f"the runner's job: {error}"[:2000])
+        raise SystemExit(2) from None
+    channel, events_fd = prepare(job)
+    # The kernel is a process of its own here: it reads its settings from the environment (see kernel.main).
+    os.environ.update(kernel.launch_environment(os.path.join(job.probe_dir, "models"), events_fd, job.data_path,
+                                                job.seed, job.threads))
     run_job(job, channel, lambda client: launch_kernel(client, job, events_fd))
 
 
-def run_job(job: dict, channel: Channel, start_kernel) -> None:
+def run_job(job: RunnerJob, channel: Channel, start_kernel) -> None:
     """Execute the job's notebook and report how it ended; the same on both paths."""
     import nbformat
 
-    nb = nbformat.from_dict(job["notebook"])
+    nb = nbformat.from_dict(job.notebook)
     channel.send("started", pid=os.getpid())
     try:
         status = asyncio.run(execute(nb, job, channel, start_kernel))
@@ -382,77 +397,6 @@ def run_job(job: dict, channel: Channel, start_kernel) -> None:
         channel.send("runner_error", error=f"{type(error).__name__}: {error}"[:2000])
         status = "error"
     channel.send("done", status=status)
-
-
-def adopt_kernel(pid: int, info: dict, connection_file: str):
-    """A kernel-starting step for the warm path: the kernel is already running (forked by
-    PID 1); give nbclient a kernel manager that drives it through a provisioner of its own."""
-
-    async def start(client) -> None:
-        from jupyter_client import AsyncKernelManager
-        from jupyter_client.kernelspec import KernelSpec
-
-        manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
-        manager._kernel_spec = KernelSpec(argv=[], display_name="Python 3 (autograder)", language="python",
-                                          interrupt_mode="signal")
-        manager.load_connection_info(info)
-        manager.connection_file = connection_file
-        manager.provisioner = adopted_provisioner(pid, info, manager)
-        manager._connect_control_socket()
-        client.km = manager
-
-    return start
-
-
-def adopted_provisioner(pid: int, info: dict, manager):
-    """A jupyter_client provisioner for a kernel that is our own child process."""
-    import signal
-
-    from jupyter_client.provisioning import KernelProvisionerBase
-
-    class AdoptedProvisioner(KernelProvisionerBase):
-        exit_code: int | None = None
-
-        @property
-        def has_process(self) -> bool:
-            return self.exit_code is None
-
-        async def poll(self) -> int | None:
-            if self.exit_code is None:
-                try:
-                    reaped, status = os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    reaped, status = pid, 0
-                if reaped:
-                    self.exit_code = os.waitstatus_to_exitcode(status)
-            return self.exit_code
-
-        async def wait(self) -> int | None:
-            while await self.poll() is None:
-                await asyncio.sleep(0.05)
-            return self.exit_code
-
-        async def send_signal(self, signum: int) -> None:
-            if self.exit_code is None:
-                try:
-                    os.kill(pid, signum)
-                except ProcessLookupError:
-                    pass
-
-        async def kill(self, restart: bool = False) -> None:
-            await self.send_signal(signal.SIGKILL)
-
-        async def terminate(self, restart: bool = False) -> None:
-            await self.send_signal(signal.SIGTERM)
-
-        async def launch_kernel(self, cmd, **kwargs):
-            return info
-
-        async def cleanup(self, restart: bool = False) -> None:
-            pass
-
-    return AdoptedProvisioner(kernel_id="adopted", kernel_spec=manager._kernel_spec, connection_info=info,
-                              parent=manager)
 
 
 if __name__ == "__main__":

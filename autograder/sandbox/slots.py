@@ -9,7 +9,6 @@ read back, validated and bounded, from the job's own folder.
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -20,11 +19,13 @@ import time
 from pathlib import Path
 
 from .. import processes
-from . import (DATA_NAME, EXPORT_GRACE, MAX_CHANNEL_BYTES, RunRecord, _collect, _json_lines, _read_untrusted,
-               supervise)
+from ..protocol import DATA_NAME
 from . import isolation as iso
 from .forkserver import SLOTS_ROOT
 from .isolation import Limits
+from .job import runner_job
+from .records import MAX_CHANNEL_BYTES, MAX_LINE_BYTES, RunRecord, collect, json_lines, read_untrusted
+from .supervision import EXPORT_GRACE, supervise
 
 STARTUP_TIMEOUT = 180.0
 
@@ -51,6 +52,7 @@ class Slot:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
         processes.started(self.process)
+        self.requests, self.replies = processes.pipes(self.process)
         self.ready = threading.Event()
         self.stopped = False
         threading.Thread(target=self._read, daemon=True).start()
@@ -60,7 +62,7 @@ class Slot:
 
     def _read(self) -> None:
         """Hand each `done JOB STATUS` line to the thread waiting for that job."""
-        for raw in self.process.stdout:
+        for raw in self.replies:
             parts = raw.decode("utf-8", "replace").split()
             if parts == ["ready"]:
                 self.ready.set()
@@ -79,8 +81,8 @@ class Slot:
     def _send(self, line: str) -> None:
         try:
             with self.lock:
-                self.process.stdin.write((line + "\n").encode())
-                self.process.stdin.flush()
+                self.requests.write((line + "\n").encode())
+                self.requests.flush()
         except (BrokenPipeError, OSError, ValueError):
             raise SlotError("the fork server has stopped") from None
 
@@ -108,37 +110,26 @@ class Slot:
             user = self.free_users.pop(0)
         os.chown(out / "models", user, user)
         shutil.copyfile(data_path, job_dir / DATA_NAME)
-        env = dict(self.env, AUTOGRADER_SANDBOX=token, AUTOGRADER_SEED=str(seed))
-        job = {
-            "notebook": notebook, "home": iso.SANDBOX_HOME, "probe_dir": iso.SANDBOX_OUT,
-            "runtime_dir": iso.SANDBOX_RUNTIME, "data_name": DATA_NAME, "uid": user, "gid": user,
-            "limits": limits.rlimits(dropped_user=True), "notebook_timeout": limits.notebook_timeout,
-            "cell_timeout": limits.cell_timeout, "output_cap": limits.output_bytes,
-            "cell_output_cap": limits.cell_output_bytes, "env": env, "seed": seed, "threads": limits.threads,
-            "home_bytes": limits.home_bytes, "tmp_bytes": limits.tmp_bytes,
-            "python_paths": iso.python_paths(),
-        }
-        (job_dir / "job.json").write_text(json.dumps(job))
+        layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
+                            runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
+        (job_dir / "job.json").write_text(runner_job(notebook, layout, limits, seed, marker=token).to_json())
         inside = f"{SLOTS_ROOT}/{token}"
         with self.lock:
             self.pending[inside] = [threading.Event(), None]
         try:
             self._send(f"run {inside}")
             stopped = supervise(lambda step: self._wait_done(inside, step) is not None,
-                                time.monotonic() + limits.notebook_timeout + EXPORT_GRACE, [out], limits)
+                                time.monotonic() + limits.timeout_s + EXPORT_GRACE, [out], limits)
             if stopped is not None:
                 self._send(f"kill {inside}")
                 if self._wait_done(inside, 30) is None:
                     raise SlotError("the fork server did not stop a job in time")
             processes.check_not_stopping()
-            raw = _read_untrusted(out / "runner.jsonl", MAX_CHANNEL_BYTES) or b""
-            layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
-                                runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
-            record = _collect(_json_lines(raw, 4 * 2**20), layout, Path(models_dir), iso.BUBBLEWRAP, stopped,
-                              job_dir, limits.disk_bytes)
+            raw = read_untrusted(out / "runner.jsonl", MAX_CHANNEL_BYTES) or b""
+            record = collect(json_lines(raw, MAX_LINE_BYTES), out, Path(models_dir), iso.BUBBLEWRAP, stopped,
+                             job_dir, limits.disk_bytes)
             record.seconds = round(time.monotonic() - started, 3)
-            record.limits = {"notebook_timeout_s": limits.notebook_timeout, "cell_timeout_s": limits.cell_timeout,
-                             "memory_mb": limits.memory_bytes // 2**20, "output_kb": limits.output_bytes // 2**10}
+            record.limits = limits.recorded()
             record.warm = True
             return record
         finally:
