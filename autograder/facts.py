@@ -488,7 +488,7 @@ def select_graded_model(models: dict[str, ModelEntry], calls: list[RecordedCall]
 def confusion_matrix(true: list[int], predicted: list[int], classes: int) -> list[list[int]]:
     width = max([classes, *[p + 1 for p in predicted]])
     matrix = np.zeros((classes, width), dtype=int)
-    for t, p in zip(true, predicted):
+    for t, p in zip(true, predicted, strict=False):
         matrix[t, p] += 1
     rows: list[list[int]] = matrix.tolist()
     return rows

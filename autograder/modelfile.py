@@ -320,8 +320,8 @@ def _flatten_layers(layers: list, depth: int = 0) -> list[dict]:
             continue
         if layer.get("class_name") in ("Sequential", "Functional", "Model") and depth < 4:
             inner = (layer.get("config") or {}).get("layers") or []
-            flat.extend(l for l in _flatten_layers(inner, depth + 1)
-                        if not (l.get("class_name") == "InputLayer" and flat))
+            flat.extend(inner_layer for inner_layer in _flatten_layers(inner, depth + 1)
+                        if not (inner_layer.get("class_name") == "InputLayer" and flat))
         else:
             flat.append(layer)
     return flat

@@ -41,6 +41,8 @@ class CheckResult:
 
 
 CheckFunction = Callable[[Facts, Exercise], Outcome]
+#: A check that receives what its precondition found.
+NeedingCheck = Callable[[Facts, Exercise, Needed], Outcome]
 REGISTRY: dict[str, CheckFunction] = {}
 
 
@@ -50,7 +52,7 @@ def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]: ...
 
 @overload
 def check(check_id: str, needs: Callable[[Facts], Needed | Outcome]
-          ) -> Callable[[Callable[[Facts, Exercise, Needed], Outcome]], Callable[[Facts, Exercise, Needed], Outcome]]: ...
+          ) -> Callable[[NeedingCheck[Needed]], NeedingCheck[Needed]]: ...
 
 
 def check(check_id: str, needs: Callable[[Facts], Any] | None = None

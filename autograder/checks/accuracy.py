@@ -16,8 +16,8 @@ def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Ou
     subject = model_subject(facts, facts.graded_model)
     if measured is None:
         error = (facts.graded["load_error"] if facts.graded else None) or "its file could not be read"
-        return Outcome(False, f"The grader could not measure {subject.lower() if subject.startswith('Your') else subject}"
-                              f" on the test images: {error}.",
+        measured_thing = subject.lower() if subject.startswith("Your") else subject
+        return Outcome(False, f"The grader could not measure {measured_thing} on the test images: {error}.",
                        "Fix the model's input shape and layers first; the accuracy is measured once the "
                        "model can take the flattened test images.")
     required = "the required accuracy" if exercise.threshold_hidden else f"{threshold:.2f}"

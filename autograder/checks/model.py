@@ -86,7 +86,8 @@ def architecture(facts: Facts, exercise: Exercise, structure: StructureRecord) -
         problems.append(f"It also has layers this exercise does not use: {', '.join(others)}.")
     diagnosis = ("10-unit output layer" if units and units[-1] == 10 else
                  "a hidden layer missing or extra" if len(units) != len(expected) else "wrong numbers of units")
-    return Outcome(False, join(*problems), hint, diagnosis=diagnosis if units != expected else "layers the exercise does not use")
+    return Outcome(False, join(*problems), hint,
+                   diagnosis=diagnosis if units != expected else "layers the exercise does not use")
 
 
 @check("model.hidden_activation", needs=readable_model)

@@ -5,8 +5,17 @@ from collections.abc import Mapping
 
 from ..exercises import Exercise
 from ..facts import Facts, RecordedCall, origin, split_of, validation_fraction
-from ..phrasing import (TRANSFORMED_NOTE, array_phrase, call_location, explain_error, join, model_name,
-                        model_subject, stopped_sentence, why_missing)
+from ..phrasing import (
+    TRANSFORMED_NOTE,
+    array_phrase,
+    call_location,
+    explain_error,
+    join,
+    model_name,
+    model_subject,
+    stopped_sentence,
+    why_missing,
+)
 from . import Outcome, check
 
 FIT_HINT = ("Train the model on the flattened training images and their labels: "
@@ -136,7 +145,8 @@ def fit_settings(facts: Facts, exercise: Exercise) -> Outcome:
 @check("fit.validation")
 def fit_validation(facts: Facts, exercise: Exercise) -> Outcome:
     wanted = exercise.validation_split
-    hint = f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the training data."
+    hint = (f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the "
+            "training data.")
     fit = _recorded_training(facts, "validation data", hint)
     if isinstance(fit, Outcome):
         return fit
