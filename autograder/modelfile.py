@@ -13,6 +13,7 @@ import json
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
+from typing import NotRequired, TypedDict, cast
 
 MAX_CONFIG_BYTES = 4 * 2**20
 MAX_ZIP_ENTRIES = 16
@@ -42,6 +43,83 @@ class ModelFileError(ValueError):
     """The file is not a Keras model we can read safely; the message says why."""
 
 
+class BlockRecord(TypedDict):
+    """A Block as recorded in the facts."""
+
+    #: The Dense layer's name.
+    name: str
+    #: Its units.
+    units: int | None
+    #: The activation it ends up applying ("linear" for none).
+    activation: str
+    #: The Activation/ReLU/Softmax layer that supplied it, if any.
+    via: str | None
+
+
+#: One layer of the model, in order ("class" is a Python keyword, hence this form).
+LayerRecord = TypedDict("LayerRecord", {
+    #: The layer's Keras class name.
+    "class": str,
+    #: Its name.
+    "name": str,
+    #: Its units, for a Dense layer.
+    "units": NotRequired[int | None],
+    #: The activation it applies, for Dense and activation layers.
+    "activation": NotRequired[str],
+    #: Its batch shape, for an InputLayer.
+    "shape": NotRequired[list[int | None] | None],
+})
+
+
+class LossRecord(TypedDict):
+    """The compiled loss."""
+
+    #: Its canonical snake_case name ("multiple" for a loss per output).
+    name: str
+    #: As the student wrote it: a string, a class name, or the list of losses.
+    as_written: object
+    #: Whether the loss takes raw scores (logits).
+    from_logits: NotRequired[bool]
+
+
+class OptimizerRecord(TypedDict):
+    """The compiled optimizer."""
+
+    #: Its lower-case name ("adam").
+    name: str
+    #: As the student wrote it: a string or a class name.
+    as_written: object
+    #: Its learning rate, when given as a number.
+    learning_rate: NotRequired[float | int | None]
+
+
+class StructureRecord(TypedDict):
+    """A ModelStructure as recorded in the facts (ModelStructure.to_dict)."""
+
+    #: The model's Keras class name.
+    model_class: str
+    #: Its input shape, batch axis first (None for any size); None when it was never built.
+    input_shape: list[int | None] | None
+    #: Its Dense layers, in order.
+    blocks: list[BlockRecord]
+    #: Every layer, in order.
+    layers: list[LayerRecord]
+    #: Layers that are neither Dense, activations, reshaping nor harmless.
+    other_layers: list[str]
+    #: Its Flatten/Reshape layers.
+    reshaping: list[str]
+    #: Whether it was compiled.
+    compiled: bool
+    #: Its loss, when compiled with one.
+    loss: LossRecord | None
+    #: Its optimizer, when compiled with one.
+    optimizer: OptimizerRecord | None
+    #: Its metrics' canonical names.
+    metrics: list[str]
+    #: The class names of metrics given as objects.
+    metric_objects: list[str]
+
+
 @dataclass
 class Block:
     """One Dense layer with the activation it ends up applying (its own, or a following layer's)."""
@@ -55,19 +133,19 @@ class Block:
 @dataclass
 class ModelStructure:
     model_class: str
-    input_shape: list | None
+    input_shape: list[int | None] | None
     blocks: list[Block]
-    layers: list[dict]  # every layer: class, name, and units/activation/shape where set
+    layers: list[LayerRecord]  # every layer: class, name, and units/activation/shape where set
     other_layers: list[str] = field(default_factory=list)  # layers that are neither Dense nor harmless
     reshaping: list[str] = field(default_factory=list)
     compiled: bool = False
-    loss: dict | None = None
-    optimizer: dict | None = None
+    loss: LossRecord | None = None
+    optimizer: OptimizerRecord | None = None
     metrics: list[str] = field(default_factory=list)
     metric_objects: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> StructureRecord:
+        return cast(StructureRecord, asdict(self))
 
     @property
     def units(self) -> list[int | None]:
@@ -183,7 +261,7 @@ def activation_name(value) -> str:
     return ACTIVATION_ALIASES.get(name, name)
 
 
-def canonical_loss(value) -> dict | None:
+def canonical_loss(value) -> LossRecord | None:
     """{'name': 'categorical_crossentropy', 'from_logits': False, 'as_written': ...}."""
     if value is None:
         return None
@@ -200,7 +278,7 @@ def canonical_loss(value) -> dict | None:
     return {"name": snake, "from_logits": from_logits, "as_written": written}
 
 
-def canonical_optimizer(value) -> dict | None:
+def canonical_optimizer(value) -> OptimizerRecord | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -242,8 +320,8 @@ def _flatten_layers(layers: list, depth: int = 0) -> list[dict]:
             continue
         if layer.get("class_name") in ("Sequential", "Functional", "Model") and depth < 4:
             inner = (layer.get("config") or {}).get("layers") or []
-            flat.extend(l for l in _flatten_layers(inner, depth + 1)
-                        if not (l.get("class_name") == "InputLayer" and flat))
+            flat.extend(inner_layer for inner_layer in _flatten_layers(inner, depth + 1)
+                        if not (inner_layer.get("class_name") == "InputLayer" and flat))
         else:
             flat.append(layer)
     return flat
@@ -280,12 +358,14 @@ def describe(config: dict) -> ModelStructure:
     inner = config.get("config") or {}
     layers = _flatten_layers(inner.get("layers") or []) if isinstance(inner, dict) else []
     blocks: list[Block] = []
-    summary, others, reshaping = [], [], []
+    summary: list[LayerRecord] = []
+    others: list[str] = []
+    reshaping: list[str] = []
     for layer in layers:
         cls = str(layer.get("class_name"))
         settings = layer.get("config") if isinstance(layer.get("config"), dict) else {}
         name = str(settings.get("name", cls))
-        entry = {"class": cls, "name": name}
+        entry: LayerRecord = {"class": cls, "name": name}
         if cls == "Dense":
             units = settings.get("units") if isinstance(settings.get("units"), int) else None
             blocks.append(Block(name, units, activation_name(settings.get("activation"))))
@@ -317,10 +397,3 @@ def describe(config: dict) -> ModelStructure:
         structure.optimizer = canonical_optimizer(compiled.get("optimizer"))
         structure.metrics, structure.metric_objects = metric_names(compiled.get("metrics"))
     return structure
-
-
-def structure_from_dict(data: dict) -> ModelStructure:
-    """Rebuild a ModelStructure from its recorded dict (the inverse of to_dict)."""
-    data = dict(data)
-    data["blocks"] = [Block(**block) for block in data.get("blocks", [])]
-    return ModelStructure(**data)

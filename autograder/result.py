@@ -4,45 +4,190 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from .checks import CheckResult
-from .checks.explain import explain_error, stopped_sentence
 from .exercises import Exercise
-from .facts import Facts
+from .facts import CellOutcome, Facts, RunLimits
+from .modelfile import StructureRecord
+from .phrasing import explain_error, stopped_sentence
 
 SCHEMA = "autograder.result/1"
 RUN_STATUS = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
               "error": "kernel_died"}
+MAX_SOURCE = 5000
+
+
+class CheckEntry(TypedDict):
+    """One check's verdict."""
+
+    #: The check's id (DESIGN.md's table).
+    id: str
+    #: What it checks, in a few words.
+    title: str
+    #: Whether it passed.
+    passed: bool
+    #: Points earned: all of max_points or none.
+    points: float
+    #: Points it is worth.
+    max_points: float
+    #: What was found and what was expected.
+    message: str
+    #: The next step, for a failed check.
+    hint: str
+    #: A short name of the mistake, the same for every student who makes it ("" when passed).
+    diagnosis: str
+
+
+class Metrics(TypedDict, total=False):
+    """What the grader measured (empty when the notebook was not graded)."""
+
+    #: Accuracy on the grader's own copy of the test images.
+    test_accuracy: float | None
+    #: The accuracy required; None when the instructor hides it.
+    threshold: float | None
+    #: Present (True) when the threshold is hidden from students.
+    threshold_hidden: bool
+    #: Accuracy on the instructor's hidden holdout images, when there are some.
+    holdout_accuracy: float
+    #: How many holdout images.
+    holdout_size: int | None
+    #: test_accuracy minus holdout_accuracy.
+    holdout_gap: float | None
+    #: Whether students may see holdout_accuracy.
+    holdout_shown: bool
+
+
+class CellEntry(TypedDict):
+    """How one code cell ran, for the reports."""
+
+    #: The cell's 0-based index in the notebook's `cells` list.
+    index: int
+    #: One of protocol.CELL_STATUSES.
+    status: str
+    #: Wall time the cell took.
+    seconds: NotRequired[float | int]
+    #: The exception's class name, for a cell that raised.
+    ename: NotRequired[str]
+    #: Its message.
+    evalue: NotRequired[str]
+    #: The 1-based line it was raised from.
+    line: NotRequired[int | None]
+    #: Its message in plain words.
+    explanation: NotRequired[str]
+    #: The time limit the cell ran out of, for status "timeout".
+    limit_s: NotRequired[float | int | None]
+    #: The student's code, for a cell that raised, timed out or killed the kernel.
+    source: NotRequired[str]
+    #: Present (True) when its output was cut at the output limit.
+    output_truncated: NotRequired[bool]
+
+
+class GradedModel(TypedDict):
+    """The graded model, for the reports."""
+
+    #: Its variable names.
+    names: list[str]
+    #: Its architecture and compile settings.
+    structure: StructureRecord | None
+    #: Why it may not be loaded, if it may not.
+    problems: list[str]
+    #: Optimizer steps its file records.
+    iterations: int | None
+
+
+class Details(TypedDict):
+    """What the reports need beyond the checks."""
+
+    #: The graded model, if there is one.
+    graded_model: GradedModel | None
+    #: The metrics per epoch of its main training call.
+    history: dict[str, list[float | int | None]] | None
+    #: Rows: true classes; columns: predicted classes.
+    confusion_matrix: list[list[int]] | None
+    #: The class predicted for each test image.
+    predicted_classes: list[int] | None
+    #: The probabilities predicted for each test image.
+    predicted_probabilities: list[list[float]] | None
+    #: The true class of each test image.
+    test_classes: list[int]
+    #: How many models the notebook built.
+    models_seen: int
+
+
+class ResultDocument(TypedDict):
+    """DESIGN.md's result file: the outcome of grading one notebook."""
+
+    #: Always SCHEMA.
+    schema: str
+    #: The exercise's id; None when it could not be resolved.
+    exercise: str | None
+    #: The notebook's file name.
+    notebook: str
+    #: graded, timeout, kernel_died or invalid.
+    status: str
+    #: Points earned.
+    score: float
+    #: Points possible.
+    max_score: float
+    #: Every check of the exercise, in rubric order.
+    checks: list[CheckEntry]
+    #: What the grader measured.
+    metrics: Metrics
+    #: Every code cell, in notebook order.
+    cells: list[CellEntry]
+    #: Wall time of the grading.
+    duration_s: float
+    #: Why the notebook could not be graded (status invalid).
+    reason: NotRequired[str]
+    #: Why execution stopped early (a status other than graded).
+    stop_reason: NotRequired[str]
+    #: The isolation the notebook ran under (bubblewrap, rlimits, live).
+    isolation: NotRequired[str]
+    #: "warm" (a forked kernel) or "cold" (a fresh process).
+    execution: NotRequired[str]
+    #: The limits it ran under.
+    limits: NotRequired[RunLimits]
+    #: What the reports need beyond the checks.
+    details: NotRequired[Details]
+
+
+def check_entry(check: CheckResult) -> CheckEntry:
+    return CheckEntry(id=check.id, title=check.title, passed=check.passed, points=check.points,
+                      max_points=check.max_points, message=check.message, hint=check.hint,
+                      diagnosis=check.diagnosis)
 
 
 def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckResult],
-          duration: float, status: str | None = None, reason: str | None = None) -> dict:
+          duration: float, status: str | None = None, reason: str | None = None) -> ResultDocument:
     score = round(sum(c.points for c in checks), 2)
-    result = {
-        "schema": SCHEMA,
-        "exercise": exercise.id if exercise else None,
-        "notebook": notebook,
-        "status": status or RUN_STATUS.get(facts.status if facts else "", "invalid"),
-        "score": score,
-        "max_score": exercise.max_score if exercise else 0.0,
-        "checks": [c.to_dict() for c in checks],
-        "metrics": {},
-        "cells": [],
-        "duration_s": round(duration, 2),
-    }
+    result = ResultDocument(
+        schema=SCHEMA,
+        exercise=exercise.id if exercise else None,
+        notebook=notebook,
+        status=status or RUN_STATUS.get(facts.status if facts else "", "invalid"),
+        score=score,
+        max_score=exercise.max_score if exercise else 0.0,
+        checks=[check_entry(c) for c in checks],
+        metrics={},
+        cells=[],
+        duration_s=round(duration, 2),
+    )
     if reason:
         result["reason"] = reason
-    if facts is None:
+    if facts is None or exercise is None:
         return result
     result["metrics"] = {"test_accuracy": facts.test_accuracy,
                          "threshold": None if exercise.threshold_hidden else exercise.threshold}
     if exercise.threshold_hidden:
         result["metrics"]["threshold_hidden"] = True
     if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
-        result["metrics"].update(holdout_accuracy=facts.holdout_accuracy, holdout_size=facts.holdout_size,
-                                 holdout_gap=None if facts.test_accuracy is None else
-                                 round(facts.test_accuracy - facts.holdout_accuracy, 4),
-                                 holdout_shown=exercise.holdout_shown)
+        metrics = result["metrics"]
+        metrics["holdout_accuracy"] = facts.holdout_accuracy
+        metrics["holdout_size"] = facts.holdout_size
+        metrics["holdout_gap"] = (None if facts.test_accuracy is None
+                                  else round(facts.test_accuracy - facts.holdout_accuracy, 4))
+        metrics["holdout_shown"] = exercise.holdout_shown
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
     result["cells"] = [_cell(c) for c in facts.cells]
@@ -53,70 +198,63 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     return result
 
 
-MAX_SOURCE = 5000
-
-
-def _cell(cell: dict) -> dict:
-    entry = {"index": cell["index"], "status": cell.get("status", "not_run")}
-    if cell.get("seconds") is not None:
-        entry["seconds"] = cell["seconds"]
+def _cell(cell: CellOutcome) -> CellEntry:
+    entry = CellEntry(index=cell["index"], status=cell["status"])
+    seconds = cell.get("seconds")
+    if seconds is not None:
+        entry["seconds"] = seconds
     error = cell.get("error")
     if error:
-        entry.update(ename=error.get("ename"), evalue=error.get("evalue"), line=error.get("line"),
-                     explanation=explain_error(error.get("ename", ""), error.get("evalue", "")))
-    if cell.get("status") == "timeout":
+        entry["ename"], entry["evalue"] = error["ename"], error["evalue"]
+        entry["line"] = error.get("line")
+        entry["explanation"] = explain_error(error["ename"], error["evalue"])
+    if cell["status"] == "timeout":
         entry["limit_s"] = cell.get("limit")
-    if cell.get("status") in ("error", "timeout", "died"):
-        entry["source"] = cell.get("source", "")[:MAX_SOURCE]  # the student's own code, for the reports
+    if cell["status"] in ("error", "timeout", "died"):
+        entry["source"] = cell["source"][:MAX_SOURCE]  # the student's own code, for the reports
     if cell.get("truncated"):
         entry["output_truncated"] = True
     return entry
 
 
-def details(facts: Facts) -> dict:
+def details(facts: Facts) -> Details:
     """What the reports need beyond the checks: the graded model, its training and its predictions."""
-    graded = facts.graded or {}
-    fits = facts.calls_of("fit", facts.graded_model)
-    finished = [f for f in fits if f["finished"]]
-    history = (finished or fits or [{}])[-1].get("history")
-    return {
-        "graded_model": {
-            "names": graded.get("names", []),
-            "structure": graded.get("structure"),
-            "problems": graded.get("problems", []),
-            "iterations": graded.get("iterations"),
-        } if graded else None,
-        "history": history,
-        "confusion_matrix": facts.confusion,
-        "predicted_classes": facts.predicted,
-        "predicted_probabilities": facts.probabilities,
-        "test_classes": facts.data.get("test_classes"),
-        "models_seen": len(facts.models),
-    }
+    graded = facts.graded
+    fit = facts.main_fit
+    return Details(
+        graded_model=GradedModel(names=graded["names"], structure=graded["structure"],
+                                 problems=graded["problems"], iterations=graded["iterations"]) if graded else None,
+        history=fit.get("history") if fit else None,
+        confusion_matrix=facts.confusion,
+        predicted_classes=facts.predicted,
+        predicted_probabilities=facts.probabilities,
+        test_classes=facts.data["test_classes"],
+        models_seen=len(facts.models),
+    )
 
 
-def check_text(check: dict, separator: str = "\n") -> str:
+def check_text(check: CheckEntry, separator: str = "\n") -> str:
     """A check as plain text for the CI and LMS entry points: its message and, when it
     failed, the next step."""
-    text = str(check.get("message") or ("passed" if check.get("passed") else "failed"))
-    if not check.get("passed") and check.get("hint"):
+    text = check["message"] or ("passed" if check["passed"] else "failed")
+    if not check["passed"] and check["hint"]:
         text += f"{separator}Next step: {check['hint']}"
     return text
 
 
-def verdict_of(result: dict, check_id: str) -> tuple[bool, str]:
+def verdict_of(result: ResultDocument, check_id: str) -> tuple[bool, str]:
     """Whether one check of a result passed, and what to tell the student about it."""
-    if result.get("status") == "invalid":
+    if result["status"] == "invalid":
         return False, f"{check_id}: not graded: {result.get('reason')}"
-    check = next((c for c in result.get("checks", []) if c["id"] == check_id), None)
+    check = next((c for c in result["checks"] if c["id"] == check_id), None)
     if check is None:
-        return False, f"{check_id} is not a check of {result.get('exercise')}"
+        return False, f"{check_id} is not a check of {result['exercise']}"
     if check["passed"]:
         return True, f"{check_id}: passed. {check_text(check)}"
     return False, f"{check_id} ({check['points']:g}/{check['max_points']:g}): {check_text(check)}"
 
 
-def exit_code(result: dict) -> int:
+def exit_code(result: ResultDocument) -> int:
     if result["status"] == "invalid":
         return 2
     if result["status"] == "graded" and all(c["passed"] for c in result["checks"]):
@@ -124,8 +262,9 @@ def exit_code(result: dict) -> int:
     return 1
 
 
-def write(result: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    temporary = path.with_name(path.name + ".partial")
+def write(result: ResultDocument, path: str | os.PathLike[str]) -> None:
+    """Write the result file whole or not at all."""
+    target = Path(path)
+    temporary = target.with_name(target.name + ".partial")
     temporary.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temporary, path)
+    os.replace(temporary, target)

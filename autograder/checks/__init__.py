@@ -3,15 +3,21 @@
 Each check registers itself under its DESIGN.md id with `@check(id)`. A check
 receives the Facts and the Exercise and returns an Outcome: whether it
 passed, what was found and expected (message), and the next step (hint).
+A check that can only judge something that may be missing (the graded model's
+structure, its compile settings) names a precondition from `needs.py` with
+`@check(id, needs=...)` and receives what it needs as a third argument.
 Adding a check is adding a function; nothing else needs to know about it.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 from ..exercises import CHECK_TITLES, Exercise
 from ..facts import Facts
+
+Needed = TypeVar("Needed")
 
 
 @dataclass
@@ -33,24 +39,33 @@ class CheckResult:
     hint: str
     diagnosis: str = ""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 CheckFunction = Callable[[Facts, Exercise], Outcome]
+#: A check that receives what its precondition found.
+NeedingCheck = Callable[[Facts, Exercise, Needed], Outcome]
 REGISTRY: dict[str, CheckFunction] = {}
 
 
-def check(check_id: str, needs: Callable | None = None) -> Callable[[Callable], Callable]:
+@overload
+def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]: ...
+
+
+@overload
+def check(check_id: str, needs: Callable[[Facts], Needed | Outcome]
+          ) -> Callable[[NeedingCheck[Needed]], NeedingCheck[Needed]]: ...
+
+
+def check(check_id: str, needs: Callable[[Facts], Any] | None = None
+          ) -> Callable[[Callable[..., Outcome]], Callable[..., Outcome]]:
     """Register a check. With `needs`, the check runs only when `needs(facts)` returns
-    (value, None), and receives the value; otherwise needs' failing Outcome is the verdict."""
-    def register(function: Callable) -> Callable:
+    what it needs, and receives it; when `needs` returns an Outcome, that is the verdict."""
+    def register(function: Callable[..., Outcome]) -> Callable[..., Outcome]:
         if needs is None:
             REGISTRY[check_id] = function
         else:
             def guarded(facts: Facts, exercise: Exercise) -> Outcome:
-                value, failed = needs(facts)
-                return failed if failed is not None else function(facts, exercise, value)
+                value = needs(facts)
+                return value if isinstance(value, Outcome) else function(facts, exercise, value)
 
             REGISTRY[check_id] = guarded
         return function
@@ -82,4 +97,4 @@ def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
 
 
 # Registration happens on import.
-from . import data, model, compiling, training, accuracy  # noqa: E402,F401
+from . import accuracy, compiling, data, model, training  # noqa: E402,F401

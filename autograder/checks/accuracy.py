@@ -1,26 +1,28 @@
 """accuracy.threshold: measured by the grader, on its own copy of the test data."""
 from __future__ import annotations
 
+from ..exercises import Exercise
+from ..facts import Facts, split_of
+from ..modelfile import StructureRecord
+from ..phrasing import TRANSFORMED_NOTE, join, model_subject
 from . import Outcome, check
-from .explain import join, model_subject
-from .model import graded_structure
-from .training import TRANSFORMED_NOTE, main_fit, split_of
+from .needs import readable_model
 
 
-@check("accuracy.threshold", needs=graded_structure)
-def accuracy(facts, exercise, structure) -> Outcome:
+@check("accuracy.threshold", needs=readable_model)
+def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
     threshold = exercise.threshold
     measured = facts.test_accuracy
     subject = model_subject(facts, facts.graded_model)
     if measured is None:
-        error = (facts.graded or {}).get("load_error") or "its file could not be read"
-        return Outcome(False, f"The grader could not measure {subject.lower() if subject.startswith('Your') else subject}"
-                              f" on the test images: {error}.",
+        error = (facts.graded["load_error"] if facts.graded else None) or "its file could not be read"
+        measured_thing = subject.lower() if subject.startswith("Your") else subject
+        return Outcome(False, f"The grader could not measure {measured_thing} on the test images: {error}.",
                        "Fix the model's input shape and layers first; the accuracy is measured once the "
                        "model can take the flattened test images.")
     required = "the required accuracy" if exercise.threshold_hidden else f"{threshold:.2f}"
     if facts.holdout_accuracy is not None:
-        return _on_holdout(facts, exercise, measured, required)
+        return _on_holdout(facts, exercise, measured, facts.holdout_accuracy, required)
     if measured >= threshold:
         return Outcome(True, f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
                              f"the test images, which reaches {required}.")
@@ -36,18 +38,18 @@ LOW_HINT = ("Fix the other failing checks first (layers, activations, loss, trai
 SUSPICIOUS_GAP = 0.10
 
 
-def _training_advice(facts) -> str:
-    fit = main_fit(facts)
-    if fit is None or not fit.get("finished"):
+def _training_advice(facts: Facts) -> str:
+    fit = facts.main_fit
+    if fit is None or not fit["finished"]:
         return "The model was not fully trained, so it is close to guessing (about 0.33 for three classes)."
     if split_of(fit)[1]:
         return TRANSFORMED_NOTE
     return ""
 
 
-def _on_holdout(facts, exercise, measured: float, required: str) -> Outcome:
-    """With a hidden holdout the verdict is its accuracy; students see its number only if allowed."""
-    hidden, size = facts.holdout_accuracy, facts.holdout_size
+def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float, required: str) -> Outcome:
+    """With a hidden holdout the verdict is its accuracy (`hidden`); students see its number only if allowed."""
+    size = facts.holdout_size
     seen = f"The grader measured a test accuracy of {measured:.2f} on its own copy of the test images"
     if hidden >= exercise.threshold:
         if exercise.holdout_shown:

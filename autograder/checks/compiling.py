@@ -1,12 +1,12 @@
 """compile.loss, compile.optimizer, compile.metrics, read from the saved model's compile settings."""
 from __future__ import annotations
 
+from ..exercises import Exercise
+from ..facts import Facts
+from ..modelfile import StructureRecord
 from . import Outcome, check
-from .explain import call_location, explain_error, join, model_subject, why_missing
-from .model import graded_structure
+from .needs import compiled_model
 
-COMPILE_HINT = ("Compile before training: `model.compile(loss='categorical_crossentropy', "
-                "optimizer='adam', metrics=['accuracy'])`.")
 LOSS_WHY = {
     "mean_squared_error": "mean squared error treats the three outputs as numbers to match, which "
                           "learns slowly and gives no sense of probability",
@@ -19,36 +19,19 @@ LOSS_WHY = {
 ACCURACY_NAMES = {"accuracy", "categorical_accuracy"}
 
 
-def compiled_structure(facts) -> tuple[dict | None, Outcome | None]:
-    """The graded model's structure if it was compiled, else the failing outcome to return."""
-    structure, failed = graded_structure(facts)
-    if failed is not None:
-        return None, failed
-    if structure.get("compiled"):
-        return structure, None
-    compiles = facts.calls_of("compile", facts.graded_model)
-    failed = [c for c in compiles if c["finished"] is False and c.get("error")]
-    if failed:
-        call, error = failed[-1], failed[-1]["error"]
-        return None, Outcome(False, f"`compile` ({call_location(facts, call)}) raised "
-                                    f"{error.get('ename')}: {explain_error(error.get('ename', ''), error.get('evalue', ''))}.",
-                             COMPILE_HINT)
-    return None, Outcome(False, join(f"{model_subject(facts, facts.graded_model)} was never compiled.",
-                                     why_missing(facts, ("compile(",))), COMPILE_HINT)
-
-
-@check("compile.loss", needs=compiled_structure)
-def loss(facts, exercise, structure) -> Outcome:
-    loss = structure.get("loss") or {}
-    name = loss.get("name")
-    written = loss.get("as_written") or name
+@check("compile.loss", needs=compiled_model)
+def loss(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    loss = structure["loss"]
+    name = loss["name"] if loss else None
+    written = (loss["as_written"] if loss else None) or name
     hint = ("Use `loss='categorical_crossentropy'` (or keras.losses.CategoricalCrossentropy()): it "
             "compares the predicted probabilities with one-hot labels.")
-    if name == "categorical_crossentropy" and not loss.get("from_logits"):
+    from_logits = bool(loss and loss.get("from_logits"))
+    if name == "categorical_crossentropy" and not from_logits:
         return Outcome(True, f"The loss is categorical cross-entropy ({written}), right for one-hot "
                              "labels and a softmax output.")
     if name == "categorical_crossentropy":
-        last = (structure.get("blocks") or [{}])[-1].get("activation")
+        last = structure["blocks"][-1]["activation"] if structure["blocks"] else None
         if last == "softmax":
             return Outcome(False, "The loss has from_logits=True, which tells Keras the outputs are raw "
                                   "scores, but your output layer already applies softmax.", hint)
@@ -62,20 +45,21 @@ def loss(facts, exercise, structure) -> Outcome:
                    diagnosis=f"loss {name.replace('_', ' ')}")
 
 
-@check("compile.optimizer", needs=compiled_structure)
-def optimizer(facts, exercise, structure) -> Outcome:
-    found = structure.get("optimizer") or {}
-    if found.get("name") == "adam":
-        return Outcome(True, f"The optimizer is Adam ({found.get('as_written')}).")
-    return Outcome(False, f"The optimizer is {found.get('as_written') or 'not set'}; the lesson uses Adam.",
+@check("compile.optimizer", needs=compiled_model)
+def optimizer(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    found = structure["optimizer"]
+    name, written = (found["name"], found["as_written"]) if found else (None, None)
+    if name == "adam":
+        return Outcome(True, f"The optimizer is Adam ({written}).")
+    return Outcome(False, f"The optimizer is {written or 'not set'}; the lesson uses Adam.",
                    hint="Use `optimizer='adam'` (or keras.optimizers.Adam()).",
-                   diagnosis=f"optimizer {found.get('name') or 'not set'}")
+                   diagnosis=f"optimizer {name or 'not set'}")
 
 
-@check("compile.metrics", needs=compiled_structure)
-def metrics(facts, exercise, structure) -> Outcome:
-    names = structure.get("metrics") or []
-    objects = structure.get("metric_objects") or []
+@check("compile.metrics", needs=compiled_model)
+def metrics(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    names = structure["metrics"]
+    objects = structure["metric_objects"]
     hint = "Pass `metrics=['accuracy']` to compile, so that training and evaluation report accuracy."
     if not ACCURACY_NAMES & set(names):
         if not names:

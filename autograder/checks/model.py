@@ -5,94 +5,72 @@ notebook printed or claimed.
 """
 from __future__ import annotations
 
+from ..exercises import Exercise
+from ..facts import Facts
+from ..modelfile import BlockRecord, StructureRecord
+from ..phrasing import join, model_subject, related_error, shape_text
+from ..protocol import FLAT_SIZE
 from . import Outcome, check
-from .explain import join, model_subject, related_error, shape_text, why_missing
+from .needs import MODEL_WORDS, readable_model
 
-MODEL_WORDS = ("Sequential", "Dense", "Model(", "Input", "model")
 ACTIVATION_WHY = {
     "linear": "no activation (a Dense layer's default is linear)",
     "sigmoid": "sigmoid",
 }
 
 
-def structure_or_reason(facts) -> tuple[dict | None, str]:
-    """The graded model's structure, or a sentence saying why there is none."""
-    model = facts.graded
-    if model is None:
-        if any(not m.get("saved") for m in facts.models.values()):
-            return None, "A model was built, but it could not be saved for grading."
-        return None, join("No Keras model was found in the notebook.", why_missing(facts, MODEL_WORDS))
-    name = model_subject(facts, facts.graded_model)
-    if model.get("problems"):
-        return None, (f"{name} cannot be graded safely "
-                      f"because {' and '.join(model['problems'])}; use Keras' built-in layers and "
-                      "activations, named by string (for example activation='relu').")
-    if not model.get("structure"):
-        return None, f"{name} could not be read back."
-    return model["structure"], ""
-
-
-def no_model(reason: str) -> Outcome:
-    return Outcome(False, reason, "Build the network with keras' Sequential model and Dense layers, "
-                                  "as in the lesson.")
-
-
-def graded_structure(facts) -> tuple[dict | None, Outcome | None]:
-    """For `needs=`: the graded model's structure, or the failing outcome when there is none."""
-    structure, reason = structure_or_reason(facts)
-    return (structure, None) if structure is not None else (None, no_model(reason))
-
-
-def describe_units(blocks: list[dict]) -> str:
-    units = [str(b.get("units")) for b in blocks]
-    if not units:
+def describe_units(units: list[int | None]) -> str:
+    """'Dense layers of 10 and 3 units'."""
+    units_text = [str(u) for u in units]
+    if not units_text:
         return "no Dense layers"
-    return "Dense layers of " + ", ".join(units[:-1]) + (" and " if len(units) > 1 else "") + units[-1] + " units"
+    return ("Dense layers of " + ", ".join(units_text[:-1]) + (" and " if len(units_text) > 1 else "")
+            + units_text[-1] + " units")
 
 
-@check("model.input_shape", needs=graded_structure)
-def input_shape(facts, exercise, structure) -> Outcome:
-    shape = structure.get("input_shape")
+@check("model.input_shape", needs=readable_model)
+def input_shape(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    shape = structure["input_shape"]
     name = model_subject(facts, facts.graded_model)
-    hint = ("Give the first layer `input_shape=(784,)` (or start with `keras.Input(shape=(784,))`): "
-            "one flat row of 784 pixels per image.")
-    if shape == [None, 784]:
-        return Outcome(True, f"{name} takes inputs of shape (None, 784): one flat row of 784 pixels per image.")
+    hint = (f"Give the first layer `input_shape=({FLAT_SIZE},)` (or start with "
+            f"`keras.Input(shape=({FLAT_SIZE},))`): one flat row of {FLAT_SIZE} pixels per image.")
+    if shape == [None, FLAT_SIZE]:
+        return Outcome(True, f"{name} takes inputs of shape (None, {FLAT_SIZE}): one flat row of {FLAT_SIZE} "
+                             "pixels per image.")
     if shape is None:
         return Outcome(False, join(f"{name} never got an input shape: its first layer has no input_shape "
                                    "and it was never trained, so Keras never built it.",
                                    related_error(facts, MODEL_WORDS)), hint)
-    train_shape = facts.data.get("shapes", {}).get("train_data") or [600, 28, 28, 1]
+    train_shape = facts.data["shapes"].get("train_data") or [600, 28, 28, 1]
     if shape == [None, 1] and train_shape[-1] == 1:
         return Outcome(False, f"{name} takes inputs of shape (None, 1): one number per image. "
                               "`input_shape=(train_data.shape[-1],)` reads the last axis of the 4-D "
                               f"train_data {shape_text(train_shape)}, which is the single colour channel, "
-                              "not the 784 pixels.",
-                       "Use `input_shape=(784,)`, or take the size from the flattened array: "
+                              f"not the {FLAT_SIZE} pixels.",
+                       f"Use `input_shape=({FLAT_SIZE},)`, or take the size from the flattened array: "
                        "`input_shape=(train_data_1d.shape[1],)`.",
                        diagnosis="input shape (1,): the channel axis of the 4-D images")
     if len(shape) > 2:
-        flatten = " and flattens them itself with a Flatten layer" if structure.get("reshaping") else ""
+        flatten = " and flattens them itself with a Flatten layer" if structure["reshaping"] else ""
         return Outcome(False, f"{name} takes whole images of shape {shape_text(shape)}{flatten}; this "
                               "exercise flattens the data before the model, which then takes inputs of "
-                              "shape (None, 784).", hint, diagnosis="model takes unflattened images")
+                              f"shape (None, {FLAT_SIZE}).", hint, diagnosis="model takes unflattened images")
     return Outcome(False, f"{name} takes inputs of shape {shape_text(shape)}, but each flattened image "
-                          "has 784 values.", hint)
+                          f"has {FLAT_SIZE} values.", hint)
 
 
-@check("model.architecture", needs=graded_structure)
-def architecture(facts, exercise, structure) -> Outcome:
-    blocks = structure.get("blocks", [])
-    units = [b.get("units") for b in blocks]
-    expected = exercise.units
-    wanted = describe_units([{"units": u} for u in expected])
+@check("model.architecture", needs=readable_model)
+def architecture(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    units = [b["units"] for b in structure["blocks"]]
+    expected: list[int | None] = list(exercise.units)
+    wanted = describe_units(expected)
     hint = ("Use " + ", then ".join(f"Dense({u})" for u in expected) + f": {len(expected) - 1} hidden "
             f"layer{'s' if len(expected) > 2 else ''} of 10 units and an output layer with one unit per class.")
-    others = structure.get("other_layers", [])
+    others = structure["other_layers"]
     name = model_subject(facts, facts.graded_model)
     if units == expected and not others:
         return Outcome(True, f"{name} has {wanted}.")
-    found = describe_units(blocks)
+    found = describe_units(units)
     problems = []
     if units != expected:
         problems.append(f"{name} has {found}; the exercise asks for {wanted}.")
@@ -108,39 +86,40 @@ def architecture(facts, exercise, structure) -> Outcome:
         problems.append(f"It also has layers this exercise does not use: {', '.join(others)}.")
     diagnosis = ("10-unit output layer" if units and units[-1] == 10 else
                  "a hidden layer missing or extra" if len(units) != len(expected) else "wrong numbers of units")
-    return Outcome(False, join(*problems), hint, diagnosis=diagnosis if units != expected else "layers the exercise does not use")
+    return Outcome(False, join(*problems), hint,
+                   diagnosis=diagnosis if units != expected else "layers the exercise does not use")
 
 
-@check("model.hidden_activation", needs=graded_structure)
-def hidden_activation(facts, exercise, structure) -> Outcome:
-    hidden = structure.get("blocks", [])[:-1]
+@check("model.hidden_activation", needs=readable_model)
+def hidden_activation(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    hidden = structure["blocks"][:-1]
     hint = "Give every hidden Dense layer `activation='relu'`."
     if not hidden:
         return Outcome(False, join("The model has no hidden layer, so there is no hidden activation to check.",
                                    related_error(facts, MODEL_WORDS)), hint)
-    wrong = [b for b in hidden if b.get("activation") != "relu"]
+    wrong: list[BlockRecord] = [b for b in hidden if b["activation"] != "relu"]
     if not wrong:
         return Outcome(True, f"Every hidden layer applies relu ({', '.join(b['name'] for b in hidden)}).")
     parts = []
     for block in wrong:
-        what = ACTIVATION_WHY.get(block.get("activation"), block.get("activation"))
-        parts.append(f"hidden layer `{block['name']}` ({block.get('units')} units) applies {what}")
+        what = ACTIVATION_WHY.get(block["activation"], block["activation"])
+        parts.append(f"hidden layer `{block['name']}` ({block['units']} units) applies {what}")
     message = "In your model, " + "; ".join(parts) + "; the lesson uses relu."
-    diagnosis = f"hidden layer with {wrong[0].get('activation')} instead of relu"
-    if any(b.get("activation") == "linear" for b in wrong):
+    diagnosis = f"hidden layer with {wrong[0]['activation']} instead of relu"
+    if any(b["activation"] == "linear" for b in wrong):
         message += " Without a non-linear activation, stacked Dense layers can only learn what one layer can."
     return Outcome(False, message, hint, diagnosis=diagnosis)
 
 
-@check("model.output_layer", needs=graded_structure)
-def output_layer(facts, exercise, structure) -> Outcome:
-    blocks = structure.get("blocks", [])
+@check("model.output_layer", needs=readable_model)
+def output_layer(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
+    blocks = structure["blocks"]
     hint = f"End with `Dense({exercise.output_units}, activation='softmax')`: one output per class, as probabilities."
     if not blocks:
         return Outcome(False, join("The model has no Dense layer, so no output layer.",
                                    related_error(facts, MODEL_WORDS)), hint)
     last = blocks[-1]
-    units, activation = last.get("units"), last.get("activation")
+    units, activation = last["units"], last["activation"]
     if units == exercise.output_units and activation == "softmax":
         return Outcome(True, f"The output layer `{last['name']}` has 3 units with softmax: one probability "
                              "per class (t-shirt, dress, shoe).")
@@ -158,8 +137,8 @@ def output_layer(facts, exercise, structure) -> Outcome:
         else:
             problems.append(f"It applies {activation}; the output layer needs softmax to give class "
                             "probabilities.")
-        loss = structure.get("loss") or {}
-        if activation == "linear" and loss.get("from_logits"):
+        loss = structure["loss"]
+        if activation == "linear" and loss and loss.get("from_logits"):
             problems.append("(With from_logits=True the loss applies softmax for you, but the exercise "
                             "asks for softmax in the model.)")
     diagnosis = (f"output layer with {units} units" if units != exercise.output_units

@@ -1,11 +1,22 @@
 """fit.called, fit.settings, fit.validation and evaluate.called."""
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 
+from ..exercises import Exercise
+from ..facts import Facts, RecordedCall, origin, split_of, validation_fraction
+from ..phrasing import (
+    TRANSFORMED_NOTE,
+    array_phrase,
+    call_location,
+    explain_error,
+    join,
+    model_name,
+    model_subject,
+    stopped_sentence,
+    why_missing,
+)
 from . import Outcome, check
-from .explain import (array_phrase, call_location, explain_error, join, model_name, model_subject, origin,
-                      stopped_sentence, why_missing)
 
 FIT_HINT = ("Train the model on the flattened training images and their labels: "
             "`model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)`.")
@@ -13,57 +24,27 @@ EVALUATE_HINT = ("After training, measure the model on data it has not seen: "
                  "`model.evaluate(test_data_1d, test_labels, batch_size=10)`.")
 
 
-def main_fit(facts) -> dict | None:
-    """The training call that counts: the graded model's last finished fit, else its last attempt."""
-    fits = facts.calls_of("fit", facts.graded_model)
-    finished = [f for f in fits if f["finished"]]
-    return (finished or fits or [None])[-1]
-
-
-TRANSFORMED_NOTE = ("Note: the images you used have values that differ from fashion.npz's (were they "
-                    "scaled again? The pixels are already between 0 and 1); the grader measures "
-                    "accuracy on the images as the file holds them.")
-
-
-def split_of(call: dict) -> tuple[str, bool]:
-    """Which lesson split a call's images are ('train', 'test', 'mixed', 'unknown', 'none'),
-    and whether they were transformed (values changed, recognised by their labels)."""
-    kind, _, _ = origin(call.get("x"))
-    labels = (call.get("y") or {}).get("labels") or {}
-    if kind == "unknown" and labels.get("matches") and labels.get("split"):
-        return labels["split"], True
-    return kind, False
-
-
-def main_evaluation(facts) -> dict | None:
-    """The graded model's last evaluation on test images, else its last evaluate/predict call."""
-    calls = [c for c in facts.calls if c["model"] == facts.graded_model and c["kind"] in ("evaluate", "predict")]
-    on_test = [c for c in calls if c["finished"] and split_of(c)[0] == "test"]
-    return (on_test or calls or [None])[-1]
-
-
-def _failure(facts, call, verb: str) -> str:
+def _failure(facts: Facts, call: RecordedCall, verb: str) -> str:
     """Why a call did not finish: its error, or the timeout or dead kernel that cut it short."""
     where = call_location(facts, call)
-    if call["finished"] is False and call.get("error"):
-        error = call["error"]
-        return (f"`{verb}` ({where}) raised {error.get('ename', 'an error')}: "
-                f"{explain_error(error.get('ename', ''), error.get('evalue', ''))}.")
+    error = call["error"]
+    if call["finished"] is False and error:
+        return f"`{verb}` ({where}) raised {error['ename']}: {explain_error(error['ename'], error['evalue'])}."
     stopped = stopped_sentence(facts)
     progress = ""
     if verb == "fit":
-        requested = (call.get("settings") or {}).get("epochs")
-        progress = f" It had completed {call.get('epochs_run', 0)}" + (
+        requested = call["settings"].get("epochs")
+        progress = f" It had completed {call['epochs_run']}" + (
             f" of {requested} epochs." if isinstance(requested, int) else " epochs.")
     return join(f"`{verb}` ({where}) never finished.", stopped, progress)
 
 
-def _training_split(fit: dict, facts) -> tuple[bool, str]:
+def _training_split(fit: RecordedCall, facts: Facts) -> tuple[bool, str]:
     """Is the fit's data the training set (all of it, or a manual train/validation split)?"""
-    x, y = fit.get("x") or {}, fit.get("y") or {}
+    x, y = fit["x"], fit["y"]
     kind, train_rows, test_rows = origin(x)
-    n_train = (facts.data.get("shapes", {}).get("train_data") or [600])[0]
-    labels = y.get("labels") or {}
+    n_train = (facts.data["shapes"].get("train_data") or [600])[0]
+    labels: Mapping[str, object] = (y.get("labels") if y else None) or {}
     if kind == "test":
         return False, (f"You trained on {array_phrase(x)}, which holds the {test_rows} test images. The "
                        "model must learn from the training data and be judged on test images it has "
@@ -83,43 +64,18 @@ def _training_split(fit: dict, facts) -> tuple[bool, str]:
                        "images: pass train_labels (in the same order as the images).")
     elif not labels:
         return False, (f"The labels you trained with, {array_phrase(y)}, are not train_labels.")
-    held_out = _manual_validation(fit, facts)
+    held_out = validation_fraction(fit)
     if kind == "train" and train_rows < n_train and not held_out:
         return False, (f"You trained on {train_rows} of the {n_train} training images; use all of "
                        "them (validation_split sets some aside for you).")
     return True, ""
 
 
-def _manual_validation(fit: dict, facts) -> float | None:
-    """The fraction of training rows given as validation_data, when they are training rows."""
-    validation = fit.get("validation_data") or {}
-    kind, rows, _ = origin(validation.get("x"))
-    _, fit_rows, _ = origin(fit.get("x"))
-    if kind != "train" or not fit_rows:
-        return None
-    return rows / (rows + fit_rows)
-
-
-def _expected_steps(facts, serial: int) -> int:
-    """Optimizer steps the recorded fit calls imply, to compare with the saved model's."""
-    steps = 0
-    for fit in facts.calls_of("fit", serial):
-        settings = fit.get("settings") or {}
-        shape = (fit.get("x") or {}).get("shape") or []
-        batch = settings.get("batch_size") or 32
-        split = settings.get("validation_split") or 0.0
-        if not shape or not isinstance(batch, int) or batch <= 0 or not isinstance(split, (int, float)):
-            continue
-        samples = math.floor(shape[0] * (1.0 - split))
-        steps += fit.get("epochs_run", 0) * math.ceil(samples / batch)
-    return steps
-
-
-def training_mismatch(facts) -> str | None:
+def _training_mismatch(facts: Facts) -> str | None:
     """A sentence when the saved model's optimizer took far fewer steps than the
     recorded training implies: then the record is not about the model handed in."""
-    saved = (facts.graded or {}).get("iterations")
-    claimed = _expected_steps(facts, facts.graded_model)
+    saved = facts.graded["iterations"] if facts.graded else None
+    claimed = facts.recorded_steps
     if isinstance(saved, int) and claimed and saved < claimed // 2:
         return (f"The saved model took {saved} training steps, fewer than the {claimed} the recorded "
                 "training implies; the training on record is not that of the model handed in.")
@@ -127,8 +83,8 @@ def training_mismatch(facts) -> str | None:
 
 
 @check("fit.called")
-def fit_called(facts, exercise) -> Outcome:
-    fit = main_fit(facts)
+def fit_called(facts: Facts, exercise: Exercise) -> Outcome:
+    fit = facts.main_fit
     name = model_name(facts, facts.graded_model)
     if fit is None:
         others = [c for c in facts.calls if c["kind"] == "fit"]
@@ -140,38 +96,38 @@ def fit_called(facts, exercise) -> Outcome:
                        diagnosis="never trained")
     if not fit["finished"]:
         return Outcome(False, _failure(facts, fit, "fit"), FIT_HINT,
-                       diagnosis="training raised an error" if fit.get("error") else "training cut short")
+                       diagnosis="training raised an error" if fit["error"] else "training cut short")
     ok, problem = _training_split(fit, facts)
     if not ok:
         return Outcome(False, problem, FIT_HINT, diagnosis="trained on the wrong data"
                        if "test images" not in problem else "trained on the test data")
-    mismatch = training_mismatch(facts)
+    mismatch = _training_mismatch(facts)
     if mismatch:
         return Outcome(False, mismatch, FIT_HINT)
-    epochs = fit.get("epochs_run", 0)
+    epochs = fit["epochs_run"]
     return Outcome(True, join(f"{model_subject(facts, facts.graded_model)} was trained on "
-                              f"{array_phrase(fit.get('x'))} and {array_phrase(fit.get('y'))} "
+                              f"{array_phrase(fit['x'])} and {array_phrase(fit['y'])} "
                               f"({call_location(facts, fit)}), for {epochs} epoch{'s' if epochs != 1 else ''}.",
                               TRANSFORMED_NOTE if split_of(fit)[1] else ""))
 
 
-def _no_settings(facts, fit, what: str, hint: str) -> Outcome | None:
-    """The failure when there is no training call to read settings from, or its record is false."""
+def _recorded_training(facts: Facts, what: str, hint: str) -> RecordedCall | Outcome:
+    """The training call to read settings from, or the failure when there is none or its record is false."""
+    fit = facts.main_fit
     if fit is None:
         return Outcome(False, join(f"There was no training call, so no {what} to check.",
                                    why_missing(facts, ("fit(",))), hint)
-    mismatch = training_mismatch(facts)
-    return Outcome(False, mismatch, hint) if mismatch else None
+    mismatch = _training_mismatch(facts)
+    return Outcome(False, mismatch, hint) if mismatch else fit
 
 
 @check("fit.settings")
-def fit_settings(facts, exercise) -> Outcome:
-    fit = main_fit(facts)
+def fit_settings(facts: Facts, exercise: Exercise) -> Outcome:
     hint = f"Pass `epochs={exercise.epochs}, batch_size={exercise.batch_size}` to `fit`."
-    failed = _no_settings(facts, fit, "epochs or batch size", hint)
-    if failed:
-        return failed
-    settings = fit.get("settings") or {}
+    fit = _recorded_training(facts, "epochs or batch size", hint)
+    if isinstance(fit, Outcome):
+        return fit
+    settings = fit["settings"]
     epochs, batch = settings.get("epochs"), settings.get("batch_size")
     problems = []
     if epochs != exercise.epochs:
@@ -187,21 +143,21 @@ def fit_settings(facts, exercise) -> Outcome:
 
 
 @check("fit.validation")
-def fit_validation(facts, exercise) -> Outcome:
-    fit = main_fit(facts)
+def fit_validation(facts: Facts, exercise: Exercise) -> Outcome:
     wanted = exercise.validation_split
-    hint = f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the training data."
-    failed = _no_settings(facts, fit, "validation data", hint)
-    if failed:
-        return failed
-    split = (fit.get("settings") or {}).get("validation_split") or 0.0
-    validation = fit.get("validation_data")
+    hint = (f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the "
+            "training data.")
+    fit = _recorded_training(facts, "validation data", hint)
+    if isinstance(fit, Outcome):
+        return fit
+    split = fit["settings"].get("validation_split") or 0.0
+    validation = fit["validation_data"]
     if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9:
         return Outcome(True, f"validation_split={split}: {wanted:.0%} of the training data was held out "
                              "to watch for over-fitting.")
     if validation:
-        kind, _, _ = origin(validation.get("x"))
-        fraction = _manual_validation(fit, facts)
+        kind, _, _ = origin(validation["x"])
+        fraction = validation_fraction(fit)
         if fraction is not None and abs(fraction - wanted) <= 0.01:
             return Outcome(True, f"You held out {fraction:.0%} of the training images yourself as "
                                  "validation_data, which is what validation_split does.")
@@ -220,9 +176,9 @@ def fit_validation(facts, exercise) -> Outcome:
 
 
 @check("evaluate.called")
-def evaluate_called(facts, exercise) -> Outcome:
+def evaluate_called(facts: Facts, exercise: Exercise) -> Outcome:
     name = model_name(facts, facts.graded_model)
-    call = main_evaluation(facts)
+    call = facts.main_evaluation
     if call is None:
         others = [c for c in facts.calls if c["kind"] == "evaluate" and c["model"] != facts.graded_model]
         if others:
@@ -233,24 +189,24 @@ def evaluate_called(facts, exercise) -> Outcome:
     verb = call["kind"]
     if not call["finished"]:
         return Outcome(False, _failure(facts, call, verb), EVALUATE_HINT,
-                       diagnosis="evaluation raised an error" if call.get("error") else "evaluation cut short")
+                       diagnosis="evaluation raised an error" if call["error"] else "evaluation cut short")
     kind, transformed = split_of(call)
     if kind == "train":
-        return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))}, the training images "
+        return Outcome(False, f"You evaluated on {array_phrase(call['x'])}, the training images "
                               f"({call_location(facts, call)}). A model scores well on data it has "
                               "memorised; only the test images tell how it does on new clothes.", EVALUATE_HINT,
                        diagnosis="evaluated on the training data")
     if kind != "test":
-        return Outcome(False, f"You evaluated on {array_phrase(call.get('x'))} "
+        return Outcome(False, f"You evaluated on {array_phrase(call['x'])} "
                               f"({call_location(facts, call)}), which is not the test images.", EVALUATE_HINT)
-    labels = (call.get("y") or {}).get("labels") or {}
+    labels: Mapping[str, object] = (call["y"].get("labels") if call["y"] else None) or {}
     if verb == "evaluate" and (labels.get("matches") is False or labels.get("split") not in (None, "test")):
-        return Outcome(False, f"The labels you evaluated with, {array_phrase(call.get('y'))}, are not "
+        return Outcome(False, f"The labels you evaluated with, {array_phrase(call['y'])}, are not "
                               "test_labels.", EVALUATE_HINT)
-    fit = main_fit(facts)
-    if fit is not None and (call.get("seq") or 0) < (fit.get("seq") or 0):
+    fit = facts.main_fit
+    if fit is not None and call["seq"] < fit["seq"]:
         return Outcome(False, f"You evaluated {name} before training it ({call_location(facts, call)}); "
                               "evaluate after `fit`.", EVALUATE_HINT)
     action = "evaluated" if verb == "evaluate" else "computed predictions for"
-    return Outcome(True, join(f"You {action} {name} on {array_phrase(call.get('x'))} "
+    return Outcome(True, join(f"You {action} {name} on {array_phrase(call['x'])} "
                               f"({call_location(facts, call)}).", TRANSFORMED_NOTE if transformed else ""))

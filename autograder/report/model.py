@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..checks.explain import key_line
 from ..data import CLASS_NAMES
+from ..exercises import Exercise
+from ..modelfile import StructureRecord
+from ..phrasing import key_line
+from ..protocol import FLAT_SIZE
+from ..result import CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
@@ -26,7 +30,7 @@ class Report:
     score: float
     max_score: float
     verdict: str
-    checks: list[dict]
+    checks: list[CheckEntry]
     passed: int
     accuracy: float | None = None
     threshold: float | None = None
@@ -49,10 +53,10 @@ class Report:
         return len(self.checks)
 
 
-def expected_layers(exercise) -> list[dict]:
+def expected_layers(exercise: Exercise) -> list[dict]:
     """The exercise's network as rows: Input, then Dense blocks with shapes and weights."""
-    rows = [{"kind": "Input", "shape": [None, 784], "activation": None, "params": 0}]
-    inputs = 784
+    rows: list[dict] = [{"kind": "Input", "shape": [None, FLAT_SIZE], "activation": None, "params": 0}]
+    inputs = FLAT_SIZE
     for position, units in enumerate(exercise.units):
         activation = "softmax" if position == len(exercise.units) - 1 else "relu"
         rows.append({"kind": f"Dense({units})", "shape": [None, units], "activation": activation,
@@ -61,15 +65,15 @@ def expected_layers(exercise) -> list[dict]:
     return rows
 
 
-def student_layers(structure: dict | None) -> list[dict]:
+def student_layers(structure: StructureRecord | None) -> list[dict]:
     """The student's layers with output shapes and weight counts, worked out from the config."""
     if not structure:
         return []
-    effective = {b["name"]: b for b in structure.get("blocks", [])}
-    shape = structure.get("input_shape")
-    rows = [{"kind": "Input", "shape": shape, "activation": None, "params": 0}]
-    for layer in structure.get("layers", []):
-        kind = layer.get("class")
+    effective = {b["name"]: b for b in structure["blocks"]}
+    shape = structure["input_shape"]
+    rows: list[dict] = [{"kind": "Input", "shape": shape, "activation": None, "params": 0}]
+    for layer in structure["layers"]:
+        kind = layer["class"]
         if kind == "InputLayer":
             continue
         row = {"kind": kind, "shape": shape, "activation": layer.get("activation"), "params": 0}
@@ -77,10 +81,11 @@ def student_layers(structure: dict | None) -> list[dict]:
             units = layer.get("units")
             inputs = shape[-1] if shape and len(shape) > 1 else None
             shape = (shape[:-1] if shape else [None]) + [units]
-            block = effective.get(layer.get("name"), {})
-            row.update(kind=f"Dense({units})", shape=shape, activation=block.get("activation", row["activation"]),
+            block = effective.get(layer["name"])
+            row.update(kind=f"Dense({units})", shape=shape,
+                       activation=block["activation"] if block else row["activation"],
                        params=(inputs + 1) * units if isinstance(inputs, int) and isinstance(units, int) else None)
-            if block.get("via"):
+            if block and block["via"]:
                 row["note"] = f"activation from the {block['via']} layer after it"
         elif kind == "Flatten" and shape:
             size = 1
@@ -147,8 +152,8 @@ def read_curves(history: dict | None) -> list[str]:
     return notes
 
 
-def _verdict(result: dict, passed: int) -> str:
-    total = len(result.get("checks", []))
+def _verdict(result: ResultDocument, passed: int) -> str:
+    total = len(result["checks"])
     if result["status"] == "invalid":
         return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
     stopped = {"timeout": "The notebook ran out of time. ",
@@ -161,17 +166,17 @@ def _verdict(result: dict, passed: int) -> str:
     return stopped + f"{total - passed} of {total} checks failed; start with “{first['title']}”."
 
 
-def _ordered(result: dict) -> list[dict]:
-    checks = result.get("checks", [])
+def _ordered(result: ResultDocument) -> list[CheckEntry]:
+    checks = result["checks"]
     return [c for c in checks if not c["passed"]] + [c for c in checks if c["passed"]]
 
 
-def _failing_cells(result: dict) -> list[dict]:
+def _failing_cells(result: ResultDocument) -> list[dict]:
     cells = []
-    for cell in result.get("cells", []):
-        if cell.get("status") not in ("error", "timeout", "died") or "source" not in cell:
+    for cell in result["cells"]:
+        if cell["status"] not in ("error", "timeout", "died") or "source" not in cell:
             continue
-        marked = cell.get("line") if cell.get("status") == "error" else None
+        marked = cell.get("line") if cell["status"] == "error" else None
         lines = [{"number": n, "text": text, "marked": n == marked}
                  for n, text in enumerate(cell["source"].splitlines() or [""], start=1)]
         line = ""
@@ -180,7 +185,8 @@ def _failing_cells(result: dict) -> list[dict]:
             error = f"{cell.get('ename')}: {line}" if line else str(cell.get("ename"))
             explanation = cell.get("explanation") or ""
         elif cell["status"] == "timeout":
-            error, explanation = "Time limit reached", f"the cell was still running after {cell.get('limit_s') or '?'} s"
+            error = "Time limit reached"
+            explanation = f"the cell was still running after {cell.get('limit_s') or '?'} s"
         else:
             error, explanation = "Kernel died", "the Python process running the notebook stopped during this cell"
         cells.append({"number": cell["index"] + 1, "status": cell["status"], "lines": lines,
@@ -189,20 +195,20 @@ def _failing_cells(result: dict) -> list[dict]:
     return cells[:MAX_FAILING_CELLS]
 
 
-def _not_graded(result: dict) -> list[str]:
+def _not_graded(result: ResultDocument) -> list[str]:
     if result["status"] == "invalid":
         return [result.get("reason", "the notebook could not be read")]
     notes = []
-    cells = result.get("cells", [])
+    cells = result["cells"]
     limits = result.get("limits", {})
     for cell in cells:
-        if cell.get("status") == "timeout":
+        if cell["status"] == "timeout":
             notes.append(f"Cell {cell['index'] + 1} was stopped after {cell.get('limit_s') or '?'} s "
-                         f"(the notebook may take {limits.get('notebook_timeout_s', '?'):g} s in all).")
-        if cell.get("status") == "died":
+                         f"(the notebook may take {limits.get('timeout_s', '?'):g} s in all).")
+        if cell["status"] == "died":
             notes.append(f"The Python kernel died while running cell {cell['index'] + 1}; it may have run out "
                          f"of memory (the limit is {limits.get('memory_mb', '?')} MB) or exited the process.")
-    skipped = [str(c["index"] + 1) for c in cells if c.get("status") == "not_run"]
+    skipped = [str(c["index"] + 1) for c in cells if c["status"] == "not_run"]
     if skipped:
         notes.append(f"Cells {', '.join(skipped)} did not run, so nothing they would have done was graded."
                      if len(skipped) > 1 else f"Cell {skipped[0]} did not run, so nothing it would have done "
@@ -213,11 +219,13 @@ def _not_graded(result: dict) -> list[str]:
     return notes
 
 
-def _mistakes(details: dict, test_images) -> tuple[list[dict], int]:
-    predicted = details.get("predicted_classes") or []
-    true = details.get("test_classes") or []
-    probabilities = details.get("predicted_probabilities") or []
-    wrong = [i for i, (p, t) in enumerate(zip(predicted, true)) if p != t]
+def _mistakes(details: Details | None, test_images) -> tuple[list[dict], int]:
+    if details is None:
+        return [], 0
+    predicted = details["predicted_classes"] or []
+    true = details["test_classes"]
+    probabilities = details["predicted_probabilities"] or []
+    wrong = [i for i, (p, t) in enumerate(zip(predicted, true, strict=False)) if p != t]
     samples = []
     for index in wrong[:MAX_GALLERY]:
         label = predicted[index]
@@ -233,27 +241,28 @@ def _mistakes(details: dict, test_images) -> tuple[list[dict], int]:
     return samples, len(wrong)
 
 
-def build(result: dict, exercise=None, test_images=None) -> Report:
+def build(result: ResultDocument, exercise: Exercise | None = None, test_images=None) -> Report:
     """The report of one result document; `test_images` enables the gallery of mistakes."""
     checks = _ordered(result)
     passed = sum(1 for c in checks if c["passed"])
-    metrics = result.get("metrics") or {}
-    details = result.get("details") or {}
-    report = Report(notebook=result.get("notebook", ""), exercise=result.get("exercise"),
-                    status=result["status"], score=result.get("score", 0.0),
-                    max_score=result.get("max_score", 0.0), verdict=_verdict(result, passed), checks=checks,
+    metrics = result["metrics"]
+    details = result.get("details")
+    report = Report(notebook=result["notebook"], exercise=result["exercise"],
+                    status=result["status"], score=result["score"],
+                    max_score=result["max_score"], verdict=_verdict(result, passed), checks=checks,
                     passed=passed, accuracy=metrics.get("test_accuracy"), threshold=metrics.get("threshold"),
                     threshold_hidden=bool(metrics.get("threshold_hidden")), isolation=result.get("isolation"),
-                    duration=result.get("duration_s", 0.0))
+                    duration=result["duration_s"])
     if metrics.get("holdout_shown"):
         report.holdout_accuracy = metrics.get("holdout_accuracy")
     report.failing_cells = _failing_cells(result)
     report.not_graded = _not_graded(result)
-    graded = details.get("graded_model") or {}
-    if exercise is not None and (graded.get("structure") or result["status"] != "invalid"):
-        report.layers = compare_layers(student_layers(graded.get("structure")), expected_layers(exercise))
-    report.history = details.get("history")
+    graded = details["graded_model"] if details else None
+    structure = graded["structure"] if graded else None
+    if exercise is not None and (structure or result["status"] != "invalid"):
+        report.layers = compare_layers(student_layers(structure), expected_layers(exercise))
+    report.history = details["history"] if details else None
     report.curve_notes = read_curves(report.history)
-    report.confusion = details.get("confusion_matrix")
+    report.confusion = details["confusion_matrix"] if details else None
     report.mistakes, report.mistakes_total = _mistakes(details, test_images)
     return report

@@ -40,10 +40,11 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
         text = textwrap.wrap(entry["message"], text_width) or [""]
         lines.append(f"{mark}  {entry['id'].ljust(id_width)} {points}  {text[0]}")
         lines.extend(indent + more for more in text[1:])
-        if entry.get("hint"):
+        if entry["hint"]:
             lines.extend(indent + paint(h, "36") for h in textwrap.wrap("Next step: " + entry["hint"], text_width))
     lines.append("")
-    lines.append(f"Graded in {report.duration:.1f} s" + (f", isolated with {report.isolation}" if report.isolation else "") + ".")
+    isolated = f", isolated with {report.isolation}" if report.isolation else ""
+    lines.append(f"Graded in {report.duration:.1f} s{isolated}.")
     return "\n".join(lines) + "\n"
 
 

@@ -1,10 +1,18 @@
-"""Phrasing shared by the checks: the student's names, cells and lines, and
-plain-language readings of the errors students meet in this lesson."""
+"""How the grader puts things into words: the student's names, cells and lines, shapes
+and arrays, why something was never done, and plain-language readings of the errors
+students meet in this lesson. The checks, the result document and the reports share it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from ..facts import Facts
+from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
+from .protocol import ANSI_ESCAPE, FLAT_SIZE
+
+#: Said when a call's images had other values than fashion.npz's but were recognised by their labels.
+TRANSFORMED_NOTE = ("Note: the images you used have values that differ from fashion.npz's (were they "
+                    "scaled again? The pixels are already between 0 and 1); the grader measures "
+                    "accuracy on the images as the file holds them.")
 
 IMPORT_HINTS = {
     "np": "import numpy as np",
@@ -24,7 +32,7 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def shape_text(shape) -> str:
+def shape_text(shape: Sequence[int | None] | None) -> str:
     if shape is None:
         return "(unknown)"
     items = ["None" if d is None else str(d) for d in shape]
@@ -38,7 +46,8 @@ def cell_number(index: int | None) -> str:
 def cell_name(facts: Facts, index: int | None) -> str:
     """'cell 7' by position in the notebook; in a live self-check, where only the order of
     execution is known, 'the cell In [12]' as Jupyter labels it."""
-    label = (facts.cell(index) or {}).get("label") if isinstance(index, int) else None
+    cell = facts.cell(index) if isinstance(index, int) else None
+    label = cell.get("label") if cell else None
     return f"the cell {label}" if label else cell_number(index)
 
 
@@ -55,29 +64,29 @@ def location(facts: Facts, index: int | None, line: int | None) -> str:
     return text
 
 
-def call_location(facts: Facts, call: dict) -> str:
-    return location(facts, call.get("cell"), call.get("line"))
+def call_location(facts: Facts, call: RecordedCall) -> str:
+    return location(facts, call["cell"], call["line"])
 
 
-def array_name(info: dict | None, fallback: str = "the array") -> str:
+def array_name(info: ArrayInfo | None, fallback: str = "the array") -> str:
     if not info:
         return fallback
-    names = info.get("names") or []
+    names = info["names"]
     return f"`{names[0]}`" if names else fallback
 
 
-def array_phrase(info: dict | None, fallback: str = "an array") -> str:
+def array_phrase(info: ArrayInfo | None, fallback: str = "an array") -> str:
     """'`train_data` of shape (600, 28, 28, 1)'."""
     if not info:
         return "nothing"
     if "shape" not in info:
-        return f"{array_name(info, fallback)} (a {info.get('type', 'value')})"
+        return f"{array_name(info, fallback)} (a {info['type']})"
     return f"{array_name(info, fallback)} of shape {shape_text(info['shape'])}"
 
 
 def model_name(facts: Facts, serial: int | None) -> str:
     model = facts.models.get(str(serial)) if serial is not None else None
-    names = (model or {}).get("names") or []
+    names = model["names"] if model else []
     return f"`{names[0]}`" if names else "your model"
 
 
@@ -87,40 +96,19 @@ def model_subject(facts: Facts, serial: int | None) -> str:
     return "Your model" if name == "your model" else name
 
 
-def origin(info: dict | None) -> tuple[str, int, int]:
-    """Where an array's rows came from: ('train'|'test'|'mixed'|'unknown'|'none', train rows, test rows)."""
-    rows = (info or {}).get("rows")
-    if not rows:
-        return ("unknown" if info and info.get("shape") else "none"), 0, 0
-    train = sum(end - start for start, end in rows.get("train", []))
-    test = sum(end - start for start, end in rows.get("test", []))
-    unknown = rows.get("unknown", 0)
-    if train and not test and not unknown:
-        return "train", train, test
-    if test and not train and not unknown:
-        return "test", train, test
-    if not train and not test:
-        return "unknown", train, test
-    return "mixed", train, test
+def errors(facts: Facts) -> list[CellOutcome]:
+    return [c for c in facts.cells if c["status"] == "error" and c.get("error")]
 
 
-def is_flat(info: dict | None) -> bool:
-    shape = (info or {}).get("shape") or []
-    return len(shape) == 2 and shape[1] == 784
-
-
-def errors(facts: Facts) -> list[dict]:
-    return [c for c in facts.cells if c.get("status") == "error" and c.get("error")]
-
-
-def first_error(facts: Facts) -> dict | None:
+def first_error(facts: Facts) -> CellOutcome | None:
     """The first failing cell that is not an untouched NotImplementedError placeholder."""
     real = [c for c in errors(facts) if not _placeholder(c)]
     return real[0] if real else None
 
 
-def _placeholder(cell: dict) -> bool:
-    return (cell.get("error") or {}).get("ename") == "NotImplementedError"
+def _placeholder(cell: CellOutcome) -> bool:
+    error = cell.get("error")
+    return error is not None and error["ename"] == "NotImplementedError"
 
 
 def unfinished_sentence(facts: Facts) -> str:
@@ -140,14 +128,14 @@ NOISE = ("Exception encountered when calling", "Arguments received by", "•", "
 
 def key_line(evalue: str) -> str:
     """The line of an error message that says what went wrong (Keras wraps it in boilerplate)."""
-    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", evalue or "").splitlines()]
+    lines = [line.strip() for line in ANSI_ESCAPE.sub("", evalue or "").splitlines()]
     useful = [line for line in lines if line and not line.startswith(NOISE)]
     return (useful or [""])[0][:300]
 
 
 def explain_error(ename: str, evalue: str) -> str:
     """One plain sentence for errors this lesson produces, or the error's key line."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", evalue or "")
+    text = ANSI_ESCAPE.sub("", evalue or "")
     first = key_line(text)
     match = re.search(r"[Ee]xpected shape \(None, (\d+)\), but input has incompatible shape \(([^)]*)\)", text)
     if match:
@@ -158,7 +146,7 @@ def explain_error(ename: str, evalue: str) -> str:
                  f"data of shape ({got})")
         return (f"the model expects each image as {expected} number{'s' if expected != '1' else ''} "
                 f"(its input shape is (None, {expected})), but it was given {given}; the data and "
-                "the model's input_shape must agree, (n, 784) and (784,)")
+                f"the model's input_shape must agree, (n, {FLAT_SIZE}) and ({FLAT_SIZE},)")
     if ename == "NameError":
         name = re.search(r"name '([^']+)' is not defined", text)
         if name:
@@ -194,29 +182,31 @@ def explain_error(ename: str, evalue: str) -> str:
     return first or "(no message)"
 
 
-def error_sentence(facts: Facts, cell: dict) -> str:
-    error = cell.get("error") or {}
+def error_sentence(facts: Facts, cell: CellOutcome) -> str:
+    error = cell.get("error")
+    if error is None:
+        return f"{upper_first(location(facts, cell['index'], None))} raised an error: (no message)."
     return (f"{upper_first(location(facts, cell['index'], error.get('line')))} raised "
-            f"{error.get('ename', 'an error')}: {explain_error(error.get('ename', ''), error.get('evalue', ''))}.")
+            f"{error['ename']}: {explain_error(error['ename'], error['evalue'])}.")
 
 
 def stopped_sentence(facts: Facts) -> str:
     """Why execution stopped early, if it did."""
     if facts.status == "timeout":
-        cell = next((c for c in facts.cells if c.get("status") == "timeout"), None)
+        cell = next((c for c in facts.cells if c["status"] == "timeout"), None)
         if cell is not None:
             whole = cell.get("notebook_limit_reached") or not cell.get("limit")
-            limit = facts.limits.get("notebook_timeout_s") if whole else cell.get("limit")
+            limit = facts.limits.get("timeout_s") if whole else cell.get("limit")
             scope = "the notebook's time limit" if whole else "the time limit for one cell"
             return (f"Execution stopped in {cell_name(facts, cell['index'])}: it was still running when "
                     f"{scope} ({limit:.0f} s) ran out.")
-        limit = facts.limits.get("notebook_timeout_s")
+        limit = facts.limits.get("timeout_s")
         return f"The notebook did not finish within its time limit ({limit:.0f} s)." if limit else \
             "The notebook did not finish within its time limit."
     if facts.status in ("kernel_died", "error") and (facts.runner_error or "").startswith("the notebook wrote"):
         return f"Execution was stopped because {facts.runner_error}; cells after that did not run."
     if facts.status in ("kernel_died", "error"):
-        cell = next((c for c in facts.cells if c.get("status") == "died"), None)
+        cell = next((c for c in facts.cells if c["status"] == "died"), None)
         where = f" while running {cell_name(facts, cell['index'])}" if cell else ""
         return (f"The Python kernel died{where} (the code may have exhausted memory, or exited the "
                 "process); cells after it did not run.")
@@ -226,7 +216,7 @@ def stopped_sentence(facts: Facts) -> str:
 def related_error(facts: Facts, keywords: tuple[str, ...]) -> str:
     """The first error in a cell that mentions one of the keywords, as a sentence, or ''."""
     for cell in errors(facts):
-        if any(word in cell.get("source", "") for word in keywords):
+        if any(word in cell["source"] for word in keywords):
             return error_sentence(facts, cell)
     return ""
 
@@ -240,8 +230,8 @@ def why_missing(facts: Facts, keywords: tuple[str, ...]) -> str:
         reasons.append(related)
     elif unfinished:
         reasons.append(unfinished)  # later NameErrors are most likely its consequence
-    elif first_error(facts) is not None:
-        reasons.append(error_sentence(facts, first_error(facts)))
+    elif (first := first_error(facts)) is not None:
+        reasons.append(error_sentence(facts, first))
     stopped = stopped_sentence(facts)
     if stopped:
         reasons.append(stopped)
