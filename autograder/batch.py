@@ -25,6 +25,7 @@ from .gradebook import Gradebook
 from .outputs import OutputFolder
 from .plan import GradingPlan
 from .report import documents, model as report_model
+from .result import ResultDocument
 from .sandbox import run_notebook
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class GradedSubmission:
 
     submission: Submission
     exercise: str | None
-    result: dict
+    result: ResultDocument
     reused: bool = False
 
 
@@ -143,15 +144,18 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
                       "no exercise: the notebook's metadata does not name one; pass --exercise")
             return pipeline.invalid_result(str(path), reason, None, started)
         job = pipeline.prepare(str(path), plan, plan.exercise_for(exercise))
-    if isinstance(job, dict):
+    if not isinstance(job, pipeline.NotebookJob):
         return job
     return pipeline.execute(job, workers.run())
 
 
-def finish_one(submission: Submission, exercise: str | None, started, plan: GradingPlan, out: OutputFolder,
-               workers: Workers) -> dict:
+def finish_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
+               plan: GradingPlan, out: OutputFolder, workers: Workers) -> ResultDocument:
     """Stage 3 and the reports, on another thread, so the slot is free for the next notebook."""
-    document = started if isinstance(started, dict) else pipeline.finish(started, workers.shared_evaluator())
+    if isinstance(started, pipeline.NotebookJob):
+        document = pipeline.finish(started, workers.shared_evaluator())
+    else:
+        document = started
     processes.check_not_stopping()  # an interrupted grading is never recorded
     document["student"] = submission.student
     document["submission"] = submission.origin

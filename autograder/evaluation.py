@@ -21,13 +21,14 @@ import threading
 from typing import Any
 
 from . import processes
+from .errors import GraderFault
 
 EVALUATOR_MEMORY = 6 * 2**30
 EVALUATOR_TIMEOUT = 120.0
 MAX_REPLY_BYTES = 8 * 2**20
 
 
-class EvaluatorError(RuntimeError):
+class EvaluatorError(GraderFault):
     """The evaluator process failed; grading reports it instead of crashing."""
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import ResultDocument
 
 SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
@@ -40,7 +44,7 @@ def annotation(level: str, file: str, title: str, message: str) -> str:
     return f"::{level} file={_escape_property(file)},title={_escape_property(title)}::{_escape_data(message)}"
 
 
-def check_annotations(document: dict, notebook: str) -> list[str]:
+def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
     """One ::error per failed check (its message and hint), or one for a notebook that
     could not be graded, pointing at the notebook."""
     from .result import check_text
@@ -56,7 +60,7 @@ def check_annotations(document: dict, notebook: str) -> list[str]:
     return lines
 
 
-def _failed(result: dict) -> list[str]:
+def _failed(result: ResultDocument) -> list[str]:
     return [c["id"] for c in result.get("checks", []) if not c.get("passed")]
 
 

@@ -12,8 +12,12 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .result import ResultDocument
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -54,16 +58,16 @@ class Gradebook:
             raise GradebookError(f"{path} was written by a newer grader (schema {row[0]}); "
                                  f"this one reads schema {SCHEMA_VERSION}")
 
-    def done(self, student: str, exercise: str, content_hash: str, rubric: str) -> dict | None:
+    def done(self, student: str, exercise: str, content_hash: str, rubric: str) -> ResultDocument | None:
         """The stored result if this exact notebook was graded under this exact rubric
         (see GradingPlan.rubric)."""
         row = self.db.execute(
             "SELECT result FROM results WHERE student = ? AND exercise = ? AND content_hash = ? "
             "AND rubric_hash = ?", (student, exercise, content_hash, rubric)).fetchone()
-        return json.loads(row[0]) if row else None
+        return cast("ResultDocument", json.loads(row[0])) if row else None
 
     def record(self, student: str, exercise: str, content_hash: str, rubric: str, origin: str,
-               result: dict) -> None:
+               result: ResultDocument) -> None:
         with self.db:  # one transaction per submission: committed as soon as it is graded
             self.db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

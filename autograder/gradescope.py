@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import UsageError
+from .result import ResultDocument
 from .settings import Request
 
 ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
@@ -103,7 +104,7 @@ def find_notebook(submission: Path, exercise_id: str) -> tuple[Path | None, str 
                   f"submit one, or name it {exercise_id}.ipynb")
 
 
-def results_json(document: dict, markdown: str, visibility: str, seconds: float) -> dict:
+def results_json(document: ResultDocument, markdown: str, visibility: str, seconds: float) -> dict:
     """Gradescope's results format: overall score, one test per check."""
     from .result import check_text
 

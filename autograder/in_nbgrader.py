@@ -31,8 +31,12 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
-_results: dict[str, dict] = {}  # notebook content digest -> result document
+if TYPE_CHECKING:
+    from .result import ResultDocument
+
+_results: dict[str, ResultDocument] = {}  # notebook content digest -> result document
 
 
 class VerdictFailed(AssertionError):
@@ -78,7 +82,7 @@ def _notebook(exercise_id: str) -> Path:
     return candidates[0]
 
 
-def _grade(notebook: Path, exercise_id: str) -> dict:
+def _grade(notebook: Path, exercise_id: str) -> ResultDocument:
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
     if digest not in _results:
         command = [sys.executable, "-m", "autograder", "check", str(notebook), "--exercise", exercise_id,
@@ -93,7 +97,7 @@ def _grade(notebook: Path, exercise_id: str) -> dict:
             if not result_file.exists():
                 reason = (completed.stderr.strip().splitlines() or ["no result"])[-1]
                 raise VerdictFailed(f"the autograder could not grade {notebook.name}: {reason}")
-            _results[digest] = json.loads(result_file.read_text())
+            _results[digest] = cast("ResultDocument", json.loads(result_file.read_text()))
     return _results[digest]
 
 

@@ -13,7 +13,7 @@ import json
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
-from typing import NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 MAX_CONFIG_BYTES = 4 * 2**20
 MAX_ZIP_ENTRIES = 16
@@ -285,7 +285,8 @@ def canonical_optimizer(value) -> OptimizerRecord | None:
         return {"name": value.lower(), "as_written": value}
     if isinstance(value, dict):
         name = value.get("class_name")
-        config = value.get("config") if isinstance(value.get("config"), dict) else {}
+        given = value.get("config")
+        config: dict[str, Any] = given if isinstance(given, dict) else {}
         rate = config.get("learning_rate")
         return {"name": str(name).lower(), "as_written": name,
                 "learning_rate": rate if isinstance(rate, (int, float)) else None}
@@ -363,13 +364,15 @@ def describe(config: dict) -> ModelStructure:
     reshaping: list[str] = []
     for layer in layers:
         cls = str(layer.get("class_name"))
-        settings = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        given = layer.get("config")
+        settings: dict[str, Any] = given if isinstance(given, dict) else {}
         name = str(settings.get("name", cls))
         entry: LayerRecord = {"class": cls, "name": name}
         if cls == "Dense":
             units = settings.get("units") if isinstance(settings.get("units"), int) else None
             blocks.append(Block(name, units, activation_name(settings.get("activation"))))
-            entry.update(units=units, activation=blocks[-1].activation)
+            entry["units"] = units
+            entry["activation"] = blocks[-1].activation
         elif cls == "Activation" or cls in ACTIVATION_LAYERS:
             applied = activation_name(settings.get("activation")) if cls == "Activation" else ACTIVATION_LAYERS[cls]
             entry["activation"] = applied

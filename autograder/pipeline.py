@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import nbformat
 import numpy as np
 
 from . import checks, data, exercises, facts as facts_stage, modelfile, notebook, result
@@ -23,20 +25,21 @@ from .plan import GradingPlan
 from .sandbox import RunRecord, run_notebook
 
 
-def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None, started: float) -> dict:
+def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,
+                   started: float) -> result.ResultDocument:
     return result.build(exercise, Path(path).name, None,
                         checks.not_graded(exercise, f"The notebook could not be graded: {reason}.")
                         if exercise else [],
                         time.monotonic() - started, status="invalid", reason=reason)
 
 
-def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
+def analyse_models(paths: dict[int, str]) -> dict[int, dict[str, Any]]:
     """Screen and describe each saved model file, without loading any code.
 
     Only the JSON config is read here; the binary weights (HDF5) are parsed by the
     evaluator process, where a malformed file can crash nothing but that process.
     """
-    reports = {}
+    reports: dict[int, dict[str, Any]] = {}
     for serial, path in paths.items():
         raw = Path(path).read_bytes()
         try:
@@ -44,11 +47,12 @@ def analyse_models(paths: dict[int, str]) -> dict[int, dict]:
         except modelfile.ModelFileError as error:
             reports[serial] = {"error": str(error), "problems": [str(error)]}
             continue
-        report = {"problems": modelfile.screen(config)}
+        problems = modelfile.screen(config)
+        report: dict[str, Any] = {"problems": problems}
         try:
             report["structure"] = modelfile.describe(config).to_dict()
         except Exception as error:  # noqa: BLE001 - an odd config is a verdict, not a crash
-            report["problems"].append(f"its configuration could not be read ({type(error).__name__})")
+            problems.append(f"its configuration could not be read ({type(error).__name__})")
         reports[serial] = report
     return reports
 
@@ -58,11 +62,11 @@ class NotebookJob:
     """One notebook between the stages: read and ready to run, then run, then finished."""
 
     path: str
-    node: object
+    node: nbformat.NotebookNode
     exercise: exercises.Exercise
     plan: GradingPlan
     started: float
-    work: tempfile.TemporaryDirectory
+    work: tempfile.TemporaryDirectory[str]
     record: RunRecord | None = None
 
     @property
@@ -70,7 +74,8 @@ class NotebookJob:
         return Path(self.work.name)
 
 
-def prepare(path: str, plan: GradingPlan, exercise: exercises.Exercise | None = None) -> NotebookJob | dict:
+def prepare(path: str, plan: GradingPlan,
+            exercise: exercises.Exercise | None = None) -> NotebookJob | result.ResultDocument:
     """Stage 1: read the notebook and lay out its work folder; an unreadable one is a result already.
 
     The exercise is `exercise`, else the plan's, else the one the notebook's metadata names.
@@ -112,12 +117,13 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
     test_classes = lesson.test_labels.argmax(axis=1).tolist()
     facts = facts_stage.build(exercise, record, sources, lesson.shapes(), test_classes, reports)
     graded = facts.graded_model
-    if evaluator is None or graded is None or reports.get(graded, {}).get("problems"):
+    if evaluator is None or test_file is None or graded is None or reports.get(graded, {}).get("problems"):
         return facts
 
-    def evaluated(images: str) -> dict:
+    def evaluated(images: str) -> dict[str, Any]:
         try:
-            return evaluator.evaluate({graded: record.models[graded]}, images).get(graded, {})
+            reply: dict[str, Any] = evaluator.evaluate({graded: record.models[graded]}, images).get(graded, {})
+            return reply
         except EvaluatorError as error:
             return {"error": str(error)}
 
@@ -129,8 +135,11 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
 
 
 def finish(job: NotebookJob, evaluator: Evaluator,
-           on_facts: Callable[[facts_stage.Facts], None] | None = None) -> dict:
+           on_facts: Callable[[facts_stage.Facts], None] | None = None) -> result.ResultDocument:
     """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
+    if job.record is None:
+        job.work.cleanup()
+        raise RuntimeError("finish() needs a job that execute() has run")
     try:
         holdout = (job.plan.holdout, str(job.folder / "holdout.npz")) if job.plan.holdout is not None else None
         facts = assess(job.exercise, job.record, notebook.code_sources(job.node), job.plan.lesson, evaluator,
@@ -144,7 +153,8 @@ def finish(job: NotebookJob, evaluator: Evaluator,
 
 
 def grade_notebook(path: str, plan: GradingPlan, on_facts: Callable[[facts_stage.Facts], None] | None = None,
-                   run: Callable[..., RunRecord] = run_notebook, evaluator: Evaluator | None = None) -> dict:
+                   run: Callable[..., RunRecord] = run_notebook,
+                   evaluator: Evaluator | None = None) -> result.ResultDocument:
     """Grade one notebook file: the three stages in a row. Always returns a result document.
 
     UsageError is raised only for a misused command (no exercise given or named). `on_facts`
@@ -153,7 +163,7 @@ def grade_notebook(path: str, plan: GradingPlan, on_facts: Callable[[facts_stage
     TensorFlow import overlaps the notebook's run.
     """
     job = prepare(path, plan)
-    if isinstance(job, dict):
+    if not isinstance(job, NotebookJob):
         return job
     with (Evaluator() if evaluator is None else contextlib.nullcontext(evaluator)) as running:
         return finish(execute(job, run), running, on_facts)

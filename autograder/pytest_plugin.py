@@ -11,8 +11,12 @@ so JUnit XML readers (GitHub Actions, GitLab, Jenkins) list per-check results.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .result import ResultDocument
 
 # The grading settings this plugin accepts, under pytest flags (settings.py declares them).
 FLAGS = {"exercise": "--exercise", "data": "--autograder-data", "timeout_s": "--autograder-timeout"}
@@ -80,7 +84,7 @@ class GradedNotebook(pytest.File):
     def __init__(self, *args, grader: _Grader, **kwargs):
         super().__init__(*args, **kwargs)
         self.grader = grader
-        self._result: dict | None = None
+        self._result: ResultDocument | None = None
 
     def collect(self):
         from . import exercises, notebook
@@ -100,7 +104,7 @@ class GradedNotebook(pytest.File):
             item.add_marker(pytest.mark.xdist_group(str(self.path)))  # one notebook, one worker
             yield item
 
-    def result(self) -> dict:
+    def result(self) -> ResultDocument:
         if self._result is None:
             import time
 

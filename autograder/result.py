@@ -150,6 +150,10 @@ class ResultDocument(TypedDict):
     limits: NotRequired[RunLimits]
     #: What the reports need beyond the checks.
     details: NotRequired[Details]
+    #: `grade` only: whose submission it is (from the instructor's layout of the files).
+    student: NotRequired[str]
+    #: `grade` only: where the submission was found (a path, or archive!member).
+    submission: NotRequired[str]
 
 
 def check_entry(check: CheckResult) -> CheckEntry:
@@ -178,8 +182,8 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     if facts is None or exercise is None:
         return result
     result["metrics"] = {"test_accuracy": facts.test_accuracy,
-                         "threshold": None if exercise.threshold_hidden else exercise.threshold}
-    if exercise.threshold_hidden:
+                         "threshold": None if exercise.hide_threshold else exercise.threshold}
+    if exercise.hide_threshold:
         result["metrics"]["threshold_hidden"] = True
     if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
         metrics = result["metrics"]
@@ -187,7 +191,7 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         metrics["holdout_size"] = facts.holdout_size
         metrics["holdout_gap"] = (None if facts.test_accuracy is None
                                   else round(facts.test_accuracy - facts.holdout_accuracy, 4))
-        metrics["holdout_shown"] = exercise.holdout_shown
+        metrics["holdout_shown"] = exercise.show_holdout
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
     result["cells"] = [_cell(c) for c in facts.cells]

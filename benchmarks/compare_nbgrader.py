@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 from common import ROOT, cross_check, machine, measure
+
 from nbgrader_course import course, submit
 
 MISTAKES = {  # what some students hand in instead of the solution's lines

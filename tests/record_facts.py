@@ -41,16 +41,16 @@ def stable(value):
 
 def record(name: str, work: Path) -> dict:
     from autograder import pipeline
-    from autograder.data import make_standin
+    from autograder.plan import make_plan
+    from autograder.settings import Request
     from conftest import write_notebook
     from corpus import CASES
 
     case = CASES[name]
     notebook = write_notebook(work / f"{name}.ipynb", case.cells)
     captured = {}
-    options = pipeline.Options(exercise=case.exercise, timeout=case.timeout or pipeline.DEFAULT_TIMEOUT)
-    pipeline.grade_notebook(str(notebook), options, lesson=make_standin(),
-                            on_facts=lambda facts: captured.update(facts=facts))
+    plan = make_plan(Request.from_options({"exercise": case.exercise, "timeout_s": case.timeout}))
+    pipeline.grade_notebook(str(notebook), plan, on_facts=lambda facts: captured.update(facts=facts))
     return stable(captured["facts"].to_dict())
 
 

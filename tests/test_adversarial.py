@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from conftest import ROOT, grade, hostile_archive, run_cli, write_notebook
-from corpus import CASES, HOSTILE, HOST_MARKERS, lesson
+from corpus import CASES, HOST_MARKERS, HOSTILE, lesson
 from test_corpus import verify
 
 SECURITY = ROOT / "docs" / "security.md"

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_notebook
 
 from autograder import cli, exercises, pipeline, settings
 from autograder.errors import AutograderError, GraderFault, NotGradable, UsageError
 from autograder.plan import make_plan
+from conftest import write_notebook
 
 PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
 

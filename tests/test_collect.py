@@ -5,13 +5,13 @@ import os
 import zipfile
 
 import pytest
-from conftest import hostile_archive
 
 from autograder import exercises
 from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.plan import make_plan
 from autograder.settings import Request
+from conftest import hostile_archive
 
 KNOWN = tuple(exercises.EXERCISES)
 NOTEBOOK = b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'

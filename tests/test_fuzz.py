@@ -121,7 +121,8 @@ entry_names = st.one_of(
     st.sampled_from(["alice.ipynb", "bob/keras-dense.ipynb", "../../etc/evil.ipynb", "/abs/olute.ipynb",
                      "C:\\windows\\x.ipynb", "a\\..\\..\\b.ipynb", "__MACOSX/._x.ipynb", ".hidden.ipynb",
                      "dir/", "smith_1_2_keras-deeper.ipynb", "Carol Doe_7_assignsubmission_file_x.ipynb",
-                     "nested/../../up.ipynb", "x" * 300 + ".ipynb", "ü/ñ/名前.ipynb", "notes.txt", "bad\x00name.ipynb"]),
+                     "nested/../../up.ipynb", "x" * 300 + ".ipynb", "ü/ñ/名前.ipynb", "notes.txt",
+                     "bad\x00name.ipynb"]),
     st.text(min_size=1, max_size=40).map(lambda name: name + ".ipynb"),
 )
 payloads = st.one_of(

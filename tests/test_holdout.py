@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import grade, run_cli, write_notebook
-from corpus import lesson
 
 from autograder import data, plan
 from autograder.errors import UsageError
 from autograder.report import documents, model as report_model
 from autograder.sandbox import isolation
+from conftest import grade, run_cli, write_notebook
+from corpus import lesson
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from autograder.protocol import DATA_NAME
-from autograder.sandbox import Limits, RunnerJob
-from autograder.sandbox import isolation as iso
+from autograder.sandbox import Limits, RunnerJob, isolation as iso
 from autograder.sandbox.job import MAX_JOB_BYTES, JobError, read_job, runner_job
 
 

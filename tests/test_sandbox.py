@@ -9,10 +9,16 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder.plan import make_plan
 from autograder.sandbox import Limits, isolation, run_notebook
+from autograder.settings import Request
 
 pytestmark = pytest.mark.slow
 MODES = ["bubblewrap", "rlimits"]
+
+
+def plan_for(data_file):
+    return make_plan(Request(exercise="keras-dense", data=str(data_file)))
 
 
 def run(cells, data_file, tmp_path, mode, **limits):
@@ -137,15 +143,14 @@ def test_a_dead_kernel_is_reported(tmp_path, standin_file):
 
 
 def test_grading_is_deterministic(tmp_path, standin_file):
+    from autograder import pipeline
     from conftest import write_notebook
     from corpus import lesson
-
-    from autograder import pipeline
 
     notebook = write_notebook(tmp_path / "same.ipynb", lesson())
     captured = []
     for _ in range(2):
-        result = pipeline.grade_notebook(str(notebook), pipeline.Options(exercise="keras-dense", data=str(standin_file)),
+        result = pipeline.grade_notebook(str(notebook), plan_for(standin_file),
                                          on_facts=captured.append)
         assert result["score"] == 100.0
     first, second = captured

@@ -114,7 +114,8 @@ def test_check_all_gives_the_verdicts_of_autograder_check(tmp_path, standin_file
     verdicts = dict(VERDICT.findall(html))
     from autograder.exercises import get
 
-    expected = {check_id: "failed" if check_id in case.failing else "passed" for check_id in get(case.exercise).check_ids}
+    expected = {check_id: "failed" if check_id in case.failing else "passed"
+                for check_id in get(case.exercise).check_ids}
     assert verdicts == expected, text
     assert_no_traceback_of_ours(node)
 

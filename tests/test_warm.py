@@ -11,16 +11,22 @@ import time
 
 import psutil
 import pytest
-from conftest import ROOT, write_notebook
-from corpus import lesson
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import pipeline
+from autograder.plan import make_plan
 from autograder.sandbox import Limits, isolation, run_notebook
 from autograder.sandbox.slots import Slot, warm_path_available
+from autograder.settings import Request
+from conftest import ROOT, write_notebook
+from corpus import lesson
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),
                                                    reason="the warm path needs bubblewrap and root")]
+
+
+def plan_for(data_file):
+    return make_plan(Request(exercise="keras-dense", data=str(data_file)))
 
 
 def test_fork_server_has_one_thread_after_its_imports():
@@ -64,7 +70,7 @@ def test_warm_and_cold_runs_record_the_same_facts(slot, tmp_path, standin_file):
     notebook = write_notebook(tmp_path / "same.ipynb", lesson())
     facts = []
     for runner in (run_notebook, slot.run):
-        pipeline.grade_notebook(str(notebook), pipeline.Options(exercise="keras-dense", data=str(standin_file)),
+        pipeline.grade_notebook(str(notebook), plan_for(standin_file),
                                 on_facts=facts.append, run=runner)
     cold, warm = facts
     assert (cold.execution, warm.execution) == ("cold", "warm")

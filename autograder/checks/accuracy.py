@@ -5,8 +5,8 @@ from ..exercises import Exercise
 from ..facts import Facts, split_of
 from ..modelfile import StructureRecord
 from ..phrasing import TRANSFORMED_NOTE, join, model_subject
-from . import Outcome, check
 from .needs import readable_model
+from .registry import Outcome, check
 
 
 @check("accuracy.threshold", needs=readable_model)
@@ -20,7 +20,7 @@ def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Ou
         return Outcome(False, f"The grader could not measure {measured_thing} on the test images: {error}.",
                        "Fix the model's input shape and layers first; the accuracy is measured once the "
                        "model can take the flattened test images.")
-    required = "the required accuracy" if exercise.threshold_hidden else f"{threshold:.2f}"
+    required = "the required accuracy" if exercise.hide_threshold else f"{threshold:.2f}"
     if facts.holdout_accuracy is not None:
         return _on_holdout(facts, exercise, measured, facts.holdout_accuracy, required)
     if measured >= threshold:
@@ -52,11 +52,11 @@ def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float
     size = facts.holdout_size
     seen = f"The grader measured a test accuracy of {measured:.2f} on its own copy of the test images"
     if hidden >= exercise.threshold:
-        if exercise.holdout_shown:
+        if exercise.show_holdout:
             return Outcome(True, f"{seen}, and {hidden:.2f} on {size} images your notebook never saw, which "
                                  f"reaches {required}.")
         return Outcome(True, f"{seen}; on images your notebook never saw it also reaches {required}.")
-    if exercise.holdout_shown:
+    if exercise.show_holdout:
         found = f"{seen}, but {hidden:.2f} on {size} images your notebook never saw; it must reach {required} there."
     else:
         found = f"{seen}, but on images your notebook never saw it does not reach {required}."

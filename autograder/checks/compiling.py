@@ -4,8 +4,8 @@ from __future__ import annotations
 from ..exercises import Exercise
 from ..facts import Facts
 from ..modelfile import StructureRecord
-from . import Outcome, check
 from .needs import compiled_model
+from .registry import Outcome, check
 
 LOSS_WHY = {
     "mean_squared_error": "mean squared error treats the three outputs as numbers to match, which "

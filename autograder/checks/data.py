@@ -6,7 +6,7 @@ from ..exercises import Exercise
 from ..facts import ArrayInfo, Facts, is_flat, origin
 from ..phrasing import array_phrase, call_location, join, shape_text, why_missing
 from ..protocol import FLAT_SIZE
-from . import Outcome, check
+from .registry import Outcome, check
 
 LOAD_HINT = ("Load the file and take each array by name: `fashion = np.load('fashion.npz')`, then "
              "`train_data = fashion['train_data']`, and the same for train_labels, test_data and "

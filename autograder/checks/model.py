@@ -10,8 +10,8 @@ from ..facts import Facts
 from ..modelfile import BlockRecord, StructureRecord
 from ..phrasing import join, model_subject, related_error, shape_text
 from ..protocol import FLAT_SIZE
-from . import Outcome, check
 from .needs import MODEL_WORDS, readable_model
+from .registry import Outcome, check
 
 ACTIVATION_WHY = {
     "linear": "no activation (a Dense layer's default is linear)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..facts import Facts
 from ..modelfile import StructureRecord
 from ..phrasing import call_location, explain_error, join, model_subject, why_missing
-from . import Outcome
+from .registry import Outcome
 
 #: Words of the code that builds a model, to find the error that kept it from being built.
 MODEL_WORDS = ("Sequential", "Dense", "Model(", "Input", "model")

@@ -16,7 +16,7 @@ from ..phrasing import (
     stopped_sentence,
     why_missing,
 )
-from . import Outcome, check
+from .registry import Outcome, check
 
 FIT_HINT = ("Train the model on the flattened training images and their labels: "
             "`model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)`.")

@@ -88,7 +88,7 @@ def student_layers(structure: StructureRecord | None) -> list[dict]:
             if block and block["via"]:
                 row["note"] = f"activation from the {block['via']} layer after it"
         elif kind == "Flatten" and shape:
-            size = 1
+            size: int | None = 1
             for dim in shape[1:]:
                 size = size * dim if isinstance(dim, int) and isinstance(size, int) else None
             shape = [None, size]

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..protocol import MAX_MODELS, MODEL_FILE, RUN_STATUSES
-from . import isolation as iso
-from . import readback
+from . import isolation as iso, readback
 from .supervision import MAX_WRITTEN_FILES
 
 #: Bytes of the runner's channel kept, and of one line of it.

@@ -168,6 +168,8 @@ def make_client_class():
             # for 0.2 s, idle time on every notebook. nbclient matches IOPub messages to the
             # request that caused them, so a stale one cannot land in a cell; wait for the
             # kernel_info reply and proof that IOPub is connected, no longer.
+            if self.km is None:  # nbclient sets it before asking for a client
+                raise RuntimeError("no kernel manager to make a client from")
             self.kc = self.km.client()
             try:
                 self.kc.start_channels()

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .. import processes
+from ..errors import GraderFault
 from ..protocol import DATA_NAME
 from . import isolation as iso
 from .forkserver import SLOTS_ROOT
@@ -30,7 +31,7 @@ from .supervision import EXPORT_GRACE, supervise
 STARTUP_TIMEOUT = 180.0
 
 
-class SlotError(RuntimeError):
+class SlotError(GraderFault):
     """The slot could not start or stopped answering; the caller falls back to a cold run."""
 
 

@@ -1,0 +1,88 @@
+"""The check registry: the verdict a check returns, `@check` to register one, and
+`run_checks` to run an exercise's checks on recorded facts (see the package's docstring)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from ..exercises import CHECK_TITLES, Exercise
+from ..facts import Facts
+
+Needed = TypeVar("Needed")
+
+
+@dataclass
+class Outcome:
+    passed: bool
+    message: str
+    hint: str = ""
+    diagnosis: str = ""  # a short name of the mistake, the same for every student who makes it
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    passed: bool
+    points: float
+    max_points: float
+    message: str
+    hint: str
+    diagnosis: str = ""
+
+
+CheckFunction = Callable[[Facts, Exercise], Outcome]
+#: A check that receives what its precondition found.
+NeedingCheck = Callable[[Facts, Exercise, Needed], Outcome]
+REGISTRY: dict[str, CheckFunction] = {}
+
+
+@overload
+def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]: ...
+
+
+@overload
+def check(check_id: str, needs: Callable[[Facts], Needed | Outcome]
+          ) -> Callable[[NeedingCheck[Needed]], NeedingCheck[Needed]]: ...
+
+
+def check(check_id: str, needs: Callable[[Facts], Any] | None = None
+          ) -> Callable[[Callable[..., Outcome]], Callable[..., Outcome]]:
+    """Register a check. With `needs`, the check runs only when `needs(facts)` returns
+    what it needs, and receives it; when `needs` returns an Outcome, that is the verdict."""
+    def register(function: Callable[..., Outcome]) -> Callable[..., Outcome]:
+        if needs is None:
+            REGISTRY[check_id] = function
+        else:
+            def guarded(facts: Facts, exercise: Exercise) -> Outcome:
+                value = needs(facts)
+                return value if isinstance(value, Outcome) else function(facts, exercise, value)
+
+            REGISTRY[check_id] = guarded
+        return function
+
+    return register
+
+
+def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
+    """Every check of the exercise, in rubric order; a check that breaks fails, it never crashes."""
+    results = []
+    for check_id, max_points in exercise.points.items():
+        function = REGISTRY.get(check_id)
+        try:
+            outcome = function(facts, exercise) if function else Outcome(False, "This check is not implemented.")
+        except Exception as error:  # noqa: BLE001 - a grader bug must not hide the other verdicts
+            outcome = Outcome(False, f"The grader could not decide this check ({type(error).__name__}); "
+                                     "please report it to your instructor.")
+        title = CHECK_TITLES.get(check_id, check_id)
+        results.append(CheckResult(check_id, title, outcome.passed, max_points if outcome.passed else 0.0,
+                                   max_points, outcome.message, outcome.hint if not outcome.passed else "",
+                                   "" if outcome.passed else (outcome.diagnosis or f"not done: {title.lower()}")))
+    return results
+
+
+def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
+    """Every check failed with the same reason: the notebook could not be run at all."""
+    return [CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), False, 0.0, points, reason, "",
+                        "notebook not graded") for check_id, points in exercise.points.items()]
