@@ -23,31 +23,29 @@ DEFAULT_LIMITS = Limits()
 ISOLATION_CHOICES = ("auto", *ISOLATIONS)
 
 
-def positive_seconds(text: str) -> float:
+def _converted(text: str, convert: Callable[[str], Any], what: str) -> Any:
     try:
-        value = float(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def positive_seconds(text: str) -> float:
+    value: float = _converted(text, float, "a number of seconds")
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError("must be a number of seconds more than 0")
     return value
 
 
 def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value: float = _converted(text, float, "a number")
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError("must be between 0 and 1")
     return value
 
 
 def positive_megabytes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    value: int = _converted(text, int, "a whole number of MiB")
     if value < 256:
         raise argparse.ArgumentTypeError("must be at least 256 (MiB): a kernel with TensorFlow needs more")
     return value
