@@ -71,30 +71,37 @@ def exercise_for(submission: Submission, plan: GradingPlan) -> str | None:
 
 class Workers:
     """What the batch keeps warm: one slot (a fork server whose jobs run side by side, each
-    isolated) started at once in the background, and one evaluator shared by every notebook."""
+    isolated) started at once in the background, and one evaluator shared by every notebook
+    (it replaces its own process after a failure, see evaluation.Evaluator)."""
 
     def __init__(self, warm: bool, jobs: int):
         self.warm = warm
         self.jobs = jobs
         self.slot: Slot | None = None
         self.slot_ready = threading.Event()
-        self.lock = threading.Lock()
         self.evaluator = Evaluator()
         self.closing = threading.Event()
+        self.keeper: threading.Thread | None = None
         if warm:
-            threading.Thread(target=self._keep_slot, daemon=True).start()
+            self.keeper = threading.Thread(target=self._keep_slot, daemon=True)
+            self.keeper.start()
 
     def _keep_slot(self) -> None:
         # bubblewrap's --die-with-parent follows the *thread* that started it, so the
-        # thread that starts the slot lives until the batch ends.
+        # thread that starts the slot lives until the batch ends, and closes it.
         from .sandbox.slots import Slot, SlotError
 
         try:
-            self.slot = Slot(capacity=self.jobs)
+            self.slot = Slot(capacity=self.jobs, abandon=self.closing)
         except (SlotError, OSError):
             self.slot = None  # grade cold
+        except BaseException:
+            self.slot_ready.set()  # nobody may wait for a slot that will never come
+            raise
         self.slot_ready.set()
         self.closing.wait()
+        if self.slot is not None:
+            self.slot.close()
 
     def run(self):
         """The notebook runner: the warm slot, or a fresh sandbox per notebook."""
@@ -114,19 +121,15 @@ class Workers:
 
         return run_in_slot
 
-    def shared_evaluator(self):
-        with self.lock:
-            if not self.evaluator.alive:
-                self.evaluator = Evaluator()
-            return self.evaluator
+    def shared_evaluator(self) -> Evaluator:
+        return self.evaluator
 
     def close(self) -> None:
-        self.slot_ready.wait(timeout=1)
-        with self.lock:
-            if self.slot is not None:
-                self.slot.close()
-            self.evaluator.close()
+        """Stop the evaluator and the slot, even one still starting: no folder or process is left."""
         self.closing.set()
+        if self.keeper is not None:
+            self.keeper.join()
+        self.evaluator.close()
 
 
 def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, workers: Workers):

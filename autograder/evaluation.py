@@ -1,16 +1,25 @@
 """Measure the student's model on the grader's own copy of the test data.
 
 The evaluator is a separate process that never runs student code: it imports
-Keras, then waits for requests naming model files the grader has already
-screened, loads each with Keras' safe mode, and returns its predictions on
-the pristine test images. `check` starts one at the beginning so that its
-TensorFlow import overlaps the notebook's execution; `grade` keeps one warm
-for the whole class.
+Keras, says it is ready, then waits for requests naming model files the grader
+has already screened, loads each with Keras' safe mode, and returns its
+predictions on the pristine test images. `check` starts one at the beginning so
+that its TensorFlow import overlaps the notebook's execution; `grade` keeps one
+warm for the whole class.
+
+Each request has a budget of its own (EVALUATION_BUDGET_S, counted from the
+moment a ready process receives it, and the process's memory cap): a model that
+exceeds it gets the verdict "could not be measured within N s", and its process
+is replaced for the next request. A process that dies under a request is
+replaced and the request sent once more, so one model's failure never becomes
+another's; a second death is a fault of the grader (EvaluatorError), which a
+re-run grades again.
 
     python -m autograder.evaluation   (a JSON request per line on stdin, a reply per line on stdout)
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -18,18 +27,30 @@ import resource
 import subprocess
 import sys
 import threading
-from typing import Any
+from typing import IO, Any
 
 from . import processes
 from .errors import GraderFault
 
 EVALUATOR_MEMORY = 6 * 2**30
-EVALUATOR_TIMEOUT = 120.0
-MAX_REPLY_BYTES = 8 * 2**20
+#: Seconds one request (one submission's model, on one set of images) may take once sent.
+EVALUATION_BUDGET_S = 120.0
+#: Seconds a fresh process may take to import Keras and say it is ready.
+STARTUP_TIMEOUT = 300.0
+MAX_REPLY_BYTES = 64 * 2**20
+#: Scores per image the evaluator returns at most: more is a verdict, not a reply to carry.
+MAX_OUTPUT_COLUMNS = 256
+READY = b"ready\n"
 
 
 class EvaluatorError(GraderFault):
-    """The evaluator process failed; grading reports it instead of crashing."""
+    """The evaluator failed, not the model: grading reports it, and a re-run grades it again."""
+
+
+def over_budget(seconds: float) -> str:
+    """The verdict for a model whose measurement ran out of its budget."""
+    return (f"it could not be measured within {seconds:g} s (predicting the test images took longer than "
+            f"the grader allows for one model)")
 
 
 def _confine() -> None:
@@ -40,68 +61,128 @@ def _confine() -> None:
     os.nice(5)
 
 
-class Evaluator:
-    """A warm evaluation process: start it early, ask it as often as needed (one request at a time)."""
+class _Process:
+    """One evaluator process and the thread reading its replies."""
 
     def __init__(self) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("AUTOGRADER_")}
         env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="",
                    OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-        self.process = subprocess.Popen(
+        self.popen = subprocess.Popen(
             [sys.executable, "-m", "autograder.evaluation"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
             start_new_session=True)
-        processes.started(self.process)
-        self.requests, self.output = processes.pipes(self.process)
-        self.lock = threading.Lock()
+        processes.started(self.popen)
+        self.requests, output = processes.pipes(self.popen)
         self.replies: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.ready = False
+        threading.Thread(target=self._read, args=(output,), daemon=True).start()
 
-    def _read(self) -> None:
+    def _read(self, output: IO[bytes]) -> None:
         while True:
-            line = self.output.readline(MAX_REPLY_BYTES + 1)
+            line = output.readline(MAX_REPLY_BYTES + 1)
             self.replies.put(line)
             if not line:
                 return
 
-    def evaluate(self, models: dict[int, str], test_images: str, timeout: float = EVALUATOR_TIMEOUT) -> dict:
-        """Predictions of each model on the test images: {serial: {"predictions"|"error": ...}}."""
-        request = json.dumps({"models": {str(k): v for k, v in models.items()}, "test": test_images})
-        with self.lock:
-            try:
-                self.requests.write(request.encode() + b"\n")
-                self.requests.flush()
-                line = self.replies.get(timeout=timeout)
-            except (BrokenPipeError, OSError, ValueError):
-                line = b""
-            except queue.Empty:
-                self.close()
-                raise EvaluatorError(f"the evaluator did not answer within {timeout:.0f} s") from None
-        if len(line) > MAX_REPLY_BYTES:
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        try:
+            line = self.replies.get(timeout=STARTUP_TIMEOUT)
+        except queue.Empty:
+            line = b""
+        if line != READY:
             self.close()
-            raise EvaluatorError("the evaluator's reply was too large")
+            raise EvaluatorError(f"the evaluator did not start (exit status {self.popen.poll()})")
+        self.ready = True
+
+    def ask(self, request: bytes, budget: float) -> bytes | None:
+        """The reply line; b"" if the process died; None if the budget ran out (the process is ended)."""
+        try:
+            self.requests.write(request + b"\n")
+            self.requests.flush()
+            line = self.replies.get(timeout=budget)
+        except (BrokenPipeError, OSError, ValueError):
+            line = b""
+        except queue.Empty:
+            self.close()
+            return None
+        if not line:
+            self.close()
+        return line
+
+    def close(self) -> None:
+        if self.popen.poll() is None:  # once reaped, its id may be another process's
+            processes.kill(self.popen)
+        self.popen.wait()
+        processes.finished(self.popen)
+
+
+class Evaluator:
+    """A warm evaluation service: start it early, ask it as often as needed, from any thread.
+
+    Requests are served one at a time, each by a live process (a fresh one after a
+    failure), within `budget` seconds each."""
+
+    def __init__(self, budget: float | None = None) -> None:
+        self.budget = EVALUATION_BUDGET_S if budget is None else budget
+        self.lock = threading.Lock()
+        self.current = _Process()
+        self.closed = False
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The latest process: the one serving requests, or the one that failed last (ended)."""
+        return self.current.popen
+
+    def _live(self) -> _Process:
+        if self.closed:
+            raise EvaluatorError("the evaluator was closed")
+        if self.current.popen.poll() is not None:  # a failed process was ended: start afresh
+            self.current = _Process()
+        self.current.wait_ready()
+        return self.current
+
+    def evaluate(self, models: dict[int, str], test_images: str) -> dict[int, dict[str, Any]]:
+        """Predictions of each model on the test images: {serial: {"predictions"|"error": ...}}.
+
+        A request over budget is each of its models' verdict; a process that dies is
+        replaced and the request sent once more; raises EvaluatorError if it dies again."""
+        request = json.dumps({"models": {str(k): v for k, v in models.items()}, "test": test_images}).encode()
+        status: int | None = None
+        with self.lock:
+            for _attempt in range(2):
+                process = self._live()
+                line = process.ask(request, self.budget)
+                if line is None:
+                    return {serial: {"error": over_budget(self.budget)} for serial in models}
+                if line:
+                    break
+                status = process.popen.poll()
+            else:
+                raise EvaluatorError(f"the evaluator stopped twice while measuring this model "
+                                     f"(exit status {status})")
+            if len(line) > MAX_REPLY_BYTES:  # the rest of the line is still in the pipe
+                process.close()
+                raise EvaluatorError("the evaluator's reply was too large")
         try:
             reply = json.loads(line.decode() or "null")
         except ValueError:
             reply = None
         if not isinstance(reply, dict):
-            raise EvaluatorError(f"the evaluator failed (exit status {self.process.poll()})")
+            raise EvaluatorError("the evaluator's reply was not readable")
         return {int(k): v for k, v in reply.get("models", {}).items()}
 
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        processes.finished(self.process)
+        with self.lock:
+            self.closed = True
+            self.current.close()
 
     def __enter__(self) -> Evaluator:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -131,6 +212,30 @@ def read_iterations(path: str) -> int | None:
         return None
 
 
+def _predict_one(keras, path: str, images, aliases: dict[str, Any]) -> dict[str, Any]:
+    """One model's predictions on the images, or why there are none."""
+    import numpy as np
+
+    try:
+        model = keras.saving.load_model(path, custom_objects=aliases, compile=False, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - every failure is a verdict, not a crash
+        return {"error": f"{type(error).__name__}: {error}"[:500]}
+    batch, problem = _input_for(model, images)
+    if problem:
+        return {"error": problem}
+    try:
+        predictions = np.asarray(model.predict(batch, batch_size=100, verbose=0), dtype=np.float64)
+    except Exception as error:  # noqa: BLE001
+        return {"error": f"predicting failed: {type(error).__name__}: {error}"[:500]}
+    if predictions.ndim != 2 or len(predictions) != len(images):
+        return {"error": f"the model's output has shape {predictions.shape}, not one row of class scores per image"}
+    if predictions.shape[1] > MAX_OUTPUT_COLUMNS:
+        return {"error": f"the model gives {predictions.shape[1]} scores per image; the grader measures models "
+                         f"with at most {MAX_OUTPUT_COLUMNS}, one per class"}
+    predictions = np.where(np.isfinite(predictions), predictions, 0.0)
+    return {"predictions": np.round(predictions, 6).tolist()}
+
+
 def predict_all(models: dict[str, str], test_path: str) -> dict[str, dict[str, Any]]:
     import keras
     import numpy as np
@@ -143,28 +248,10 @@ def predict_all(models: dict[str, str], test_path: str) -> dict[str, dict[str, A
         images = data["test_data"]
     results: dict[str, dict[str, Any]] = {}
     for serial, path in models.items():
-        try:
-            model = keras.saving.load_model(path, custom_objects=aliases, compile=False, safe_mode=True)
-        except Exception as error:  # noqa: BLE001 - every failure is a verdict, not a crash
-            results[serial] = {"error": f"{type(error).__name__}: {error}"[:500]}
-            continue
-        batch, problem = _input_for(model, images)
-        if problem:
-            results[serial] = {"error": problem}
-            continue
-        try:
-            predictions = np.asarray(model.predict(batch, batch_size=100, verbose=0), dtype=np.float64)
-        except Exception as error:  # noqa: BLE001
-            results[serial] = {"error": f"predicting failed: {type(error).__name__}: {error}"[:500]}
-            continue
-        if predictions.ndim != 2 or len(predictions) != len(images):
-            results[serial] = {"error": f"the model's output has shape {predictions.shape}, "
-                                        f"not one row of class scores per image"}
-            continue
-        predictions = np.where(np.isfinite(predictions), predictions, 0.0)
-        results[serial] = {"predictions": np.round(predictions, 6).tolist()}
-    for serial, path in models.items():
-        results.setdefault(serial, {})["iterations"] = read_iterations(path)
+        results[serial] = _predict_one(keras, path, images, aliases)
+        keras.backend.clear_session()  # what one model built is not carried into the next one's memory
+        gc.collect()
+        results[serial]["iterations"] = read_iterations(path)
     return results
 
 
@@ -174,6 +261,8 @@ def main() -> None:
 
     # As in the kernels (sandbox/kernel.py): no graph rewriting for predict's one-off graphs.
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    sys.stdout.buffer.write(READY)  # the grader starts a request's budget only now
+    sys.stdout.flush()
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -60,11 +60,15 @@ class Gradebook:
 
     def done(self, student: str, exercise: str, content_hash: str, rubric: str) -> ResultDocument | None:
         """The stored result if this exact notebook was graded under this exact rubric
-        (see GradingPlan.rubric)."""
+        (see GradingPlan.rubric) and that result is final: one a fault of the grader shaped
+        (its `grader_fault`) is graded again."""
         row = self.db.execute(
             "SELECT result FROM results WHERE student = ? AND exercise = ? AND content_hash = ? "
             "AND rubric_hash = ?", (student, exercise, content_hash, rubric)).fetchone()
-        return cast("ResultDocument", json.loads(row[0])) if row else None
+        if row is None:
+            return None
+        stored = cast("ResultDocument", json.loads(row[0]))
+        return None if stored.get("grader_fault") else stored
 
     def record(self, student: str, exercise: str, content_hash: str, rubric: str, origin: str,
                result: ResultDocument) -> None:

@@ -109,10 +109,11 @@ def execute(job: NotebookJob, run: Callable[..., RunRecord] = run_notebook) -> N
 
 def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, str], lesson: data.LessonData,
            evaluator: Evaluator | None, test_file: str | None,
-           holdout: tuple[data.Holdout, str] | None = None) -> facts_stage.Facts:
+           holdout: tuple[data.Holdout, str] | None = None, faults: list[str] | None = None) -> facts_stage.Facts:
     """The facts of one run, and, given an evaluator, the grader's own measurement of the graded
     model on `test_file` (the pristine test images) and on the holdout's images, if there is
-    one. Reads model files as data only."""
+    one. Reads model files as data only. A measurement the evaluator failed (not the model)
+    is appended to `faults`, so that the result is not kept as final."""
     reports = analyse_models(record.models)
     test_classes = lesson.test_labels.argmax(axis=1).tolist()
     facts = facts_stage.build(exercise, record, sources, lesson.shapes(), test_classes, reports)
@@ -125,6 +126,8 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
             reply: dict[str, Any] = evaluator.evaluate({graded: record.models[graded]}, images).get(graded, {})
             return reply
         except EvaluatorError as error:
+            if faults is not None:
+                faults.append(str(error))
             return {"error": str(error)}
 
     facts_stage.measure(facts, evaluated(test_file), test_classes)
@@ -140,16 +143,20 @@ def finish(job: NotebookJob, evaluator: Evaluator,
     if job.record is None:
         job.work.cleanup()
         raise RuntimeError("finish() needs a job that execute() has run")
+    faults: list[str] = []
     try:
         holdout = (job.plan.holdout, str(job.folder / "holdout.npz")) if job.plan.holdout is not None else None
         facts = assess(job.exercise, job.record, notebook.code_sources(job.node), job.plan.lesson, evaluator,
-                       str(job.folder / "test.npz"), holdout)
+                       str(job.folder / "test.npz"), holdout, faults)
     finally:
         job.work.cleanup()
     if on_facts is not None:
         on_facts(facts)
     outcomes = checks.run_checks(facts, job.exercise)
-    return result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started)
+    document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started)
+    if faults:
+        document["grader_fault"] = faults[0]
+    return document
 
 
 def grade_notebook(path: str, plan: GradingPlan, on_facts: Callable[[facts_stage.Facts], None] | None = None,

@@ -150,6 +150,9 @@ class ResultDocument(TypedDict):
     limits: NotRequired[RunLimits]
     #: What the reports need beyond the checks.
     details: NotRequired[Details]
+    #: Set when a fault of the grader (not the notebook) shaped this result, saying which:
+    #: the result is not final, and `grade` grades the notebook again on its next run.
+    grader_fault: NotRequired[str]
     #: `grade` only: whose submission it is (from the instructor's layout of the files).
     student: NotRequired[str]
     #: `grade` only: where the submission was found (a path, or archive!member).

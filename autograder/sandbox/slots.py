@@ -41,7 +41,10 @@ def warm_path_available() -> bool:
 
 
 class Slot:
-    def __init__(self, limits: Limits | None = None, capacity: int = 1):
+    def __init__(self, limits: Limits | None = None, capacity: int = 1,
+                 abandon: threading.Event | None = None):
+        """Start the fork server and wait until it is ready; `abandon` being set stops the wait
+        (and the server): the slot is then not made (SlotError) and leaves nothing behind."""
         self.limits = limits or Limits()
         self.lock = threading.Lock()
         self.pending: dict[str, list] = {}  # job -> [event, exit status]
@@ -50,14 +53,22 @@ class Slot:
         self.root = Path(tempfile.mkdtemp(prefix="autograder-slot-"))
         self.env = iso.sandbox_env(iso.SANDBOX_HOME, "/tmp", "warm-slot", self.limits.threads)
         command = iso.slot_command(self.root, SLOTS_ROOT, self.limits, self.env)
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         processes.started(self.process)
         self.requests, self.replies = processes.pipes(self.process)
         self.ready = threading.Event()
         self.stopped = False
         threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(STARTUP_TIMEOUT) or self.stopped:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self.ready.wait(0.2):
+            if (abandon is not None and abandon.is_set()) or time.monotonic() > deadline:
+                break
+        if not self.ready.is_set() or self.stopped:
             self.close()
             raise SlotError("the fork server did not start")
 

@@ -1,0 +1,64 @@
+"""Issue 12: one submission's failure is never another's, and every stage after the sandbox
+has a budget. Each hostile submission is built here and graded for real."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, evaluation, progress
+from autograder.plan import make_plan
+from autograder.settings import Request
+from conftest import write_notebook
+from corpus import lesson
+
+# A compiled, never-trained model whose predict takes far longer than the budget: many
+# convolutions on test images upsampled eightfold.
+SLOW_MODEL = """\
+from keras import Sequential, layers
+model = Sequential([layers.Input((784,)), layers.Reshape((28, 28, 1)), layers.UpSampling2D(8),
+                    *[layers.Conv2D(16, 3, padding='same', activation='relu') for _ in range(8)],
+                    layers.GlobalAveragePooling2D(), layers.Dense(3, activation='softmax')])
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
+
+
+def grade_class(inputs: list[str], out: Path, standin_file: Path, jobs: int = 2) -> batch.BatchReport:
+    """`grade --jobs N --exercise keras-dense` in this process (so a test can set the grader's budgets)."""
+    plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
+    return batch.run(inputs, out, plan, jobs, regrade=False, progress=progress.LogProgress(io.StringIO()))
+
+
+@pytest.mark.slow
+def test_a_slow_model_fails_only_itself(tmp_path, standin_file, monkeypatch):
+    budget = 5.0
+    monkeypatch.setattr(evaluation, "EVALUATION_BUDGET_S", budget)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / "alice.ipynb", lesson())
+    write_notebook(folder / "mallory.ipynb", lesson(build=SLOW_MODEL, fit=None, evaluate=None))
+    write_notebook(folder / "bob.ipynb", lesson())
+    out = tmp_path / "out"
+    report = grade_class([str(folder)], out, standin_file)
+    results = {o.submission.student: o.result for o in report.outcomes}
+    for honest in ("alice", "bob"):
+        assert results[honest]["score"] == 100.0, json.dumps(results[honest]["checks"], indent=1)
+        assert "grader_fault" not in results[honest]
+    accuracy = next(c for c in results["mallory"]["checks"] if c["id"] == "accuracy.threshold")
+    assert not accuracy["passed"]
+    assert f"could not be measured within {budget:g} s" in accuracy["message"]
+    assert "grader_fault" not in results["mallory"]  # the model's own verdict: kept as final
+
+
+def test_a_result_shaped_by_a_grader_fault_is_graded_again(tmp_path):
+    from autograder.gradebook import Gradebook
+
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    final = {"status": "graded", "score": 90.0}
+    book.record("alice", "keras-dense", "hash-a", "rubric", "alice.ipynb", final)  # type: ignore[arg-type]
+    faulty = {**final, "grader_fault": "the evaluator stopped twice while measuring this model"}
+    book.record("bob", "keras-dense", "hash-b", "rubric", "bob.ipynb", faulty)  # type: ignore[arg-type]
+    assert book.done("alice", "keras-dense", "hash-a", "rubric") == final
+    assert book.done("bob", "keras-dense", "hash-b", "rubric") is None
+    book.close()
