@@ -15,7 +15,16 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, NotRequired, TypedDict, cast
 
+# Bounds on what is read from a config, so that reading one is linear in its size and small.
 MAX_CONFIG_BYTES = 4 * 2**20
+#: Layers a model may have (nested models opened up); the lesson's have a handful.
+MAX_LAYERS = 1000
+#: Units a Dense layer may have before the file is not loaded at all.
+MAX_UNITS = 100_000
+#: Metrics recorded from a compile config; more are ignored.
+MAX_METRICS = 100
+#: Items the screen looks at before calling a config too large.
+MAX_SCREENED_ITEMS = 200_000
 MAX_ZIP_ENTRIES = 16
 MAX_WEIGHTS_BYTES = 64 * 2**20
 # Markers Keras writes inside configs for tensors and tuples; they carry no code.
@@ -204,7 +213,7 @@ def screen(config) -> list[str]:
     while stack:
         item = stack.pop()
         seen += 1
-        if seen > 200000:
+        if seen > MAX_SCREENED_ITEMS:
             return ["the model configuration is too large"]
         if isinstance(item, list):
             stack.extend(item)
@@ -220,6 +229,9 @@ def screen(config) -> list[str]:
                 problems.append("it uses a Python lambda")  # marshalled bytecode, as Keras saves a lambda
             continue
         module = item.get("module")
+        units = item.get("config", {}).get("units") if isinstance(item.get("config"), dict) else None
+        if isinstance(units, int) and not isinstance(units, bool) and units > MAX_UNITS:
+            problems.append(f"a layer has {units} units, more than the grader loads ({MAX_UNITS})")
         if name in ("Lambda", "__lambda__"):
             problems.append("it has a Lambda layer or lambda function" if name == "Lambda"
                             else "it uses a Python lambda")
@@ -247,7 +259,7 @@ def _name_of(value) -> str | None:
             return value["config"]
         config = value.get("config")
         if isinstance(config, dict) and isinstance(config.get("name"), str) and \
-                value.get("module", "").startswith("keras.metrics"):
+                str(value.get("module") or "").startswith("keras.metrics"):
             return config["name"]
         if isinstance(value.get("class_name"), str):
             return _snake(value["class_name"])
@@ -294,22 +306,25 @@ def canonical_optimizer(value) -> OptimizerRecord | None:
 
 
 def metric_names(value) -> tuple[list[str], list[str]]:
-    """(names, object classes) of every metric in a compile config's metrics."""
-    names, objects, stack = [], [], [value]
-    while stack:
-        item = stack.pop(0)
+    """(names, object classes) of the metrics in a compile config's metrics, in order, at most
+    MAX_METRICS of each. Linear in the size of `value`: a depth-first walk with one stack."""
+    names: list[str] = []
+    objects: list[str] = []
+    stack = [value]
+    while stack and len(names) < MAX_METRICS and len(objects) < MAX_METRICS:
+        item = stack.pop()
         if item is None:
             continue
         if isinstance(item, list):
-            stack[:0] = item
+            stack.extend(reversed(item))
         elif isinstance(item, dict) and "class_name" not in item:
-            stack.extend(item.values())
+            stack.extend(reversed(list(item.values())))
         else:
             name = _name_of(item)
             if name:
                 names.append(METRIC_ALIASES.get(name.lower(), name.lower()))
             if isinstance(item, dict) and item.get("class_name") not in (None, "function"):
-                objects.append(item["class_name"])
+                objects.append(str(item["class_name"]))
     return names, objects
 
 
@@ -358,6 +373,8 @@ def describe(config: dict) -> ModelStructure:
     """The structure and compile settings of a screened model configuration."""
     inner = config.get("config") or {}
     layers = _flatten_layers(inner.get("layers") or []) if isinstance(inner, dict) else []
+    if len(layers) > MAX_LAYERS:
+        raise ModelFileError(f"the model has {len(layers)} layers, more than the grader reads ({MAX_LAYERS})")
     blocks: list[Block] = []
     summary: list[LayerRecord] = []
     others: list[str] = []

@@ -51,6 +51,8 @@ def analyse_models(paths: dict[int, str]) -> dict[int, dict[str, Any]]:
         report: dict[str, Any] = {"problems": problems}
         try:
             report["structure"] = modelfile.describe(config).to_dict()
+        except modelfile.ModelFileError as error:
+            problems.append(str(error))
         except Exception as error:  # noqa: BLE001 - an odd config is a verdict, not a crash
             problems.append(f"its configuration could not be read ({type(error).__name__})")
         reports[serial] = report

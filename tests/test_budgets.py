@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder import batch, evaluation, progress
+from autograder import batch, evaluation, modelfile, pipeline, progress
 from autograder.plan import make_plan
 from autograder.settings import Request
 from conftest import write_notebook
@@ -62,3 +65,54 @@ def test_a_result_shaped_by_a_grader_fault_is_graded_again(tmp_path):
     assert book.done("alice", "keras-dense", "hash-a", "rubric") == final
     assert book.done("bob", "keras-dense", "hash-b", "rubric") is None
     book.close()
+
+
+def keras_file(config: dict) -> bytes:
+    """A .keras archive holding this config.json (and no weights: the grader reads only the config)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", json.dumps(config))
+    return buffer.getvalue()
+
+
+def dense_config(units: list[int], metrics: list) -> dict:
+    layers = [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [None, 784]}}]
+    layers += [{"module": "keras.layers", "class_name": "Dense",
+                "config": {"name": f"dense_{i}", "units": n, "activation": "relu"}} for i, n in enumerate(units)]
+    return {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers},
+            "compile_config": {"loss": "categorical_crossentropy", "optimizer": "adam", "metrics": metrics}}
+
+
+def read_model(raw: bytes) -> tuple[list[str], dict | None]:
+    """What the grader reads of a model file: its problems and its structure."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model-1.keras"
+        path.write_bytes(raw)
+        report = pipeline.analyse_models({1: str(path)})[1]
+    return report["problems"], report.get("structure")
+
+
+def test_a_long_metrics_list_is_read_in_linear_time():
+    # 2.4 MB of metrics, nested as Keras nests them per output: quadratic reading took 73 s.
+    metrics = [["accuracy", {"module": "keras.metrics", "class_name": "AUC", "config": {"name": "auc"}}]
+               for _ in range(30_000)]
+    raw = keras_file(dense_config([10, 3], metrics))
+    assert len(json.dumps(metrics)) > 2_400_000
+    started = time.monotonic()
+    problems, structure = read_model(raw)
+    assert time.monotonic() - started < 10
+    assert problems == ["the model configuration is too large"]  # so it is never loaded
+    assert structure is not None and structure["metrics"][:2] == ["accuracy", "auc"]
+    assert len(structure["metrics"]) == modelfile.MAX_METRICS
+    flat = ["accuracy"] * 400_000  # quadratic, this alone took minutes
+    started = time.monotonic()
+    names, _ = modelfile.metric_names([{"class_name": "AUC", "module": "keras.metrics"}, flat])
+    assert time.monotonic() - started < 2
+    assert names[:2] == ["auc", "accuracy"] and len(names) == modelfile.MAX_METRICS
+
+
+def test_models_beyond_the_caps_on_layers_and_units_are_not_loaded():
+    problems, _ = read_model(keras_file(dense_config([10, 3] * 600, ["accuracy"])))
+    assert problems == [f"the model has 1201 layers, more than the grader reads ({modelfile.MAX_LAYERS})"]
+    problems, _ = read_model(keras_file(dense_config([10, 5_000_000], ["accuracy"])))
+    assert problems == [f"a layer has 5000000 units, more than the grader loads ({modelfile.MAX_UNITS})"]
