@@ -15,7 +15,17 @@ from .phrasing import explain_error, stopped_sentence
 SCHEMA = "autograder.result/1"
 RUN_STATUS = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
               "error": "kernel_died"}
+# Bounds on one result document, whatever the notebook holds (it is stored in the gradebook
+# and read by every report): at most about half a megabyte.
 MAX_SOURCE = 5000
+#: Code cells recorded, in notebook order; the rest are counted in `cells_left_out`.
+MAX_RECORDED_CELLS = 200
+#: Failing cells recorded with their source (the reports show the first few).
+MAX_SOURCED_CELLS = 20
+#: Characters of an error message recorded.
+MAX_EVALUE = 2000
+#: Scores per image recorded for the reports; a model with more outputs keeps only its classes.
+MAX_RECORDED_CLASSES = 16
 
 
 class CheckEntry(TypedDict):
@@ -134,10 +144,12 @@ class ResultDocument(TypedDict):
     checks: list[CheckEntry]
     #: What the grader measured.
     metrics: Metrics
-    #: Every code cell, in notebook order.
+    #: The code cells, in notebook order (at most MAX_RECORDED_CELLS).
     cells: list[CellEntry]
     #: Wall time of the grading.
     duration_s: float
+    #: Code cells not recorded in `cells`, to keep the document small.
+    cells_left_out: NotRequired[int]
     #: Why the notebook could not be graded (status invalid).
     reason: NotRequired[str]
     #: Why execution stopped early (a status other than graded).
@@ -197,7 +209,9 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         metrics["holdout_shown"] = exercise.show_holdout
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
-    result["cells"] = [_cell(c) for c in facts.cells]
+    result["cells"] = recorded_cells(facts.cells)
+    if len(facts.cells) > MAX_RECORDED_CELLS:
+        result["cells_left_out"] = len(facts.cells) - MAX_RECORDED_CELLS
     result["isolation"] = facts.isolation
     result["execution"] = facts.execution
     result["limits"] = facts.limits
@@ -205,19 +219,29 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     return result
 
 
-def _cell(cell: CellOutcome) -> CellEntry:
+def recorded_cells(cells: list[CellOutcome]) -> list[CellEntry]:
+    """The first MAX_RECORDED_CELLS cells, the first MAX_SOURCED_CELLS failing ones with their source."""
+    entries, sourced = [], 0
+    for cell in cells[:MAX_RECORDED_CELLS]:
+        failing = cell["status"] in ("error", "timeout", "died")
+        entries.append(_cell(cell, with_source=failing and sourced < MAX_SOURCED_CELLS))
+        sourced += failing
+    return entries
+
+
+def _cell(cell: CellOutcome, with_source: bool) -> CellEntry:
     entry = CellEntry(index=cell["index"], status=cell["status"])
     seconds = cell.get("seconds")
     if seconds is not None:
         entry["seconds"] = seconds
     error = cell.get("error")
     if error:
-        entry["ename"], entry["evalue"] = error["ename"], error["evalue"]
+        entry["ename"], entry["evalue"] = error["ename"], error["evalue"][:MAX_EVALUE]
         entry["line"] = error.get("line")
-        entry["explanation"] = explain_error(error["ename"], error["evalue"])
+        entry["explanation"] = explain_error(error["ename"], entry["evalue"])
     if cell["status"] == "timeout":
         entry["limit_s"] = cell.get("limit")
-    if cell["status"] in ("error", "timeout", "died"):
+    if with_source:
         entry["source"] = cell["source"][:MAX_SOURCE]  # the student's own code, for the reports
     if cell.get("truncated"):
         entry["output_truncated"] = True
@@ -234,7 +258,8 @@ def details(facts: Facts) -> Details:
         history=fit.get("history") if fit else None,
         confusion_matrix=facts.confusion,
         predicted_classes=facts.predicted,
-        predicted_probabilities=facts.probabilities,
+        predicted_probabilities=facts.probabilities if facts.probabilities and \
+        len(facts.probabilities[0]) <= MAX_RECORDED_CLASSES else None,
         test_classes=facts.data["test_classes"],
         models_seen=len(facts.models),
     )

@@ -9,10 +9,15 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from autograder import batch, evaluation, modelfile, pipeline, progress
+from autograder import batch, checks, evaluation, exercises, facts as facts_stage, modelfile, pipeline, progress, result
+from autograder.data import make_standin
+from autograder.facts import Facts
 from autograder.plan import make_plan
+from autograder.report import model as report_model, plots
+from autograder.report.documents import render_html
 from autograder.settings import Request
 from conftest import write_notebook
 from corpus import lesson
@@ -116,3 +121,40 @@ def test_models_beyond_the_caps_on_layers_and_units_are_not_loaded():
     assert problems == [f"the model has 1201 layers, more than the grader reads ({modelfile.MAX_LAYERS})"]
     problems, _ = read_model(keras_file(dense_config([10, 5_000_000], ["accuracy"])))
     assert problems == [f"a layer has 5000000 units, more than the grader loads ({modelfile.MAX_UNITS})"]
+
+
+def recorded(name: str) -> tuple[Facts, exercises.Exercise]:
+    facts = Facts.from_dict(json.loads((Path(__file__).parent / "recorded" / f"{name}.json").read_text()))
+    return facts, exercises.get(facts.exercise)
+
+
+def test_a_huge_output_layer_is_reported_within_bounds():
+    # What a 5,000-unit output layer's predictions make of the facts; drawing them took 3.6 GB and 40 s.
+    facts, exercise = recorded("reference")
+    scores = np.random.default_rng(0).random((len(facts.data["test_classes"]), 5000))
+    facts_stage.measure(facts, {"predictions": scores.tolist()}, facts.data["test_classes"])
+    document = result.build(exercise, "wide.ipynb", facts, checks.run_checks(facts, exercise), 1.0)
+    assert document["details"]["predicted_probabilities"] is None  # 500,000 scores are not stored
+    assert len(json.dumps(document)) < 200_000
+    started = time.monotonic()
+    built = report_model.build(document, exercise, make_standin().test_data)
+    page = render_html(built)
+    assert time.monotonic() - started < 10
+    assert len(built.confusion[0]) == report_model.MAX_CONFUSION_COLUMNS
+    assert "other outputs (7-" in page and 'id="confusion-matrix"' in page
+    assert len(page) < 2_000_000
+    assert plots.confusion_matrix([[1] * 5000] * 3, ("a", "b", "c")) is None  # too many to draw: a table
+
+
+def test_a_result_records_a_bounded_number_of_cells():
+    facts, exercise = recorded("reference")
+    template = facts.cells[0]
+    facts.cells = [{**template, "index": i, "status": "error", "source": "x" * 10_000 + f"\nraise ValueError({i})",
+                    "error": {"ename": "ValueError", "evalue": "y" * 50_000, "line": 2}} for i in range(2000)]
+    document = result.build(exercise, "bloat.ipynb", facts, checks.run_checks(facts, exercise), 1.0)
+    assert len(document["cells"]) == result.MAX_RECORDED_CELLS
+    assert document["cells_left_out"] == 2000 - result.MAX_RECORDED_CELLS
+    assert sum("source" in c for c in document["cells"]) == result.MAX_SOURCED_CELLS
+    assert len(json.dumps(document)) < 1_000_000  # 1,990 failing cells made 14 MB
+    report = report_model.build(document, exercise)
+    assert len(report.failing_cells) == report_model.MAX_FAILING_CELLS

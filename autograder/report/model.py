@@ -20,6 +20,8 @@ from ..result import CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
+#: Columns of the confusion matrix shown; a model with more outputs has the rest summed in one.
+MAX_CONFUSION_COLUMNS = 8
 
 
 @dataclass
@@ -241,6 +243,17 @@ def _mistakes(details: Details | None, test_images) -> tuple[list[dict], int]:
     return samples, len(wrong)
 
 
+def bounded_confusion(matrix: list[list[int]], class_names: tuple) -> tuple[list[list[int]], tuple]:
+    """The matrix and its column names, with the columns past MAX_CONFUSION_COLUMNS summed in one
+    ("other outputs"): a model with thousands of outputs is shown, and drawn, in a few columns."""
+    names = tuple(class_names[i] if i < len(class_names) else f"class {i}" for i in range(len(matrix[0])))
+    if len(names) <= MAX_CONFUSION_COLUMNS:
+        return matrix, tuple(class_names)
+    kept = MAX_CONFUSION_COLUMNS - 1
+    folded = [[*row[:kept], sum(row[kept:])] for row in matrix]
+    return folded, (*names[:kept], f"other outputs ({kept}-{len(names) - 1})")
+
+
 def build(result: ResultDocument, exercise: Exercise | None = None, test_images=None) -> Report:
     """The report of one result document; `test_images` enables the gallery of mistakes."""
     checks = _ordered(result)
@@ -263,6 +276,7 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
         report.layers = compare_layers(student_layers(structure), expected_layers(exercise))
     report.history = details["history"] if details else None
     report.curve_notes = read_curves(report.history)
-    report.confusion = details["confusion_matrix"] if details else None
+    if details and details["confusion_matrix"]:
+        report.confusion, report.class_names = bounded_confusion(details["confusion_matrix"], report.class_names)
     report.mistakes, report.mistakes_total = _mistakes(details, test_images)
     return report

@@ -6,6 +6,10 @@ import io
 
 import numpy as np
 
+#: Rows or columns of a confusion matrix drawn at most: a larger one is shown only as a table
+#: (drawing grows with the cells: 5,000 columns took 3.6 GB and 40 s).
+MAX_DRAWN_CLASSES = 12
+
 
 def _figure(width: float, height: float, columns: int = 1):
     """A figure of its own, not pyplot's global one: reports are drawn in parallel threads."""
@@ -59,7 +63,8 @@ def histogram(scores: list[float], maximum: float) -> str | None:
 
 
 def confusion_matrix(matrix: list[list[int]], class_names) -> str | None:
-    if not matrix:
+    """The matrix as an image; None when it is empty or too large to draw (MAX_DRAWN_CLASSES)."""
+    if not matrix or len(matrix) > MAX_DRAWN_CLASSES or len(matrix[0]) > MAX_DRAWN_CLASSES:
         return None
     counts = np.asarray(matrix)
     columns = [class_names[i] if i < len(class_names) else f"class {i}" for i in range(counts.shape[1])]
