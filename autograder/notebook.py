@@ -1,7 +1,10 @@
 """Read a submitted notebook: bounded, validated, converted to nbformat 4.
 
 Whatever the file holds, the result is either a clean NotebookNode or a
-NotebookError with a one-line reason a student can act on.
+NotebookError with a one-line reason a student can act on. Stored outputs and
+attachments are dropped while the file is read (the grader runs the notebook
+afresh), so a notebook made large by what it printed or drew is graded, within
+a bound on the whole file.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import nbformat
 
 from .errors import NotGradable
 
-MAX_NOTEBOOK_BYTES = 20 * 2**20
+#: Bytes a notebook file may have, stored outputs included (they are dropped while reading).
+MAX_NOTEBOOK_BYTES = 200 * 2**20
 MAX_CELLS = 2000
 MAX_DEPTH = 64
 
@@ -37,10 +41,21 @@ def _depth(value, limit: int) -> int:
     return deepest
 
 
+def _without_outputs(item: dict) -> dict:
+    """A JSON object as read, emptied of a cell's stored outputs and attachments: they are let go
+    as soon as each cell is read, so a file's outputs never all stand in memory as objects."""
+    if "cell_type" in item:
+        if "outputs" in item:
+            item["outputs"] = []
+        item.pop("attachments", None)
+    return item
+
+
 def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
     if len(raw) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{name} is {len(raw) // 2**20} MiB; a notebook may be at most "
                             f"{MAX_NOTEBOOK_BYTES // 2**20} MiB (clear large outputs and resubmit)")
+    # Past here the file is within bounds; its outputs are dropped while it is read.
     if not raw.strip():
         raise NotebookError(f"{name} is empty")
     try:
@@ -48,7 +63,7 @@ def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
     except UnicodeDecodeError as error:
         raise NotebookError(f"{name} is not UTF-8 text (byte {error.start}); is it really a .ipynb file?") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_hook=_without_outputs)
     except RecursionError:
         raise NotebookError(f"{name} is nested too deeply to be a notebook") from None
     except json.JSONDecodeError as error:

@@ -2,6 +2,7 @@
 has a budget. Each hostile submission is built here and graded for real."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import tempfile
@@ -9,17 +10,29 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
-from autograder import batch, checks, evaluation, exercises, facts as facts_stage, modelfile, pipeline, progress, result
+from autograder import (
+    batch,
+    checks,
+    evaluation,
+    exercises,
+    facts as facts_stage,
+    modelfile,
+    notebook,
+    pipeline,
+    progress,
+    result,
+)
 from autograder.data import make_standin
 from autograder.facts import Facts
 from autograder.plan import make_plan
 from autograder.report import model as report_model, plots
 from autograder.report.documents import render_html
 from autograder.settings import Request
-from conftest import write_notebook
+from conftest import grade, write_notebook
 from corpus import lesson
 
 # A compiled, never-trained model whose predict takes far longer than the budget: many
@@ -158,3 +171,33 @@ def test_a_result_records_a_bounded_number_of_cells():
     assert len(json.dumps(document)) < 1_000_000  # 1,990 failing cells made 14 MB
     report = report_model.build(document, exercise)
     assert len(report.failing_cells) == report_model.MAX_FAILING_CELLS
+
+
+def with_stored_outputs(path: Path, megabytes: int) -> Path:
+    """The notebook at `path`, with `megabytes` MB of printed text and images stored as its outputs."""
+    node = nbformat.read(path, as_version=4)
+    text = ("epoch 1/10 - loss: 0.5 - accuracy: 0.8\n" * 1000)
+    image = base64.b64encode(bytes(range(256)) * 3000).decode()
+    per_cell = megabytes * 2**20 // len(node.cells)
+    for cell in node.cells:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)
+                        for _ in range(per_cell // 2 // len(text))]
+        cell.outputs += [nbformat.v4.new_output("display_data", data={"image/png": image})
+                         for _ in range(per_cell // 2 // len(image))]
+    nbformat.write(node, path)
+    return path
+
+
+def test_stored_outputs_are_dropped_while_reading(tmp_path):
+    path = with_stored_outputs(write_notebook(tmp_path / "big.ipynb", lesson()), 30)
+    assert path.stat().st_size > 30 * 10**6
+    node = notebook.read(path)
+    assert [cell.source for cell in node.cells] == lesson()
+    assert all(cell.outputs == [] for cell in node.cells)
+
+
+@pytest.mark.slow
+def test_a_notebook_large_only_by_its_outputs_is_graded(tmp_path, standin_file):
+    path = with_stored_outputs(write_notebook(tmp_path / "big.ipynb", lesson(), exercise="keras-dense"), 30)
+    status, document = grade(path, tmp_path, "--data", str(standin_file))
+    assert (status, document["status"], document["score"]) == (0, "graded", 100.0)  # it got exit 2 at 25 MB
