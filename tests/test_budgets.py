@@ -201,3 +201,18 @@ def test_a_notebook_large_only_by_its_outputs_is_graded(tmp_path, standin_file):
     path = with_stored_outputs(write_notebook(tmp_path / "big.ipynb", lesson(), exercise="keras-dense"), 30)
     status, document = grade(path, tmp_path, "--data", str(standin_file))
     assert (status, document["status"], document["score"]) == (0, "graded", 100.0)  # it got exit 2 at 25 MB
+
+
+@pytest.mark.slow
+def test_no_slot_folder_is_left_when_no_submission_was_readable(tmp_path, standin_file, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "erin.ipynb").write_text('{"cells": [')
+    (folder / "fred.ipynb").write_text("")
+    report = grade_class([str(folder)], tmp_path / "out", standin_file)
+    assert [o.result["status"] for o in report.outcomes] == ["invalid", "invalid"]
+    assert report.execution == "warm"  # a slot was being started when the batch ended
+    assert list(scratch.iterdir()) == []
