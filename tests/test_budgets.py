@@ -216,3 +216,26 @@ def test_no_slot_folder_is_left_when_no_submission_was_readable(tmp_path, standi
     assert [o.result["status"] for o in report.outcomes] == ["invalid", "invalid"]
     assert report.execution == "warm"  # a slot was being started when the batch ended
     assert list(scratch.iterdir()) == []
+
+
+FORKED_MEMORY = """\
+import os, time
+for _ in range(4):
+    if os.fork() == 0:  # each child holds 500 MB, well within the cap of one process
+        held = b'x' * (500 * 2**20)
+        time.sleep(120)
+        os._exit(0)
+time.sleep(120)"""
+
+
+@pytest.mark.slow
+def test_memory_spread_over_forked_processes_is_held_to_the_cap(tmp_path, standin_file):
+    path = write_notebook(tmp_path / "forks.ipynb", [*lesson()[:2], FORKED_MEMORY, "print('after')"],
+                          exercise="keras-dense")
+    started = time.monotonic()
+    # 2 GiB: the smallest cap a kernel with TensorFlow trains under (its address space is 1.1 GiB).
+    status, document = grade(path, tmp_path, "--data", str(standin_file), "--memory-mb", "2048")
+    assert time.monotonic() - started < 100  # stopped at the cap, not at the 120 s sleep
+    assert document["status"] == "kernel_died" and status == 1
+    assert [c["status"] for c in document["cells"]][:2] == ["ok", "ok"]
+    assert document["cells"][-1]["status"] != "ok"  # the cell after it never ran

@@ -21,7 +21,7 @@ from . import isolation as iso
 from .isolation import Limits
 from .job import runner_job
 from .records import ChannelReader, RunRecord, collect
-from .supervision import EXPORT_GRACE, supervise
+from .supervision import EXPORT_GRACE, RunProcesses, supervise
 
 
 def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
@@ -66,14 +66,14 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
             hard_deadline = max(time.monotonic() + 1.0, started + limits.timeout_s + EXPORT_GRACE)
             # Without bubblewrap the home folder is on the grader's disk too.
             written = [layout.host_out] if chosen == iso.BUBBLEWRAP else [scratch]
-            stopped = supervise(lambda step: _exited(process, step), hard_deadline, written, limits)
+            watched = RunProcesses(root=process.pid, user=layout.uid)
+            stopped = supervise(lambda step: _exited(process, step), hard_deadline, written, limits, watched)
         finally:  # also on Ctrl-C: the runner leads its own session and would live on
             _stop(process, marker)
             processes.finished(process)
         reader.join(timeout=5)
         processes.check_not_stopping()
-        record = collect(reader.records, layout.host_out, Path(models_dir), chosen, stopped, scratch,
-                         limits.disk_bytes)
+        record = collect(reader.records, layout.host_out, Path(models_dir), chosen, stopped, scratch, limits)
         record.seconds = round(time.monotonic() - started, 3)
         record.limits = limits.recorded()
         return record

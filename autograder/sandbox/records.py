@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from ..protocol import MAX_MODELS, MODEL_FILE, RUN_STATUSES
 from . import isolation as iso, readback
+from .isolation import Limits
 from .supervision import MAX_WRITTEN_FILES
 
 #: Bytes of the runner's channel kept, and of one line of it.
@@ -126,7 +127,7 @@ def _grader_paths(scratch: Path) -> list[tuple[str, str]]:
 
 
 def collect(channel: list[dict[str, Any]], host_out: Path, models_dir: Path, isolation: str,
-            stopped: str | None, scratch: Path, disk_bytes: int) -> RunRecord:
+            stopped: str | None, scratch: Path, limits: Limits) -> RunRecord:
     """The record of a run from its channel and its output folder (`host_out`, as the grader sees it).
 
     `stopped` is why the grader stopped the run (see supervision.supervise), None if it ended
@@ -143,8 +144,13 @@ def collect(channel: list[dict[str, Any]], host_out: Path, models_dir: Path, iso
     if stopped == "disk":
         status = "kernel_died"
         runner.append({"event": "limit", "status": None, "seconds": None,
-                       "error": f"the notebook wrote more than {disk_bytes // 2**20} MiB of files, or more than "
-                                f"{MAX_WRITTEN_FILES} files, where the grader collects its results"})
+                       "error": f"the notebook wrote more than {limits.disk_bytes // 2**20} MiB of files, or more "
+                                f"than {MAX_WRITTEN_FILES} files, where the grader collects its results"})
+    elif stopped == "memory":
+        status = "kernel_died"
+        runner.append({"event": "limit", "status": None, "seconds": None,
+                       "error": f"the notebook's processes together used more than {limits.memory_mb} MiB of "
+                                "memory"})
     elif status not in RUN_STATUSES:
         # No word from the runner at the end: it was killed at the hard limit, or
         # something in the sandbox killed it.

@@ -26,7 +26,7 @@ from .forkserver import SLOTS_ROOT
 from .isolation import Limits
 from .job import runner_job
 from .records import MAX_CHANNEL_BYTES, MAX_LINE_BYTES, RunRecord, collect, json_lines, read_untrusted
-from .supervision import EXPORT_GRACE, supervise
+from .supervision import EXPORT_GRACE, RunProcesses, supervise
 
 STARTUP_TIMEOUT = 180.0
 
@@ -131,7 +131,8 @@ class Slot:
         try:
             self._send(f"run {inside}")
             stopped = supervise(lambda step: self._wait_done(inside, step) is not None,
-                                time.monotonic() + limits.timeout_s + EXPORT_GRACE, [out], limits)
+                                time.monotonic() + limits.timeout_s + EXPORT_GRACE, [out], limits,
+                                RunProcesses(user=user))  # every process of a job runs as its user
             if stopped is not None:
                 self._send(f"kill {inside}")
                 if self._wait_done(inside, 30) is None:
@@ -139,7 +140,7 @@ class Slot:
             processes.check_not_stopping()
             raw = read_untrusted(out / "runner.jsonl", MAX_CHANNEL_BYTES) or b""
             record = collect(json_lines(raw, MAX_LINE_BYTES), out, Path(models_dir), iso.BUBBLEWRAP, stopped,
-                             job_dir, limits.disk_bytes)
+                             job_dir, limits)
             record.seconds = round(time.monotonic() - started, 3)
             record.limits = limits.recorded()
             record.warm = True

@@ -1,14 +1,20 @@
-"""Watching a run from outside: its wall clock, and what it writes on the grader's disk.
+"""Watching a run from outside: its wall clock, its processes' memory all together, and
+what it writes on the grader's disk.
 
 Both paths wait for their run with `supervise`: the runner's own limits stop a
-notebook that runs too long, this stops a runner that does not.
+notebook that runs too long, this stops a runner that does not. RLIMIT_AS caps each
+process; only out here can the memory of all of them together be capped (four forked
+children of 2 GiB each are within a 6 GiB per-process cap).
 """
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from .isolation import Limits
 
@@ -41,13 +47,61 @@ def disk_usage(folders: list[Path]) -> tuple[int, int]:
     return used, entries
 
 
+@dataclass(frozen=True)
+class RunProcesses:
+    """How to find a run's processes from outside: the tree under its first process, and every
+    process of the user it runs as (a process that left the tree, and the warm path's jobs)."""
+
+    root: int | None = None
+    user: int | None = None
+
+    def members(self) -> dict[int, psutil.Process]:
+        found: dict[int, psutil.Process] = {}
+        if self.root is not None:
+            try:
+                first = psutil.Process(self.root)
+                found[first.pid] = first
+                found.update((child.pid, child) for child in first.children(recursive=True))
+            except psutil.Error:
+                pass
+        if self.user is not None:
+            for process in psutil.process_iter(["uids"]):
+                uids = process.info["uids"]
+                if uids is not None and self.user in (uids.real, uids.effective):
+                    found[process.pid] = process
+        return found
+
+    def exceed(self, cap: int) -> bool:
+        """Whether the run's processes hold more than `cap` bytes of memory together.
+
+        Counted as each one's proportional share (PSS) of what it maps, so pages shared after
+        a fork count once in all; PSS is slow to read, so only when the resident sizes, an
+        upper bound read cheaply, add up to more than the cap."""
+        members = list(self.members().values())
+        if _total(members, lambda process: process.memory_info().rss) <= cap:
+            return False
+        return _total(members, lambda process: process.memory_full_info().pss) > cap
+
+
+def _total(members: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
+    total = 0
+    for process in members:
+        try:
+            total += size(process)
+        except (psutil.Error, AttributeError, OSError):
+            continue  # it ended meanwhile
+    return total
+
+
 def supervise(finished: Callable[[float], bool], deadline: float, written: list[Path],
-              limits: Limits) -> str | None:
-    """Wait for a run to end, watching the clock and the folders it can write on the grader's
-    disk: None when it ended by itself, else why it must be stopped ("timeout" or "disk").
+              limits: Limits, watched: RunProcesses | None = None) -> str | None:
+    """Wait for a run to end, watching the clock, the memory of its processes together and the
+    folders it can write on the grader's disk: None when it ended by itself, else why it must be
+    stopped ("timeout", "memory" or "disk").
 
     `finished(seconds)` waits up to that long and says whether the run has ended. Files are
-    capped one by one (RLIMIT_FSIZE) inside the run; only out here can their total be.
+    capped one by one (RLIMIT_FSIZE) inside the run, and memory process by process (RLIMIT_AS);
+    only out here can their totals be.
     """
     while True:
         left = deadline - time.monotonic()
@@ -55,6 +109,8 @@ def supervise(finished: Callable[[float], bool], deadline: float, written: list[
             return "timeout"
         if finished(min(DISK_POLL, left)):
             return None
+        if watched is not None and watched.exceed(limits.memory_mb * 2**20):
+            return "memory"
         used, entries = disk_usage(written)
         if used > limits.disk_bytes or entries > MAX_WRITTEN_FILES:
             return "disk"
