@@ -18,6 +18,8 @@ from .errors import NotGradable
 
 #: Bytes a notebook file may have, stored outputs included (they are dropped while reading).
 MAX_NOTEBOOK_BYTES = 200 * 2**20
+#: Bytes of what is left once the outputs are dropped: code, text and metadata.
+MAX_CONTENT_BYTES = 20 * 2**20
 MAX_CELLS = 2000
 MAX_DEPTH = 64
 
@@ -77,6 +79,10 @@ def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
         raise NotebookError(f"{name} is not a valid notebook: its cells are not a list")
     if _depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise NotebookError(f"{name} is nested too deeply to be a notebook")
+    content = len(json.dumps(data))
+    if content > MAX_CONTENT_BYTES:
+        raise NotebookError(f"{name} holds {content // 2**20} MiB of code, text and metadata besides its "
+                            f"outputs; a notebook may hold at most {MAX_CONTENT_BYTES // 2**20} MiB")
     major = data.get("nbformat")
     if major is None and isinstance(data.get("cells"), list):
         major = data["nbformat"] = 4  # hand-made files often leave the version out

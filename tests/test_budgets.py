@@ -241,3 +241,9 @@ def test_memory_spread_over_forked_processes_is_held_to_the_cap(tmp_path, standi
     assert document["status"] == "kernel_died" and status == 1
     assert [c["status"] for c in document["cells"]][:2] == ["ok", "ok"]
     assert document["cells"][-1]["status"] != "ok"  # the cell after it never ran
+
+
+def test_a_notebook_large_by_its_code_or_metadata_is_still_refused():
+    raw = json.dumps({"cells": [{"cell_type": "code", "source": "x = 1\n" * (4 * 2**20), "outputs": []}]}).encode()
+    with pytest.raises(notebook.NotebookError, match="MiB of code, text and metadata besides its outputs"):
+        notebook.parse(raw, "long.ipynb")
