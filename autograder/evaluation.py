@@ -139,7 +139,8 @@ class Evaluator:
     def _live(self) -> _Process:
         if self.closed:
             raise EvaluatorError("the evaluator was closed")
-        if self.current.popen.poll() is not None:  # a failed process was ended: start afresh
+        if self.current.popen.poll() is not None:  # it failed, or ended on its own: start afresh
+            self.current.close()
             self.current = _Process()
         self.current.wait_ready()
         return self.current
