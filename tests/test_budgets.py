@@ -247,3 +247,51 @@ def test_a_notebook_large_by_its_code_or_metadata_is_still_refused():
     raw = json.dumps({"cells": [{"cell_type": "code", "source": "x = 1\n" * (4 * 2**20), "outputs": []}]}).encode()
     with pytest.raises(notebook.NotebookError, match="MiB of code, text and metadata besides its outputs"):
         notebook.parse(raw, "long.ipynb")
+
+
+class ScriptedProcess:
+    """Stands in for one evaluator process: answers with the next of `ScriptedProcess.answers`
+    (b"" for a process that died under the request, None for one that ran out of budget)."""
+
+    answers: list[bytes | None] = []
+    started = 0
+
+    def __init__(self) -> None:
+        ScriptedProcess.started += 1
+        self.popen = self
+        self.alive = True
+
+    def poll(self) -> int | None:
+        return None if self.alive else -9
+
+    def wait_ready(self) -> None:
+        pass
+
+    def ask(self, request: bytes, budget: float) -> bytes | None:
+        answer = ScriptedProcess.answers.pop(0)
+        self.alive = bool(answer)
+        return answer
+
+    def close(self) -> None:
+        self.alive = False
+
+
+@pytest.mark.parametrize(("answers", "outcome", "processes"), [
+    ([b"", b'{"models": {"1": {"predictions": [[1.0]]}}}\n'], {1: {"predictions": [[1.0]]}}, 2),
+    ([None], {1: {"error": evaluation.over_budget(120.0)}}, 1),
+    ([b"", b""], evaluation.EvaluatorError, 2),
+])
+def test_a_request_whose_evaluator_died_is_sent_once_more_to_a_fresh_one(monkeypatch, answers, outcome, processes):
+    monkeypatch.setattr(evaluation, "_Process", ScriptedProcess)
+    monkeypatch.setattr(ScriptedProcess, "answers", list(answers))
+    monkeypatch.setattr(ScriptedProcess, "started", 0)
+    evaluator = evaluation.Evaluator(budget=120.0)
+    if outcome is evaluation.EvaluatorError:
+        with pytest.raises(evaluation.EvaluatorError, match="stopped twice"):
+            evaluator.evaluate({1: "model-1.keras"}, "test.npz")
+    else:
+        assert evaluator.evaluate({1: "model-1.keras"}, "test.npz") == outcome
+    assert ScriptedProcess.started == processes
+    ScriptedProcess.answers = [b'{"models": {"2": {"predictions": [[0.5]]}}}\n']  # the next one is served
+    assert evaluator.evaluate({2: "model-2.keras"}, "test.npz") == {2: {"predictions": [[0.5]]}}
+    evaluator.close()
