@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from . import exercises, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
-from .errors import AutograderError, internal_error
+from .errors import AutograderError, GraderFault, internal_error
 from .evaluation import Evaluator
 from .gradebook import Gradebook
 from .outputs import OutputFolder
@@ -251,6 +251,8 @@ def _drain(pools, todo, jobs, plan, folder, book, report, progress, workers) -> 
             except Exception as error:  # noqa: BLE001 - one submission's failure is not the batch's
                 reason = str(error) if isinstance(error, AutograderError) else internal_error(error)
                 value = pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
+                if isinstance(error, GraderFault) or not isinstance(error, AutograderError):
+                    value["grader_fault"] = reason  # not the submission's doing: graded again next run
                 if stage == "run":
                     value = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
                     running[value] = ("finish", submission, exercise, rubric)

@@ -31,6 +31,7 @@ from autograder.facts import Facts
 from autograder.plan import make_plan
 from autograder.report import model as report_model, plots
 from autograder.report.documents import render_html
+from autograder.sandbox.slots import SlotError
 from autograder.settings import Request
 from conftest import grade, write_notebook
 from corpus import lesson
@@ -295,3 +296,23 @@ def test_a_request_whose_evaluator_died_is_sent_once_more_to_a_fresh_one(monkeyp
     ScriptedProcess.answers = [b'{"models": {"2": {"predictions": [[0.5]]}}}\n']  # the next one is served
     assert evaluator.evaluate({2: "model-2.keras"}, "test.npz") == {2: {"predictions": [[0.5]]}}
     evaluator.close()
+
+
+def test_a_submission_the_grader_failed_is_graded_again_on_the_next_run(tmp_path, standin_file, monkeypatch):
+    calls = []
+
+    def sandbox_that_fails(*args, **kwargs):
+        calls.append(1)
+        raise SlotError("the fork server has stopped")
+
+    monkeypatch.setattr(batch, "run_notebook", sandbox_that_fails)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / "alice.ipynb", lesson())
+    plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
+    for _ in range(2):
+        report = batch.run([str(folder)], tmp_path / "out", plan, 1, regrade=False,
+                           progress=progress.LogProgress(io.StringIO()), warm=False)
+        (outcome,) = report.outcomes
+        assert not outcome.reused and outcome.result["grader_fault"] == "the fork server has stopped"
+    assert len(calls) == 2
