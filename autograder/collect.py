@@ -297,6 +297,7 @@ def _identities(found: Collection) -> dict[str, list[Submission]]:
         if student != raw:
             submission.notes.append(f"its name {identity.shown(raw)} was read as the id {identity.shown(student)} "
                                     "(invisible, direction-changing or compatibility characters)")
+        submission.student = student
         by_id[student][(raw, submission.name.user_id)].append(submission)
     final: dict[str, list[Submission]] = {}
     for student, people in by_id.items():

@@ -2,8 +2,8 @@
 
 Every text cell that a student can influence (ids from file names, exercise names, file
 names, statuses, reasons) is neutralised for spreadsheets (OWASP's rule for CSV injection:
-a cell starting with =, +, -, @, tab or CR gets a leading single quote), and has no line
-breaks. Numbers stay numbers. A submission that could not be graded has a blank score,
+a cell starting with =, +, -, @, tab or CR, after any spaces, gets a leading single quote),
+and has no line breaks. Numbers stay numbers. A submission that could not be graded has a blank score,
 not 0, and says why.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ def cell(value: object) -> Cell:
     if isinstance(value, (int, float)):
         return value
     text = "" if value is None else " ".join(str(value).splitlines())
-    if text.startswith(FORMULA_STARTS):
+    if text.lstrip(" ").startswith(FORMULA_STARTS):  # some spreadsheets trim leading spaces
         return "'" + text
     return text
 
