@@ -305,10 +305,12 @@ def _identities(found: Collection) -> dict[str, list[Submission]]:
             final[student] = next(iter(people.values()))
             continue
         # Two people (different names, or the same name with different LMS user ids) read as one id:
-        # never merged, never one replacing the other; each gets an id of their own.
+        # never merged, never one replacing the other; each gets an id of their own. A name that was
+        # the id already keeps it: a lookalike cannot take an honest student's id away.
+        plain = [key for key in people if key[0] == student]
         for (raw, user), submissions in people.items():
             suffix = user or hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-            apart = f"{student}~{suffix}"
+            apart = student if plain == [(raw, user)] else f"{student}~{suffix}"
             others = ", ".join(identity.shown(r) + (f" (LMS user {u})" if u else "") for r, u in people
                                if (r, u) != (raw, user))
             for submission in submissions:

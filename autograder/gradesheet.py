@@ -12,10 +12,10 @@ import csv
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .batch import GradedSubmission
+from .collect import Submission
+from .result import ResultDocument
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Canvas' gradebook import: these columns, then one column per assignment, "Name (assignment id)".
@@ -24,6 +24,17 @@ CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CANVAS_POINTS_ROW = "    Points Possible"
 
 Cell = str | int | float
+
+
+class GradedSubmission(Protocol):
+    """One student's outcome, as batch.GradedSubmission holds it."""
+
+    @property
+    def submission(self) -> Submission: ...
+    @property
+    def exercise(self) -> str | None: ...
+    @property
+    def result(self) -> ResultDocument: ...
 
 
 def cell(value: object) -> Cell:

@@ -30,11 +30,11 @@ def build(report, report_link: Callable[[str], str]) -> dict:
                 mistakes[(entry.get("diagnosis") or entry["title"], entry["id"])].append(outcome.submission.student)
     for row in checks.values():
         row["rate"] = row["passed"] / row["total"] if row["total"] else 0.0
-    common = sorted(({"diagnosis": d, "check": c, "count": len(s), "students": s[:MAX_NAMES],
+    common = sorted(({"diagnosis": identity.visible(d), "check": c, "count": len(s), "students": s[:MAX_NAMES],
                       "more": max(0, len(s) - MAX_NAMES)} for (d, c), s in mistakes.items()),
                     key=lambda m: (-m["count"], m["check"]))
     stopped = [{"student": o.submission.student, "status": o.result["status"],
-                "reason": _stop_reason(o.result)} for o in outcomes if o.result["status"] != "graded"]
+                "reason": identity.visible(_stop_reason(o.result))} for o in outcomes if o.result["status"] != "graded"]
     durations = [o.result.get("duration_s", 0.0) for o in outcomes if not o.reused]
     fresh = len(durations)
     return {
