@@ -106,11 +106,11 @@ def _exercise_hint(name: str, known: tuple[str, ...]) -> str | None:
 
 @dataclass(frozen=True)
 class Place:
-    """A notebook's place in the instructor's layout."""
+    """A notebook's place in the instructor's layout: whose it is (with the LMS's ids, and its
+    order only for a file right at the top) and the name that may give the exercise."""
 
     name: LmsName
-    hint_name: str  # the name that may give the exercise
-    top_level: bool  # a file right at the top: only then does the LMS's order count
+    hint_name: str
 
 
 def place_of(parts: tuple[str, ...], known: tuple[str, ...], in_submitted: bool = False) -> Place:
@@ -123,12 +123,12 @@ def place_of(parts: tuple[str, ...], known: tuple[str, ...], in_submitted: bool 
         assignment = parts[position + 2] if position + 3 < len(parts) else ""
         # nbgrader's assignment folder is the instructor's name for the exercise
         hint = assignment if assignment in known else parts[-1]
-        return Place(LmsName(parts[position + 1], parts[-1]), hint, False)
+        return Place(LmsName(parts[position + 1], parts[-1]), hint)
     if len(parts) == 1:
         name = student_from_name(parts[0])
-        return Place(name, name.file, True)
+        return Place(name, name.file)
     owner = student_from_name(parts[0])  # <student>/... : one folder per student
-    return Place(LmsName(owner.student, parts[-1], owner.lms, owner.user_id), parts[-1], False)
+    return Place(LmsName(owner.student, parts[-1], owner.lms, owner.user_id), parts[-1])
 
 
 def _nested_archive(owner: str) -> str:
@@ -181,9 +181,7 @@ def _collect_folder(folder: Path, known: tuple[str, ...], found: Collection) -> 
 
 
 def _add(found: Collection, place: Place, origin: str, content: bytes, known: tuple[str, ...]) -> None:
-    name = place.name if place.top_level else LmsName(place.name.student, place.name.file, place.name.lms,
-                                                      place.name.user_id)  # no order, no late flag
-    found.submissions.append(Submission(name.student, origin, content, name,
+    found.submissions.append(Submission(place.name.student, origin, content, place.name,
                                         _exercise_hint(place.hint_name, known)))
 
 
