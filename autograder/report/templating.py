@@ -1,4 +1,9 @@
-"""The jinja2 environment and filters every rendering shares (reports, summaries, self-checks)."""
+"""The jinja2 environment and filters every rendering shares (reports, summaries, self-checks).
+
+Every value a template prints first loses its control, format and bidi characters
+(`escaping.visible`), whichever template and medium: student text shows as what it says.
+HTML templates are autoescaped besides; Markdown templates escape with the `md*` filters.
+"""
 from __future__ import annotations
 
 import re
@@ -6,13 +11,24 @@ import re
 import jinja2
 import markupsafe
 
+from . import escaping
+
+
+def _printable(value):
+    """jinja2's `finalize`: what `{{ value }}` prints, without hidden characters."""
+    if isinstance(value, markupsafe.Markup):
+        return markupsafe.Markup(escaping.visible(value))
+    if isinstance(value, str):
+        return escaping.visible(value)
+    return value
+
+
 ENV = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "report/templates"),
                          autoescape=jinja2.select_autoescape(["html", "html.j2"]), trim_blocks=True,
-                         lstrip_blocks=True)
+                         lstrip_blocks=True, finalize=_printable)
 ENV.filters["shape"] = lambda shape: "?" if shape is None else "(" + ", ".join(
     "None" if d is None else str(d) for d in shape) + ")"
 ENV.filters["number"] = lambda value: "—" if value is None else f"{value:.4f}"
-ENV.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def inline_code(text) -> markupsafe.Markup:
@@ -22,3 +38,9 @@ def inline_code(text) -> markupsafe.Markup:
 
 
 ENV.filters["code"] = inline_code
+# Markdown: `md` for text, `md_message` for our messages with `code` spans, `md_code` for a
+# code span; `table=True` inside a table row.
+ENV.filters["md"] = escaping.markdown_text
+ENV.filters["md_message"] = lambda text, table=False: escaping.markdown_message(text, in_table=table)
+ENV.filters["md_code"] = lambda text, table=False: escaping.markdown_code(text, in_table=table)
+ENV.filters["fence"] = escaping.fence
