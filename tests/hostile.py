@@ -21,7 +21,9 @@ TABLE = "a | b || c"
 
 EVERYTHING = " ".join([FENCE, HEADING, LINK, IMAGE, AUTOLINK, HTML, ANSI, BIDI, WORKFLOW, TABLE])
 # A name a student could give their file or their variables: no slashes, no line breaks.
-NAME = "x\x1b[31m\u202e]`#[a](https://evil.example)<b>::set-output%,:|"
+NAME = "x\x1b[31m\u202e]`#[a](javascript:alert(1))<b>::set-output%,:|"
+# A file name `grade` takes for a student id (it refuses C0 controls, not the rest).
+STUDENT = "x\u202e\u200b]`#[a](javascript:alert(1))<img src=x onerror=alert(1)>::set-output%,:|\x9b31m"
 
 _HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
 _OUR_COLOURS = re.compile(r"\x1b\[[0-9;]*m")

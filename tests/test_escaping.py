@@ -102,6 +102,18 @@ def test_huge_messages_are_cut_on_the_terminal(report):
     assert len(text) < 20_000 and "more characters" in text
 
 
+def test_huge_cells_and_messages_are_cut_in_the_documents(report):
+    huge = copy.deepcopy(report)
+    lines = [{"number": n, "text": "y" * 10**4, "marked": n == 900} for n in range(1, 10**4)]
+    huge.failing_cells[0] = {**huge.failing_cells[0], "lines": lines, "explanation": "z" * 10**6}
+    huge.checks[0] = {**huge.checks[0], "message": "x" * 10**6}
+    for text in (documents.render_markdown(huge), documents.render_html(huge)):
+        assert 4 * 10**5 < len(text) < 10**6  # 200 lines of 2,000 characters
+        assert "(799 lines left out)" in text and "(9000 lines left out)" in text and "more characters" in text
+    shown = documents.shown_lines(lines)
+    assert len(shown) == documents.MAX_LINES + 2 and shown[1]["number"] == 800 and shown[101]["marked"]
+
+
 def test_markdown_report_keeps_student_text_inside_code_and_text(report):
     text = documents.render_markdown(report)
     title = escaping.visible(f"{hostile.NAME}.ipynb · keras-dense")
