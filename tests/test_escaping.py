@@ -95,6 +95,18 @@ def test_terminal_summary_shows_student_text_without_its_escapes(report):
     assert "[31m" in text and "set-output" in text  # shown, as text
 
 
+def test_no_terminal_line_is_a_github_workflow_command(report):
+    commands = copy.deepcopy(report)
+    commands.checks[0] = {**commands.checks[0], "message": " ".join(["::stop-commands::x"] * 50),
+                          "hint": "::add-mask::y"}
+    commands.not_graded = [" ".join(["::error::z"] * 50)]
+    for colour in (False, True):
+        lines = terminal.render(commands, color=colour, width=90).splitlines()
+        assert sum("stop-commands" in line for line in lines) > 5
+        assert not any(line.lstrip().startswith("::") for line in lines)
+    assert escaping.not_a_command("   ::x::y") == "   %3A%3Ax::y" and escaping.not_a_command("a ::b") == "a ::b"
+
+
 def test_huge_messages_are_cut_on_the_terminal(report):
     huge = copy.deepcopy(report)
     huge.checks[0] = {**huge.checks[0], "message": "x" * 10**6}

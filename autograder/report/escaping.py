@@ -10,7 +10,8 @@ the Actions log. Each medium has its own way to be hijacked, so each has a funct
   backticks closes a fence: `markdown_text` escapes, `markdown_code` and `fence` pick a
   delimiter longer than any run in the content;
 - GitHub reads `::command::` lines from a step's output: `workflow_data` and
-  `workflow_property` encode what would end or split one (GitHub's own encoding).
+  `workflow_property` encode what would end or split one (GitHub's own encoding), and
+  `not_a_command` keeps a line of ours that starts with student text from being one.
 
 HTML needs none of this: jinja2 escapes it (templating.py), and the same `visible` runs
 on everything a template prints.
@@ -108,6 +109,16 @@ def markdown_message(text: object, in_table: bool = False) -> str:
 def fence(content: str) -> str:
     """A code fence no line of `content` can close: backticks, more than its longest run."""
     return "`" * max(3, _longest_backtick_run(content) + 1)
+
+
+def not_a_command(line: str) -> str:
+    """A line of a log that GitHub's runner will not read as a workflow command: it reads
+    any line that starts with `::` once leading spaces are trimmed, so a student's text that
+    lands at the start of a wrapped line gets its `::` encoded (GitHub's own `%3A`)."""
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        return line[:len(line) - len(stripped)] + "%3A%3A" + stripped[2:]
+    return line
 
 
 def workflow_data(text: object) -> str:

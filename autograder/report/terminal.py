@@ -3,14 +3,15 @@ what was not graded, then every check, failures first.
 
 Every piece of text from the report is printed through `plain`: the notebook controls
 some of it (its name, error messages, names in its code), and a terminal would obey the
-escape sequences in it. The only escape sequences printed are our own colours."""
+escape sequences in it. The only escape sequences printed are our own colours, and no line
+starts with `::`, which GitHub Actions would read as a workflow command."""
 from __future__ import annotations
 
 import os
 import shutil
 import textwrap
 
-from .escaping import clip, visible
+from .escaping import clip, not_a_command, visible
 from .model import Report
 
 # A message longer than this is cut: a notebook may raise an error of any length.
@@ -34,7 +35,7 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     lines = [paint(f"{plain(report.notebook)} · {plain(report.exercise or 'no exercise')}", "1")]
     if report.status == "invalid":
         lines.append(paint("NOT GRADED", "1;31") + f"  {plain(report.verdict)}")
-        return "\n".join(lines) + "\n"
+        return "\n".join(not_a_command(line) for line in lines) + "\n"
     lines.append(paint(f"Score {report.score:g}/{report.max_score:g}", "1") + f" — {plain(report.verdict)}")
     if report.accuracy is not None:
         needed = f" (needed: {report.threshold:.2f})" if report.threshold is not None else ""
@@ -59,7 +60,7 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     lines.append("")
     isolated = f", isolated with {plain(report.isolation)}" if report.isolation else ""
     lines.append(f"Graded in {report.duration:.1f} s{isolated}.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(not_a_command(line) for line in lines) + "\n"
 
 
 def wants_color(stream) -> bool:
