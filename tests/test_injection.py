@@ -29,8 +29,11 @@ payload = r"""{hostile.EVERYTHING}"""
 raise ValueError(payload)'''
 
 
+CELLS = lesson(build=BUILD, after={"evaluate": RAISE})
+
+
 def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path, standin_file):
-    notebook = write_notebook(tmp_path / f"{hostile.STUDENT}.ipynb", lesson(build=BUILD, after={"evaluate": RAISE}))
+    notebook = write_notebook(tmp_path / f"{hostile.STUDENT}.ipynb", CELLS)
     paths = {kind: tmp_path / f"report.{kind}" for kind in ("md", "html", "json")}
     summary = tmp_path / "step-summary.md"
     completed = run_cli("check", str(notebook), "--markdown", str(paths["md"]), "--html", str(paths["html"]),
@@ -59,3 +62,25 @@ def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path
     assert summary.read_text().strip() == markdown.strip()
     hostile.assert_html_inert(paths["html"].read_text())
     assert "\u202e" not in markdown + paths["html"].read_text()
+
+
+def test_grade_in_github_actions_shows_a_hostile_student_as_text(tmp_path, standin_file):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / f"{hostile.STUDENT}.ipynb", CELLS)
+    write_notebook(folder / f"{hostile.NAME}.ipynb", CELLS)  # refused: its name is no student id
+    summary = tmp_path / "step-summary.md"
+    completed = run_cli("grade", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--data",
+                        str(standin_file), "--exercise", "keras-dense",
+                        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    hostile.assert_terminal_safe(completed.stdout)
+    hostile.assert_terminal_safe(completed.stderr)
+    for stream in (completed.stdout, completed.stderr):
+        for line in stream.splitlines():
+            if line.lstrip().startswith("::"):
+                assert re.fullmatch(r"::(error|warning) file=[^:,]*,title=[^:,]*::.*", line), line
+    assert sum(line.startswith("::") for line in completed.stdout.splitlines()) == 2  # the student, the file
+    assert "1 of 1 submissions graded; 1 file(s) could not be." in summary.read_text()
+    hostile.assert_markdown_inert(summary.read_text(), ["autograder grade"])
+    hostile.assert_html_inert((tmp_path / "out" / "summary.html").read_text())
