@@ -21,11 +21,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Characters that reorder or hide text without showing themselves (Trojan Source, CVE-2021-42574),
-# beyond the general categories below: they are all category Cf, listed for the reader.
-BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-# Cc: C0 and C1 controls, ESC and DEL among them. Cf: format characters (bidi controls,
-# zero-width spaces and joiners, the BOM, soft hyphens). Zl/Zp: line and paragraph separators.
+# Cc: C0 and C1 controls, ESC and DEL among them. Cf: format characters: the bidi controls
+# that reorder what is shown (U+202A-202E, U+2066-2069, U+200E/F, U+061C: "Trojan Source",
+# CVE-2021-42574), zero-width spaces and joiners, the BOM, soft hyphens (an emoji sequence
+# joined by U+200D shows as its parts). Zl/Zp: line and paragraph separators.
 # Co/Cs/Cn: private use, lone surrogates and unassigned code points, which no text needs.
 _HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
 _KEPT = {"\n", "\t"}
