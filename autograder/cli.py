@@ -85,7 +85,9 @@ def request_of(args: argparse.Namespace) -> settings.Request:
 
 
 def fail(message: str) -> int:
-    print(f"autograder: {message}", file=sys.stderr)
+    from .report.terminal import plain
+
+    print(f"autograder: {plain(message)}", file=sys.stderr)  # may name a student's file
     return 2
 
 
@@ -118,7 +120,7 @@ def run_check(args: argparse.Namespace) -> int:
         except OSError as error:
             return fail(f"cannot write {path}: {error.strerror or error}")
     if document["status"] == "invalid":
-        print(f"autograder: {document.get('reason')}", file=sys.stderr)
+        print(f"autograder: {terminal.plain(document.get('reason'))}", file=sys.stderr)
     elif not args.quiet:
         sys.stdout.write(terminal.render(report, color=terminal.wants_color(sys.stdout)))
     if github.active():
