@@ -3,8 +3,8 @@
 Every text cell that a student can influence (ids from file names, exercise names, file
 names, statuses, reasons) is neutralised for spreadsheets (OWASP's rule for CSV injection:
 a cell starting with =, +, -, @, tab or CR, after any spaces, gets a leading single quote),
-and has no line breaks. Numbers stay numbers. A submission that could not be graded has a blank score,
-not 0, and says why.
+and has no line breaks and at most MAX_CELL characters. Numbers stay numbers. A submission
+that could not be graded has a blank score, not 0, and says why.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from .collect import Submission
 from .result import ResultDocument
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Longest text cell: spreadsheets and Python's csv reader refuse cells of 128 KiB and more.
+MAX_CELL = 1000
 #: Canvas' gradebook import: these columns, then one column per assignment, "Name (assignment id)".
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 #: Canvas' own exports carry this second row; its import reads it as the points possible.
@@ -44,6 +46,8 @@ def cell(value: object) -> Cell:
     if isinstance(value, (int, float)):
         return value
     text = "" if value is None else " ".join(str(value).splitlines())
+    if len(text) > MAX_CELL:
+        text = f"{text[:MAX_CELL]}… ({len(text) - MAX_CELL} more characters)"
     if text.lstrip(" ").startswith(FORMULA_STARTS):  # some spreadsheets trim leading spaces
         return "'" + text
     return text

@@ -179,6 +179,11 @@ def test_cells_are_never_formulas_and_numbers_stay_numbers(value, written):
     assert cell(value) == written
 
 
+def test_a_huge_text_cell_is_cut_so_that_the_file_stays_readable():
+    cut = cell("=" + "x" * 500_000)
+    assert isinstance(cut, str) and cut.startswith("'=") and len(cut) < 1100 and "499001 more characters" in cut
+
+
 def outcome(student, status, score, name=None, notes=(), exercise="keras-dense", reason=None):
     document = {"status": status, "score": score, "max_score": 100.0, "metrics": {"test_accuracy": 0.9},
                 "checks": [{"id": "fit.called", "points": score / 10}]}
