@@ -7,8 +7,6 @@ and rubric. Bad inputs are listed, never fatal.
 """
 from __future__ import annotations
 
-import csv
-import os
 import tempfile
 import threading
 import time
@@ -17,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import exercises, notebook, pipeline, processes, result as result_module
+from . import exercises, gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
 from .errors import AutograderError, GraderFault, internal_error
 from .evaluation import Evaluator
@@ -52,6 +50,7 @@ class BatchReport:
     seconds: float = 0.0
     jobs: int = 1
     execution: str = "cold"
+    canvas_left_out: int | None = None  # students with no Canvas user id, when a Canvas file was asked for
 
     @property
     def all_graded(self) -> bool:
@@ -59,14 +58,30 @@ class BatchReport:
             o.result["status"] in GRADED_STATUSES for o in self.outcomes)
 
 
-def exercise_for(submission: Submission, plan: GradingPlan) -> str | None:
-    if plan.exercise is not None:
-        return plan.exercise.id
+def _metadata_exercise(submission: Submission) -> str | None:
     try:
-        named = notebook.exercise_of(notebook.parse(submission.content, submission.origin))
-    except notebook.NotebookError:
-        named = None
-    return named or submission.exercise_hint
+        return notebook.exercise_of(notebook.parse(submission.content, submission.origin))
+    except Exception:  # noqa: BLE001 - an unreadable notebook names nothing; it fails on its own when graded
+        return None
+
+
+def exercise_for(submission: Submission, plan: GradingPlan) -> tuple[str | None, list[str]]:
+    """The exercise a submission is graded against, and notes on any source that disagrees.
+
+    The instructor's sources win: --exercise, else the released file's name (or nbgrader's
+    assignment folder). The notebook's metadata, which the student can edit, is used only when
+    neither names one; when it names another exercise, that is noted, never followed.
+    """
+    sources = [("--exercise", plan.exercise.id if plan.exercise is not None else None),
+               ("the released file name", submission.exercise_hint),
+               ("the notebook's metadata", _metadata_exercise(submission))]
+    named = [(where, exercise) for where, exercise in sources if exercise]
+    if not named:
+        return None, []
+    source, chosen = named[0]
+    notes = [f"{where} names {identity.shown(other[:60])}; graded as {chosen} (from {source})"
+             for where, other in named[1:] if other != chosen]
+    return chosen, notes
 
 
 class Workers:
@@ -172,10 +187,8 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
     """Split the submissions into those already graded (and unchanged) and those to grade."""
     done, todo = [], []
     for submission in collection.submissions:
-        try:
-            exercise = exercise_for(submission, plan)
-        except Exception:  # noqa: BLE001 - a notebook no reader survives is graded, and fails, on its own
-            exercise = submission.exercise_hint
+        exercise, notes = exercise_for(submission, plan)
+        submission.notes.extend(notes)
         key = exercise or "?"
         rubric = plan.rubric(exercises.EXERCISES.get(key))
         stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
@@ -187,8 +200,10 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 
 
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
-        progress, warm: bool = True) -> BatchReport:
-    """Grade every submission found in `inputs` into `out`; `progress` hears of each one."""
+        progress, warm: bool = True, formats: tuple[str, ...] = (),
+        canvas_assignment: str | None = None) -> BatchReport:
+    """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
+    `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -222,7 +237,9 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         report.seconds = round(time.monotonic() - started, 2)
         progress.finish(report)
     report.outcomes.sort(key=lambda o: o.submission.student)
-    write_grades(report, folder.grades)
+    gradesheet.write_grades(report.outcomes, folder.grades)
+    if "canvas" in formats:
+        report.canvas_left_out = gradesheet.write_canvas(report.outcomes, folder.canvas_grades, canvas_assignment)
     summary.write(report, folder.summary, folder.report_link)
     return report
 
@@ -266,27 +283,3 @@ def _drain(pools, todo, jobs, plan, folder, book, report, progress, workers) -> 
             outcome = GradedSubmission(submission, exercise, value)
             report.outcomes.append(outcome)
             progress.advance(outcome)
-
-
-def write_grades(report: BatchReport, path: Path) -> None:
-    """One row per student, ready for an LMS import: score, status and every check's points."""
-    check_ids = []
-    for outcome in report.outcomes:
-        for entry in outcome.result.get("checks", []):
-            if entry["id"] not in check_ids:
-                check_ids.append(entry["id"])
-    temporary = path.with_name(path.name + ".partial")
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        holdout = any((o.result.get("metrics") or {}).get("holdout_accuracy") is not None for o in report.outcomes)
-        accuracies = ["test_accuracy", *(["holdout_accuracy"] if holdout else [])]
-        writer.writerow(["student_id", "exercise", "score", "max_score", "status", *accuracies, *check_ids])
-        for outcome in report.outcomes:
-            document = outcome.result
-            points = {c["id"]: c["points"] for c in document.get("checks", [])}
-            metrics = document.get("metrics") or {}
-            writer.writerow([outcome.submission.student, outcome.exercise or "", document.get("score", 0),
-                             document.get("max_score", 0), document["status"],
-                             *[metrics.get(key) if metrics.get(key) is not None else "" for key in accuracies],
-                             *[points.get(check_id, 0) for check_id in check_ids]])
-    os.replace(temporary, path)

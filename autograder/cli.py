@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
+    grade.add_argument("--format", dest="formats", action="append", default=[], choices=("canvas",),
+                       help="also write canvas-grades.csv, a file Canvas' gradebook import accepts")
+    grade.add_argument("--canvas-assignment", metavar='"NAME (ID)"',
+                       help="the Canvas gradebook column to fill, as Canvas names it in its export, e.g. "
+                            '"Keras dense (4321)" (default: the exercise id, a new assignment)')
 
     release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
@@ -80,7 +85,9 @@ def request_of(args: argparse.Namespace) -> settings.Request:
 
 
 def fail(message: str) -> int:
-    print(f"autograder: {message}", file=sys.stderr)
+    from .report.terminal import plain
+
+    print(f"autograder: {plain(message)}", file=sys.stderr)  # may name a student's file
     return 2
 
 
@@ -113,7 +120,7 @@ def run_check(args: argparse.Namespace) -> int:
         except OSError as error:
             return fail(f"cannot write {path}: {error.strerror or error}")
     if document["status"] == "invalid":
-        print(f"autograder: {document.get('reason')}", file=sys.stderr)
+        print(f"autograder: {terminal.plain(document.get('reason'))}", file=sys.stderr)
     elif not args.quiet:
         sys.stdout.write(terminal.render(report, color=terminal.wants_color(sys.stdout)))
     if github.active():
@@ -133,7 +140,8 @@ def run_grade(args: argparse.Namespace) -> int:
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
         report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
-                           progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS)
+                           progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
+                           formats=tuple(args.formats), canvas_assignment=args.canvas_assignment)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:
@@ -146,6 +154,9 @@ def run_grade(args: argparse.Namespace) -> int:
     graded = sum(1 for o in report.outcomes if o.result["status"] != "invalid")
     print(f"{graded} of {len(report.outcomes)} submissions graded, {len(report.problems)} file(s) could not "
           f"be; see {Path(args.out) / 'summary.html'} and {Path(args.out) / 'grades.csv'}")
+    if report.canvas_left_out is not None:
+        print(f"wrote {Path(args.out) / 'canvas-grades.csv'} for Canvas' gradebook import; "
+              f"{report.canvas_left_out} student(s) without a Canvas user id in their file name left out")
     return 0 if report.all_graded else 1
 
 

@@ -1,8 +1,16 @@
 """Find the submissions of a class: folders, nbgrader's layout and LMS zip downloads.
 
-Every input ends up either as a Submission (a student id and the notebook's
-bytes) or as a Problem (a file and the reason it cannot be graded). Nothing
-here raises for a bad input: a batch must survive whatever it is given.
+Whose file is whose comes only from what the instructor handed in:
+- a notebook given by path, or at the top of a folder: its file name (an LMS's naming,
+  e.g. Canvas' `smithalice_12345_67890_keras-dense.ipynb`, or just `alice.ipynb`);
+- a folder at the top of a folder: one student's (`<student>/...`, nbgrader's
+  `submitted/<student>/<assignment>/`, Moodle's `Alice Smith_4242_assignsubmission_file_/`);
+- a zip given by path: an LMS download, whose top-level entries are read the same way.
+Anything deeper is the student's own material. A zip inside a student's folder or
+submission is never opened: it cannot hand in, or replace, another student's notebook.
+
+Every input ends up either as a Submission (a student id and the notebook's bytes) or as a
+Problem (a file and the reason it is not graded). Nothing here raises for a bad input.
 """
 from __future__ import annotations
 
@@ -10,21 +18,43 @@ import hashlib
 import os
 import re
 import stat
-import time
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import identity
 from .notebook import MAX_NOTEBOOK_BYTES
 
 MAX_ARCHIVE_ENTRIES = 5000
 MAX_ARCHIVE_BYTES = 2 * 2**30
 MAX_COMPRESSION_RATIO = 200
+MAX_STUDENT_ID = 200
 SKIPPED_DIRS = {".ipynb_checkpoints", "__MACOSX", ".git"}
-# Canvas: "smithalice_12345_67890_keras-dense.ipynb", late ones with "_LATE" after the name.
-CANVAS = re.compile(r"^(?P<student>[^_]+?)(?:_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
-# Moodle: "Alice Smith_12345_assignsubmission_file_keras-dense.ipynb"
-MOODLE = re.compile(r"^(?P<student>.+?)_(?P<user>\d+)_assignsubmission_file_(?P<file>.+)$")
+# Canvas: "smithalice_12345_67890_keras-dense.ipynb"; late ones with "_late" (or "_LATE") after the name.
+CANVAS = re.compile(r"^(?P<student>[^_]+?)(?P<late>_late)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$",
+                    re.IGNORECASE | re.ASCII)
+# Moodle: "Alice Smith_12345_assignsubmission_file_keras-dense.ipynb", or a folder of that name
+# ending in "_assignsubmission_file_".
+MOODLE = re.compile(r"^(?P<student>.+?)_(?P<user>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$", re.ASCII)
+NBGRADER = "submitted"
+
+
+@dataclass(frozen=True)
+class LmsName:
+    """What a name in the instructor's layout says: whose it is and the LMS's own ids."""
+
+    student: str
+    file: str  # the rest of the name: the file as the student uploaded it
+    lms: str | None = None  # "canvas", "moodle", or None for a plain name
+    user_id: str | None = None
+    submission_id: str | None = None
+    late: bool | None = None  # None when the name cannot say
+
+    @property
+    def order(self) -> tuple[int, ...]:
+        """The LMS's own order of a student's submissions: a later one has a larger number."""
+        return (int(self.submission_id),) if self.submission_id else ()
 
 
 @dataclass
@@ -32,8 +62,9 @@ class Submission:
     student: str
     origin: str  # where it came from, for the instructor: a path, or archive!entry
     content: bytes
-    order: tuple = ()  # later is newer, to choose among a student's duplicates
-    exercise_hint: str | None = None  # an exercise id named in the file name, if any
+    name: LmsName = field(default_factory=lambda: LmsName("", ""))
+    exercise_hint: str | None = None  # the exercise the instructor's names give (released file, assignment)
+    notes: list[str] = field(default_factory=list)  # what the instructor should look at; graded anyway
 
     @property
     def digest(self) -> str:
@@ -52,15 +83,16 @@ class Collection:
     problems: list[Problem] = field(default_factory=list)
 
 
-def student_from_name(file_name: str) -> tuple[str, tuple, str]:
-    """(student id, ordering key, remaining file name) from an LMS download's file name."""
-    match = CANVAS.match(file_name)
+def student_from_name(name: str) -> LmsName:
+    """Whose a top-level file or folder is, from its name, with the LMS's ids when it has them."""
+    match = CANVAS.match(name)
     if match:
-        return match["student"], (int(match["submission"]),), match["file"]
-    match = MOODLE.match(file_name)
+        return LmsName(match["student"], match["file"], "canvas", match["user"], match["submission"],
+                       bool(match["late"]))
+    match = MOODLE.match(name)
     if match:
-        return match["student"].strip(), (int(match["user"]),), match["file"]
-    return PurePosixPath(file_name).stem, (), file_name
+        return LmsName(match["student"].strip(), match["file"], "moodle", match["user"])
+    return LmsName(PurePosixPath(name).stem if name.endswith(".ipynb") else name, name)
 
 
 def _exercise_hint(name: str, known: tuple[str, ...]) -> str | None:
@@ -72,16 +104,36 @@ def _exercise_hint(name: str, known: tuple[str, ...]) -> str | None:
     return None
 
 
-def _student_of(relative: PurePosixPath) -> tuple[str, tuple, str]:
-    """Student id for a notebook at `relative` inside a submissions folder."""
-    parts = relative.parts
-    if "submitted" in parts[:-1]:  # nbgrader: submitted/<student>/<assignment>/<notebook>.ipynb
-        position = parts.index("submitted")
-        if position + 1 < len(parts) - 1:
-            return parts[position + 1], (), parts[-1]
+@dataclass(frozen=True)
+class Place:
+    """A notebook's place in the instructor's layout: whose it is (with the LMS's ids, and its
+    order only for a file right at the top) and the name that may give the exercise."""
+
+    name: LmsName
+    hint_name: str
+
+
+def place_of(parts: tuple[str, ...], known: tuple[str, ...], in_submitted: bool = False) -> Place:
+    """Whose the notebook at `parts` (relative to a folder or an LMS download) is.
+    `in_submitted`: the folder handed in is nbgrader's submitted/ itself."""
+    if in_submitted:
+        parts = (NBGRADER, *parts)
+    if NBGRADER in parts[:-2]:  # nbgrader: submitted/<student>/<assignment>/.../<notebook>.ipynb
+        position = parts.index(NBGRADER)
+        assignment = parts[position + 2] if position + 3 < len(parts) else ""
+        # nbgrader's assignment folder is the instructor's name for the exercise
+        hint = assignment if assignment in known else parts[-1]
+        return Place(LmsName(parts[position + 1], parts[-1]), hint)
     if len(parts) == 1:
-        return student_from_name(parts[0])
-    return parts[0], (), parts[-1]  # <student>/... : one folder per student
+        name = student_from_name(parts[0])
+        return Place(name, name.file)
+    owner = student_from_name(parts[0])  # <student>/... : one folder per student
+    return Place(LmsName(owner.student, parts[-1], owner.lms, owner.user_id), parts[-1])
+
+
+def _nested_archive(owner: str) -> str:
+    return (f"an archive inside {identity.shown(owner)}'s own submission, not opened: it is that student's "
+            "material at most, never a source of other students' submissions")
 
 
 def _read_file(path: Path) -> tuple[bytes | None, str | None]:
@@ -98,18 +150,24 @@ def _read_file(path: Path) -> tuple[bytes | None, str | None]:
 
 def _collect_folder(folder: Path, known: tuple[str, ...], found: Collection) -> None:
     notebooks = 0
+    in_submitted = folder.resolve().name == NBGRADER
     for directory, subdirs, files in os.walk(folder, followlinks=False):
         subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
         for name in sorted(files):
             path = Path(directory) / name
-            relative = PurePosixPath(path.relative_to(folder).as_posix())
+            parts = PurePosixPath(path.relative_to(folder).as_posix()).parts
             if name.startswith(".") and not name.endswith(".ipynb"):
                 continue  # .DS_Store and other hidden clutter
             if name.endswith(".zip"):
-                _collect_zip(path, known, found)
+                owner = place_of(parts, known, in_submitted).name
+                if len(parts) == 1 and owner.lms is None:
+                    found.problems.append(Problem(str(path), "an archive inside a folder, not opened: give an "
+                                                             "LMS download on the command line itself"))
+                else:
+                    found.problems.append(Problem(str(path), _nested_archive(owner.student)))
                 continue
             if not name.endswith(".ipynb"):
-                if len(relative.parts) == 1:  # a stray file among the notebooks
+                if len(parts) == 1:  # a stray file among the notebooks
                     found.problems.append(Problem(str(path), "not a notebook (.ipynb)"))
                 continue  # in a student's own folder: their data or notes, not a submission
             content, reason = _read_file(path)
@@ -117,15 +175,14 @@ def _collect_folder(folder: Path, known: tuple[str, ...], found: Collection) -> 
                 found.problems.append(Problem(str(path), reason or "cannot be read"))
                 continue
             notebooks += 1
-            student, order, file_name = _student_of(relative)
-            try:
-                mtime = path.stat().st_mtime
-            except OSError:
-                mtime = 0.0
-            found.submissions.append(Submission(student, str(path), content, order + (mtime,),
-                                                _exercise_hint(file_name, known)))
+            _add(found, place_of(parts, known, in_submitted), str(path), content, known)
     if notebooks == 0 and not any(p.origin.startswith(str(folder)) for p in found.problems):
         found.problems.append(Problem(str(folder), "an empty folder: no notebooks in it"))
+
+
+def _add(found: Collection, place: Place, origin: str, content: bytes, known: tuple[str, ...]) -> None:
+    found.submissions.append(Submission(place.name.student, origin, content, place.name,
+                                        _exercise_hint(place.hint_name, known)))
 
 
 def _unsafe_entry(info: zipfile.ZipInfo) -> str | None:
@@ -144,6 +201,7 @@ def _unsafe_entry(info: zipfile.ZipInfo) -> str | None:
 
 
 def _collect_zip(path: Path, known: tuple[str, ...], found: Collection) -> None:
+    """An LMS download the instructor handed in: its top-level entries are the students."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
@@ -168,6 +226,8 @@ def _collect_zip(path: Path, known: tuple[str, ...], found: Collection) -> None:
             if info.is_dir() or any(p in SKIPPED_DIRS for p in parts) or parts[-1].startswith("."):
                 continue
             reason = _unsafe_entry(info)
+            if reason is None and info.filename.endswith(".zip"):
+                reason = _nested_archive(place_of(parts, known).name.student)
             if reason is None and not info.filename.endswith(".ipynb"):
                 reason = "not a notebook (.ipynb)"
             if reason:
@@ -183,41 +243,34 @@ def _collect_zip(path: Path, known: tuple[str, ...], found: Collection) -> None:
                 found.problems.append(Problem(origin, "larger than a notebook may be"))
                 continue
             notebooks += 1
-            student, order, file_name = _student_of(PurePosixPath(*parts))
-            stamp = time.mktime(info.date_time + (0, 0, -1))
-            found.submissions.append(Submission(student, origin, content, order + (stamp,),
-                                                _exercise_hint(file_name, known)))
+            _add(found, place_of(parts, known), origin, content, known)
         if notebooks == 0:
             found.problems.append(Problem(str(path), "an archive with no notebooks in it"))
 
 
 def valid_student_id(student: str) -> str | None:
-    """Why a student id cannot be used, or None when it can."""
-    if not student.strip():
+    """Why a (normalised) student id cannot be used, or None when it can."""
+    if not student:
         return "no student id could be read from its name"
-    if len(student) > 200 or any(ord(ch) < 32 for ch in student):
-        return "its name does not give a usable student id"
+    if len(student) > MAX_STUDENT_ID:
+        return f"its name gives a student id of {len(student)} characters; at most {MAX_STUDENT_ID} are used"
     return None
 
 
-def collect(inputs: list[str], known_exercises: tuple[str, ...]) -> Collection:
-    """All submissions under the given files, folders and archives; a student's latest wins."""
-    found = Collection()
+def _read_inputs(inputs: list[str], known: tuple[str, ...], found: Collection) -> None:
     for item in inputs:
         path = Path(item)
         try:
             if path.is_dir():
-                _collect_folder(path, known_exercises, found)
+                _collect_folder(path, known, found)
             elif path.suffix == ".zip" and path.is_file():
-                _collect_zip(path, known_exercises, found)
+                _collect_zip(path, known, found)
             elif path.suffix == ".ipynb" and path.is_file():
                 content, reason = _read_file(path)
                 if content is None:
                     found.problems.append(Problem(str(path), reason or "cannot be read"))
                     continue
-                student, order, file_name = student_from_name(path.name)
-                found.submissions.append(Submission(student, str(path), content, order,
-                                                    _exercise_hint(file_name, known_exercises)))
+                _add(found, place_of((path.name,), known), str(path), content, known)
             elif path.exists():
                 found.problems.append(Problem(str(path), "not a notebook, a folder or a zip archive"))
             else:
@@ -227,19 +280,83 @@ def collect(inputs: list[str], known_exercises: tuple[str, ...]) -> Collection:
         except Exception as error:  # noqa: BLE001 - an input we did not foresee is a problem, not a crash
             found.problems.append(Problem(str(path), f"cannot be read ({type(error).__name__}: "
                                                      f"{str(error)[:200]})".replace("\n", " ")))
-    kept: dict[str, Submission] = {}
+
+
+def _identities(found: Collection) -> dict[str, list[Submission]]:
+    """Normalise every id; submissions by final id, with ids that collide told apart and flagged."""
+    by_id: dict[str, dict[tuple[str, str | None], list[Submission]]] = defaultdict(lambda: defaultdict(list))
     for submission in found.submissions:
-        reason = valid_student_id(submission.student)
+        raw = submission.student
+        student = identity.normalise(raw)
+        reason = valid_student_id(student)
         if reason:
             found.problems.append(Problem(submission.origin, reason))
             continue
-        other = kept.get(submission.student)
-        if other is None:
-            kept[submission.student] = submission
+        if student != raw:
+            submission.notes.append(f"its name {identity.shown(raw)} was read as the id {identity.shown(student)} "
+                                    "(invisible, direction-changing or compatibility characters)")
+        submission.student = student
+        by_id[student][(raw, submission.name.user_id)].append(submission)
+    final: dict[str, list[Submission]] = {}
+    for student, people in by_id.items():
+        if len(people) == 1:
+            final[student] = next(iter(people.values()))
             continue
-        newer, older = (submission, other) if submission.order > other.order else (other, submission)
-        kept[submission.student] = newer
-        found.problems.append(Problem(older.origin, f"a second submission of {submission.student}; "
-                                                    f"the newer one ({newer.origin}) was graded"))
-    found.submissions = sorted(kept.values(), key=lambda s: s.student)
+        # Two people (different names, or the same name with different LMS user ids) read as one id:
+        # never merged, never one replacing the other; each gets an id of their own. A name that was
+        # the id already keeps it: a lookalike cannot take an honest student's id away.
+        plain = [key for key in people if key[0] == student]
+        for (raw, user), submissions in people.items():
+            suffix = user or hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            apart = student if plain == [(raw, user)] else f"{student}~{suffix}"
+            others = ", ".join(identity.shown(r) + (f" (LMS user {u})" if u else "") for r, u in people
+                               if (r, u) != (raw, user))
+            for submission in submissions:
+                submission.notes.append(f"{identity.shown(raw)}{f' (LMS user {user})' if user else ''} and "
+                                        f"{others} read as one id {identity.shown(student)}: graded apart as "
+                                        f"{identity.shown(apart)}; check who is who")
+                submission.student = apart
+            final[apart] = submissions
+    return final
+
+
+def _choose(student: str, candidates: list[Submission], found: Collection) -> Submission:
+    """One notebook of a student: the LMS's latest by its own numbering; every other is listed."""
+    ordered = sorted(candidates, key=lambda s: (s.name.order, s.origin))
+    kept = ordered[-1]
+    by_lms = all(s.name.order for s in candidates) and len({s.name.order for s in candidates}) == len(candidates)
+    for other in ordered[:-1]:
+        if by_lms:
+            reason = (f"replaced by a later submission of {identity.shown(student)} ({kept.origin}), "
+                      "by the LMS's own submission number")
+        else:
+            reason = (f"another notebook of {identity.shown(student)}; {kept.origin} was graded, not this one "
+                      "(nothing from the LMS says which is newer: grade this one alone to use it)")
+        found.problems.append(Problem(other.origin, reason))
+    return kept
+
+
+def _flag_lookalikes(submissions: list[Submission]) -> None:
+    looks: dict[str, list[Submission]] = defaultdict(list)
+    for submission in submissions:
+        looks[identity.skeleton(submission.student)].append(submission)
+        mixed = sorted(identity.scripts(submission.student))
+        if len(mixed) > 1:
+            submission.notes.append(f"its id {identity.shown(submission.student)} mixes {' and '.join(mixed)} "
+                                    "letters: a lookalike of another id?")
+    for alike in looks.values():
+        if len(alike) > 1:
+            for submission in alike:
+                others = ", ".join(identity.shown(s.student) for s in alike if s is not submission)
+                submission.notes.append(f"its id {identity.shown(submission.student)} looks like {others}")
+
+
+def collect(inputs: list[str], known_exercises: tuple[str, ...]) -> Collection:
+    """All submissions under the given files, folders and archives: one per student, and every
+    file that is not graded with the reason."""
+    found = Collection()
+    _read_inputs(inputs, known_exercises, found)
+    chosen = [_choose(student, candidates, found) for student, candidates in _identities(found).items()]
+    _flag_lookalikes(chosen)
+    found.submissions = sorted(chosen, key=lambda s: s.student)
     return found

@@ -2,12 +2,19 @@
 
 Active only when the runner sets GITHUB_STEP_SUMMARY (GitHub Actions does, for every
 step); elsewhere these functions do nothing, so `check` and `grade` print as usual.
+
+Student names, file names and messages reach both: in the summary they are escaped
+Markdown text (no heading, link, image, HTML or table cell of theirs), in a workflow
+command they are encoded so that no `::set-output`, `::add-mask` or other command of
+theirs can start (report/escaping.py).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .report.escaping import clip, markdown_text, visible, workflow_data, workflow_property
 
 if TYPE_CHECKING:
     from .result import ResultDocument
@@ -28,20 +35,25 @@ def append_summary(markdown: str) -> None:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(markdown.rstrip("\n") + "\n\n")
     except OSError as error:
-        print(f"autograder: cannot append to {SUMMARY_VARIABLE} ({path}): {error.strerror or error}")
+        print(f"autograder: cannot append to {SUMMARY_VARIABLE} ({visible(path, one_line=True)}): "
+              f"{error.strerror or error}")
 
 
-def _escape_data(text: str) -> str:
-    # GitHub's workflow-command encoding: the message ends at a newline unless encoded.
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+# GitHub shows an annotation's first lines only; a longer message is cut, not refused.
+MAX_MESSAGE = 2000
+MAX_CELL = 300
 
 
 def annotation(level: str, file: str, title: str, message: str) -> str:
-    return f"::{level} file={_escape_property(file)},title={_escape_property(title)}::{_escape_data(message)}"
+    return (f"::{level} file={workflow_property(clip(file, MAX_CELL))},"
+            f"title={workflow_property(clip(title, MAX_CELL))}::{workflow_data(clip(message, MAX_MESSAGE))}")
+
+
+def _points(result: ResultDocument) -> str:
+    try:
+        return f"{result.get('score', 0):g}/{result.get('max_score', 0):g}"
+    except (TypeError, ValueError):
+        return "?"
 
 
 def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
@@ -61,7 +73,7 @@ def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
 
 
 def _failed(result: ResultDocument) -> list[str]:
-    return [c["id"] for c in result.get("checks", []) if not c.get("passed")]
+    return [str(c.get("id")) for c in result.get("checks") or [] if not c.get("passed")]
 
 
 def batch_annotations(report) -> list[str]:
@@ -78,8 +90,7 @@ def batch_annotations(report) -> list[str]:
         else:
             continue
         file = outcome.submission.origin.split("!")[0]  # inside an archive: the archive
-        lines.append(annotation("error", file, f"{outcome.submission.student}: "
-                                f"{result.get('score', 0):g}/{result.get('max_score', 0):g}", message))
+        lines.append(annotation("error", file, f"{outcome.submission.student}: {_points(result)}", message))
     lines += [annotation("warning", p.origin.split("!")[0], "not graded", p.reason) for p in report.problems]
     return lines
 
@@ -93,9 +104,8 @@ def batch_summary(report) -> str:
     for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
         result = outcome.result
         failed = _failed(result)
-        score = (f"{result.get('score', 0):g}/{result.get('max_score', 0):g}"
-                 if result.get("status") != "invalid" else "-")
-        rows.append(f"| {_cell(outcome.submission.student)} | {score} | {result.get('status')} | "
+        score = _points(result) if result.get("status") != "invalid" else "-"
+        rows.append(f"| {_cell(outcome.submission.student)} | {score} | {_cell(result.get('status'))} | "
                     f"{_cell(', '.join(failed) or result.get('reason') or '')} |")
     if report.problems:
         rows += ["", "| file | why it was not graded |", "| --- | --- |"]
@@ -103,5 +113,6 @@ def batch_summary(report) -> str:
     return "\n".join(rows)
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")[:300]
+def _cell(text: object) -> str:
+    """Student text as one table cell of plain text."""
+    return markdown_text(clip(visible(text, one_line=True), MAX_CELL))

@@ -14,9 +14,11 @@ MAX_STEM = 80
 
 
 def file_stem(student: str) -> str:
-    """A file name for a student id: readable, and distinct for distinct ids of any length."""
+    """A file name for a student id: readable, and distinct for distinct ids of any length or case."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._") or "student"
-    if cleaned != student or len(cleaned) > MAX_STEM:
+    # A hash whenever the name is not the id itself: cleaned, cut, or differing only in case
+    # from another id on a file system that ignores case (macOS, Windows).
+    if cleaned != student or len(cleaned) > MAX_STEM or cleaned != cleaned.lower():
         cleaned = cleaned[:MAX_STEM] + "-" + hashlib.sha256(student.encode()).hexdigest()[:10]
     return cleaned
 
@@ -32,6 +34,11 @@ class OutputFolder:
     @property
     def grades(self) -> Path:
         return self.root / "grades.csv"
+
+    @property
+    def canvas_grades(self) -> Path:
+        """Canvas' gradebook import file (grade --format canvas)."""
+        return self.root / "canvas-grades.csv"
 
     @property
     def summary(self) -> Path:

@@ -1,16 +1,30 @@
-"""Progress of a batch: a live bar on a terminal (rich), plain log lines elsewhere."""
+"""Progress of a batch: a live bar on a terminal (rich), plain log lines elsewhere.
+
+A progress line never stops the batch: it shows whatever a result holds, student names
+without their control characters, and odd values as they are.
+"""
 from __future__ import annotations
 
 import sys
 import time
 
+from .report.terminal import plain
+
 
 def _verdict(outcome) -> str:
     document = outcome.result
-    if document["status"] == "invalid":
+    if document.get("status") == "invalid":
         return "not graded"
-    passed = all(c["passed"] for c in document.get("checks", [])) and document["status"] == "graded"
+    checks = document.get("checks") or []
+    passed = all(isinstance(c, dict) and c.get("passed") for c in checks) and document.get("status") == "graded"
     return "pass" if passed else "fail"
+
+
+def _number(value, template: str = "{:g}") -> str:
+    try:
+        return template.format(value)
+    except (TypeError, ValueError):
+        return plain(value)
 
 
 class LogProgress:
@@ -29,10 +43,10 @@ class LogProgress:
     def advance(self, outcome) -> None:
         self.done += 1
         document = outcome.result
-        how = "already graded" if outcome.reused else f"{document.get('duration_s', 0):.1f} s"
-        print(f"[{self.done}/{self.total}] {outcome.submission.student}: {document.get('score', 0):g}/"
-              f"{document.get('max_score', 0):g} {_verdict(outcome)} ({document['status']}, {how})",
-              file=self.stream, flush=True)
+        how = "already graded" if outcome.reused else _number(document.get("duration_s", 0), "{:.1f} s")
+        print(f"[{self.done}/{self.total}] {plain(outcome.submission.student)}: "
+              f"{_number(document.get('score', 0))}/{_number(document.get('max_score', 0))} "
+              f"{_verdict(outcome)} ({plain(document.get('status'))}, {how})", file=self.stream, flush=True)
 
     def finish(self, report) -> None:
         if report.interrupted:

@@ -21,11 +21,20 @@ def reasons(found):
     return {os.path.basename(p.origin.split("!")[-1]): p.reason for p in found.problems}
 
 
-def test_lms_file_names_give_student_ids():
-    assert student_from_name("smithalice_12345_67890_keras-dense.ipynb")[0] == "smithalice"
-    assert student_from_name("smithalice_LATE_12345_67891_keras-dense.ipynb")[:2] == ("smithalice", (67891,))
-    assert student_from_name("Alice Smith_4242_assignsubmission_file_lesson.ipynb")[0] == "Alice Smith"
-    assert student_from_name("bob.ipynb")[0] == "bob"
+def test_lms_file_names_give_student_ids_and_the_lms_ids():
+    canvas = student_from_name("smithalice_12345_67890_keras-dense.ipynb")
+    assert (canvas.student, canvas.lms, canvas.user_id, canvas.submission_id, canvas.late, canvas.file) == \
+        ("smithalice", "canvas", "12345", "67890", False, "keras-dense.ipynb")
+    late = student_from_name("smithalice_late_12345_67891_keras-dense.ipynb")
+    assert (late.student, late.order, late.late) == ("smithalice", (67891,), True)
+    assert student_from_name("smithalice_LATE_12345_67891_x.ipynb").late is True
+    moodle = student_from_name("Alice Smith_4242_assignsubmission_file_lesson.ipynb")
+    assert (moodle.student, moodle.lms, moodle.user_id, moodle.order, moodle.late) == \
+        ("Alice Smith", "moodle", "4242", (), None)
+    assert student_from_name("Alice Smith_4242_assignsubmission_file_").student == "Alice Smith"  # a folder
+    plain = student_from_name("bob.ipynb")
+    assert (plain.student, plain.lms, plain.user_id, plain.late) == ("bob", None, None, None)
+    assert student_from_name("x_\u0661\u0662_\u0663_y.ipynb").lms is None  # ids are ASCII digits only
 
 
 def test_folder_nbgrader_layout_and_per_student_folders(tmp_path):
@@ -43,22 +52,25 @@ def test_folder_nbgrader_layout_and_per_student_folders(tmp_path):
     (tmp_path / "empty").mkdir()
     found = collect([str(tmp_path / name) for name in ("flat", "course", "byfolder", "empty", "absent")], KNOWN)
     assert [s.student for s in found.submissions] == ["alice", "bob", "carol"]
-    assert found.submissions[1].exercise_hint is None  # the folder name is not a file name hint
+    assert found.submissions[1].exercise_hint == "keras-deeper"  # nbgrader's assignment folder names it
+    assert found.submissions[2].exercise_hint is None  # a student's own folder names nothing
     problems = reasons(found)
     assert problems["notes.txt"] == "not a notebook (.ipynb)"
     assert "empty folder" in problems["empty"] and problems["absent"] == "does not exist"
     assert ".DS_Store" not in problems
 
 
-def test_duplicates_keep_the_newest_and_say_so(tmp_path):
+def test_duplicates_keep_the_lms_latest_and_list_every_replaced_file(tmp_path):
     archive = tmp_path / "canvas.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("alice_111_5000_keras-dense.ipynb", NOTEBOOK)
         z.writestr("alice_111_5001_keras-dense.ipynb", NOTEBOOK.replace(b"[]", b"[ ]"))
+        z.writestr("alice_111_5000_keras-dense.ipynb", NOTEBOOK)
+        z.writestr("alice_111_4999_keras-dense.ipynb", NOTEBOOK)
     found = collect([str(archive)], KNOWN)
     assert len(found.submissions) == 1 and found.submissions[0].origin.endswith("5001_keras-dense.ipynb")
     assert found.submissions[0].exercise_hint == "keras-dense"
-    assert "a second submission of alice" in found.problems[0].reason
+    assert sorted(reasons(found)) == ["alice_111_4999_keras-dense.ipynb", "alice_111_5000_keras-dense.ipynb"]
+    assert all("replaced by a later submission of alice" in p.reason for p in found.problems)
 
 
 def test_hostile_archives_are_refused_entry_by_entry(tmp_path):

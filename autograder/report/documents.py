@@ -6,15 +6,35 @@ from pathlib import Path
 from . import model, plots
 from .templating import ENV as _ENV
 
+# A failing cell may have any number of lines; a report shows this many, around the error.
+MAX_LINES = 200
+
+
+def shown_lines(lines: list[dict]) -> list[dict]:
+    """At most MAX_LINES of a cell's lines, around the marked one, with a row saying how many
+    were left out before and after."""
+    if len(lines) <= MAX_LINES:
+        return lines
+    marked = next((i for i, line in enumerate(lines) if line["marked"]), 0)
+    start = max(0, min(marked - MAX_LINES // 2, len(lines) - MAX_LINES))
+    end = start + MAX_LINES
+
+    def gap(count: int) -> list[dict]:
+        return [{"number": "…", "text": f"({count} lines left out)", "marked": False}] if count else []
+
+    return gap(start) + lines[start:end] + gap(len(lines) - end)
+
 
 def _context(report: model.Report) -> dict:
-    """What both templates use besides the report: the history padded to equal lengths, column names."""
+    """What both templates use besides the report: the history padded to equal lengths, column
+    names, the failing cells' lines as shown."""
     history_length = max((len(v) for v in (report.history or {}).values()), default=0)
     width = len(report.confusion[0]) if report.confusion else 0
     column_names = [report.class_names[i] if i < len(report.class_names) else f"class {i}" for i in range(width)]
     history = {k: list(v) + [None] * (history_length - len(v)) for k, v in (report.history or {}).items()}
     return {"r": report, "history": history, "history_length": history_length, "column_names": column_names,
-            "mistakes": report.mistakes}
+            "mistakes": report.mistakes,
+            "cells": [{**cell, "lines": shown_lines(cell["lines"])} for cell in report.failing_cells]}
 
 
 def render_markdown(report: model.Report) -> str:

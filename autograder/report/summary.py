@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import identity
 from ..checks.accuracy import SUSPICIOUS_GAP
 from . import plots
 from .templating import ENV as _ENV
@@ -29,11 +30,11 @@ def build(report, report_link: Callable[[str], str]) -> dict:
                 mistakes[(entry.get("diagnosis") or entry["title"], entry["id"])].append(outcome.submission.student)
     for row in checks.values():
         row["rate"] = row["passed"] / row["total"] if row["total"] else 0.0
-    common = sorted(({"diagnosis": d, "check": c, "count": len(s), "students": s[:MAX_NAMES],
+    common = sorted(({"diagnosis": identity.visible(d), "check": c, "count": len(s), "students": s[:MAX_NAMES],
                       "more": max(0, len(s) - MAX_NAMES)} for (d, c), s in mistakes.items()),
                     key=lambda m: (-m["count"], m["check"]))
     stopped = [{"student": o.submission.student, "status": o.result["status"],
-                "reason": _stop_reason(o.result)} for o in outcomes if o.result["status"] != "graded"]
+                "reason": identity.visible(_stop_reason(o.result))} for o in outcomes if o.result["status"] != "graded"]
     durations = [o.result.get("duration_s", 0.0) for o in outcomes if not o.reused]
     fresh = len(durations)
     return {
@@ -41,7 +42,11 @@ def build(report, report_link: Callable[[str], str]) -> dict:
         "mean": statistics.mean(scores) if scores else None, "median": statistics.median(scores) if scores else None,
         "maximum": maximum, "full_marks": sum(1 for s in scores if s >= maximum),
         "histogram": plots.histogram(scores, maximum), "checks": list(checks.values()), "mistakes": common[:20],
-        "stopped": stopped, "problems": report.problems, "interrupted": report.interrupted,
+        "stopped": stopped,
+        "problems": [{"origin": identity.visible(p.origin), "reason": identity.visible(p.reason)}
+                     for p in report.problems], "interrupted": report.interrupted,
+        "flagged": [{"student": o.submission.student, "origin": identity.visible(o.submission.origin),
+                     "notes": o.submission.notes} for o in outcomes if o.submission.notes],
         "seconds": report.seconds, "jobs": report.jobs,
         "per_minute": 60.0 * fresh / report.seconds if report.seconds and fresh else None,
         "mean_duration": statistics.mean(durations) if durations else None,

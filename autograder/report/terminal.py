@@ -1,12 +1,26 @@
 """The summary `autograder check` prints, from the report model: score, verdict,
-what was not graded, then every check, failures first."""
+what was not graded, then every check, failures first.
+
+Every piece of text from the report is printed through `plain`: the notebook controls
+some of it (its name, error messages, names in its code), and a terminal would obey the
+escape sequences in it. The only escape sequences printed are our own colours, and no line
+starts with `::`, which GitHub Actions would read as a workflow command."""
 from __future__ import annotations
 
 import os
 import shutil
 import textwrap
 
+from .escaping import clip, not_a_command, visible
 from .model import Report
+
+# A message longer than this is cut: a notebook may raise an error of any length.
+MAX_TEXT = 1000
+
+
+def plain(text: object) -> str:
+    """Student-controlled text as one line a terminal only shows."""
+    return clip(visible(text, one_line=True), MAX_TEXT)
 
 
 def _style(enabled: bool):
@@ -18,34 +32,35 @@ def _style(enabled: bool):
 def render(report: Report, color: bool = False, width: int | None = None) -> str:
     width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
     paint = _style(color)
-    lines = [paint(f"{report.notebook} · {report.exercise or 'no exercise'}", "1")]
+    lines = [paint(f"{plain(report.notebook)} · {plain(report.exercise or 'no exercise')}", "1")]
     if report.status == "invalid":
-        lines.append(paint("NOT GRADED", "1;31") + f"  {report.verdict}")
-        return "\n".join(lines) + "\n"
-    lines.append(paint(f"Score {report.score:g}/{report.max_score:g}", "1") + f" — {report.verdict}")
+        lines.append(paint("NOT GRADED", "1;31") + f"  {plain(report.verdict)}")
+        return "\n".join(not_a_command(line) for line in lines) + "\n"
+    lines.append(paint(f"Score {report.score:g}/{report.max_score:g}", "1") + f" — {plain(report.verdict)}")
     if report.accuracy is not None:
         needed = f" (needed: {report.threshold:.2f})" if report.threshold is not None else ""
         lines.append(f"Test accuracy measured by the grader: {report.accuracy:.2f}{needed}")
     if report.holdout_accuracy is not None:
         lines.append(f"Accuracy on images the notebook never saw: {report.holdout_accuracy:.2f}")
     for note in report.not_graded:
-        lines.extend(paint(line, "33") for line in textwrap.wrap("! " + note, width, subsequent_indent="  "))
+        lines.extend(paint(line, "33") for line in textwrap.wrap("! " + plain(note), width, subsequent_indent="  "))
     lines.append("")
-    id_width = max((len(c["id"]) for c in report.checks), default=10)
+    id_width = max((len(plain(c["id"])) for c in report.checks), default=10)
     indent = " " * (6 + id_width + 9)
     text_width = max(30, width - len(indent))
     for entry in report.checks:
         mark = paint("PASS", "32") if entry["passed"] else paint("FAIL", "1;31")
         points = f"{entry['points']:g}/{entry['max_points']:g}".rjust(6)
-        text = textwrap.wrap(entry["message"], text_width) or [""]
-        lines.append(f"{mark}  {entry['id'].ljust(id_width)} {points}  {text[0]}")
+        text = textwrap.wrap(plain(entry["message"]), text_width) or [""]
+        lines.append(f"{mark}  {plain(entry['id']).ljust(id_width)} {points}  {text[0]}")
         lines.extend(indent + more for more in text[1:])
         if entry["hint"]:
-            lines.extend(indent + paint(h, "36") for h in textwrap.wrap("Next step: " + entry["hint"], text_width))
+            hint = textwrap.wrap("Next step: " + plain(entry["hint"]), text_width)
+            lines.extend(indent + paint(h, "36") for h in hint)
     lines.append("")
-    isolated = f", isolated with {report.isolation}" if report.isolation else ""
+    isolated = f", isolated with {plain(report.isolation)}" if report.isolation else ""
     lines.append(f"Graded in {report.duration:.1f} s{isolated}.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(not_a_command(line) for line in lines) + "\n"
 
 
 def wants_color(stream) -> bool:

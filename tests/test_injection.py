@@ -1,0 +1,86 @@
+"""A real notebook whose file name, code, layer name and error carry injection attempts,
+graded by `autograder check` inside GitHub Actions: nothing it wrote escapes into the
+terminal, the Markdown report, the job summary, the workflow commands or the HTML report."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import hostile
+from autograder.report import escaping
+from conftest import run_cli, write_notebook
+from corpus import lesson
+
+pytestmark = pytest.mark.slow
+
+BUILD = f'''\
+from keras.models import Sequential
+from keras.layers import Dense
+layer_name = r"""{hostile.EVERYTHING.replace("/", "")}"""  # Keras refuses only `/`
+model = Sequential()
+model.add(Dense(10, input_shape=(784,), activation='relu'))
+model.add(Dense(4, activation='softmax', name=layer_name))'''
+
+RAISE = f'''\
+# {hostile.FENCE.replace(chr(10), " ")}
+payload = r"""{hostile.EVERYTHING}"""
+raise ValueError(payload)'''
+
+
+CELLS = lesson(build=BUILD, after={"evaluate": RAISE})
+
+
+def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path, standin_file):
+    notebook = write_notebook(tmp_path / f"{hostile.STUDENT}.ipynb", CELLS)
+    paths = {kind: tmp_path / f"report.{kind}" for kind in ("md", "html", "json")}
+    summary = tmp_path / "step-summary.md"
+    completed = run_cli("check", str(notebook), "--markdown", str(paths["md"]), "--html", str(paths["html"]),
+                        "--json", str(paths["json"]), "--data", str(standin_file), "--exercise", "keras-dense",
+                        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "NO_COLOR": None})
+    document = json.loads(paths["json"].read_text())
+    assert document["status"] == "graded", completed.stderr[-2000:]
+    failed = {c["id"]: c for c in document["checks"] if not c["passed"]}
+    assert "model.output_layer" in failed and "set-output" in failed["model.output_layer"]["message"]
+    assert any(c.get("ename") == "ValueError" for c in document["cells"])
+
+    hostile.assert_terminal_safe(completed.stdout)
+    hostile.assert_terminal_safe(completed.stderr)
+    commands = [line for line in completed.stdout.splitlines() if line.lstrip().startswith("::")]
+    assert len(commands) == len(failed)  # one annotation per failed check, and nothing else
+    for line in commands:  # the command and its properties are ours; the student's text is data
+        assert re.fullmatch(r"::error file=[^:,]*,title=[^:,]*::.*", line), line
+    assert any("::set-output" in line.split("::", 2)[2] for line in commands)  # shown, as the message
+
+    title = escaping.visible(f"{hostile.STUDENT}.ipynb · keras-dense")
+    headings = [title, f"Checks: {14 - len(failed)} of 14 passed", "Cells that failed",
+                "Your model beside the expected one (≠ marks a difference)"]
+    markdown = paths["md"].read_text()
+    # fit and evaluate fail too (four units for three classes), quoting the layer's name
+    hostile.assert_markdown_inert(markdown, headings, code_blocks=3)
+    assert summary.read_text().strip() == markdown.strip()
+    hostile.assert_html_inert(paths["html"].read_text())
+    assert "\u202e" not in markdown + paths["html"].read_text()
+
+
+def test_grade_in_github_actions_shows_a_hostile_student_as_text(tmp_path, standin_file):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / f"{hostile.STUDENT}.ipynb", CELLS)
+    write_notebook(folder / f"{hostile.NAME}.ipynb", CELLS)  # refused: its name is no student id
+    summary = tmp_path / "step-summary.md"
+    completed = run_cli("grade", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--data",
+                        str(standin_file), "--exercise", "keras-dense",
+                        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    hostile.assert_terminal_safe(completed.stdout)
+    hostile.assert_terminal_safe(completed.stderr)
+    for stream in (completed.stdout, completed.stderr):
+        for line in stream.splitlines():
+            if line.lstrip().startswith("::"):
+                assert re.fullmatch(r"::(error|warning) file=[^:,]*,title=[^:,]*::.*", line), line
+    assert sum(line.startswith("::") for line in completed.stdout.splitlines()) == 2  # the student, the file
+    assert "1 of 1 submissions graded; 1 file(s) could not be." in summary.read_text()
+    hostile.assert_markdown_inert(summary.read_text(), ["autograder grade"])
+    hostile.assert_html_inert((tmp_path / "out" / "summary.html").read_text())
