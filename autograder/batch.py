@@ -278,8 +278,14 @@ def _drain(pools, todo, jobs, plan, folder, book, report, progress, workers) -> 
                 follow = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
                 running[follow] = ("finish", submission, exercise, rubric)
                 continue
-            book.record(submission.student, exercise or "?", submission.digest, rubric,
-                        submission.origin, value)
+            try:
+                book.record(submission.student, exercise or "?", submission.digest, rubric,
+                            submission.origin, value)
+            except Exception as error:  # noqa: BLE001 - a result the gradebook refuses ends only this one
+                reason = internal_error(error)
+                value = pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
+                value["grader_fault"] = reason  # not recorded: graded again on the next run
+                value["student"] = submission.student
             outcome = GradedSubmission(submission, exercise, value)
             report.outcomes.append(outcome)
             progress.advance(outcome)
