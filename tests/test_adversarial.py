@@ -112,7 +112,8 @@ def test_a_hostile_class_changes_no_verdict_harms_nothing_and_regrades_the_same(
     write_notebook(submissions / "leaves-daemons.ipynb", daemon_notebook(token), "keras-dense")
     (submissions / "honest.ipynb").write_bytes(honest.read_bytes())
     good = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode()
-    hostile_archive(submissions / "lms-download.zip", good, bomb_mib=8)
+    # an LMS download is opened only when the instructor names it (collect.py), so it is given apart
+    download = hostile_archive(tmp_path / "lms-download.zip", good, bomb_mib=8)
     scratch = tmp_path / "grader-tmp"  # the grader's own temporary folder, to see what is left in it
     scratch.mkdir()
     before_markers = [marker for marker in HOST_MARKERS if Path(marker).exists()]
@@ -121,7 +122,7 @@ def test_a_hostile_class_changes_no_verdict_harms_nothing_and_regrades_the_same(
     rounds = []
     for extra in ([], ["--regrade"]):
         started = time.monotonic()
-        completed = run_cli("grade", str(submissions), "--out", str(out), "--data", str(standin_file),
+        completed = run_cli("grade", str(submissions), str(download), "--out", str(out), "--data", str(standin_file),
                             "--jobs", "2", *extra, env={"TMPDIR": str(scratch)}, timeout=1800)
         assert completed.returncode in (0, 1), completed.stderr[-3000:]
         assert time.monotonic() - started < 600
