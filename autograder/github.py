@@ -63,7 +63,7 @@ def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
 
     if document.get("status") == "invalid":
         return [annotation("error", notebook, "not graded", str(document.get("reason") or "not graded"))]
-    lines = []
+    lines = isolation_warnings([document.get("isolation")], notebook)
     for check in document.get("checks", []):
         if check.get("passed"):
             continue
@@ -92,7 +92,17 @@ def batch_annotations(report) -> list[str]:
         file = outcome.submission.origin.split("!")[0]  # inside an archive: the archive
         lines.append(annotation("error", file, f"{outcome.submission.student}: {_points(result)}", message))
     lines += [annotation("warning", p.origin.split("!")[0], "not graded", p.reason) for p in report.problems]
-    return lines
+    return isolation_warnings([o.result.get("isolation") for o in report.outcomes], "grades.csv") + lines
+
+
+WEAK_ISOLATION = ("graded with resource limits only, without bubblewrap: notebooks could read this machine's "
+                  "files. Install bubblewrap for the sandbox.")
+
+
+def isolation_warnings(isolations: list[str | None], file: str) -> list[str]:
+    """One ::warning when any notebook ran without bubblewrap's sandbox."""
+    weak = sorted({i for i in isolations if i and i != "bubblewrap"})
+    return [annotation("warning", file, f"isolation: {', '.join(weak)}", WEAK_ISOLATION)] if weak else []
 
 
 def batch_summary(report) -> str:

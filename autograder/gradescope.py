@@ -31,8 +31,10 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when the autograder image is built.
 set -euo pipefail
-apt-get update -q && apt-get install -y -q --no-install-recommends bubblewrap python3-pip python3-venv
-pip3 install --no-cache-dir -r /autograder/source/requirements.txt
+apt-get update -q && apt-get install -y -q --no-install-recommends bubblewrap python3-venv
+# A virtual environment of its own: images that enforce PEP 668 refuse pip in the system Python.
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --no-cache-dir -r /autograder/source/requirements.txt
 """
 
 RUN = """#!/usr/bin/env bash
@@ -40,7 +42,9 @@ RUN = """#!/usr/bin/env bash
 ROOT="${GRADESCOPE_AUTOGRADER_ROOT:-/autograder}"
 export PYTHONPATH="$ROOT/source${PYTHONPATH:+:$PYTHONPATH}"
 cd "$ROOT/source"
-exec python3 -m autograder.gradescope run
+PYTHON="$ROOT/venv/bin/python"  # setup.sh's environment; a tree laid out by hand may use its own Python
+[ -x "$PYTHON" ] || PYTHON=python3
+exec "$PYTHON" -m autograder.gradescope run
 """
 
 
@@ -115,9 +119,12 @@ def results_json(document: ResultDocument, markdown: str, visibility: str, secon
                       "score": check.get("points", 0), "max_score": check.get("max_points", 0),
                       "status": "passed" if check.get("passed") else "failed", "output": output,
                       "output_format": "md", "visibility": visibility, "tags": [check["id"]]})
+    isolation = document.get("isolation") or "none (not run)"
     return {"score": document.get("score", 0), "execution_time": round(seconds),
-            "output": markdown, "output_format": "md", "visibility": visibility,
-            "stdout_visibility": "hidden", "tests": tests}
+            "output": f"{markdown}\n\nIsolation: {isolation}.", "output_format": "md", "visibility": visibility,
+            "stdout_visibility": "hidden", "tests": tests,
+            # Gradescope keeps extra_data with the submission: the instructor can see how it ran.
+            "extra_data": {"isolation": isolation}}
 
 
 def run(root: Path) -> dict:

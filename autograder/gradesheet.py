@@ -87,7 +87,7 @@ def write_grades(outcomes: Sequence[GradedSubmission], path: Path) -> None:
     holdout = any((o.result.get("metrics") or {}).get("holdout_accuracy") is not None for o in outcomes)
     accuracies = ["test_accuracy", *(["holdout_accuracy"] if holdout else [])]
     header: list[object] = ["student_id", "exercise", "score", "max_score", "status", "reason", "lms", "lms_user_id",
-              "lms_submission_id", "late", "file", *accuracies, *check_ids, "flags"]
+              "lms_submission_id", "late", "file", *accuracies, *check_ids, "isolation", "flags"]
     rows: list[list[object]] = [header]
     for outcome in outcomes:
         document, name = outcome.result, outcome.submission.name
@@ -100,7 +100,7 @@ def write_grades(outcomes: Sequence[GradedSubmission], path: Path) -> None:
                      outcome.submission.origin,
                      *[metrics.get(key) if metrics.get(key) is not None else "" for key in accuracies],
                      *[points.get(check_id, 0.0) if graded else "" for check_id in check_ids],
-                     "; ".join(outcome.submission.notes)])
+                     document.get("isolation") or "", "; ".join(outcome.submission.notes)])
     _write(path, rows)
 
 

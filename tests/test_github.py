@@ -25,3 +25,11 @@ def test_summary_is_appended_and_only_when_asked(tmp_path, monkeypatch):
     github.append_summary("# one")
     github.append_summary("# two\n")
     assert path.read_text() == "# one\n\n# two\n\n"
+
+
+def test_a_notebook_graded_without_bubblewrap_is_a_warning():
+    document = {"status": "graded", "isolation": "rlimits", "checks": [{"id": "data.load", "passed": True}]}
+    lines = github.check_annotations(document, "x.ipynb")
+    assert len(lines) == 1 and lines[0].startswith("::warning file=x.ipynb,title=isolation%3A rlimits::")
+    assert "bubblewrap" in lines[0]
+    assert github.check_annotations({**document, "isolation": "bubblewrap"}, "x.ipynb") == []

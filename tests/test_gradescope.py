@@ -34,10 +34,14 @@ def gradescope_tree(tmp_path, *options):
 
 
 def run_autograder(root):
-    # python3 is this environment's (it has the dependencies setup.sh would install); the
-    # package itself comes from the archive, through run_autograder's PYTHONPATH.
-    env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
-           "GRADESCOPE_AUTOGRADER_ROOT": str(root), "HOME": str(root)}
+    # setup.sh's virtual environment stands in as ROOT/venv: its python is this environment's
+    # (it has the dependencies setup.sh would install), and no python of ours is on PATH, so
+    # the run works only through the venv. The package comes from the archive (PYTHONPATH).
+    venv_python = root / "venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True, exist_ok=True)
+    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    venv_python.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "GRADESCOPE_AUTOGRADER_ROOT": str(root), "HOME": str(root)}
     completed = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
                                env=env, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -83,3 +87,11 @@ def test_bad_arguments_are_one_line(tmp_path):
     for arguments in (["--exercise", "nope"], ["--exercise", "keras-dense", "--data", str(bad)]):
         completed = run_cli("gradescope", *arguments, "--out", str(tmp_path / "a.zip"))
         assert completed.returncode == 2 and len(completed.stderr.strip().splitlines()) == 1, completed.stderr
+
+
+def test_results_json_names_the_isolation():
+    from autograder.gradescope import results_json
+
+    document = {"status": "graded", "score": 100.0, "isolation": "rlimits", "checks": []}
+    results = results_json(document, "# report", "visible", 3.0)
+    assert results["extra_data"] == {"isolation": "rlimits"} and "Isolation: rlimits." in results["output"]

@@ -73,6 +73,7 @@ def test_the_verdict_comes_from_the_holdout_and_students_see_only_what_is_allowe
     assert not check["passed"] and "does not reach 0.80" in check["message"]
     assert wrong["metrics"]["test_accuracy"] == fair["metrics"]["test_accuracy"]  # the same model
     gap = wrong["metrics"]["holdout_gap"]
+    assert wrong["metrics"]["holdout_gap_p"] < 1e-6  # a gap of 0.9 on 100 images is no accident
     assert gap > 0.5 and check["diagnosis"] == "far less accurate on unseen images than on the test images"
     hidden_number = f"{wrong['metrics']['holdout_accuracy']:.2f}"
     report = report_model.build(wrong)

@@ -1,6 +1,7 @@
 """accuracy.threshold: measured by the grader, on its own copy of the test data."""
 from __future__ import annotations
 
+from .. import gapstat
 from ..exercises import Exercise
 from ..facts import Facts, split_of
 from ..modelfile import StructureRecord
@@ -33,9 +34,6 @@ def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Ou
 
 LOW_HINT = ("Fix the other failing checks first (layers, activations, loss, training settings); the lesson's "
             "network reaches about 0.89.")
-# Accuracy on the visible test images this much above the hidden holdout's means the
-# model has most likely learned the test images themselves.
-SUSPICIOUS_GAP = 0.10
 
 
 def _training_advice(facts: Facts) -> str:
@@ -60,7 +58,7 @@ def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float
         found = f"{seen}, but {hidden:.2f} on {size} images your notebook never saw; it must reach {required} there."
     else:
         found = f"{seen}, but on images your notebook never saw it does not reach {required}."
-    if measured - hidden > SUSPICIOUS_GAP:
+    if gapstat.suspicious(measured, len(facts.data["test_classes"]), hidden, size or 0):
         return Outcome(False, join(found, "A model that does much better on the test images than on new ones "
                                           "has usually learned the test images themselves."),
                        "Train only on the training data (train_data and train_labels); the test images are "

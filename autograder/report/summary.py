@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import identity
-from ..checks.accuracy import SUSPICIOUS_GAP
+from ..gapstat import SUSPICIOUS_P
 from . import plots
 from .templating import ENV as _ENV
 
@@ -56,9 +56,12 @@ def build(report, report_link: Callable[[str], str]) -> dict:
                       "test_accuracy": (o.result.get("metrics") or {}).get("test_accuracy"),
                       "holdout_accuracy": (o.result.get("metrics") or {}).get("holdout_accuracy"),
                       "gap": (o.result.get("metrics") or {}).get("holdout_gap"),
+                      "gap_p": (o.result.get("metrics") or {}).get("holdout_gap_p"),
                       "report": report_link(o.submission.student)} for o in outcomes],
         "holdout": any((o.result.get("metrics") or {}).get("holdout_accuracy") is not None for o in outcomes),
-        "suspicious_gap": SUSPICIOUS_GAP,
+        "isolations": sorted(Counter(str(o.result.get("isolation")) for o in graded
+                                     if o.result.get("isolation")).items()),
+        "suspicious_p": SUSPICIOUS_P,
     }
 
 
