@@ -68,19 +68,20 @@ def test_grade_in_github_actions_shows_a_hostile_student_as_text(tmp_path, stand
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / f"{hostile.STUDENT}.ipynb", CELLS)
-    write_notebook(folder / f"{hostile.NAME}.ipynb", CELLS)  # refused: its name is no student id
+    # graded too: identity.py drops the escape codes from its id, which the summary spells out
+    write_notebook(folder / f"{hostile.NAME}.ipynb", CELLS)
     summary = tmp_path / "step-summary.md"
     completed = run_cli("grade", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--data",
                         str(standin_file), "--exercise", "keras-dense",
                         env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
-    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert completed.returncode == 0, completed.stderr[-2000:]
     hostile.assert_terminal_safe(completed.stdout)
     hostile.assert_terminal_safe(completed.stderr)
     for stream in (completed.stdout, completed.stderr):
         for line in stream.splitlines():
             if line.lstrip().startswith("::"):
                 assert re.fullmatch(r"::(error|warning) file=[^:,]*,title=[^:,]*::.*", line), line
-    assert sum(line.startswith("::") for line in completed.stdout.splitlines()) == 2  # the student, the file
-    assert "1 of 1 submissions graded; 1 file(s) could not be." in summary.read_text()
+    assert sum(line.startswith("::") for line in completed.stdout.splitlines()) == 2  # one per student
+    assert "2 of 2 submissions graded; 0 file(s) could not be." in summary.read_text()
     hostile.assert_markdown_inert(summary.read_text(), ["autograder grade"])
     hostile.assert_html_inert((tmp_path / "out" / "summary.html").read_text())
