@@ -325,12 +325,14 @@ def _choose(student: str, candidates: list[Submission], found: Collection) -> Su
     ordered = sorted(candidates, key=lambda s: (s.name.order, s.origin))
     kept = ordered[-1]
     by_lms = all(s.name.order for s in candidates) and len({s.name.order for s in candidates}) == len(candidates)
+    # The kept file's name is in the reason, which is one line: a stored name may hold newlines.
+    kept_shown = identity.shown(kept.origin)
     for other in ordered[:-1]:
         if by_lms:
-            reason = (f"replaced by a later submission of {identity.shown(student)} ({kept.origin}), "
+            reason = (f"replaced by a later submission of {identity.shown(student)} ({kept_shown}), "
                       "by the LMS's own submission number")
         else:
-            reason = (f"another notebook of {identity.shown(student)}; {kept.origin} was graded, not this one "
+            reason = (f"another notebook of {identity.shown(student)}; {kept_shown} was graded, not this one "
                       "(nothing from the LMS says which is newer: grade this one alone to use it)")
         found.problems.append(Problem(other.origin, reason))
     return kept

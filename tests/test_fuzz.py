@@ -155,6 +155,9 @@ def build_zip(items) -> bytes:
                                                                  HealthCheck.function_scoped_fixture])
 @given(entries, st.booleans())
 @example([("\x00.ipynb", b"{}", "file", zipfile.ZIP_STORED)], False)  # found by this test: a nameless entry
+@example([("alice.ipynb", b"{}", "file", zipfile.ZIP_STORED),  # found by this test: a duplicate's reason quoted
+          ("alice.ipynb", b"{}", "file", zipfile.ZIP_STORED),  # the other file's name, newline and all
+          ("0\n.ipynb", b"{}", "file", zipfile.ZIP_STORED)], False)
 def test_any_archive_gives_submissions_and_reasons_and_writes_nothing(tmp_path, items, truncate):
     folder = tmp_path / f"run-{time.monotonic_ns()}"
     folder.mkdir()
