@@ -168,8 +168,8 @@ def test_checks_are_kind_to_odd_calls_and_fast_on_structure(tmp_path, standin_fi
         "ex.hint('fit')",
         "import numpy as np\nfashion = np.load('fashion.npz')\n" + "\n".join(
             f"{k} = fashion[{k!r}]" for k in ("train_data", "train_labels", "test_data", "test_labels")),
-        CASES["sigmoid-output"].cells[2],  # flatten
-        CASES["sigmoid-output"].cells[3],  # a model with a sigmoid output
+        CASES["sigmoid-output"].cells[2],  # a model with a sigmoid output
+        CASES["sigmoid-output"].cells[3],  # compiled
         "import time\nstarted = time.perf_counter()\nex.check('build')\nbuild_seconds = time.perf_counter() - started",
         "print(f'BUILD CHECK {build_seconds:.3f} s')",
         "Exercise('no-such-exercise').check('build')",
