@@ -240,7 +240,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     gradesheet.write_grades(report.outcomes, folder.grades)
     if "canvas" in formats:
         report.canvas_left_out = gradesheet.write_canvas(report.outcomes, folder.canvas_grades, canvas_assignment)
-    summary.write(report, folder.summary, folder.report_link)
+    summary.write(report, folder.summary, folder.summary_json, folder.report_link)
     return report
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -173,6 +174,19 @@ class LiveRecorder:
 _recorder: LiveRecorder | None = None
 
 
+def quiet_tensorflow_startup() -> None:
+    """Keep TensorFlow's start-up log out of the student's setup cell.
+
+    Installing the probe imports Keras, and so TensorFlow, whose C++ side then logs its
+    CPU features and the like (INFO lines, in red under the first cell, before the student
+    has written anything). TF_CPP_MIN_LOG_LEVEL=2 keeps its errors; it is read once, when
+    TensorFlow loads, so it is set only if TensorFlow is not loaded yet and the student has
+    not chosen a level. Python warnings, the student's own included, are untouched.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def recorder(data_path: str, seed: int = 0) -> LiveRecorder | None:
     """This kernel's recorder, installed on first use; None outside IPython.
 
@@ -190,5 +204,6 @@ def recorder(data_path: str, seed: int = 0) -> LiveRecorder | None:
         shell = get_ipython()
         if shell is None:
             return None
+        quiet_tensorflow_startup()
         _recorder = LiveRecorder(shell, data_path, seed)
     return _recorder

@@ -44,6 +44,11 @@ class OutputFolder:
     def summary(self) -> Path:
         return self.root / "summary.html"
 
+    @property
+    def summary_json(self) -> Path:
+        """The class summary for other tools (README.md, "summary.json")."""
+        return self.root / "summary.json"
+
     def result(self, student: str) -> Path:
         return self.root / "results" / f"{file_stem(student)}.json"
 

@@ -20,8 +20,11 @@ recorded), the self-check cells do nothing, so they cannot change a grade.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from . import exercises
@@ -30,6 +33,12 @@ if TYPE_CHECKING:  # live.py imports the kernel's probe: only when a check runs
     from .live import LiveRecorder
 
 STEPS = ", ".join(exercises.TASKS)
+# Keras 3 warns, in the student's build cell, whenever a layer gets `input_shape`, as the
+# lesson asks. The warning is Keras' and stays (it would appear without the self-check too);
+# the build check says what it means for this lesson.
+INPUT_SHAPE_WARNING = ("Keras may have printed a UserWarning about `input_shape` above: that is advice, "
+                       "not an error. A first layer given `input_shape=...` works and is graded the same "
+                       "as the `keras.Input(shape=...)` layer Keras suggests.")
 
 
 def _display(panel) -> None:
@@ -51,6 +60,28 @@ def _graded_here() -> bool:
         return True
     probe, live = sys.modules.get("autograder.sandbox.probe"), sys.modules.get("autograder.live")
     return getattr(probe, "_probe", None) is not None and getattr(live, "_recorder", None) is None
+
+
+@contextlib.contextmanager
+def _our_work_quiet() -> Iterator[None]:
+    """Silence the warnings and absl log lines of the self-check's own work.
+
+    Starting the recorder imports Keras, and a check saves the student's models and reads
+    them back: what Keras says about that is about our work, not the student's, and would
+    show under their cell. Only for the duration of our own call: the student's cells keep
+    every warning they raise (Keras' advice on `input_shape` included).
+    """
+    absl_logging = sys.modules.get("absl.logging")  # imported by Keras; never by us
+    verbosity = absl_logging.get_verbosity() if absl_logging is not None else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if absl_logging is not None:
+            absl_logging.set_verbosity(absl_logging.ERROR)
+        try:
+            yield
+        finally:
+            if absl_logging is not None and verbosity is not None:
+                absl_logging.set_verbosity(verbosity)
 
 
 class Exercise:
@@ -75,7 +106,8 @@ class Exercise:
         try:
             from . import live
 
-            self._recorder = live.recorder(data)
+            with _our_work_quiet():
+                self._recorder = live.recorder(data)
         except Exception as error:  # noqa: BLE001
             self._problem = (f"The self-check could not start ({type(error).__name__}: {error}). Your work "
                              "is not affected; the autograder still grades the saved notebook.")
@@ -138,7 +170,8 @@ class Exercise:
             _display(inline.note_panel("Self-check", self._problem))
             return
         try:
-            panel = make()
+            with _our_work_quiet():
+                panel = make()
         except Exception as error:  # noqa: BLE001 - a bug of ours must not look like the student's
             panel = inline.note_panel(
                 "Self-check", f"The self-check could not run ({type(error).__name__}: {error}). Your work is "
@@ -157,8 +190,11 @@ class Exercise:
         lesson = recorder.lesson()
         if isinstance(lesson, str):
             return None, lesson
-        evaluator = recorder.measuring_evaluator() if measure else None
-        facts = pipeline.assess(self._checked_exercise, recorder.snapshot(), recorder.sources(), lesson, evaluator,
+        record = recorder.snapshot()
+        # The evaluator is a process whose TensorFlow import takes seconds: started only when
+        # there is a model to measure.
+        evaluator = recorder.measuring_evaluator() if measure and record.models else None
+        facts = pipeline.assess(self._checked_exercise, record, recorder.sources(), lesson, evaluator,
                                 str(recorder.folder / "test.npz"))
         return (facts, checks.run_checks(facts, self._checked_exercise)), ""
 
@@ -168,16 +204,24 @@ class Exercise:
         if step not in exercises.TASKS:
             return self._unknown(step)
         self._live.mark_check_cell()
-        if step == "fit":
-            self._live.warm_up()  # so that checking the evaluation next takes a moment, not seconds
-        outcome, problem = self._outcomes(measure=step == "evaluate")
-        if outcome is None:
-            return inline.note_panel(exercises.TASK_TITLES[step], problem)
-        _, results = outcome
-        chosen = [r for r in results if r.id in exercises.TASKS[step]]
         last = self._live.last_work_cell()
         untouched = ((last or {}).get("error") or {}).get("ename") == "NotImplementedError"
-        return inline.step_panel(step, chosen, not_started=untouched)
+        # A step not started yet is answered at once: nothing is measured for it.
+        outcome, problem = self._outcomes(measure=step == "evaluate" and not untouched)
+        if outcome is None:
+            return inline.note_panel(exercises.TASK_TITLES[step], problem)
+        facts, results = outcome
+        if not untouched and (facts.loads or facts.graded_model is not None):
+            # The student is under way: start the evaluator now, so that its TensorFlow import
+            # (seconds, at low priority) is done while they work and checking the evaluation
+            # takes a moment. Never for a notebook as handed out.
+            self._live.warm_up()
+        chosen = [r for r in results if r.id in exercises.TASKS[step]]
+        panel = inline.step_panel(step, chosen, not_started=untouched)
+        if step == "build" and not untouched and any(
+                word in source for source in self._live.sources().values() for word in ("input_shape=", "input_dim=")):
+            panel.note = INPUT_SHAPE_WARNING
+        return panel
 
     def _all(self):
         from .report import inline

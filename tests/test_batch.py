@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 CLASS = {"alice": "reference", "bob": "lesson-as-printed", "carol": "mse-loss", "dave": "never-trained",
          "frank": "sigmoid-output", "grace": "functional-api"}
+UNSTARTED = ("heidi", "ivan")  # the released template handed in as it was handed out
 
 
 def expected_failing(student):
@@ -32,6 +35,8 @@ def make_class(root):
     folder.mkdir()
     for student in ("alice", "bob", "carol"):
         write_notebook(folder / f"{student}.ipynb", CASES[CLASS[student]].cells, exercise="keras-dense")
+    for student in UNSTARTED:
+        shutil.copyfile(ROOT / "exercises" / "keras-dense.ipynb", folder / f"{student}.ipynb")
     (folder / "stray.txt").write_text("my notes")
     (folder / "erin.ipynb").write_text('{"cells": [')  # a corrupt notebook
     nbgrader = root / "course" / "submitted" / "dave" / "keras-dense"
@@ -54,21 +59,39 @@ def test_a_class_is_graded_like_check_would(tmp_path, standin_file):
                         "--exercise", "keras-dense", timeout=900, env={"GITHUB_STEP_SUMMARY": str(step_summary)})
     assert completed.returncode == 1, completed.stderr  # erin and the stray files were not graded
     rows = list(csv.DictReader(open(out / "grades.csv")))
-    assert [row["student_id"] for row in rows] == sorted([*CLASS, "erin"])
+    assert [row["student_id"] for row in rows] == sorted([*CLASS, *UNSTARTED, "erin"])
     ids = get("keras-dense").check_ids
     for row in rows:
         if row["student_id"] == "erin":
             assert row["status"] == "invalid" and row["score"] == "" and "not valid JSON" in row["reason"]
             continue
         failing = {check_id for check_id in ids if float(row[check_id]) == 0}
-        assert failing == expected_failing(row["student_id"]), row["student_id"]
+        assert failing == (set(ids) if row["student_id"] in UNSTARTED else expected_failing(row["student_id"]))
         result = json.loads((out / "results" / f"{row['student_id']}.json").read_text())
         assert result["student"] == row["student_id"] and result["score"] == float(row["score"])
         assert (out / "reports" / f"{row['student_id']}.html").exists()
     summary = (out / "summary.html").read_text()
     for bad in ("stray.txt", "not a notebook", "erin", "not valid JSON", "escape.ipynb", "leaves the archive"):
         assert bad in summary
-    assert "input shape (1,)" in summary  # bob's mistake, by name
+    # What to reteach: everyone who lost points once, under their first mistake; both untouched
+    # templates on one line; summary.json has the page's counts.
+    document = json.loads((out / "summary.json").read_text())
+    assert (document["students"], document["graded"], document["invalid"]) == (len(rows), len(rows) - 1, 1)
+    losing = sorted(row["student_id"] for row in rows if row["status"] != "invalid" and float(row["score"]) < 100)
+    assert sorted(student for row in document["reteach"] for student in row["students"]) == losing
+    assert [row["students"] for row in document["reteach"] if row["source"] == "not-started"] == [list(UNSTARTED)]
+    assert summary.count("Not started") == 1
+    bob = json.loads((out / "results" / "bob.json").read_text())
+    bob_row = next(row for row in document["reteach"] if "bob" in row["students"])
+    if "causes" in bob:  # the cause analysis names the root cause
+        assert bob_row["title"] == bob["causes"][0]["title"]
+    else:  # before it, the first failed check: not flattening the images
+        assert (bob_row["kind"], bob_row["title"]) == ("data.reshape", next(
+            c["diagnosis"] for c in bob["checks"] if c["id"] == "data.reshape"))
+    assert html.escape(bob_row["title"], quote=False) in summary
+    rates = {c["id"]: (c["passed"], c["total"]) for c in document["checks"]}
+    # data.reshape passes for everyone graded but bob and the templates
+    assert rates["data.reshape"] == (len(rows) - 1 - len(UNSTARTED) - 1, len(rows) - 1)
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == len(rows)
     # In GitHub Actions: a row per student in the job summary, an ::error per student who

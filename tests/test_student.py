@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime
 
 import nbformat
 import pytest
@@ -29,6 +30,18 @@ def execute(path, data_file):
     NotebookClient(node, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return node
+
+
+def seconds(cell) -> float:
+    """The wall time of an executed cell, as the kernel reported it (nbclient's timestamps)."""
+    timing = cell.metadata["execution"]
+    started, ended = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                      for key in ("iopub.execute_input", "shell.execute_reply"))
+    return (ended - started).total_seconds()
+
+
+def stderr(cell) -> str:
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
 
 
 def shown(cell) -> tuple[str, str]:
@@ -68,7 +81,14 @@ def step_cells(node):
 
 @pytest.mark.parametrize("exercise", ["keras-dense", "keras-deeper"])
 def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, standin_file, exercise):
-    node = execute(filled_release(tmp_path, exercise), standin_file)
+    path = filled_release(tmp_path, exercise)
+    filled = nbformat.read(path, as_version=4)
+    for cell in filled.cells:  # note whether the first check of the student's work started the evaluator
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "selfcheck-load":
+            cell.source += "\nfrom autograder import live\nstarted_by = 'load' if live._recorder.evaluator else None"
+    filled.cells.append(nbformat.v4.new_code_cell("print('EVALUATOR STARTED BY', started_by)"))
+    nbformat.write(filled, path)
+    node = execute(path, standin_file)
     cells = step_cells(node)
     assert set(cells) >= {f"selfcheck-{step}" for step in TASKS} | {"selfcheck-setup", "selfcheck-all"}
     for step, check_ids in TASKS.items():
@@ -79,20 +99,38 @@ def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, 
     html, text = shown(cells["selfcheck-all"])
     assert "100 of 100 points" in text and "Test accuracy measured by the grader" in text
     assert set(VERDICT.findall(html)) == {(check_id, "passed") for ids in TASKS.values() for check_id in ids}
-    assert_no_traceback_of_ours(node)
+    assert_no_traceback_of_ours(node)  # TensorFlow's start-up log included: the setup cell is silent
+    # The student's own warnings stay: Keras' advice on `input_shape` in their build cell
+    # (Keras 3 gives it to every Sequential model built so, with or without the self-check).
+    build = next(c for c in node.cells if c.cell_type == "code" and "input_shape" in c.source)
+    assert "UserWarning" in stderr(build) and "input_shape" in stderr(build)
+    assert "advice, not an error" in shown(cells["selfcheck-build"])[1]  # and the build check says what it means
+    # The evaluator was started by the first check of the student's work, so its TensorFlow
+    # import overlaps their training, and checking the evaluation takes less than that training
+    # (benchmarks/selfcheck.py measures by how much).
+    fit = next(c for c in node.cells if c.cell_type == "code" and "model.fit(" in c.source)
+    assert node.cells[-1].outputs[0]["text"] == "EVALUATOR STARTED BY load\n"
+    assert seconds(cells["selfcheck-evaluate"]) < seconds(fit), (seconds(cells["selfcheck-evaluate"]), seconds(fit))
 
 
 def test_released_exercise_as_handed_out_says_each_step_is_not_started(tmp_path, standin_file):
+    """...at once: with nothing to measure, no evaluator process is started (its TensorFlow
+    import took 6-11 s of `ex.check('evaluate')`)."""
     path = tmp_path / "keras-dense.ipynb"
-    shutil.copyfile(ROOT / "exercises" / "keras-dense.ipynb", path)
+    released = nbformat.read(ROOT / "exercises" / "keras-dense.ipynb", as_version=4)
+    released.cells.append(nbformat.v4.new_code_cell(
+        "from autograder import live\nprint('EVALUATOR', live._recorder.evaluator)"))
+    nbformat.write(released, path)
     node = execute(path, standin_file)
     cells = step_cells(node)
     for step in ("load", "reshape", "build", "compile", "fit", "evaluate"):
         html, text = shown(cells[f"selfcheck-{step}"])
         assert 'data-state="not_started"' in html, (step, text)
         assert "not done yet" in text and "raise NotImplementedError()" in text
+        assert seconds(cells[f"selfcheck-{step}"]) < 2.0, step
     html, text = shown(cells["selfcheck-all"])
     assert "0 of 100 points" in text
+    assert node.cells[-1].outputs[0]["text"] == "EVALUATOR None\n"
     assert_no_traceback_of_ours(node)
 
 
@@ -130,8 +168,8 @@ def test_checks_are_kind_to_odd_calls_and_fast_on_structure(tmp_path, standin_fi
         "ex.hint('fit')",
         "import numpy as np\nfashion = np.load('fashion.npz')\n" + "\n".join(
             f"{k} = fashion[{k!r}]" for k in ("train_data", "train_labels", "test_data", "test_labels")),
-        CASES["sigmoid-output"].cells[2],  # flatten
-        CASES["sigmoid-output"].cells[3],  # a model with a sigmoid output
+        CASES["sigmoid-output"].cells[2],  # a model with a sigmoid output
+        CASES["sigmoid-output"].cells[3],  # compiled
         "import time\nstarted = time.perf_counter()\nex.check('build')\nbuild_seconds = time.perf_counter() - started",
         "print(f'BUILD CHECK {build_seconds:.3f} s')",
         "Exercise('no-such-exercise').check('build')",
