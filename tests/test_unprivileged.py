@@ -25,13 +25,14 @@ pytestmark = pytest.mark.skipif(not isolation.running_as_root(), reason="the use
 PACKAGE = Path(autograder.__file__).resolve().parent
 
 
-def attack(secret: Path, readable: Path, planted: Path) -> str:
+def attack(secret: Path, readable: Path, planted: Path) -> tuple[str, ...]:
     """Each attempt in a cell of its own, so that each one's error is recorded."""
     return f"""\
+import os
 print('uid', os.getuid(), 'gid', os.getgid(), 'groups', os.getgroups())
 open({str(readable)!r}).read()  # the same folder is reachable: only the mode stops the next one
 """, f"open({str(secret)!r}).read()", f"open({str(planted)!r}, 'w').write('pwned')", """\
-import pathlib
+import os, pathlib
 scratch = pathlib.Path(os.getcwd()).parent
 print(sorted(os.listdir(scratch)))"""
 
@@ -59,7 +60,7 @@ def test_a_hostile_notebook_graded_as_root_without_bubblewrap_is_an_unprivileged
     assert result["isolation"] == "rlimits" and result["status"] == "graded"
     assert status == 0 and result["score"] == result["max_score"], json.dumps(result["checks"], indent=1)
     cells = {cell["index"]: cell for cell in result["cells"]}
-    assert cells[0]["status"] == "ok"  # a file anyone may read, in the same folder: reachable
+    assert cells[0]["status"] == "ok", cells[0]  # a file anyone may read, in the same folder: reachable
     for index in (1, 2, 3):  # root's 0600 file, the package, the scratch folder's listing
         assert cells[index]["status"] == "error" and cells[index]["ename"] == "PermissionError", cells[index]
 
