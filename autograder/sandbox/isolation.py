@@ -209,13 +209,26 @@ def _closed_ancestors(paths: list[str], uid: int) -> list[str]:
     return sorted(top for top in closed if not any(_inside(top, other) for other in closed))
 
 
-def _cover(closed: list[str], needed: list[str]) -> None:
-    from .forkserver import CLONE_NEWNS, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC, mount, unshare
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
 
-    try:
-        unshare(CLONE_NEWNS)
-    except OSError as error:
-        raise OSError(error.errno, f"no mount namespace to cover {', '.join(closed)}: {error.strerror}") from None
+
+def _cover(closed: list[str], needed: list[str]) -> None:
+    # libc directly, as the fork server does (which imports this module, so it cannot lend its helpers).
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def call(result: int, what: str) -> None:
+        if result != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"{what}: {os.strerror(error)}")
+
+    def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+        call(libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                        data.encode() if data else None), f"mount {target}")
+
+    call(libc.unshare(CLONE_NEWNS), f"no mount namespace to cover {', '.join(closed)}")
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing done below reaches the host's mounts
     kept = sorted(path for path in needed if not any(_inside(path, other) for other in needed))
     handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
