@@ -1,23 +1,25 @@
-"""Our checks as nbgrader autograder-test cells.
+"""Our checks as nbgrader autograder-test cells, for the student's own feedback.
 
 The solution notebooks end with one locked, graded cell per check id:
 
     from autograder.in_nbgrader import verdict
     verdict("keras-dense", "model.architecture")
 
-Under `nbgrader autograde` the first such cell grades the submitted notebook file with
-`autograder check` (in its own sandbox, started as a subprocess, on a fresh run of the
-notebook) and every cell then passes or raises with that check's message, so nbgrader's
-gradebook holds our per-check points.
+Run by the student (or by `nbgrader validate`), the first such cell grades the saved
+notebook file with `autograder check` (in its own sandbox, started as a subprocess, on a
+fresh run of the notebook) and every cell then passes or raises with that check's message.
+
+These cells are feedback, never grades: they run in the student's kernel, after the
+student's code, which can make them say anything (set an environment variable, replace this
+module in `sys.modules`). nbgrader's points come from `autograder.nbgrader_grading`, which
+takes the place of nbgrader's kernel when autograding. If a course forgot to configure it
+and nbgrader's own kernel runs these cells under `nbgrader autograde`, they fail, so a
+misconfigured course gives no points rather than points a student could forge.
 
 nbgrader scores a test cell 0 when it writes to stderr, so nothing here may: the grading
 output is captured, Python warnings are silenced and file descriptor 2 (where TensorFlow's
 C++ logging goes, from any thread of the student's kernel) points at /dev/null while a
 verdict is computed.
-
-What this cannot defend: these cells run in the student's kernel, after the student's
-code, so a student who replaces this module in `sys.modules` can forge the cells' outcome
-(nbgrader's own limit). `autograder check` and `grade` do not have it.
 """
 from __future__ import annotations
 
@@ -37,6 +39,11 @@ if TYPE_CHECKING:
     from .result import ResultDocument
 
 _results: dict[str, ResultDocument] = {}  # notebook content digest -> result document
+
+
+#: Why a verdict cell run by nbgrader's own kernel under `nbgrader autograde` fails.
+NOT_A_GRADE = ("these cells are feedback and give no points in the student's kernel: configure "
+               "autograder.nbgrader_grading in nbgrader_config.py so that the autograder grades outside it")
 
 
 class VerdictFailed(AssertionError):
@@ -102,10 +109,13 @@ def _grade(notebook: Path, exercise_id: str) -> ResultDocument:
 
 
 def verdict(exercise_id: str, check_id: str) -> None:
-    """Pass (print the check's message) or raise VerdictFailed with its message and hint."""
+    """Pass (print the check's message) or raise VerdictFailed with its message and hint (feedback:
+    see the module's docstring)."""
     if os.environ.get("AUTOGRADER_SANDBOX"):
         print("(graded by the autograder itself; this cell does nothing here)")
         return
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        raise VerdictFailed(NOT_A_GRADE)
     from .result import verdict_of
 
     with _no_stderr():

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "keras-dense"
 
 
-def course(root: Path, data: Path, source_cells=None) -> Path:
+def course(root: Path, data: Path, source_cells=None, graded_outside_kernel: bool = False) -> Path:
     """An nbgrader course whose assignment keras-dense is our solution notebook, or the
-    cells `source_cells(cells)` makes of it."""
+    cells `source_cells(cells)` makes of it; `graded_outside_kernel`: autograded by
+    autograder.nbgrader_grading, as the README configures it, in place of nbgrader's kernel."""
     source = root / "source" / ASSIGNMENT
     source.mkdir(parents=True)
     node = nbformat.read(ROOT / "solutions" / f"{ASSIGNMENT}.ipynb", as_version=4)
@@ -28,7 +29,9 @@ def course(root: Path, data: Path, source_cells=None) -> Path:
         "c = get_config()\n"
         "c.CourseDirectory.course_id = 'keras-lesson'\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
-        "c.ExecutePreprocessor.timeout = 240\n")
+        "c.ExecutePreprocessor.timeout = 240\n" + (
+            "from autograder.nbgrader_grading import autograde_preprocessors\n"
+            "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n" if graded_outside_kernel else ""))
     return root
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.exercises import get
 from conftest import run_cli, write_notebook
-from corpus import CASES
+from corpus import CASES, lesson
 
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "output_format", "visibility", "tags"}
 
@@ -33,7 +33,7 @@ def gradescope_tree(tmp_path, *options):
     return root
 
 
-def run_autograder(root):
+def run_autograder(root, path="/usr/bin:/bin"):
     # setup.sh's virtual environment stands in as ROOT/venv: its python is this environment's
     # (it has the dependencies setup.sh would install), and no python of ours is on PATH, so
     # the run works only through the venv. The package comes from the archive (PYTHONPATH).
@@ -41,7 +41,7 @@ def run_autograder(root):
     venv_python.parent.mkdir(parents=True, exist_ok=True)
     venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     venv_python.chmod(0o755)
-    env = {"PATH": "/usr/bin:/bin", "GRADESCOPE_AUTOGRADER_ROOT": str(root), "HOME": str(root)}
+    env = {"PATH": path, "GRADESCOPE_AUTOGRADER_ROOT": str(root), "HOME": str(root)}
     completed = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
                                env=env, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -71,6 +71,34 @@ def test_a_submission_is_graded_like_check_grades_it(tmp_path, standin_file):
     assert str(root) not in json.dumps(results)  # no path of the grading machine
     assert "requirements.txt" in os.listdir(root / "source")
     assert any(line.startswith("tensorflow") for line in (root / "source" / "requirements.txt").read_text().split())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs the autograder as root")
+def test_a_container_without_bubblewrap_grades_as_an_unprivileged_user_and_says_so(tmp_path, standin_file):
+    """A Gradescope image where setup.sh's bubblewrap is missing: root runs the archive with
+    no bwrap on PATH. A hostile student who also does the lesson is graded in full, as a user
+    of the run's own: nothing written into the archive's package, the root-only file unread."""
+    from test_unprivileged import attack
+
+    root = gradescope_tree(tmp_path, "--data", str(standin_file))
+    tools = tmp_path / "bin"  # what the run calls by name, and no bwrap
+    tools.mkdir()
+    for tool in ("bash", "unshare"):
+        if shutil.which(tool):
+            (tools / tool).symlink_to(shutil.which(tool))
+    secret, readable = root / "secret.txt", root / "public.txt"
+    secret.write_text("root only")
+    secret.chmod(0o600)
+    readable.write_text("anyone")
+    planted = root / "source" / "autograder" / "planted.py"
+    write_notebook(root / "submission" / "my-work.ipynb", [*attack(secret, readable, planted), *lesson()])
+    results = run_autograder(root, path=str(tools))
+    validate(results, "visible")
+    assert results["extra_data"] == {"isolation": "rlimits"} and "Isolation: rlimits." in results["output"]
+    assert results["score"] == get("keras-dense").max_score
+    assert all(test["status"] == "passed" for test in results["tests"])
+    assert not planted.exists() and "root only" not in json.dumps(results)
 
 
 def test_no_notebook_submitted_is_a_zero_with_the_reason(tmp_path):

@@ -82,23 +82,33 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
 
 
 def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:
+    """The run's folders, and its user when the grader is root (see isolation.py).
+
+    Without bubblewrap the run's folders are on the host: the run's user owns its home, /tmp
+    and runtime folders (0700, so no other run's user can look in), and may pass through the
+    scratch folder (0711) but not list it; the probe's folder stays root's but for `models`.
+    """
     out = scratch / "out"
     out.mkdir()
     (out / "models").mkdir()  # the only place the kernel saves to; events.jsonl stays the runner's
-    dropped = iso.running_as_root() and isolation == iso.BUBBLEWRAP
     if isolation == iso.BUBBLEWRAP:
         layout = iso.Layout(isolation, host_out=out, home=iso.SANDBOX_HOME,
                             out=iso.SANDBOX_OUT, runtime=iso.SANDBOX_RUNTIME)
+        owned = [out / "models"]
     else:
         home = scratch / "home"
-        home.mkdir()
-        (scratch / "tmp").mkdir()
+        owned = [out / "models", home, scratch / "tmp", scratch / "run"]
+        for folder in owned[1:]:
+            folder.mkdir(mode=0o700)
         shutil.copyfile(data_path, home / DATA_NAME)
         layout = iso.Layout(isolation, host_out=out, home=str(home), out=str(out),
                             runtime=str(scratch / "run"))
-    if dropped:
+    if iso.running_as_root():
         layout.uid = layout.gid = iso.job_user()
-        os.chown(out / "models", layout.uid, layout.gid)
+        if isolation != iso.BUBBLEWRAP:
+            scratch.chmod(0o711)
+        for folder in owned:
+            os.chown(folder, layout.uid, layout.gid)
     return layout
 
 

@@ -3,10 +3,17 @@
 bubblewrap gives the notebook its own PID, network, IPC and UTS namespaces,
 a read-only view of only the system and Python files it needs, a private
 size-capped /tmp and home (holding a fresh copy of the data), and one
-writable directory for the probe's output. When the grader runs as root the
-runner also drops to an unprivileged user. Without bubblewrap the runner is a
-plain process in its own session, with the same resource limits and a clean
-environment, but it sees the host's files: the result says which was used.
+writable directory for the probe's output. Without bubblewrap the runner is a
+plain process in its own session (and PID namespace where `unshare` works), with
+the same resource limits and a clean environment, but it sees the host's files:
+the result says which was used.
+
+Either way, when the grader runs as root the runner becomes a user of the run's
+own before any student code runs (`become_user`). Without bubblewrap that user is
+the defence of the host's files: it owns only the run's home, /tmp and runtime
+folders (0700) and the model folder, so it can write nothing else and read only
+what any user may, never root's 0600 files or another run's folders. `choose`
+refuses rlimits as root when such a user could not run this package.
 """
 from __future__ import annotations
 
@@ -132,7 +139,108 @@ def choose(requested: str) -> str:
     if requested == BUBBLEWRAP and not bubblewrap_works():
         raise ValueError("bubblewrap was asked for but bwrap is missing or cannot create "
                          "namespaces on this machine")
+    if requested == RLIMITS and running_as_root():
+        problem = unprivileged_python_problem()
+        if problem:
+            raise ValueError("grading as root without bubblewrap needs an unprivileged user to run the "
+                             f"notebook, and one could not start this grader's Python: {problem}; make the "
+                             "Python environment and this package readable by all users (or install bubblewrap)")
     return requested
+
+
+@functools.lru_cache(maxsize=1)
+def unprivileged_python_problem() -> str | None:
+    """Why a user of a run's own, switched to as the runner switches (`become_user`), could not
+    start this Python and import what the runner and the kernel need, or None when it could."""
+    user = job_user()
+    env = sandbox_env("/", "/tmp", "probe", 1)
+    del env[MARKER_VARIABLE]
+    # As the runner does: switch, then start Python again (the kernel) as that user.
+    switch = ("import os, sys\n"
+              "from autograder.sandbox.isolation import become_user, python_paths\n"
+              f"become_user({user}, {user}, python_paths())\n"
+              "os.execv(sys.executable, [sys.executable, '-c', 'import autograder.sandbox.runner, nbformat'])\n")
+    try:
+        probe = subprocess.run([sys.executable, "-c", switch], capture_output=True, text=True, timeout=120,
+                               cwd="/", env=env, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"{type(error).__name__}: {error}"
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines()
+        return lines[-1] if lines else f"exit status {probe.returncode}"
+    return None
+
+
+def become_user(uid: int, gid: int, needed: list[str]) -> None:
+    """Switch this process (root) to `uid` and `gid` with no other groups, for good, after
+    making the folders in `needed` reachable to that user.
+
+    A folder only its owner may pass through (a Python installed under /root, 0700) would stop
+    the user from reaching what it needs below it. Such a folder is covered, in a mount
+    namespace of this process's own, by an empty tmpfs in which only the needed folders are
+    bound back: the user reaches those and nothing else of it. Raises OSError when that
+    cannot be done (no mount namespace in this container, say).
+    """
+    closed = _closed_ancestors(needed, uid)
+    if closed:
+        _cover(closed, [path for path in needed if any(_inside(path, top) for top in closed)])
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def _closed_ancestors(paths: list[str], uid: int) -> list[str]:
+    """The topmost folders above `paths` that `uid`, neither their owner nor in any group, may
+    not pass through."""
+    closed: set[str] = set()
+    for path in paths:
+        for parent in _parents(path):
+            try:
+                status = os.stat(parent)
+            except OSError:
+                break
+            if status.st_uid != uid and not status.st_mode & 0o001:
+                closed.add(parent)
+                break
+    return sorted(top for top in closed if not any(_inside(top, other) for other in closed))
+
+
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+
+
+def _cover(closed: list[str], needed: list[str]) -> None:
+    # libc directly, as the fork server does (which imports this module, so it cannot lend its helpers).
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def call(result: int, what: str) -> None:
+        if result != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"{what}: {os.strerror(error)}")
+
+    def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+        call(libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                        data.encode() if data else None), f"mount {target}")
+
+    call(libc.unshare(CLONE_NEWNS), f"no mount namespace to cover {', '.join(closed)}")
+    mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing done below reaches the host's mounts
+    kept = sorted(path for path in needed if not any(_inside(path, other) for other in needed))
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
+    try:
+        for folder in closed:
+            mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        for path, handle in handles.items():
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+    finally:
+        for handle in handles.values():
+            os.close(handle)
 
 
 def python_paths() -> list[str]:

@@ -21,7 +21,7 @@ from queue import Empty
 
 from ..protocol import ANSI_ESCAPE
 from . import kernel
-from .isolation import MARKER_VARIABLE
+from .isolation import MARKER_VARIABLE, become_user
 from .job import JobError, RunnerJob, read_job
 
 KERNEL_NAME = "autograder-python"
@@ -84,9 +84,7 @@ def confine(job: RunnerJob) -> None:
     """Become the sandbox user and apply the limits; everything started later inherits them."""
     uid, gid = job.uid, job.gid
     if uid is not None and gid is not None and os.geteuid() == 0:
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
+        become_user(uid, gid, [*job.python_paths, job.home, job.probe_dir, job.runtime_dir])
     # Not dumpable: the kernel, same user or not, cannot ptrace this process
     # or open its descriptors through /proc.
     _prctl(PR_SET_DUMPABLE, 0)
