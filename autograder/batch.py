@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from .result import ResultDocument
 from .sandbox import run_notebook
 
 if TYPE_CHECKING:
+    from .cluster import ClusterWorkers
     from .sandbox.slots import Slot
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
@@ -139,12 +140,35 @@ class Workers:
     def shared_evaluator(self) -> Evaluator:
         return self.evaluator
 
+    def starter(self, plan: GradingPlan) -> LocalStarter:
+        return LocalStarter(self, plan)
+
     def close(self) -> None:
         """Stop the evaluator and the slot, even one still starting: no folder or process is left."""
         self.closing.set()
         if self.keeper is not None:
             self.keeper.join()
         self.evaluator.close()
+
+
+class LocalStarter:
+    """Runs stages 1 and 2 of each submission on a thread that owns a job of the slot, `jobs`
+    at once (cluster.ClusterStarter is the same on a Dask cluster's workers)."""
+
+    def __init__(self, workers: Workers, plan: GradingPlan):
+        self.workers = workers
+        self.plan = plan
+        self.capacity = workers.jobs
+        self.pool = ThreadPoolExecutor(max_workers=workers.jobs)
+
+    def submit(self, submission: Submission, exercise: str | None) -> Future:
+        return self.pool.submit(start_one, submission, exercise, self.plan, self.workers)
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, workers: Workers):
@@ -201,9 +225,11 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
-        canvas_assignment: str | None = None) -> BatchReport:
+        canvas_assignment: str | None = None, scheduler: str | None = None) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
-    `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`."""
+    `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
+    `scheduler`, a Dask scheduler's address, runs the notebooks on its workers (cluster.py);
+    everything is still recorded and written here, as without it."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -215,22 +241,31 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
     # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
-    workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
+    workers: Workers | ClusterWorkers
+    if scheduler is not None:
+        from .cluster import ClusterWorkers  # Dask is imported only for a grading that asks for it
+
+        workers = ClusterWorkers(scheduler, plan)
+    else:
+        workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
     report.execution = "warm" if workers.warm else "cold"
     report.outcomes.extend(done)
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
         progress.advance(outcome)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as runner, ThreadPoolExecutor(max_workers=jobs) as finisher:
+        starter = workers.starter(plan)
+        with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                _drain((runner, finisher), todo, jobs, plan, folder, book, report, progress, workers)
+                _drain((starter, finisher), todo, plan, folder, book, report, progress, workers)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
                 processes.stop_all()
-                runner.shutdown(wait=True, cancel_futures=True)
+                starter.stop()
                 finisher.shutdown(wait=True, cancel_futures=True)
+            finally:
+                starter.close()
     finally:
         workers.close()
         book.close()
@@ -244,18 +279,18 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     return report
 
 
-def _drain(pools, todo, jobs, plan, folder, book, report, progress, workers) -> None:
-    """Keep `jobs` notebooks running in the slots; finish each on the other pool (facts,
+def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
+    """Keep the starter's capacity of notebooks running; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
-    runner, finisher = pools
+    starter, finisher = pools
     running: dict = {}  # future -> (stage, submission, exercise, rubric)
     queue = list(todo)
     while queue or running:
         in_slots = sum(1 for stage, *_ in running.values() if stage == "run")
-        while queue and in_slots < jobs:
+        while queue and in_slots < starter.capacity:
             submission, exercise, rubric = queue.pop(0)
-            future = runner.submit(start_one, submission, exercise, plan, workers)
+            future = starter.submit(submission, exercise)
             running[future] = ("run", submission, exercise, rubric)
             in_slots += 1
         finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)

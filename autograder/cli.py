@@ -17,6 +17,7 @@ submission graded, 1 some could not be, 2 misuse, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -47,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, metavar="DIR", help="where the gradebook and reports go")
     settings.add_arguments(grade, *GRADING)
     grade.add_argument("--jobs", type=int, default=None, metavar="N",
-                       help="notebooks graded at once (default: the number of cores)")
+                       help="notebooks graded at once (default: the number of cores); with --scheduler, "
+                            "reports drawn at once")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the notebooks on the workers of a running Dask scheduler, tcp://HOST:PORT "
+                            "(needs the 'cluster' extra; see docs/cluster.md); results still land in --out")
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
@@ -137,11 +142,14 @@ def run_grade(args: argparse.Namespace) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     if jobs < 1:
         return fail("--jobs must be at least 1")
+    if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
+        return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
         report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
                            progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
-                           formats=tuple(args.formats), canvas_assignment=args.canvas_assignment)
+                           formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
+                           scheduler=args.scheduler)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:

@@ -1,0 +1,241 @@
+"""`autograder grade --scheduler`: a class graded on a real Dask cluster on this machine
+(a `dask scheduler` and two single-threaded `dask worker`s) gets the verdicts --jobs 2
+gives; a worker killed mid-class loses nothing; a notebook that kills its worker every
+time becomes a graded result; `grade` without --scheduler never imports Dask."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from autograder import cluster
+from autograder.collect import Submission
+from autograder.exercises import get
+from autograder.plan import make_plan
+from autograder.settings import Request
+from cluster_faults import KILL_MARKER
+from conftest import ROOT, run_cli, write_notebook
+from corpus import CASES
+
+DASK = Path(sys.executable).parent / "dask"
+CLASS = {"alice": "reference", "bob": "lesson-as-printed", "carol": "reference", "dave": "mse-loss"}
+
+
+class LocalCluster:
+    """A scheduler and named workers, each in a session of its own, on 127.0.0.1 only."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        scheduler_file = folder / "scheduler.json"
+        self.scheduler = subprocess.Popen(
+            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(scheduler_file)], cwd=folder, env=self.env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.workers: dict[str, subprocess.Popen] = {}
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        time.sleep(0.5)  # the file is written whole, but give the writer a moment
+        self.scheduler_file = scheduler_file
+        self.address = json.loads(scheduler_file.read_text())["address"]
+
+    def start_worker(self, name: str) -> None:
+        # Its own folder as working directory: a worker reads nothing of the grading machine's.
+        home = self.folder / name
+        home.mkdir(exist_ok=True)
+        self.workers[name] = subprocess.Popen(
+            [str(DASK), "worker", "--scheduler-file", str(self.scheduler_file), "--nworkers", "1",
+             "--nthreads", "1", "--name", name, "--no-dashboard", "--local-directory", str(home),
+             "--death-timeout", "60", "--preload", str(ROOT / "tests" / "cluster_faults.py")],
+            cwd=home, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait_for_workers(self, count: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=120)
+
+    def descendants(self, name: str) -> list[psutil.Process]:
+        return psutil.Process(self.workers[name].pid).children(recursive=True)
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker and its nanny (their process group), as a machine that fails."""
+        process = self.workers.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def close(self) -> None:
+        for process in [*self.workers.values(), self.scheduler]:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    local = LocalCluster(tmp_path_factory.mktemp("dask"))
+    try:
+        for name in ("w1", "w2"):
+            local.start_worker(name)
+        local.wait_for_workers(2)
+        yield local
+    finally:
+        local.close()
+
+
+@pytest.fixture(scope="module")
+def class_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("class")
+    for student, case in CLASS.items():
+        write_notebook(folder / f"{student}.ipynb", CASES[case].cells, exercise="keras-dense")
+    return folder
+
+
+def verdicts(out: Path) -> dict[str, tuple]:
+    """Each student's status, score and every check's verdict, from the result files."""
+    found = {}
+    for path in sorted((out / "results").glob("*.json")):
+        document = json.loads(path.read_text())
+        found[document["student"]] = (document["status"], document["score"],
+                                      sorted((c["id"], c["passed"]) for c in document["checks"]))
+    return found
+
+
+def gradebook_rows(out: Path) -> list[str]:
+    with sqlite3.connect(out / "gradebook.sqlite") as book:
+        return [row[0] for row in book.execute("SELECT student FROM results ORDER BY student")]
+
+
+@pytest.fixture(scope="module")
+def with_jobs(tmp_path_factory, class_folder, standin_file) -> dict[str, tuple]:
+    out = tmp_path_factory.mktemp("jobs") / "out"
+    completed = run_cli("grade", str(class_folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
+                        "--exercise", "keras-dense", timeout=900)
+    assert completed.returncode == 0, completed.stderr
+    return verdicts(out)
+
+
+@pytest.mark.slow
+def test_a_class_graded_on_the_cluster_gets_the_verdicts_of_jobs_2(dask_cluster, class_folder, standin_file,
+                                                                   with_jobs, tmp_path):
+    out = tmp_path / "out"
+    args = ("grade", str(class_folder), "--out", str(out), "--scheduler", dask_cluster.address,
+            "--data", str(standin_file), "--exercise", "keras-dense")
+    completed = run_cli(*args, timeout=900)
+    assert completed.returncode == 0, completed.stderr
+    assert "4 of 4 submissions graded" in completed.stdout
+    graded = verdicts(out)
+    assert graded == with_jobs
+    assert set(graded) == set(CLASS)  # alice's and carol's identical notebooks: two tasks, two results
+    assert graded["alice"][0:2] == ("graded", 100.0) and graded["bob"][1] < 100
+    assert gradebook_rows(out) == sorted(CLASS)
+    assert [row["student_id"] for row in csv.DictReader(open(out / "grades.csv"))] == sorted(CLASS)
+    assert all((out / "reports" / f"{student}.html").exists() for student in CLASS)
+    # Every notebook ran in a warm slot on a worker, in bubblewrap as with --jobs.
+    for student in CLASS:
+        document = json.loads((out / "results" / f"{student}.json").read_text())
+        assert (document["execution"], document["isolation"]) == ("warm", "bubblewrap")
+    # The grading's plugin was torn down: no sandbox or evaluator is left on the workers.
+    deadline = time.monotonic() + 30
+    while any(dask_cluster.descendants(name) for name in ("w1", "w2")):
+        assert time.monotonic() < deadline, "the workers kept their slots after the grading"
+        time.sleep(0.5)
+
+    again = run_cli(*args, timeout=300)  # resume: everything is in the gradebook already
+    assert again.returncode == 0, again.stderr
+    assert "4 already graded" in again.stderr
+    assert verdicts(out) == with_jobs
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_class_loses_nothing(dask_cluster, class_folder, standin_file, with_jobs, tmp_path):
+    out = tmp_path / "out"
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    grading = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", str(class_folder), "--out", str(out), "--scheduler",
+         dask_cluster.address, "--data", str(standin_file), "--exercise", "keras-dense"],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Partway: once the first result is in, both workers are running a notebook.
+        deadline = time.monotonic() + 600
+        while not list(out.glob("results/*.json")):
+            assert grading.poll() is None and time.monotonic() < deadline, "no result arrived"
+            time.sleep(0.5)
+        sandboxes = [p for p in dask_cluster.descendants("w1") if p.name() == "bwrap"]
+        assert sandboxes, "the worker had no sandbox running"
+        dask_cluster.kill_worker("w1")
+        dask_cluster.start_worker("w3")
+        # Its sandboxes (in sessions of their own) died with it.
+        gone, alive = psutil.wait_procs(sandboxes, timeout=15)
+        assert not alive, f"sandboxes outlived their worker: {alive}"
+        stdout, stderr = grading.communicate(timeout=900)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+    assert grading.returncode == 0, stderr
+    assert verdicts(out) == with_jobs
+    assert gradebook_rows(out) == sorted(CLASS)  # each graded once, none lost
+    progress = re.findall(r"^\[\d+/4\] (\w+):", stderr, re.MULTILINE)
+    assert sorted(progress) == sorted(CLASS)  # progress: one line per submission, no repeats
+
+
+@pytest.mark.slow
+def test_a_notebook_that_kills_its_worker_every_time_is_a_graded_result(dask_cluster, standin_file, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / "mallory.ipynb", [f"# {KILL_MARKER.decode()}", *CASES["reference"].cells],
+                   exercise="keras-dense")
+    write_notebook(folder / "alice.ipynb", CASES["reference"].cells, exercise="keras-dense")
+    out = tmp_path / "out"
+    completed = run_cli("grade", str(folder), "--out", str(out), "--scheduler", dask_cluster.address,
+                        "--data", str(standin_file), "--exercise", "keras-dense", timeout=900)
+    assert completed.returncode == 0, completed.stderr  # a graded result: the batch is complete
+    mallory = json.loads((out / "results" / "mallory.json").read_text())
+    assert mallory["status"] == "kernel_died"
+    assert "death of the grading worker" in mallory["reason"]
+    assert {c["id"] for c in mallory["checks"]} == set(get("keras-dense").check_ids)
+    assert not any(c["passed"] for c in mallory["checks"])
+    assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
+    assert gradebook_rows(out) == ["alice", "mallory"]
+
+
+def test_identical_notebooks_of_two_students_are_two_tasks():
+    first, second = (cluster.task_key("abcd", number, student) for number, student in ((1, "alice"), (2, "carol")))
+    assert first != second and "alice" in first and "carol" in second
+    assert cluster.task_key("abcd", 3, "o'brien; <x>") == "autograder-abcd-3-o_brien___x_"
+
+
+def test_a_killed_notebook_fails_every_check_with_the_reason(standin_file):
+    plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
+    submission = Submission("mallory", "class/mallory.ipynb", b"{}")
+    document = cluster.killed_workers_result(submission, None, plan, RuntimeError("KilledWorker: 3 workers"))
+    assert document["status"] == "kernel_died" and document["notebook"] == "mallory.ipynb"
+    assert "KilledWorker: 3 workers" in document["reason"]
+    assert [c["id"] for c in document["checks"]] == list(get("keras-dense").points)
+    assert document["score"] == 0.0
+
+
+def test_grade_without_scheduler_does_not_import_dask(tmp_path):
+    (tmp_path / "empty").mkdir()
+    code = ("import sys; from autograder import cli; "
+            f"cli.main(['grade', {str(tmp_path / 'empty')!r}, '--out', {str(tmp_path / 'out')!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "grades.csv").exists()
