@@ -13,7 +13,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import exercises, gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
@@ -27,7 +27,6 @@ from .result import ResultDocument
 from .sandbox import run_notebook
 
 if TYPE_CHECKING:
-    from .cluster import ClusterWorkers
     from .sandbox.slots import Slot
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
@@ -151,6 +150,26 @@ class Workers:
         self.evaluator.close()
 
 
+class Starter(Protocol):
+    """Starts the grading of each submission; its future holds a Job to finish or a result."""
+
+    @property
+    def capacity(self) -> int: ...  # submissions in flight at once
+
+    def submit(self, submission: Submission, exercise: str | None) -> Future: ...
+
+    def stop(self) -> None: ...  # Ctrl-C: drop what is queued and running
+
+    def close(self) -> None: ...
+
+
+class RemoteWorkers(Protocol):
+    """Workers on other machines that return finished results (cluster.ClusterWorkers); the
+    caller opens and closes them."""
+
+    def starter(self, plan: GradingPlan) -> Starter: ...
+
+
 class LocalStarter:
     """Runs stages 1 and 2 of each submission on a thread that owns a job of the slot, `jobs`
     at once (cluster.ClusterStarter is the same on a Dask cluster's workers)."""
@@ -225,10 +244,10 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
-        canvas_assignment: str | None = None, scheduler: str | None = None) -> BatchReport:
+        canvas_assignment: str | None = None, remote: RemoteWorkers | None = None) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
-    `scheduler`, a Dask scheduler's address, runs the notebooks on its workers (cluster.py);
+    `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
     everything is still recorded and written here, as without it."""
     from .report import summary
     from .sandbox.slots import warm_path_available
@@ -241,14 +260,13 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
     # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
-    workers: Workers | ClusterWorkers
-    if scheduler is not None:
-        from .cluster import ClusterWorkers  # Dask is imported only for a grading that asks for it
-
-        workers = ClusterWorkers(scheduler, plan)
+    local: Workers | None = None
+    workers: Workers | RemoteWorkers
+    if remote is None:
+        workers = local = Workers(warm and bool(todo) and warm_path_available(), jobs)
     else:
-        workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
-    report.execution = "warm" if workers.warm else "cold"
+        workers = remote  # each of its workers keeps a warm slot of its own
+    report.execution = "cold" if local is not None and not local.warm else "warm"
     report.outcomes.extend(done)
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
@@ -267,7 +285,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
             finally:
                 starter.close()
     finally:
-        workers.close()
+        if local is not None:
+            local.close()
         book.close()
         report.seconds = round(time.monotonic() - started, 2)
         progress.finish(report)

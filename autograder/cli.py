@@ -17,6 +17,7 @@ submission graded, 1 some could not be, 2 misuse, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -134,6 +135,16 @@ def run_check(args: argparse.Namespace) -> int:
     return result_module.exit_code(document)
 
 
+def remote_workers(scheduler: str | None, plan) -> contextlib.AbstractContextManager:
+    """A Dask cluster's workers, given the plan, for the grading's duration; none without --scheduler
+    (and then Dask is not imported)."""
+    if scheduler is None:
+        return contextlib.nullcontext()
+    from .cluster import ClusterWorkers
+
+    return ClusterWorkers(scheduler, plan)
+
+
 def run_grade(args: argparse.Namespace) -> int:
     from . import batch, github, progress
     from .plan import make_plan
@@ -146,10 +157,11 @@ def run_grade(args: argparse.Namespace) -> int:
         return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
-        report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
-                           progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
-                           formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
-                           scheduler=args.scheduler)
+        with remote_workers(args.scheduler, plan) as remote:
+            report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
+                               progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
+                               formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
+                               remote=remote)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:

@@ -2,7 +2,7 @@
 
 The grading machine keeps everything that decides or records a grade other than the
 run itself: it collects the class, splits off what the gradebook already has, draws the
-reports and is the gradebook's only writer (batch.py, unchanged). What moves to the
+reports and is the gradebook's only writer (batch.py's loop, as with --jobs). What moves to the
 cluster is stage 1-3 of the pipeline for one submission: read, run in the sandbox,
 measure with the evaluator, check. Each task returns a result document.
 
@@ -13,9 +13,11 @@ measure with the evaluator, check. Each task returns a result document.
   read no file of the grading machine: submissions travel in the task, results back.
 - The plugin keeps the worker's warm slot (a fork server for `nthreads` jobs side by
   side, each isolated exactly as with --jobs) and its evaluator for every task, and
-  closes them at teardown. The slot's bubblewrap dies with the thread of the worker that
-  started it (--die-with-parent), so a killed worker takes its sandboxes with it; the
-  evaluator ends when its stdin, the worker's pipe, closes.
+  closes them at teardown. A task leaves the worker's thread pool (secede) once its
+  notebook has run, so the next notebook starts while this one is measured. The slot's
+  bubblewrap dies with the worker thread that started it (--die-with-parent), so a
+  killed worker takes its sandboxes with it; the evaluator ends when its stdin, the
+  worker's pipe, closes.
 - Each task's key names the student, so two students' byte-identical notebooks are two
   tasks. A worker that dies mid-notebook loses that attempt; the scheduler runs it again
   elsewhere. After `distributed.scheduler.allowed-failures` deaths (3 by default) the
@@ -36,7 +38,7 @@ from typing import Any
 import distributed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import batch, checks, pipeline, result as result_module
+from . import batch, checks, pipeline, processes, result as result_module
 from .collect import Submission
 from .errors import GraderFault, UsageError
 from .plan import GradingPlan, choose_isolation
@@ -92,6 +94,9 @@ def grade_on_worker(plugin_name: str, lesson_digest: str, submission: Submission
         raise GraderFault("this worker holds another grading's data")
     started = batch.start_one(submission, exercise, plugin.plan, plugin.workers)
     if isinstance(started, pipeline.NotebookJob):
+        # The notebook is done with its slot: leave the worker's pool, so that the next task
+        # starts a notebook while this one is measured and checked (as --jobs' finisher pool).
+        distributed.secede()
         return pipeline.finish(started, plugin.workers.shared_evaluator())
     return started
 
@@ -144,7 +149,7 @@ class ClusterStarter:
             try:
                 bridge.set_result(done.result())
             except distributed.client.FutureCancelledError:
-                bridge.set_exception(batch.processes.Stopped("grading was interrupted"))
+                bridge.set_exception(processes.Stopped("grading was interrupted"))
             except distributed.KilledWorker as error:
                 bridge.set_result(killed_workers_result(submission, exercise, self.plan, error))
             except BaseException as error:  # noqa: BLE001 - the batch's loop judges it, as a local run's
@@ -167,9 +172,8 @@ class ClusterStarter:
 
 
 class ClusterWorkers:
-    """The batch's workers when they are a Dask cluster's: connected, given the plan, warmed."""
-
-    warm = True
+    """The batch's workers when they are a Dask cluster's: connected, given the plan, warmed
+    (batch.RemoteWorkers); closing removes the plan and the warm slots from every worker."""
 
     def __init__(self, address: str, plan: GradingPlan):
         try:
@@ -191,6 +195,12 @@ class ClusterWorkers:
 
     def starter(self, plan: GradingPlan) -> ClusterStarter:
         return ClusterStarter(self, plan)
+
+    def __enter__(self) -> ClusterWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Tear the plugin down on every worker (slots and evaluators stop), then disconnect."""

@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,68 +25,14 @@ from autograder.settings import Request
 from cluster_faults import KILL_MARKER
 from conftest import ROOT, run_cli, write_notebook
 from corpus import CASES
+from dask_cluster import LocalCluster
 
-DASK = Path(sys.executable).parent / "dask"
 CLASS = {"alice": "reference", "bob": "lesson-as-printed", "carol": "reference", "dave": "mse-loss"}
-
-
-class LocalCluster:
-    """A scheduler and named workers, each in a session of its own, on 127.0.0.1 only."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        scheduler_file = folder / "scheduler.json"
-        self.scheduler = subprocess.Popen(
-            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(scheduler_file)], cwd=folder, env=self.env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.workers: dict[str, subprocess.Popen] = {}
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
-            assert time.monotonic() < deadline, "the scheduler did not start"
-            time.sleep(0.2)
-        time.sleep(0.5)  # the file is written whole, but give the writer a moment
-        self.scheduler_file = scheduler_file
-        self.address = json.loads(scheduler_file.read_text())["address"]
-
-    def start_worker(self, name: str) -> None:
-        # Its own folder as working directory: a worker reads nothing of the grading machine's.
-        home = self.folder / name
-        home.mkdir(exist_ok=True)
-        self.workers[name] = subprocess.Popen(
-            [str(DASK), "worker", "--scheduler-file", str(self.scheduler_file), "--nworkers", "1",
-             "--nthreads", "1", "--name", name, "--no-dashboard", "--local-directory", str(home),
-             "--death-timeout", "60", "--preload", str(ROOT / "tests" / "cluster_faults.py")],
-            cwd=home, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def wait_for_workers(self, count: int) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(count, timeout=120)
-
-    def descendants(self, name: str) -> list[psutil.Process]:
-        return psutil.Process(self.workers[name].pid).children(recursive=True)
-
-    def kill_worker(self, name: str) -> None:
-        """SIGKILL the worker and its nanny (their process group), as a machine that fails."""
-        process = self.workers.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def close(self) -> None:
-        for process in [*self.workers.values(), self.scheduler]:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
 
 
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("dask"))
+    local = LocalCluster(tmp_path_factory.mktemp("dask"), preload=ROOT / "tests" / "cluster_faults.py")
     try:
         for name in ("w1", "w2"):
             local.start_worker(name)
@@ -151,7 +96,7 @@ def test_a_class_graded_on_the_cluster_gets_the_verdicts_of_jobs_2(dask_cluster,
         assert (document["execution"], document["isolation"]) == ("warm", "bubblewrap")
     # The grading's plugin was torn down: no sandbox or evaluator is left on the workers.
     deadline = time.monotonic() + 30
-    while any(dask_cluster.descendants(name) for name in ("w1", "w2")):
+    while any(dask_cluster.grading_processes(name) for name in ("w1", "w2")):
         assert time.monotonic() < deadline, "the workers kept their slots after the grading"
         time.sleep(0.5)
 
@@ -175,12 +120,13 @@ def test_a_worker_killed_mid_class_loses_nothing(dask_cluster, class_folder, sta
         while not list(out.glob("results/*.json")):
             assert grading.poll() is None and time.monotonic() < deadline, "no result arrived"
             time.sleep(0.5)
-        sandboxes = [p for p in dask_cluster.descendants("w1") if p.name() == "bwrap"]
-        assert sandboxes, "the worker had no sandbox running"
+        sandboxes = dask_cluster.grading_processes("w1")
+        assert any(p.name() == "bwrap" for p in sandboxes), "the worker had no sandbox running"
         dask_cluster.kill_worker("w1")
         dask_cluster.start_worker("w3")
-        # Its sandboxes (in sessions of their own) died with it.
-        gone, alive = psutil.wait_procs(sandboxes, timeout=15)
+        # Its sandboxes (in sessions of their own) and its evaluator died with it (the evaluator
+        # once its TensorFlow import is done and it reads the closed pipe).
+        gone, alive = psutil.wait_procs(sandboxes, timeout=60)
         assert not alive, f"sandboxes outlived their worker: {alive}"
         stdout, stderr = grading.communicate(timeout=900)
     finally:
