@@ -32,6 +32,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,33 @@ from .collect import Submission
 from .errors import GraderFault, UsageError
 from .plan import GradingPlan, choose_isolation
 from .result import ResultDocument
+from .sandbox import RunRecord, run_notebook
+from .sandbox.slots import SlotError, warm_path_available
 
 #: Seconds to reach the scheduler, and to wait for its first worker.
 CONNECT_TIMEOUT_S = 30
 WORKER_WAIT_S = 120
+
+
+class WorkerSlot(batch.Workers):
+    """batch.Workers on a Dask worker, without the fall-back to a cold run once the slot has
+    stopped: here it stops when the grading is torn down (Ctrl-C, or its end), and a notebook
+    started then would run for nobody. Such a task fails with SlotError (a grader fault: an
+    internal-error row, graded again by the next run)."""
+
+    def run(self) -> Callable[..., RunRecord]:
+        if not self.warm:
+            return super().run()
+
+        def run_in_slot(*args: Any, **kwargs: Any) -> RunRecord:
+            self.slot_ready.wait()
+            if self.closing.is_set():
+                raise SlotError("the grading was torn down on this worker")
+            if self.slot is None:  # no slot could start on this worker: grade cold, as --jobs does
+                return run_notebook(*args, **kwargs)
+            return self.slot.run(*args, **kwargs)
+
+        return run_in_slot
 
 
 class GradingPlugin(WorkerPlugin):
@@ -55,12 +79,10 @@ class GradingPlugin(WorkerPlugin):
     def __init__(self, name: str, plan: GradingPlan):
         self.name = name
         self.plan = plan
-        self.workers: batch.Workers | None = None
+        self.workers: WorkerSlot | None = None
 
     def setup(self, worker: distributed.Worker) -> None:
         """Check what arrived against the plan's digests and this machine's sandbox, then warm up."""
-        from .sandbox.slots import warm_path_available
-
         plan = self.plan
         if plan.lesson.digest() != plan.lesson_digest:
             raise GraderFault("the lesson data arrived damaged on this worker (its digest differs)")
@@ -69,7 +91,7 @@ class GradingPlugin(WorkerPlugin):
         if choose_isolation("auto") != plan.isolation:
             raise GraderFault(f"this worker cannot confine notebooks with {plan.isolation}, as the plan asks")
         # Jobs side by side in the slot: as many as the worker runs tasks at once.
-        self.workers = batch.Workers(warm_path_available(), worker.state.nthreads)
+        self.workers = WorkerSlot(warm_path_available(), worker.state.nthreads)
 
     def teardown(self, worker: distributed.Worker) -> None:
         if self.workers is not None:
@@ -104,8 +126,9 @@ def grade_on_worker(plugin_name: str, lesson_digest: str, submission: Submission
 def killed_workers_result(submission: Submission, exercise: str | None, plan: GradingPlan,
                           error: BaseException) -> ResultDocument:
     """The graded result of a notebook whose every attempt ended with its worker's death."""
-    reason = ("every attempt to run this notebook ended with the death of the grading worker running it "
-              f"({error}); it was not graded further")
+    attempts = getattr(error, "allowed_failures", None)
+    reason = ("every attempt to run this notebook" + (f" ({attempts + 1})" if isinstance(attempts, int) else "")
+              + " ended with the death of the grading worker running it; it was not graded further")
     try:
         graded = plan.exercise_for(exercise)
     except UsageError:
@@ -187,7 +210,11 @@ class ClusterWorkers:
             raise UsageError(f"the Dask scheduler at {address} has no workers") from None
         self.token = secrets.token_hex(4)
         self.plugin_name = f"keras-autograder-{self.token}"
-        self.client.register_plugin(GradingPlugin(self.plugin_name, plan))
+        try:
+            self.client.register_plugin(GradingPlugin(self.plugin_name, plan))
+        except GraderFault as error:  # a worker without the sandbox, or data that arrived damaged
+            self.close()
+            raise UsageError(f"a worker of {address} cannot grade: {error}") from None
 
     @property
     def nthreads(self) -> int:

@@ -22,6 +22,7 @@ class LocalCluster:
 
     def __init__(self, folder: Path, preload: Path | None = None):
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.preload = ["--preload", str(preload)] if preload is not None else []
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
         scheduler_file = folder / "scheduler.json"
