@@ -153,6 +153,7 @@ class ClusterStarter:
         self.count = 0
         self.lock = threading.Lock()
         self.in_flight: dict[str, distributed.Future] = {}
+        self.stopping = False
 
     @property
     def capacity(self) -> int:
@@ -171,8 +172,11 @@ class ClusterStarter:
         def arrived(done: distributed.Future) -> None:
             try:
                 bridge.set_result(done.result())
-            except distributed.client.FutureCancelledError:
-                bridge.set_exception(processes.Stopped("grading was interrupted"))
+            except distributed.client.FutureCancelledError as error:
+                if self.stopping:  # our own Ctrl-C: not recorded, as with --jobs
+                    bridge.set_exception(processes.Stopped("grading was interrupted"))
+                else:  # the scheduler dropped it (it restarted, or lost us): graded again next run
+                    bridge.set_exception(GraderFault(f"the Dask scheduler dropped this task ({error})"))
             except distributed.KilledWorker as error:
                 bridge.set_result(killed_workers_result(submission, exercise, self.plan, error))
             except BaseException as error:  # noqa: BLE001 - the batch's loop judges it, as a local run's
@@ -186,6 +190,7 @@ class ClusterStarter:
 
     def stop(self) -> None:
         """Ctrl-C: cancel every task still queued or running; none of them is recorded."""
+        self.stopping = True
         with self.lock:
             running = list(self.in_flight.values())
         self.cluster.client.cancel(running)
