@@ -10,10 +10,10 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import exercises, gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
@@ -139,12 +139,55 @@ class Workers:
     def shared_evaluator(self) -> Evaluator:
         return self.evaluator
 
+    def starter(self, plan: GradingPlan) -> LocalStarter:
+        return LocalStarter(self, plan)
+
     def close(self) -> None:
         """Stop the evaluator and the slot, even one still starting: no folder or process is left."""
         self.closing.set()
         if self.keeper is not None:
             self.keeper.join()
         self.evaluator.close()
+
+
+class Starter(Protocol):
+    """Starts the grading of each submission; its future holds a Job to finish or a result."""
+
+    @property
+    def capacity(self) -> int: ...  # submissions in flight at once
+
+    def submit(self, submission: Submission, exercise: str | None) -> Future: ...
+
+    def stop(self) -> None: ...  # Ctrl-C: drop what is queued and running
+
+    def close(self) -> None: ...
+
+
+class RemoteWorkers(Protocol):
+    """Workers on other machines that return finished results (cluster.ClusterWorkers); the
+    caller opens and closes them."""
+
+    def starter(self, plan: GradingPlan) -> Starter: ...
+
+
+class LocalStarter:
+    """Runs stages 1 and 2 of each submission on a thread that owns a job of the slot, `jobs`
+    at once (cluster.ClusterStarter is the same on a Dask cluster's workers)."""
+
+    def __init__(self, workers: Workers, plan: GradingPlan):
+        self.workers = workers
+        self.plan = plan
+        self.capacity = workers.jobs
+        self.pool = ThreadPoolExecutor(max_workers=workers.jobs)
+
+    def submit(self, submission: Submission, exercise: str | None) -> Future:
+        return self.pool.submit(start_one, submission, exercise, self.plan, self.workers)
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, workers: Workers):
@@ -201,9 +244,11 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
-        canvas_assignment: str | None = None) -> BatchReport:
+        canvas_assignment: str | None = None, remote: RemoteWorkers | None = None) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
-    `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`."""
+    `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
+    `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
+    everything is still recorded and written here, as without it."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -215,24 +260,33 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
     # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
-    workers = Workers(warm and bool(todo) and warm_path_available(), jobs)
-    report.execution = "warm" if workers.warm else "cold"
+    local: Workers | None = None
+    workers: Workers | RemoteWorkers
+    if remote is None:
+        workers = local = Workers(warm and bool(todo) and warm_path_available(), jobs)
+    else:
+        workers = remote  # each of its workers keeps a warm slot of its own
+    report.execution = "cold" if local is not None and not local.warm else "warm"
     report.outcomes.extend(done)
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
         progress.advance(outcome)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as runner, ThreadPoolExecutor(max_workers=jobs) as finisher:
+        starter = workers.starter(plan)
+        with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                _drain((runner, finisher), todo, jobs, plan, folder, book, report, progress, workers)
+                _drain((starter, finisher), todo, plan, folder, book, report, progress, workers)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
                 processes.stop_all()
-                runner.shutdown(wait=True, cancel_futures=True)
+                starter.stop()
                 finisher.shutdown(wait=True, cancel_futures=True)
+            finally:
+                starter.close()
     finally:
-        workers.close()
+        if local is not None:
+            local.close()
         book.close()
         report.seconds = round(time.monotonic() - started, 2)
         progress.finish(report)
@@ -244,18 +298,18 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     return report
 
 
-def _drain(pools, todo, jobs, plan, folder, book, report, progress, workers) -> None:
-    """Keep `jobs` notebooks running in the slots; finish each on the other pool (facts,
+def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
+    """Keep the starter's capacity of notebooks running; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
-    runner, finisher = pools
+    starter, finisher = pools
     running: dict = {}  # future -> (stage, submission, exercise, rubric)
     queue = list(todo)
     while queue or running:
         in_slots = sum(1 for stage, *_ in running.values() if stage == "run")
-        while queue and in_slots < jobs:
+        while queue and in_slots < starter.capacity:
             submission, exercise, rubric = queue.pop(0)
-            future = runner.submit(start_one, submission, exercise, plan, workers)
+            future = starter.submit(submission, exercise)
             running[future] = ("run", submission, exercise, rubric)
             in_slots += 1
         finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)

@@ -17,6 +17,8 @@ submission graded, 1 some could not be, 2 misuse, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import os
 import sys
 import time
@@ -47,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, metavar="DIR", help="where the gradebook and reports go")
     settings.add_arguments(grade, *GRADING)
     grade.add_argument("--jobs", type=int, default=None, metavar="N",
-                       help="notebooks graded at once (default: the number of cores)")
+                       help="notebooks graded at once (default: the number of cores); with --scheduler, "
+                            "reports drawn at once")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the notebooks on the workers of a running Dask scheduler, tcp://HOST:PORT "
+                            "(needs the 'cluster' extra; see docs/cluster.md); results still land in --out")
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
@@ -129,6 +135,16 @@ def run_check(args: argparse.Namespace) -> int:
     return result_module.exit_code(document)
 
 
+def remote_workers(scheduler: str | None, plan) -> contextlib.AbstractContextManager:
+    """A Dask cluster's workers, given the plan, for the grading's duration; none without --scheduler
+    (and then Dask is not imported)."""
+    if scheduler is None:
+        return contextlib.nullcontext()
+    from .cluster import ClusterWorkers
+
+    return ClusterWorkers(scheduler, plan)
+
+
 def run_grade(args: argparse.Namespace) -> int:
     from . import batch, github, progress
     from .plan import make_plan
@@ -137,11 +153,15 @@ def run_grade(args: argparse.Namespace) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     if jobs < 1:
         return fail("--jobs must be at least 1")
+    if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
+        return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
-        report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
-                           progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
-                           formats=tuple(args.formats), canvas_assignment=args.canvas_assignment)
+        with remote_workers(args.scheduler, plan) as remote:
+            report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
+                               progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
+                               formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
+                               remote=remote)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:

@@ -1,0 +1,222 @@
+"""`autograder grade --scheduler`: a class graded on a real Dask cluster on this machine
+(a `dask scheduler` and two single-threaded `dask worker`s), interrupted and resumed, gets
+the verdicts --jobs 2 gives; a worker killed mid-class loses nothing; a notebook that kills its worker every
+time becomes a graded result; `grade` without --scheduler never imports Dask."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from distributed import KilledWorker
+
+from autograder import cluster
+from autograder.collect import Submission
+from autograder.exercises import get
+from autograder.plan import make_plan
+from autograder.settings import Request
+from cluster_faults import KILL_MARKER
+from conftest import ROOT, run_cli, write_notebook
+from corpus import CASES
+from dask_cluster import LocalCluster
+
+CLASS = {"alice": "reference", "bob": "lesson-as-printed", "carol": "reference", "dave": "mse-loss"}
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    local = LocalCluster(tmp_path_factory.mktemp("dask"), preload=ROOT / "tests" / "cluster_faults.py")
+    try:
+        for name in ("w1", "w2"):
+            local.start_worker(name)
+        local.wait_for_workers(2)
+        yield local
+    finally:
+        local.close()
+
+
+@pytest.fixture(scope="module")
+def class_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("class")
+    for student, case in CLASS.items():
+        write_notebook(folder / f"{student}.ipynb", CASES[case].cells, exercise="keras-dense")
+    return folder
+
+
+def verdicts(out: Path) -> dict[str, tuple]:
+    """Each student's status, score and every check's verdict, from the result files."""
+    found = {}
+    for path in sorted((out / "results").glob("*.json")):
+        document = json.loads(path.read_text())
+        found[document["student"]] = (document["status"], document["score"],
+                                      sorted((c["id"], c["passed"]) for c in document["checks"]))
+    return found
+
+
+def gradebook_rows(out: Path) -> list[str]:
+    """The students the gradebook has, read-only (the grading may still be writing it)."""
+    path = out / "gradebook.sqlite"
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as book:
+        try:
+            return [row[0] for row in book.execute("SELECT student FROM results ORDER BY student")]
+        except sqlite3.OperationalError:  # not made yet
+            return []
+
+
+@pytest.fixture(scope="module")
+def with_jobs(tmp_path_factory, class_folder, standin_file) -> dict[str, tuple]:
+    out = tmp_path_factory.mktemp("jobs") / "out"
+    completed = run_cli("grade", str(class_folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
+                        "--exercise", "keras-dense", timeout=900)
+    assert completed.returncode == 0, completed.stderr
+    return verdicts(out)
+
+
+def start_grading(out: Path, class_folder: Path, standin_file: Path, address: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", str(class_folder), "--out", str(out), "--scheduler", address,
+         "--data", str(standin_file), "--exercise", "keras-dense"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+
+def wait_for_a_result(out: Path, grading: subprocess.Popen) -> None:
+    """Until the first result is written: then both workers are running a notebook."""
+    deadline = time.monotonic() + 600
+    while not list(out.glob("results/*.json")):
+        assert grading.poll() is None and time.monotonic() < deadline, "no result arrived"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_a_class_graded_on_the_cluster_gets_the_verdicts_of_jobs_2(dask_cluster, class_folder, standin_file,
+                                                                   with_jobs, tmp_path):
+    out = tmp_path / "out"
+    # Ctrl-C partway: exit 130, what was in flight is not recorded, the workers stop grading.
+    grading = start_grading(out, class_folder, standin_file, dask_cluster.address)
+    try:
+        deadline = time.monotonic() + 600
+        while not gradebook_rows(out):  # the first submission recorded: the others are in flight
+            assert grading.poll() is None and time.monotonic() < deadline, "nothing was recorded"
+            time.sleep(0.2)
+        grading.send_signal(signal.SIGINT)
+        _, stderr = grading.communicate(timeout=300)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+    assert grading.returncode == 130, stderr
+    recorded = gradebook_rows(out)
+    assert 1 <= len(recorded) < len(CLASS)
+    deadline = time.monotonic() + 60  # the grading's plugin is torn down: no sandbox, no evaluator left
+    while any(dask_cluster.grading_processes(name) for name in ("w1", "w2")):
+        assert time.monotonic() < deadline, "the workers kept grading after Ctrl-C"
+        time.sleep(0.5)
+
+    # Resume: the rest is graded, and the verdicts are those of --jobs 2.
+    completed = run_cli("grade", str(class_folder), "--out", str(out), "--scheduler", dask_cluster.address,
+                        "--data", str(standin_file), "--exercise", "keras-dense", timeout=900)
+    assert completed.returncode == 0, completed.stderr
+    assert f"{len(recorded)} already graded" in completed.stderr
+    assert "4 of 4 submissions graded" in completed.stdout
+    graded = verdicts(out)
+    assert graded == with_jobs
+    assert set(graded) == set(CLASS)  # alice's and carol's identical notebooks: two tasks, two results
+    assert graded["alice"][0:2] == ("graded", 100.0) and graded["bob"][1] < 100
+    assert gradebook_rows(out) == sorted(CLASS)
+    assert [row["student_id"] for row in csv.DictReader(open(out / "grades.csv"))] == sorted(CLASS)
+    assert all((out / "reports" / f"{student}.html").exists() for student in CLASS)
+    # Every notebook ran in a warm slot on a worker, in bubblewrap as with --jobs.
+    for student in CLASS:
+        document = json.loads((out / "results" / f"{student}.json").read_text())
+        assert (document["execution"], document["isolation"]) == ("warm", "bubblewrap")
+    deadline = time.monotonic() + 60
+    while any(dask_cluster.grading_processes(name) for name in ("w1", "w2")):
+        assert time.monotonic() < deadline, "the workers kept their slots after the grading"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_class_loses_nothing(dask_cluster, class_folder, standin_file, with_jobs, tmp_path):
+    out = tmp_path / "out"
+    grading = start_grading(out, class_folder, standin_file, dask_cluster.address)
+    try:
+        wait_for_a_result(out, grading)
+        sandboxes = dask_cluster.grading_processes("w1")
+        assert any(p.name() == "bwrap" for p in sandboxes), "the worker had no sandbox running"
+        dask_cluster.kill_worker("w1")
+        dask_cluster.start_worker("w3")
+        # Its sandboxes (in sessions of their own) and its evaluator died with it (the evaluator
+        # once its TensorFlow import is done and it reads the closed pipe).
+        gone, alive = psutil.wait_procs(sandboxes, timeout=60)
+        assert not alive, f"sandboxes outlived their worker: {alive}"
+        stdout, stderr = grading.communicate(timeout=900)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+    assert grading.returncode == 0, stderr
+    assert verdicts(out) == with_jobs
+    assert gradebook_rows(out) == sorted(CLASS)  # each graded once, none lost
+    progress = re.findall(r"^\[\d+/4\] (\w+):", stderr, re.MULTILINE)
+    assert sorted(progress) == sorted(CLASS)  # progress: one line per submission, no repeats
+
+
+@pytest.mark.slow
+def test_a_notebook_that_kills_its_worker_every_time_is_a_graded_result(dask_cluster, standin_file, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / "mallory.ipynb", [f"# {KILL_MARKER.decode()}", *CASES["reference"].cells],
+                   exercise="keras-dense")
+    write_notebook(folder / "alice.ipynb", CASES["reference"].cells, exercise="keras-dense")
+    out = tmp_path / "out"
+    completed = run_cli("grade", str(folder), "--out", str(out), "--scheduler", dask_cluster.address,
+                        "--data", str(standin_file), "--exercise", "keras-dense", timeout=900)
+    assert completed.returncode == 0, completed.stderr  # a graded result: the batch is complete
+    mallory = json.loads((out / "results" / "mallory.json").read_text())
+    assert mallory["status"] == "kernel_died"
+    assert "death of the grading worker" in mallory["reason"]
+    assert {c["id"] for c in mallory["checks"]} == set(get("keras-dense").check_ids)
+    assert not any(c["passed"] for c in mallory["checks"])
+    assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
+    assert gradebook_rows(out) == ["alice", "mallory"]
+
+
+def test_identical_notebooks_of_two_students_are_two_tasks():
+    first, second = (cluster.task_key("abcd", number, student) for number, student in ((1, "alice"), (2, "carol")))
+    assert first != second and "alice" in first and "carol" in second
+    assert cluster.task_key("abcd", 3, "o'brien; <x>") == "autograder-abcd-3-o_brien___x_"
+
+
+def test_a_killed_notebook_fails_every_check_with_the_reason(standin_file):
+    plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
+    submission = Submission("mallory", "class/mallory.ipynb", b"{}")
+    killed = KilledWorker("autograder-x-1-mallory", "tcp://10.0.0.7:4242", allowed_failures=3)
+    document = cluster.killed_workers_result(submission, None, plan, killed)
+    assert document["status"] == "kernel_died" and document["notebook"] == "mallory.ipynb"
+    assert "every attempt to run this notebook (4) ended with the death" in document["reason"]
+    assert "10.0.0.7" not in document["reason"]  # the cluster's addresses are not the student's business
+    assert [c["id"] for c in document["checks"]] == list(get("keras-dense").points)
+    assert document["score"] == 0.0
+
+
+def test_grade_without_scheduler_does_not_import_dask(tmp_path):
+    (tmp_path / "empty").mkdir()
+    code = ("import sys; from autograder import cli; "
+            f"cli.main(['grade', {str(tmp_path / 'empty')!r}, '--out', {str(tmp_path / 'out')!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "grades.csv").exists()
