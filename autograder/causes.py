@@ -47,6 +47,9 @@ EVIDENCE_WORDS = {
 }
 SHAPE_ERROR = re.compile(r"incompatible shape|Invalid input shape|expected axis|input shape|"
                          r"cardinality|must have the same shape|are incompatible", re.I)
+LOSS_ERROR = re.compile(r"target|label|logits", re.I)
+#: Losses that need labels as class numbers, not the one-hot rows train_labels holds.
+SPARSE_LOSSES = ("sparse_categorical_crossentropy",)
 RESTART = "then use Kernel > Restart & Run All to check that the notebook runs from the top"
 
 
@@ -187,6 +190,15 @@ class _Analysis:
                 next_step = (f"Give the first layer `input_shape=({FLAT_SIZE},)`, then re-run that cell and the "
                              "ones after it.")
             shape_cause = self.add(cell, line, "wrong-input-shape", title, message, next_step)
+        loss = structure["loss"] if structure else None
+        if loss and loss["name"] in SPARSE_LOSSES:
+            cell, line = self._compile_place()
+            self.add(cell, line, "loss-does-not-fit-labels",
+                     "The loss expects class numbers, but the labels are one-hot",
+                     f"{upper_first(self.where(cell, line))} uses {loss['name']}, which expects each label as a "
+                     "class number (0, 1 or 2); train_labels holds one-hot rows of 3, so training and evaluation "
+                     "cannot compare them with the model's output.",
+                     "Use `loss='categorical_crossentropy'`, then re-run the cells from compile on.")
         flat_cause = None
         unflat = [c for c in (facts.main_fit, facts.main_evaluation)
                   if c is not None and c["x"] and len(c["x"].get("shape", [])) >= 3]
@@ -204,6 +216,11 @@ class _Analysis:
                 "Flatten the images first, `train_data_1d = train_data.reshape((train_data.shape[0], -1))` and "
                 "the same for test_data, and pass the flat arrays to fit and evaluate.")
         return shape_cause, flat_cause
+
+    def _compile_place(self) -> tuple[int | None, int | None]:
+        compiles = self.facts.calls_of("compile", self.facts.graded_model)
+        call = compiles[-1] if compiles else None
+        return (call["cell"], call["line"]) if call else (None, None)
 
     def _input_shape_place(self) -> tuple[int | None, int | None]:
         """The build cell that set the graded model's input: the last one before its first call."""
@@ -232,6 +249,12 @@ class _Analysis:
         index = cell["index"]
         raw = raw_error(ename, evalue)
         where = self.where(index, line)
+        same = next((c for c in self.causes if c.error == raw), None)
+        if same is not None:  # the same error again (evaluate after fit): the same cause
+            return same
+        loss_cause = self.by_kind("loss-does-not-fit-labels")
+        if loss_cause is not None and LOSS_ERROR.search(evalue):
+            return loss_cause
         if ename == "NameError":
             return self._name_error(cell, evalue, line, raw)
         if ename in ("ModuleNotFoundError", "ImportError"):
@@ -275,7 +298,7 @@ class _Analysis:
 
         return self.add(index, line, ename, f"{ename} in {self.where(index, None)}",
                         f"{upper_first(where)}: {explain_error(ename, evalue)}.",
-                        f"Fix that line, {RESTART}.", raw)
+                        f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
 
     def _name_error(self, cell: CellOutcome, evalue: str, line: int | None, raw: str) -> Cause:
         match = re.search(r"name '([^']+)' is not defined", evalue)
@@ -460,6 +483,8 @@ class _Analysis:
             return self.by_kind("wrong-input-shape")
         if family == "model":
             return model_cause if no_model else None
+        if check.id == "compile.loss" and self.by_kind("loss-does-not-fit-labels"):
+            return self.by_kind("loss-does-not-fit-labels")
         if family == "compile":
             if structure is None or no_model:
                 return model_cause

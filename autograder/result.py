@@ -226,7 +226,9 @@ UNREADABLE_STEP = ("Download the notebook again from Jupyter (File > Download, a
 def unreadable_cause(reason: str, check_ids: list[str]) -> CauseEntry:
     """The one cause of a notebook that could not be read: every check follows from it."""
     return CauseEntry(id="c1", cell=None, line=None, kind="unreadable-notebook",
-                      title="The notebook file could not be read", message=f"{upper_first(reason)}.",
+                      title="The notebook file could not be read",
+                      message=f"{upper_first(reason)}; the grader cannot run a notebook it cannot read, so no "
+                              "check could be graded.",
                       next_step=UNREADABLE_STEP, checks=check_ids, where="the whole file", error="",
                       consequences=[])
 
