@@ -110,8 +110,9 @@ def test_plots_stack_at_phone_width(browser, tmp_path):
     documents.write_html(report_of("reference"), path)
     for width, stacked in ((1100, False), (390, True)):
         page, _, _ = open_report(browser, path, width)
-        tops = page.evaluate("Array.from(document.querySelectorAll('img.curve')).map(i => i.getBoundingClientRect().top)")
-        widths = page.evaluate("Array.from(document.querySelectorAll('img.curve')).map(i => i.getBoundingClientRect().width)")
+        boxes = page.evaluate("""Array.from(document.querySelectorAll('img.curve')).map(i => {
+            const box = i.getBoundingClientRect(); return {top: box.top, width: box.width}; })""")
+        tops, widths = [box["top"] for box in boxes], [box["width"] for box in boxes]
         assert len(tops) == 2 and (tops[1] > tops[0]) == stacked
         assert min(widths) >= (300 if stacked else 400)  # readable, not two 170 px thumbnails
         page.close()

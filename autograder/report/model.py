@@ -52,9 +52,6 @@ class Report:
     failing_cells_more: int = 0
     #: The root causes, most upstream first, each with the checks it costs and its code.
     causes: list[dict] = field(default_factory=list)
-    #: Failed checks no cause explains: each keeps its own card.
-    own_failures: list[CheckEntry] = field(default_factory=list)
-    passed_checks: list[CheckEntry] = field(default_factory=list)
     not_graded: list[str] = field(default_factory=list)
     isolation: str | None = None
     duration: float = 0.0
@@ -62,6 +59,15 @@ class Report:
     @property
     def total(self) -> int:
         return len(self.checks)
+
+    @property
+    def own_failures(self) -> list[CheckEntry]:
+        """Failed checks no cause explains: each keeps its own card."""
+        return [c for c in self.checks if not c["passed"] and not c.get("cause")]
+
+    @property
+    def passed_checks(self) -> list[CheckEntry]:
+        return [c for c in self.checks if c["passed"]]
 
 
 def expected_layers(exercise: Exercise) -> list[dict]:
@@ -325,8 +331,6 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
         report.holdout_accuracy = metrics.get("holdout_accuracy")
     report.failing_cells, report.failing_cells_more = _failing_cells(result)
     report.causes = _causes(result)
-    report.own_failures = [c for c in checks if not c["passed"] and not c.get("cause")]
-    report.passed_checks = [c for c in checks if c["passed"]]
     report.not_graded = _not_graded(result)
     graded = details["graded_model"] if details else None
     structure = graded["structure"] if graded else None
