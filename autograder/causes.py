@@ -438,14 +438,13 @@ class _Analysis:
 
     def stop_cause(self, cell: CellOutcome) -> Cause:
         """The cell where execution stopped: out of time, or the kernel died."""
-        where = self.where(cell["index"], None)
         if cell["status"] == "timeout":
-            return self.add(cell["index"], None, "timeout", f"{upper_first(where)} ran out of time",
+            return self.add(cell["index"], None, "timeout", "A cell ran out of time",
                             f"{stopped_sentence(self.facts)} The cells after it never ran, so nothing they "
                             "would have done could be graded.",
                             "Find what keeps that cell running (a loop that never ends, waiting for input, "
                             f"too many epochs), fix it, {RESTART}.")
-        return self.add(cell["index"], None, "kernel-died", f"The notebook stopped in {where}",
+        return self.add(cell["index"], None, "kernel-died", "The Python kernel died",
                         f"{stopped_sentence(self.facts)}", f"Remove what ends or exhausts the process in that cell "
                         f"(os._exit, sys.exit, a very large array), {RESTART}.")
 

@@ -189,7 +189,8 @@ def _verdict(result: ResultDocument, passed: int) -> str:
     if causes:
         first = causes[0]
         costs = len(first["checks"])
-        return (stopped + f"{failed}. Start here: {first['title']} ({first['where']}); fixing it should fix "
+        place = f" ({first['where']})" if first["cell"] is not None else ""
+        return (stopped + f"{failed}. Start here: {first['title']}{place}; fixing it should fix "
                 f"{costs} check{'s' if costs != 1 else ''}.")
     first_check = next(c for c in _ordered(result) if not c["passed"])
     return stopped + f"{failed}; start with “{first_check['title']}”."
