@@ -143,6 +143,8 @@ def test_an_unreadable_notebook_gets_one_message_with_what_to_do(tmp_path):
     text = documents.render_markdown(model.build(document, exercises.get("keras-dense")))
     assert text.count("not valid JSON") == 1 and "resubmit" in text
     assert not {s for s in sentences(text) if sentences(text).count(s) > 1}
+    printed = terminal.render(model.build(document, exercises.get("keras-dense")))
+    assert printed.count("not valid JSON") == 1 and "resubmit" in printed
 
 
 def test_html_is_self_contained_small_and_complete():

@@ -36,6 +36,10 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     lines = [paint(f"{plain(report.notebook)} · {plain(report.exercise or 'no exercise')}", "1")]
     if report.status == "invalid":
         lines.append(paint("NOT GRADED", "1;31") + f"  {plain(report.verdict)}")
+        for cause in report.causes:  # why, and what to do
+            lines.extend(textwrap.wrap(plain(cause["message"]), width, initial_indent="  ", subsequent_indent="  "))
+            lines.extend(paint(line, "36") for line in textwrap.wrap(
+                "Next step: " + plain(cause["next_step"]), width, initial_indent="  ", subsequent_indent="  "))
         return "\n".join(not_a_command(line) for line in lines) + "\n"
     lines.append(paint(f"Score {report.score:g}/{report.max_score:g}", "1") + f" — {plain(report.verdict)}")
     if report.accuracy is not None:
