@@ -273,6 +273,13 @@ class _Analysis:
                             "Take each array by its name, e.g. `train_data = fashion['train_data']`; " + RESTART + ".",
                             raw)
         if "Creating variables on a non-first call" in evalue:
+            earlier = self._failed_fit_before(index)
+            if earlier is not None:  # that failed fit is the root; this is Keras refusing to start again
+                earlier.message += (f" Then {self.where(index, line)} ran `fit` again on the same model, which "
+                                    "Keras refuses after a failed `fit` (“Creating variables on a non-first call”).")
+                earlier.next_step = ("Fix or remove that first `fit`, then re-run the cells that build and compile "
+                                     "the model (a fresh `Sequential()`) and run `fit` once, on the flattened images.")
+                return earlier
             return self.add(index, line, ename, "`fit` was run again on a model whose first `fit` failed",
                             f"{upper_first(where)} trains a model that an earlier `fit` already tried "
                             "and failed to train; Keras cannot start that model's training again.",
@@ -291,6 +298,13 @@ class _Analysis:
                             "metrics=['accuracy'])` after building the model and before `fit`.", raw)
         if SHAPE_ERROR.search(evalue) and (shape_cause or flat_cause):
             return shape_cause or flat_cause
+        if SHAPE_ERROR.search(evalue) and any(c["cell"] == index and c["kind"] in ("fit", "evaluate", "predict")
+                                              for c in self.facts.calls):
+            call = next(c for c in self.facts.calls if c["cell"] == index and c["kind"] in ("fit", "evaluate",
+                                                                                          "predict"))
+            return self.add(index, line, ename, f"`{call['kind']}` was given data of a shape the model cannot take",
+                            f"{upper_first(where)}: {explain_error(ename, evalue)}.",
+                            f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
         if ename == "NotImplementedError":
             return self.add(index, line, ename, "This step is not done yet",
                             f"{upper_first(where)} still raises the exercise's placeholder.",
@@ -299,6 +313,14 @@ class _Analysis:
         return self.add(index, line, ename, f"{ename} in {self.where(index, None)}",
                         f"{upper_first(where)}: {explain_error(ename, evalue)}.",
                         f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
+
+    def _failed_fit_before(self, index: int) -> Cause | None:
+        """The cause of an earlier `fit` that raised, in an earlier cell."""
+        for call in self.facts.calls:
+            if call["kind"] == "fit" and call["finished"] is False and call["cell"] is not None \
+                    and call["cell"] < index and call["cell"] in self.cell_cause:
+                return self.cell_cause[call["cell"]]
+        return None
 
     def _name_error(self, cell: CellOutcome, evalue: str, line: int | None, raw: str) -> Cause:
         match = re.search(r"name '([^']+)' is not defined", evalue)

@@ -56,7 +56,7 @@ def test_recorded_cascade_names_its_root_cause(name):
 @pytest.mark.parametrize("name, words", [
     ("missing-import", ["`from keras.layers import Dense`"]),
     ("lesson-half-fix", ["`input_shape=(784,)`", "`input_shape=(train_data_1d.shape[1],)`"]),
-    ("fit-after-failed-fit", ["Re-run the cells that build and compile"]),
+    ("fit-after-failed-fit", ["re-run the cells that build and compile", "Fix or remove that first `fit`"]),
     ("keyerror-on-arrays", ["Did you mean `train_data`?"]),
     ("unflattened", ["reshape((train_data.shape[0], -1))"]),
     ("package-not-installed", ["remove `pandas`"]),
