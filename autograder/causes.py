@@ -451,12 +451,10 @@ class _Analysis:
                 continue
             self.follows(cell, cause)
             error = cell.get("error")
-            stopped_at = error.get("line") if error else None
-            self.poison(cell, None if cause.kind in ("SyntaxError", "IndentationError", "TabError") else stopped_at,
-                        cause)
+            unread = error is not None and error["ename"] in ("SyntaxError", "IndentationError", "TabError")
+            self.poison(cell, None if unread or error is None else error.get("line"), cause)  # unread: nothing ran
             if any(word in cell["source"] for word in EVIDENCE_WORDS["model"]) and model_cause is None:
                 model_cause = cause
-        self.causes.sort(key=lambda c: (c.cell if c.cell is not None else 10**9, c.line or 0))
 
     def stop_cause(self, cell: CellOutcome) -> Cause:
         """The cell where execution stopped: out of time, or the kernel died."""
