@@ -169,3 +169,24 @@ def exercise_of(node: nbformat.NotebookNode) -> str | None:
 
 def code_sources(node: nbformat.NotebookNode) -> dict[int, str]:
     return {index: cell.source for index, cell in enumerate(node.cells) if cell.cell_type == "code"}
+
+
+#: Characters of a heading kept to name a cell.
+MAX_HEADING = 80
+
+
+def headings(node: nbformat.NotebookNode) -> dict[int, str]:
+    """The nearest markdown heading above each code cell, by the cell's index, to name cells the way
+    a student finds them (the lesson's step titles are headings)."""
+    found: dict[int, str] = {}
+    current = ""
+    for index, cell in enumerate(node.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith("#"):
+                    title = line.strip().lstrip("#").strip()
+                    if title:
+                        current = title if len(title) <= MAX_HEADING else title[:MAX_HEADING - 1] + "…"
+        elif cell.cell_type == "code" and current:
+            found[index] = current
+    return found

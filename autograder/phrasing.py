@@ -39,16 +39,24 @@ def shape_text(shape: Sequence[int | None] | None) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def cell_number(index: int | None) -> str:
-    return f"cell {index + 1}" if isinstance(index, int) else "a cell"
+def code_cell_number(facts: Facts, index: int | None) -> int | None:
+    """The cell's number among the code cells (1-based), as a student counts the cells they wrote:
+    markdown cells do not count."""
+    for number, cell in enumerate(facts.cells, start=1):
+        if cell["index"] == index:
+            return number
+    return None
 
 
 def cell_name(facts: Facts, index: int | None) -> str:
-    """'cell 7' by position in the notebook; in a live self-check, where only the order of
+    """'code cell 5', counting code cells only; in a live self-check, where only the order of
     execution is known, 'the cell In [12]' as Jupyter labels it."""
     cell = facts.cell(index) if isinstance(index, int) else None
     label = cell.get("label") if cell else None
-    return f"the cell {label}" if label else cell_number(index)
+    if label:
+        return f"the cell {label}"
+    number = code_cell_number(facts, index)
+    return f"code cell {number}" if number is not None else "a cell"
 
 
 def location(facts: Facts, index: int | None, line: int | None) -> str:
@@ -116,9 +124,9 @@ def unfinished_sentence(facts: Facts) -> str:
     cells = [c for c in errors(facts) if _placeholder(c)]
     if not cells:
         return ""
-    numbers = [c.get("label") or str(c["index"] + 1) for c in cells]
+    numbers = [c.get("label") or str(code_cell_number(facts, c["index"])) for c in cells]
     listed = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
-    return (f"{'Cell' if len(cells) == 1 else 'Cells'} {listed} still "
+    return (f"{'Code cell' if len(cells) == 1 else 'Code cells'} {listed} still "
             f"raise{'s' if len(cells) == 1 else ''} NotImplementedError: "
             "the step is not done yet (replace `raise NotImplementedError()` with your code).")
 
@@ -130,7 +138,16 @@ def key_line(evalue: str) -> str:
     """The line of an error message that says what went wrong (Keras wraps it in boilerplate)."""
     lines = [line.strip() for line in ANSI_ESCAPE.sub("", evalue or "").splitlines()]
     useful = [line for line in lines if line and not line.startswith(NOISE)]
-    return (useful or [""])[0][:300]
+    return clip_words((useful or [""])[0], 300)
+
+
+def clip_words(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
 
 
 def explain_error(ename: str, evalue: str) -> str:

@@ -155,7 +155,8 @@ def finish(job: NotebookJob, evaluator: Evaluator,
     if on_facts is not None:
         on_facts(facts)
     outcomes = checks.run_checks(facts, job.exercise)
-    document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started)
+    document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started,
+                            headings=notebook.headings(job.node))
     if faults:
         document["grader_fault"] = faults[0]
     return document

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from . import gapstat
+from . import causes as cause_stage, gapstat
 from .checks import CheckResult
 from .exercises import Exercise
 from .facts import CellOutcome, Facts, RunLimits
 from .modelfile import StructureRecord
-from .phrasing import explain_error, stopped_sentence
+from .phrasing import cell_name, explain_error, stopped_sentence, upper_first
 
 SCHEMA = "autograder.result/1"
 RUN_STATUS = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
@@ -48,6 +48,36 @@ class CheckEntry(TypedDict):
     hint: str
     #: A short name of the mistake, the same for every student who makes it ("" when passed).
     diagnosis: str
+    #: The id of the cause (in `causes`) that explains this failed check; None when passed or
+    #: when no deeper cause explains it.
+    cause: NotRequired[str | None]
+
+
+class CauseEntry(TypedDict):
+    """One root cause (DESIGN.md "Causes"), most upstream first."""
+
+    #: "c1", "c2", ... in order.
+    id: str
+    #: The 0-based index in the notebook's `cells` list (markdown cells count); None for no single place.
+    cell: int | None
+    #: The 1-based line in that cell, or None.
+    line: int | None
+    #: The exception's name for an error, else a short mistake id (e.g. `unflattened-input`).
+    kind: str
+    #: What went wrong, in a few plain words.
+    title: str
+    #: What was found and why it matters, in plain words.
+    message: str
+    #: What to do.
+    next_step: str
+    #: The failed checks it explains.
+    checks: list[str]
+    #: The place in the student's words: the heading above the cell, "code cell N", its line.
+    where: str
+    #: The exception as Python printed it ("" for a silent mistake), shown once below the plain words.
+    error: str
+    #: Other cells whose errors follow from it (indexes in the notebook's `cells` list).
+    consequences: list[int]
 
 
 class Metrics(TypedDict, total=False):
@@ -94,6 +124,12 @@ class CellEntry(TypedDict):
     source: NotRequired[str]
     #: Present (True) when its output was cut at the output limit.
     output_truncated: NotRequired[bool]
+    #: Its number among the code cells (1-based), as a student counts them.
+    number: NotRequired[int]
+    #: The nearest markdown heading above it, when there is one.
+    heading: NotRequired[str]
+    #: The id of the cause its error is (or follows from), for a cell that raised.
+    cause: NotRequired[str]
 
 
 class GradedModel(TypedDict):
@@ -165,6 +201,8 @@ class ResultDocument(TypedDict):
     limits: NotRequired[RunLimits]
     #: What the reports need beyond the checks.
     details: NotRequired[Details]
+    #: The root causes of the failed checks, most upstream first (DESIGN.md "Causes").
+    causes: NotRequired[list[CauseEntry]]
     #: Set when a fault of the grader (not the notebook) shaped this result, saying which:
     #: the result is not final, and `grade` grades the notebook again on its next run.
     grader_fault: NotRequired[str]
@@ -174,14 +212,31 @@ class ResultDocument(TypedDict):
     submission: NotRequired[str]
 
 
-def check_entry(check: CheckResult) -> CheckEntry:
+def check_entry(check: CheckResult, cause: str | None = None) -> CheckEntry:
     return CheckEntry(id=check.id, title=check.title, passed=check.passed, points=check.points,
                       max_points=check.max_points, message=check.message, hint=check.hint,
-                      diagnosis=check.diagnosis)
+                      diagnosis=check.diagnosis, cause=cause)
+
+
+#: What a student does about a notebook the grader could not read.
+UNREADABLE_STEP = ("Download the notebook again from Jupyter (File > Download, as .ipynb), open it to check that "
+                   "it shows your work, and resubmit it.")
+
+
+def unreadable_cause(reason: str, check_ids: list[str]) -> CauseEntry:
+    """The one cause of a notebook that could not be read: every check follows from it."""
+    return CauseEntry(id="c1", cell=None, line=None, kind="unreadable-notebook",
+                      title="The notebook file could not be read",
+                      message=f"{upper_first(reason)}; the grader cannot run a notebook it cannot read, so no "
+                              "check could be graded.",
+                      next_step=UNREADABLE_STEP, checks=check_ids, where="the whole file", error="",
+                      consequences=[])
 
 
 def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckResult],
-          duration: float, status: str | None = None, reason: str | None = None) -> ResultDocument:
+          duration: float, status: str | None = None, reason: str | None = None,
+          headings: dict[int, str] | None = None) -> ResultDocument:
+    """The result document; `headings` maps code cells' indexes to the markdown heading above them."""
     score = round(sum(c.points for c in checks), 2)
     result = ResultDocument(
         schema=SCHEMA,
@@ -198,7 +253,13 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     if reason:
         result["reason"] = reason
     if facts is None or exercise is None:
+        if result["status"] == "invalid" and reason:
+            result["causes"] = [unreadable_cause(reason, [c.id for c in checks])]
+            result["checks"] = [check_entry(c, "c1") for c in checks]
         return result
+    found, explained = cause_stage.analyse(facts, checks)
+    result["checks"] = [check_entry(c, explained.get(c.id)) for c in checks]
+    result["causes"] = [cause_entry(facts, cause, headings or {}) for cause in found]
     result["metrics"] = {"test_accuracy": facts.test_accuracy,
                          "threshold": None if exercise.hide_threshold else exercise.threshold}
     if exercise.hide_threshold:
@@ -214,7 +275,7 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         metrics["holdout_shown"] = exercise.show_holdout
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
-    result["cells"] = recorded_cells(facts.cells)
+    result["cells"] = recorded_cells(facts.cells, headings or {}, found)
     if len(facts.cells) > MAX_RECORDED_CELLS:
         result["cells_left_out"] = len(facts.cells) - MAX_RECORDED_CELLS
     result["isolation"] = facts.isolation
@@ -224,13 +285,41 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     return result
 
 
-def recorded_cells(cells: list[CellOutcome]) -> list[CellEntry]:
+def cause_entry(facts: Facts, cause: cause_stage.Cause, headings: dict[int, str]) -> CauseEntry:
+    return CauseEntry(id=cause.id, cell=cause.cell, line=cause.line, kind=cause.kind, title=cause.title,
+                      message=cause.message, next_step=cause.next_step, checks=cause.checks,
+                      where=place(facts, cause.cell, cause.line, headings), error=cause.error[:MAX_EVALUE],
+                      consequences=cause.consequences)
+
+
+def place(facts: Facts, index: int | None, line: int | None, headings: dict[int, str]) -> str:
+    """Where a student finds a cell: 'code cell 5 (under “Build the model”), line 2'."""
+    if index is None:
+        return "no single place"
+    text = cell_name(facts, index)
+    heading = headings.get(index)
+    if heading:
+        text += f" (under “{heading}”)"
+    return text + (f", line {line}" if line else "")
+
+
+def recorded_cells(cells: list[CellOutcome], headings: dict[int, str] | None = None,
+                   causes: list[cause_stage.Cause] | None = None) -> list[CellEntry]:
     """The first MAX_RECORDED_CELLS cells, the first MAX_SOURCED_CELLS failing ones with their source."""
+    cause_of = {}
+    for cause in causes or []:
+        cause_of.update({index: cause.id for index in [cause.cell, *cause.consequences] if index is not None})
     entries, sourced = [], 0
-    for cell in cells[:MAX_RECORDED_CELLS]:
+    for number, cell in enumerate(cells[:MAX_RECORDED_CELLS], start=1):
         failing = cell["status"] in ("error", "timeout", "died")
-        entries.append(_cell(cell, with_source=failing and sourced < MAX_SOURCED_CELLS))
-        sourced += failing
+        entry = _cell(cell, with_source=(failing or cell["index"] in cause_of) and sourced < MAX_SOURCED_CELLS)
+        entry["number"] = number
+        if headings and cell["index"] in headings:
+            entry["heading"] = headings[cell["index"]]
+        if cell["index"] in cause_of:
+            entry["cause"] = cause_of[cell["index"]]
+        entries.append(entry)
+        sourced += failing or cell["index"] in cause_of
     return entries
 
 

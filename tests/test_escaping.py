@@ -18,7 +18,8 @@ from autograder import exercises, github, progress
 from autograder.report import documents, escaping, model, terminal
 from reports import result_of
 
-OUR_HEADINGS = ["What was not graded", "Checks: 9 of 14 passed", "Cells that failed",
+OUR_HEADINGS = ["What was not graded", "What to fix, first things first", "Other checks that failed",
+                "Passed: 9 of 14 checks", "Other cells that failed",
                 "Your model beside the expected one (≠ marks a difference)", "Training"]
 
 
@@ -32,10 +33,12 @@ def hostile_result() -> dict:
     failing[0]["ename"] = hostile.NAME
     failing[0]["evalue"] = hostile.EVERYTHING.replace("\n", " ")
     failing[0]["explanation"] = hostile.EVERYTHING
+    failing[0].pop("cause")  # shown as a failed cell of its own, not only as a cause's code
     document["cells"].append({"index": 40, "status": "timeout", "limit_s": 5, "source": hostile.EVERYTHING})
     failed = next(check for check in document["checks"] if not check["passed"])
     failed["message"] = f"your loss `{hostile.NAME}` {hostile.EVERYTHING}"
     failed["hint"] = hostile.EVERYTHING
+    failed["cause"] = None  # shown on a card of its own, with its message
     layers = document["details"]["graded_model"]["structure"]["layers"]
     layers[1]["activation"] = hostile.EVERYTHING
     document["details"]["history"] = {"loss": [1.0, 0.5], hostile.NAME: [0.5, 0.7]}
@@ -98,7 +101,7 @@ def test_terminal_summary_shows_student_text_without_its_escapes(report):
 def test_no_terminal_line_is_a_github_workflow_command(report):
     commands = copy.deepcopy(report)
     commands.checks[0] = {**commands.checks[0], "message": " ".join(["::stop-commands::x"] * 50),
-                          "hint": "::add-mask::y"}
+                          "hint": "::add-mask::y", "cause": None}
     commands.not_graded = [" ".join(["::error::z"] * 50)]
     for colour in (False, True):
         lines = terminal.render(commands, color=colour, width=90).splitlines()
@@ -109,7 +112,7 @@ def test_no_terminal_line_is_a_github_workflow_command(report):
 
 def test_huge_messages_are_cut_on_the_terminal(report):
     huge = copy.deepcopy(report)
-    huge.checks[0] = {**huge.checks[0], "message": "x" * 10**6}
+    huge.checks[0] = {**huge.checks[0], "message": "x" * 10**6, "cause": None}
     text = terminal.render(huge, width=90)
     assert len(text) < 20_000 and "more characters" in text
 
@@ -129,7 +132,7 @@ def test_huge_cells_and_messages_are_cut_in_the_documents(report):
 def test_markdown_report_keeps_student_text_inside_code_and_text(report):
     text = documents.render_markdown(report)
     title = escaping.visible(f"{hostile.NAME}.ipynb · keras-dense")
-    hostile.assert_markdown_inert(text, [title, *OUR_HEADINGS], code_blocks=3)
+    hostile.assert_markdown_inert(text, [title, *OUR_HEADINGS], code_blocks=4)
     assert "model.fit(x)" in text and "click me" in text  # still shown
 
 

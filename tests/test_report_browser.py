@@ -53,8 +53,9 @@ def open_report(browser, path, width):
     return page, problems, outside
 
 
-@pytest.mark.parametrize("name", ["reference", "lesson-as-printed", "timeout-before-training"])
-@pytest.mark.parametrize("width", [1100, 375])
+@pytest.mark.parametrize("name", ["reference", "lesson-as-printed", "timeout-before-training",
+                                  "cascade-missing-import", "cascade-lesson-half-fix"])
+@pytest.mark.parametrize("width", [1100, 390])
 def test_report_reads_well_in_a_browser(browser, tmp_path, name, width):
     report = report_of(name)
     path = tmp_path / f"{name}.html"
@@ -71,9 +72,47 @@ def test_report_reads_well_in_a_browser(browser, tmp_path, name, width):
     assert all(images)
     if report.history:
         assert page.locator("#learning-curves").is_visible() and page.locator("#confusion-matrix").is_visible()
-        assert len(images) >= 2
+        assert len(images) >= 3
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1  # no sideways scrolling
     if width == 1100:
         page.emulate_media(media="print")
         assert len(page.pdf()) > 10_000  # prints
     page.close()
+
+
+def inside_its_box(page, selector: str) -> bool:
+    """Whether every element matching `selector` lies within the page's width (nothing is cut off)."""
+    return page.evaluate(f"""Array.from(document.querySelectorAll({selector!r})).every(e => {{
+        const box = e.getBoundingClientRect();
+        return box.left >= 0 && box.right <= document.documentElement.clientWidth + 1; }})""")
+
+
+@pytest.mark.parametrize("width", [1100, 390])
+def test_a_cascading_report_leads_with_its_cause_at_any_width(browser, tmp_path, width):
+    report = report_of("cascade-lesson-half-fix")
+    path = tmp_path / "cascade.html"
+    documents.write_html(report, path)
+    page, problems, outside = open_report(browser, path, width)
+    assert problems == [] and outside == []
+    first = page.locator("#cause-c1")
+    assert first.is_visible() and "input_shape=(train_data.shape[-1],)" in first.inner_text()
+    headings = page.locator("h2").all_inner_texts()
+    assert headings[0] == "What to fix, first things first"  # before any check card or table
+    marker = page.locator("#cause-c1 .marker")
+    assert marker.count() == 1 and marker.is_visible() and inside_its_box(page, ".marker")  # never clipped
+    assert inside_its_box(page, ".scroll, pre.cell, ol.causes > li")  # wide tables and code scroll inside
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+    page.close()
+
+
+def test_plots_stack_at_phone_width(browser, tmp_path):
+    path = tmp_path / "reference.html"
+    documents.write_html(report_of("reference"), path)
+    for width, stacked in ((1100, False), (390, True)):
+        page, _, _ = open_report(browser, path, width)
+        boxes = page.evaluate("""Array.from(document.querySelectorAll('img.curve')).map(i => {
+            const box = i.getBoundingClientRect(); return {top: box.top, width: box.width}; })""")
+        tops, widths = [box["top"] for box in boxes], [box["width"] for box in boxes]
+        assert len(tops) == 2 and (tops[1] > tops[0]) == stacked
+        assert min(widths) >= (300 if stacked else 400)  # readable, not two 170 px thumbnails
+        page.close()

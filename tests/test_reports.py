@@ -7,8 +7,9 @@ import sys
 import pytest
 
 from autograder import exercises
+from autograder.phrasing import key_line
 from autograder.report import documents, model, terminal
-from reports import report_of, result_of
+from reports import RECORDINGS, report_of, result_of
 
 FAILING = "lesson-as-printed"
 PASSING = "reference"
@@ -26,16 +27,20 @@ def test_passing_report_holds_everything_a_student_reads():
     assert [row["differs"] for row in report.layers] == [[], [], []]
 
 
-def test_failing_report_puts_failures_first_and_shows_the_failing_line():
+def test_failing_report_leads_with_the_root_causes_and_marks_their_lines():
     report = report_of(FAILING)
-    assert [c["passed"] for c in report.checks] == sorted(c["passed"] for c in report.checks)
-    assert "5 of 14 checks failed" in report.verdict
-    cell = report.failing_cells[0]
-    assert [line["marked"] for line in cell["lines"]].count(True) == 1
-    assert cell["error"].startswith("ValueError: Invalid input shape")
-    assert "input shape is (None, 1)" in cell["explanation"]
-    first, dense = report.layers[0], report.layers[1]
-    assert first["differs"] == ["shape"] and first["yours"]["shape"] == [None, 1]
+    assert report.verdict.startswith("5 of 14 checks failed. Start here: `input_shape=(train_data.shape[-1],)`")
+    assert "(code cell 2, line 4)" in report.verdict
+    first, second = report.causes
+    assert [line["marked"] for line in first["lines"]].count(True) == 1
+    assert first["lines"][3]["marked"] and "input_shape=(train_data.shape[-1],)" in first["lines"][3]["text"]
+    assert [c["id"] for c in first["costs"]] == ["model.input_shape", "fit.called", "evaluate.called",
+                                                 "accuracy.threshold"]
+    assert [c["id"] for c in second["costs"]] == ["data.reshape"] and second["kind"] == "unflattened-input"
+    assert report.own_failures == [] and report.failing_cells == []  # every failure is under its cause
+    assert len(report.passed_checks) == 9
+    layer, dense = report.layers[0], report.layers[1]
+    assert layer["differs"] == ["shape"] and layer["yours"]["shape"] == [None, 1]
     assert dense["differs"] == ["params"] and dense["yours"]["params"] == 20 and dense["expected"]["params"] == 7850
 
 
@@ -66,6 +71,15 @@ def test_learning_curves_are_read_aloud(history, expected):
     assert any(expected in note for note in model.read_curves(history))
 
 
+@pytest.mark.parametrize("history", [
+    {"loss": [1.0]},  # one epoch: a single dot
+    {"loss": [1.0, 0.8, 0.6, 0.5]},  # no validation data
+    {"loss": [1.0, 0.8], "val_loss": [1.0, 0.9]},  # two epochs
+])
+def test_learning_curves_are_not_read_without_enough_to_read(history):
+    assert model.read_curves(history) == []
+
+
 def test_markdown_has_every_check_and_the_tables():
     for name in (PASSING, FAILING):
         report = report_of(name)
@@ -74,7 +88,63 @@ def test_markdown_has_every_check_and_the_tables():
             assert f"`{entry['id']}`" in text
         assert "| true \\ predicted |" in text or not report.confusion
     failing = documents.render_markdown(report_of(FAILING))
-    assert ">> model.fit(train_data" in failing and "(None, 1) ≠" in failing
+    assert ">> model.add(Dense(10, input_shape=(train_data.shape[-1],)" in failing and "(None, 1) ≠" in failing
+    assert failing.index("What to fix") < failing.index("Passed: 9 of 14")
+
+
+def sentences(markdown: str) -> list[str]:
+    """The prose sentences of a Markdown report (not its tables or code)."""
+    prose = [line for line in markdown.splitlines() if line.strip() and not line.startswith(("|", "   ", ">> ", "```"))]
+    found = []
+    for line in prose:
+        found += [s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.split()) >= 4]
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in RECORDINGS.glob("*.json")))
+def test_no_sentence_repeats_in_the_markdown(name):
+    text = documents.render_markdown(report_of(name))
+    said = sentences(text)
+    repeated = {s for s in said if said.count(s) > 1}
+    assert not repeated, repeated
+
+
+def test_passed_optimizer_is_not_named_twice():
+    text = documents.render_markdown(report_of(PASSING))
+    assert "The optimizer is Adam." in text and "Adam (Adam)" not in text and "Adam (adam)" not in text
+
+
+def test_a_long_error_is_cut_at_a_word_and_said_once():
+    evalue = "Invalid input " + "shape of a tensor that is far too long " * 20 + "<class 'ellipsis'>"
+    line = key_line(evalue)
+    assert line.endswith("…") and len(line) <= 300 and line[:-1].split()[-1] in evalue.split()
+
+
+def test_many_failed_cells_end_with_and_n_more():
+    document, exercise = result_of("reference")
+    cell = {"index": 0, "status": "error", "ename": "RuntimeError", "evalue": "boom", "line": 1, "source": "x()"}
+    document["cells"] = [{**cell, "index": i, "number": i + 1, "evalue": f"boom number {i}"} for i in range(8)]
+    report = model.build(document, exercise)
+    assert len(report.failing_cells) == model.MAX_FAILING_CELLS and report.failing_cells_more == 3
+    assert "and 3 more failed cells" in documents.render_markdown(report)
+
+
+def test_an_unreadable_notebook_gets_one_message_with_what_to_do(tmp_path):
+    from autograder import pipeline
+    from autograder.plan import make_plan
+    from autograder.settings import Request
+
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')  # cut off mid-download
+    plan = make_plan(Request.from_options({"exercise": "keras-dense"}))
+    document = pipeline.prepare(str(broken), plan)
+    assert isinstance(document, dict) and document["status"] == "invalid"
+    assert [c["cause"] for c in document["checks"]] == ["c1"] * 14
+    text = documents.render_markdown(model.build(document, exercises.get("keras-dense")))
+    assert text.count("not valid JSON") == 1 and "resubmit" in text
+    assert not {s for s in sentences(text) if sentences(text).count(s) > 1}
+    printed = terminal.render(model.build(document, exercises.get("keras-dense")))
+    assert printed.count("not valid JSON") == 1 and "resubmit" in printed
 
 
 def test_html_is_self_contained_small_and_complete():
@@ -87,8 +157,10 @@ def test_html_is_self_contained_small_and_complete():
         for entry in report.checks:
             assert f"<code>{entry['id']}</code>" in html
     passing = documents.render_html(report_of(PASSING))
-    assert 'id="learning-curves" src="data:image/png;base64,' in passing
+    assert 'id="learning-curves" class="curve" src="data:image/png;base64,' in passing
+    assert passing.count('class="curve"') == 2  # loss and accuracy drawn apart, so that a phone stacks them
     assert 'id="confusion-matrix" src="data:image/png;base64,' in passing
+    assert "true \\ predicted" not in passing  # the matrix is shown once: drawn, its counts in the alt text
     assert passing.count('class="mistake"') == len(report_of(PASSING).mistakes)
 
 
@@ -104,5 +176,6 @@ def test_terminal_summary_comes_from_the_same_model():
     text = terminal.render(report_of(FAILING), width=90)
     lines = [line for line in text.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert len(lines) == 14 and lines[0].startswith("FAIL") and lines[-1].startswith("PASS")
+    assert text.index("1. `input_shape=(train_data.shape[-1],)`") < text.index("FAIL  model.input_shape")
     assert "Next step:" in text and "\x1b[" not in text
     assert "\x1b[" in terminal.render(report_of(FAILING), color=True)

@@ -39,7 +39,7 @@ LOW_HINT = ("Fix the other failing checks first (layers, activations, loss, trai
 def _training_advice(facts: Facts) -> str:
     fit = facts.main_fit
     if fit is None or not fit["finished"]:
-        return "The model was not fully trained, so it is close to guessing (about 0.33 for three classes)."
+        return "Its training did not run to the end, so it has not learned what it could."
     if split_of(fit)[1]:
         return TRANSFORMED_NOTE
     return ""

@@ -50,7 +50,8 @@ def optimizer(facts: Facts, exercise: Exercise, structure: StructureRecord) -> O
     found = structure["optimizer"]
     name, written = (found["name"], found["as_written"]) if found else (None, None)
     if name == "adam":
-        return Outcome(True, f"The optimizer is Adam ({written}).")
+        shown = "" if str(written).lower() == "adam" else f" ({written})"
+        return Outcome(True, f"The optimizer is Adam{shown}.")
     return Outcome(False, f"The optimizer is {written or 'not set'}; the lesson uses Adam.",
                    hint="Use `optimizer='adam'` (or keras.optimizers.Adam()).",
                    diagnosis=f"optimizer {name or 'not set'}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..data import KEYS
 from ..exercises import Exercise
-from ..facts import ArrayInfo, Facts, is_flat, origin
+from ..facts import ArrayInfo, DataLoad, Facts, is_flat, origin
 from ..phrasing import array_phrase, call_location, join, shape_text, why_missing
 from ..protocol import FLAT_SIZE
 from .registry import Outcome, check
@@ -16,13 +16,21 @@ RESHAPE_HINT = (f"Flatten each set of images into rows of {FLAT_SIZE} numbers: "
                 "the same for test_data, then pass the flat arrays to fit and evaluate.")
 
 
+def assigned(facts: Facts, load: DataLoad) -> bool:
+    """Whether the line that read an array finished: a cell that raised on that very line
+    (a later key on it missing) never assigned what the line read."""
+    cell = facts.cell(load["cell"])
+    error = cell.get("error") if cell else None
+    return not (error and load["line"] is not None and error.get("line") == load["line"])
+
+
 @check("data.load")
 def data_load(facts: Facts, exercise: Exercise) -> Outcome:
     expected = facts.data["shapes"]
     loaded: dict[str, list[int] | None] = {}
     for load in facts.loads:
         key = load["key"]
-        if key in KEYS and key is not None:
+        if key in KEYS and key is not None and assigned(facts, load):
             loaded.setdefault(key, load["shape"])
     missing = [key for key in KEYS if key not in loaded]
     wrong = [key for key, shape in loaded.items() if expected.get(key) and shape != expected[key]]

@@ -37,6 +37,9 @@ def input_shape(facts: Facts, exercise: Exercise, structure: StructureRecord) ->
     if shape == [None, FLAT_SIZE]:
         return Outcome(True, f"{name} takes inputs of shape (None, {FLAT_SIZE}): one flat row of {FLAT_SIZE} "
                              "pixels per image.")
+    if shape is None and not structure["layers"]:
+        return Outcome(False, join(f"{name} has no layers, so it has no input shape.",
+                                   related_error(facts, MODEL_WORDS)), hint)
     if shape is None:
         return Outcome(False, join(f"{name} never got an input shape: its first layer has no input_shape "
                                    "and it was never trained, so Keras never built it.",

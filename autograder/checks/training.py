@@ -139,6 +139,9 @@ def fit_settings(facts: Facts, exercise: Exercise) -> Outcome:
         return Outcome(False, f"Training ({call_location(facts, fit)}) used {' and '.join(problems)}; the "
                               f"exercise asks for epochs={exercise.epochs} and batch_size={exercise.batch_size}.",
                        hint, diagnosis="other epochs or batch size")
+    if not fit["finished"]:  # the settings were right, but no training happened with them
+        return Outcome(True, f"`fit` ({call_location(facts, fit)}) was given epochs={epochs} and "
+                             f"batch_size={batch}, as the exercise asks (it did not finish training).")
     return Outcome(True, f"Training used epochs={epochs} and batch_size={batch}.")
 
 
@@ -152,6 +155,9 @@ def fit_validation(facts: Facts, exercise: Exercise) -> Outcome:
         return fit
     split = fit["settings"].get("validation_split") or 0.0
     validation = fit["validation_data"]
+    if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9 and not fit["finished"]:
+        return Outcome(True, f"`fit` was given validation_split={split}, as the exercise asks (it did not "
+                             "finish training).")
     if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9:
         return Outcome(True, f"validation_split={split}: {wanted:.0%} of the training data was held out "
                              "to watch for over-fitting.")

@@ -34,7 +34,8 @@ def _context(report: model.Report) -> dict:
     history = {k: list(v) + [None] * (history_length - len(v)) for k, v in (report.history or {}).items()}
     return {"r": report, "history": history, "history_length": history_length, "column_names": column_names,
             "mistakes": report.mistakes,
-            "cells": [{**cell, "lines": shown_lines(cell["lines"])} for cell in report.failing_cells]}
+            "cells": [{**cell, "lines": shown_lines(cell["lines"])} for cell in report.failing_cells],
+            "causes": [{**cause, "lines": shown_lines(cause["lines"])} for cause in report.causes]}
 
 
 def render_markdown(report: model.Report) -> str:
@@ -42,7 +43,7 @@ def render_markdown(report: model.Report) -> str:
 
 
 def render_html(report: model.Report) -> str:
-    images = {"curves": plots.learning_curves(report.history) if report.history else None,
+    images = {"curves": plots.learning_curves(report.history) if report.history else [],
               "confusion": plots.confusion_matrix(report.confusion, report.class_names) if report.confusion else None}
     context = _context(report)
     context["mistakes"] = [{**m, "image": plots.thumbnail(m["pixels"])} for m in report.mistakes

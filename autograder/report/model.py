@@ -16,10 +16,12 @@ from ..exercises import Exercise
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
 from ..protocol import FLAT_SIZE
-from ..result import CheckEntry, Details, ResultDocument
+from ..result import CellEntry, CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
+#: Epochs a learning curve needs before it is read aloud: fewer say nothing about a trend.
+MIN_EPOCHS_READ = 3
 #: Columns of the confusion matrix shown; a model with more outputs has the rest summed in one.
 MAX_CONFUSION_COLUMNS = 8
 
@@ -46,6 +48,10 @@ class Report:
     mistakes: list[dict] = field(default_factory=list)
     mistakes_total: int = 0
     failing_cells: list[dict] = field(default_factory=list)
+    #: Failing cells not shown, past MAX_FAILING_CELLS.
+    failing_cells_more: int = 0
+    #: The root causes, most upstream first, each with the checks it costs and its code.
+    causes: list[dict] = field(default_factory=list)
     not_graded: list[str] = field(default_factory=list)
     isolation: str | None = None
     duration: float = 0.0
@@ -53,6 +59,15 @@ class Report:
     @property
     def total(self) -> int:
         return len(self.checks)
+
+    @property
+    def own_failures(self) -> list[CheckEntry]:
+        """Failed checks no cause explains: each keeps its own card."""
+        return [c for c in self.checks if not c["passed"] and not c.get("cause")]
+
+    @property
+    def passed_checks(self) -> list[CheckEntry]:
+        return [c for c in self.checks if c["passed"]]
 
 
 def expected_layers(exercise: Exercise) -> list[dict]:
@@ -131,6 +146,8 @@ def read_curves(history: dict | None) -> list[str]:
         return []
     loss = [v for v in history["loss"] if v is not None]
     val = [v for v in history.get("val_loss") or [] if v is not None]
+    if len(loss) < MIN_EPOCHS_READ or len(val) < MIN_EPOCHS_READ:
+        return []  # one or two points, or no validation data: nothing to read in them
     notes = []
     if len(loss) >= 2 and loss[-1] >= loss[0] * 0.98:
         notes.append("The training loss did not fall: the network is not learning. Check the loss, the "
@@ -155,7 +172,10 @@ def read_curves(history: dict | None) -> list[str]:
 
 
 def _verdict(result: ResultDocument, passed: int) -> str:
+    """The headline: the first root cause in words with its place, else the first failed check."""
     total = len(result["checks"])
+    if result["status"] == "invalid" and result.get("causes"):
+        return "Not graded: the grader could not read this file."
     if result["status"] == "invalid":
         return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
     stopped = {"timeout": "The notebook ran out of time. ",
@@ -164,8 +184,49 @@ def _verdict(result: ResultDocument, passed: int) -> str:
         stopped = result["stop_reason"] + " "
     if passed == total:
         return stopped + f"All {total} checks passed."
-    first = next(c for c in _ordered(result) if not c["passed"])
-    return stopped + f"{total - passed} of {total} checks failed; start with “{first['title']}”."
+    causes = result.get("causes") or []
+    failed = f"{total - passed} of {total} checks failed"
+    if causes:
+        first = causes[0]
+        costs = len(first["checks"])
+        place = f" ({first['where']})" if first["cell"] is not None else ""
+        return (stopped + f"{failed}. Start here: {first['title']}{place}; fixing it should fix "
+                f"{costs} check{'s' if costs != 1 else ''}.")
+    first_check = next(c for c in _ordered(result) if not c["passed"])
+    return stopped + f"{failed}; start with “{first_check['title']}”."
+
+
+def cell_title(cell: CellEntry) -> str:
+    """A cell as a student finds it: 'code cell 5 (under “Train”), `model.fit(...)`'."""
+    number = cell.get("number")
+    text = f"code cell {number}" if number is not None else "a cell"
+    if cell.get("heading"):
+        text += f" (under “{cell['heading']}”)"
+    first = next((line.strip() for line in (cell.get("source") or "").splitlines() if line.strip()), "")
+    if first:
+        text += f", `{first if len(first) <= 60 else first[:59] + '…'}`"
+    return text
+
+
+def _code_lines(source: str, marked: int | None) -> list[dict]:
+    return [{"number": n, "text": text, "marked": n == marked}
+            for n, text in enumerate(source.splitlines() or [""], start=1)]
+
+
+def _causes(result: ResultDocument) -> list[dict]:
+    """Each cause with its checks (title and points) and the code of its cell, the line marked."""
+    by_id = {c["id"]: c for c in result["checks"]}
+    cells = {c["index"]: c for c in result.get("cells", [])}
+    shown = []
+    for cause in result.get("causes") or []:
+        cell = cells.get(cause["cell"]) if cause["cell"] is not None else None
+        source = cell.get("source") if cell else None
+        consequences = [cell_title(cells[i]) for i in cause["consequences"] if i in cells]
+        shown.append({**cause, "costs": [by_id[i] for i in cause["checks"] if i in by_id],
+                      "points": sum(by_id[i]["max_points"] - by_id[i]["points"] for i in cause["checks"] if i in by_id),
+                      "lines": _code_lines(source, cause["line"]) if source else [],
+                      "also": consequences})
+    return shown
 
 
 def _ordered(result: ResultDocument) -> list[CheckEntry]:
@@ -173,14 +234,13 @@ def _ordered(result: ResultDocument) -> list[CheckEntry]:
     return [c for c in checks if not c["passed"]] + [c for c in checks if c["passed"]]
 
 
-def _failing_cells(result: ResultDocument) -> list[dict]:
+def _failing_cells(result: ResultDocument) -> tuple[list[dict], int]:
+    """The failing cells no cause already shows (at most MAX_FAILING_CELLS), and how many more."""
     cells = []
     for cell in result["cells"]:
-        if cell["status"] not in ("error", "timeout", "died") or "source" not in cell:
+        if cell["status"] not in ("error", "timeout", "died") or "source" not in cell or cell.get("cause"):
             continue
         marked = cell.get("line") if cell["status"] == "error" else None
-        lines = [{"number": n, "text": text, "marked": n == marked}
-                 for n, text in enumerate(cell["source"].splitlines() or [""], start=1)]
         line = ""
         if cell["status"] == "error":
             line = key_line(cell.get("evalue") or "")
@@ -191,30 +251,32 @@ def _failing_cells(result: ResultDocument) -> list[dict]:
             explanation = f"the cell was still running after {cell.get('limit_s') or '?'} s"
         else:
             error, explanation = "Kernel died", "the Python process running the notebook stopped during this cell"
-        cells.append({"number": cell["index"] + 1, "status": cell["status"], "lines": lines,
-                      "error": error[:300],
+        cells.append({"number": cell.get("number", cell["index"] + 1), "title": cell_title(cell),
+                      "status": cell["status"], "lines": _code_lines(cell["source"], marked), "error": error,
                       "explanation": explanation if explanation not in (error, line) else ""})
-    return cells[:MAX_FAILING_CELLS]
+    return cells[:MAX_FAILING_CELLS], max(0, len(cells) - MAX_FAILING_CELLS)
 
 
 def _not_graded(result: ResultDocument) -> list[str]:
     if result["status"] == "invalid":
-        return [result.get("reason", "the notebook could not be read")]
+        return [] if result.get("causes") else [result.get("reason", "the notebook could not be read")]
     notes = []
     cells = result["cells"]
     limits = result.get("limits", {})
     for cell in cells:
+        number = cell.get("number", cell["index"] + 1)
         if cell["status"] == "timeout":
-            notes.append(f"Cell {cell['index'] + 1} was stopped after {cell.get('limit_s') or '?'} s "
+            notes.append(f"Code cell {number} was stopped after {cell.get('limit_s') or '?'} s "
                          f"(the notebook may take {limits.get('timeout_s', '?'):g} s in all).")
         if cell["status"] == "died":
-            notes.append(f"The Python kernel died while running cell {cell['index'] + 1}; it may have run out "
+            notes.append(f"The Python kernel died while running code cell {number}; it may have run out "
                          f"of memory (the limit is {limits.get('memory_mb', '?')} MB) or exited the process.")
-    skipped = [str(c["index"] + 1) for c in cells if c["status"] == "not_run"]
+    skipped = [str(c.get("number", c["index"] + 1)) for c in cells if c["status"] == "not_run"]
     if skipped:
-        notes.append(f"Cells {', '.join(skipped)} did not run, so nothing they would have done was graded."
-                     if len(skipped) > 1 else f"Cell {skipped[0]} did not run, so nothing it would have done "
-                                               "was graded.")
+        listed = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        notes.append(f"Code cells {listed} did not run, so nothing they would have done was graded."
+                     if len(skipped) > 1 else f"Code cell {skipped[0]} did not run, so nothing it would have "
+                                               "done was graded.")
     if any(c.get("output_truncated") for c in cells):
         notes.append("Some output was cut short: the grader keeps at most "
                      f"{limits.get('output_kb', '?')} KB of printed output.")
@@ -268,7 +330,8 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
                     duration=result["duration_s"])
     if metrics.get("holdout_shown"):
         report.holdout_accuracy = metrics.get("holdout_accuracy")
-    report.failing_cells = _failing_cells(result)
+    report.failing_cells, report.failing_cells_more = _failing_cells(result)
+    report.causes = _causes(result)
     report.not_graded = _not_graded(result)
     graded = details["graded_model"] if details else None
     structure = graded["structure"] if graded else None

@@ -28,14 +28,16 @@ def _data_uri(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def learning_curves(history: dict) -> str | None:
-    """Loss and accuracy per epoch, training and validation side by side."""
+def learning_curves(history: dict) -> list[str]:
+    """Loss and accuracy per epoch, training and validation: one image per panel, so that a
+    narrow screen can stack them."""
     if not history or not history.get("loss"):
-        return None
+        return []
     accuracy_key = next((k for k in history if "acc" in k and not k.startswith("val_")), None)
     panels = [("loss", "Loss (lower is better)")] + ([(accuracy_key, "Accuracy")] if accuracy_key else [])
-    figure, axes = _figure(4.2 * len(panels), 3.0, len(panels))
-    for axis, (key, title) in zip(axes, panels):
+    images = []
+    for key, title in panels:
+        figure, (axis,) = _figure(4.2, 3.0)
         for series, label, style in ((key, "training", "o-"), (f"val_{key}", "validation", "s--")):
             values = [np.nan if v is None else v for v in history.get(series) or []]
             if values:
@@ -44,8 +46,9 @@ def learning_curves(history: dict) -> str | None:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
-    return _data_uri(figure)
+        figure.subplots_adjust(left=0.16, right=0.96, bottom=0.16, top=0.9)
+        images.append(_data_uri(figure))
+    return images
 
 
 def histogram(scores: list[float], maximum: float) -> str | None:

@@ -1,5 +1,6 @@
-"""The summary `autograder check` prints, from the report model: score, verdict,
-what was not graded, then every check, failures first.
+"""The summary `autograder check` prints, from the report model: score, headline, what
+was not graded, each root cause with the checks it costs, the other failed checks, then
+the passed ones in one line each.
 
 Every piece of text from the report is printed through `plain`: the notebook controls
 some of it (its name, error messages, names in its code), and a terminal would obey the
@@ -35,6 +36,10 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     lines = [paint(f"{plain(report.notebook)} · {plain(report.exercise or 'no exercise')}", "1")]
     if report.status == "invalid":
         lines.append(paint("NOT GRADED", "1;31") + f"  {plain(report.verdict)}")
+        for cause in report.causes:  # why, and what to do
+            lines.extend(textwrap.wrap(plain(cause["message"]), width, initial_indent="  ", subsequent_indent="  "))
+            lines.extend(paint(line, "36") for line in textwrap.wrap(
+                "Next step: " + plain(cause["next_step"]), width, initial_indent="  ", subsequent_indent="  "))
         return "\n".join(not_a_command(line) for line in lines) + "\n"
     lines.append(paint(f"Score {report.score:g}/{report.max_score:g}", "1") + f" — {plain(report.verdict)}")
     if report.accuracy is not None:
@@ -48,15 +53,33 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     id_width = max((len(plain(c["id"])) for c in report.checks), default=10)
     indent = " " * (6 + id_width + 9)
     text_width = max(30, width - len(indent))
-    for entry in report.checks:
-        mark = paint("PASS", "32") if entry["passed"] else paint("FAIL", "1;31")
+
+    def wrapped(text: str, prefix: str = "  ", code: str = "") -> list[str]:
+        return [paint(line, code) if code else line
+                for line in textwrap.wrap(plain(text), width, initial_indent=prefix, subsequent_indent="  ")]
+
+    for number, cause in enumerate(report.causes, start=1):
+        lines.append(paint(f"{number}. {plain(cause['title'])}", "1;31") + f"  ({plain(cause['where'])})")
+        lines.extend(wrapped(cause["message"]))
+        lines.extend(wrapped("Next step: " + cause["next_step"], code="36"))
+        if cause["error"]:
+            lines.extend(wrapped("Python said: " + cause["error"]))
+        for entry in cause["costs"]:
+            points = f"{entry['points']:g}/{entry['max_points']:g}".rjust(6)
+            lines.append(f"{paint('FAIL', '1;31')}  {plain(entry['id']).ljust(id_width)} {points}  "
+                         f"{plain(entry['title'])} (cause {number})")
+        lines.append("")
+    for entry in report.own_failures:
         points = f"{entry['points']:g}/{entry['max_points']:g}".rjust(6)
         text = textwrap.wrap(plain(entry["message"]), text_width) or [""]
-        lines.append(f"{mark}  {plain(entry['id']).ljust(id_width)} {points}  {text[0]}")
+        lines.append(f"{paint('FAIL', '1;31')}  {plain(entry['id']).ljust(id_width)} {points}  {text[0]}")
         lines.extend(indent + more for more in text[1:])
         if entry["hint"]:
             hint = textwrap.wrap("Next step: " + plain(entry["hint"]), text_width)
             lines.extend(indent + paint(h, "36") for h in hint)
+    for entry in report.passed_checks:
+        points = f"{entry['points']:g}/{entry['max_points']:g}".rjust(6)
+        lines.append(f"{paint('PASS', '32')}  {plain(entry['id']).ljust(id_width)} {points}  {plain(entry['title'])}")
     lines.append("")
     isolated = f", isolated with {plain(report.isolation)}" if report.isolation else ""
     lines.append(f"Graded in {report.duration:.1f} s{isolated}.")

@@ -1,0 +1,566 @@
+"""Cause analysis: the stage between the recorded facts and the result that names each root
+cause once, most upstream first, and says which failed checks each one explains.
+
+One mistake often fails several checks and raises in several cells: a missing import
+leaves a model without layers, which then fails to train and to evaluate. This stage
+reads the cell outcomes, the recorded calls and the graded model, decides for every
+failing cell whether its error follows from an earlier failure (a name a failed cell
+never defined, a model whose layers were never added, data of a shape an earlier
+mistake made) or is a root cause of its own, adds the silent mistakes that made later
+cells raise (a wrong input_shape in a build cell that ran fine, unflattened images), and
+attaches each failed check to the cause that explains it. A check no cause explains
+keeps `cause` None: its own message is the explanation.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import io
+import re
+import tokenize
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .checks import CheckResult
+from .data import KEYS
+from .facts import CellOutcome, Facts, RecordedCall
+from .phrasing import IMPORT_HINTS, explain_error, key_line, location, shape_text, stopped_sentence, upper_first
+from .protocol import ANSI_ESCAPE, FLAT_SIZE
+
+#: Modules students import in this lesson, to tell a misspelt module from a missing package.
+KNOWN_MODULES = ("keras", "keras.models", "keras.layers", "keras.utils", "keras.optimizers", "keras.losses",
+                 "keras.metrics", "keras.callbacks", "keras.datasets", "tensorflow", "tensorflow.keras",
+                 "tensorflow.keras.models", "tensorflow.keras.layers", "tensorflow.keras.utils", "numpy",
+                 "matplotlib", "matplotlib.pyplot")
+#: Names students import from keras, to suggest the one meant by a misspelt import.
+KERAS_NAMES = ("Sequential", "Dense", "Flatten", "Input", "Model", "Conv2D", "MaxPooling2D", "Dropout",
+               "Activation", "to_categorical", "Adam", "SGD", "layers", "models", "utils", "optimizers")
+#: Words of the cells whose failure can explain each check: the cell that produces its evidence.
+EVIDENCE_WORDS = {
+    "data.load": ("np.load", "fashion[", ".load("),
+    "data.reshape": ("reshape", "flatten", "train_data_1d", "test_data_1d"),
+    "model": ("Sequential", "Dense", ".add(", "Model(", "Input(", "layers."),
+    "compile": ("compile(",),
+    "fit": ("fit(",),
+    "evaluate": ("evaluate(", "predict("),
+}
+SHAPE_ERROR = re.compile(r"incompatible shape|Invalid input shape|expected axis|input shape|"
+                         r"cardinality|must have the same shape|are incompatible", re.I)
+LOSS_ERROR = re.compile(r"target|label|logits", re.I)
+#: Losses that need labels as class numbers, not the one-hot rows train_labels holds.
+SPARSE_LOSSES = ("sparse_categorical_crossentropy",)
+RESTART = "then use Kernel > Restart & Run All to check that the notebook runs from the top"
+
+
+@dataclass
+class Cause:
+    """One root cause: where it is, what it is in plain words, and what it costs."""
+
+    id: str
+    cell: int | None
+    line: int | None
+    kind: str
+    title: str
+    message: str
+    next_step: str
+    #: The exception as Python printed it (its key line), for an error; "" for a silent mistake.
+    error: str = ""
+    checks: list[str] = field(default_factory=list)
+    #: Later cells whose errors follow from this cause.
+    consequences: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _CellNames:
+    """The names one cell defines, each with the line that defines it."""
+
+    defined: dict[str, int]
+    parsed: bool
+
+
+def _names_defined(source: str) -> _CellNames:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return _CellNames({}, False)
+    defined: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.setdefault(node.id, node.lineno)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                if name != "*":
+                    defined.setdefault(name, node.lineno)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.setdefault(node.name, node.lineno)
+    return _CellNames(defined, True)
+
+
+def _line_with(source: str, words: Iterable[str]) -> int | None:
+    for number, text in enumerate(source.splitlines(), start=1):
+        if any(word in text for word in words) and not text.lstrip().startswith("#"):
+            return number
+    return None
+
+
+def _unclosed_bracket(source: str) -> tuple[str, int] | None:
+    """The first bracket the code opens and never closes, with its line."""
+    stack: list[tuple[str, int]] = []
+    pairs = {")": "(", "]": "[", "}": "{"}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.OP and token.string in "([{":
+                stack.append((token.string, token.start[0]))
+            elif token.type == tokenize.OP and token.string in pairs and stack and stack[-1][0] == pairs[token.string]:
+                stack.pop()
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass  # tokenize stops at the end of input with brackets open: what is on the stack is the answer
+    return stack[0] if stack else None
+
+
+def raw_error(ename: str, evalue: str) -> str:
+    """The exception as a student would see it, on one line, without the kernel's file name."""
+    line = re.sub(r"\s*\(\d+\.py, line \d+\)", "", key_line(evalue))
+    return f"{ename}: {line}" if line else ename
+
+
+class _Analysis:
+    """The state of one analysis: the causes so far, which cell each failing cell follows from,
+    and the names a failed cell never defined."""
+
+    def __init__(self, facts: Facts):
+        self.facts = facts
+        self.causes: list[Cause] = []
+        self.cell_cause: dict[int, Cause] = {}
+        self.undefined: dict[str, Cause] = {}
+        self.names = {cell["index"]: _names_defined(cell["source"]) for cell in facts.cells}
+        self.ever_defined = {name for names in self.names.values() for name in names.defined}
+
+    # --- making causes ---------------------------------------------------------
+
+    def add(self, cell: int | None, line: int | None, kind: str, title: str, message: str, next_step: str,
+            error: str = "") -> Cause:
+        cause = Cause("", cell, line, kind, title, message, next_step, error)
+        self.causes.append(cause)
+        return cause
+
+    def follows(self, cell: CellOutcome, cause: Cause) -> None:
+        self.cell_cause[cell["index"]] = cause
+        if cause.cell != cell["index"] and cell["index"] not in cause.consequences:
+            cause.consequences.append(cell["index"])
+
+    def where(self, index: int | None, line: int | None) -> str:
+        return location(self.facts, index, line)
+
+    def poison(self, cell: CellOutcome, from_line: int | None, cause: Cause) -> None:
+        """The names a failed cell defines at or after the line it stopped at were never defined."""
+        names = self.names.get(cell["index"])
+        if names is None:
+            return
+        for name, line in names.defined.items():
+            if not names.parsed or from_line is None or line >= from_line:
+                self.undefined.setdefault(name, cause)
+
+    # --- silent mistakes -------------------------------------------------------
+
+    def silent_causes(self) -> tuple[Cause | None, Cause | None]:
+        """A model input that does not take flat rows, and training data that is not flat."""
+        facts = self.facts
+        structure = facts.graded_structure
+        shape_cause = None
+        if structure and structure["input_shape"] and len(structure["input_shape"]) == 2 and \
+                structure["input_shape"][1] != FLAT_SIZE:
+            width = structure["input_shape"][1]
+            cell, line = self._input_shape_place()
+            source = facts.source_line(cell, line) or ""
+            if width == 1 and "shape[-1]" in source:
+                title = "`input_shape=(train_data.shape[-1],)` is (1,), not (784,)"
+                message = (f"In {self.where(cell, line)}, `train_data.shape[-1]` is the last axis of the 4-D "
+                           f"train_data {shape_text(facts.data['shapes'].get('train_data') or [600, 28, 28, 1])}: "
+                           f"the single colour channel. So the model takes one number per image, while each "
+                           f"flattened image has {FLAT_SIZE}; every later call with flat images fails.")
+                next_step = (f"Write `input_shape=({FLAT_SIZE},)`, or take the size from the flattened array: "
+                             f"`input_shape=(train_data_1d.shape[1],)`; then re-run that cell and the ones after it.")
+            else:
+                title = f"The model takes inputs of shape (None, {width}), not (None, {FLAT_SIZE})"
+                message = (f"In {self.where(cell, line)} the first layer is given an input of {width} values, "
+                           f"but each flattened image has {FLAT_SIZE}.")
+                next_step = (f"Give the first layer `input_shape=({FLAT_SIZE},)`, then re-run that cell and the "
+                             "ones after it.")
+            shape_cause = self.add(cell, line, "wrong-input-shape", title, message, next_step)
+        loss = structure["loss"] if structure else None
+        if loss and loss["name"] in SPARSE_LOSSES:
+            cell, line = self._compile_place()
+            self.add(cell, line, "loss-does-not-fit-labels",
+                     "The loss expects class numbers, but the labels are one-hot",
+                     f"{upper_first(self.where(cell, line))} uses {loss['name']}, which expects each label as a "
+                     "class number (0, 1 or 2); train_labels holds one-hot rows of 3, so training and evaluation "
+                     "cannot compare them with the model's output.",
+                     "Use `loss='categorical_crossentropy'`, then re-run the cells from compile on.")
+        flat_cause = None
+        unflat = [c for c in (facts.main_fit, facts.main_evaluation)
+                  if c is not None and c["x"] and len(c["x"].get("shape", [])) >= 3]
+        if unflat and not (structure and structure["input_shape"] and len(structure["input_shape"]) > 2):
+            call = unflat[0]
+            x = call["x"]
+            names = x["names"] if x else []
+            name = f"`{names[0]}`" if names else "the images"
+            shape = shape_text(x.get("shape") if x else None)
+            flat_cause = self.add(
+                call["cell"], call["line"], "unflattened-input",
+                f"{upper_first(name)} is passed to `{call['kind']}` unflattened, {shape}",
+                f"{upper_first(self.where(call['cell'], call['line']))} gives `{call['kind']}` whole 28x28 images, "
+                f"but the model's Dense layers take each image as one flat row of {FLAT_SIZE} numbers.",
+                "Flatten the images first, `train_data_1d = train_data.reshape((train_data.shape[0], -1))` and "
+                "the same for test_data, and pass the flat arrays to fit and evaluate.")
+        return shape_cause, flat_cause
+
+    def _compile_place(self) -> tuple[int | None, int | None]:
+        compiles = self.facts.calls_of("compile", self.facts.graded_model)
+        call = compiles[-1] if compiles else None
+        return (call["cell"], call["line"]) if call else (None, None)
+
+    def _input_shape_place(self) -> tuple[int | None, int | None]:
+        """The build cell that set the graded model's input: the last one before its first call."""
+        facts = self.facts
+        first_call = min((c["cell"] for c in facts.calls_of("compile", facts.graded_model) +
+                          facts.calls_of("fit", facts.graded_model) if c["cell"] is not None), default=None)
+        found: tuple[int | None, int | None] = (None, None)
+        for cell in facts.cells:
+            if first_call is not None and cell["index"] > first_call:
+                break
+            line = _line_with(cell["source"], ("input_shape", "input_dim", "Input("))
+            if line:
+                found = (cell["index"], line)
+        return found
+
+    # --- errors ----------------------------------------------------------------
+
+    def error_cause(self, cell: CellOutcome, shape_cause: Cause | None, flat_cause: Cause | None,
+                    model_cause: Cause | None) -> Cause | None:
+        """The cause of one failing cell: an earlier one it follows from, or a new root cause."""
+        error = cell.get("error")
+        if error is None:
+            return None
+        ename, evalue = error["ename"], ANSI_ESCAPE.sub("", error["evalue"] or "")
+        line = error.get("line")
+        index = cell["index"]
+        raw = raw_error(ename, evalue)
+        where = self.where(index, line)
+        same = next((c for c in self.causes if c.error == raw), None)
+        if same is not None:  # the same error again (evaluate after fit): the same cause
+            return same
+        loss_cause = self.by_kind("loss-does-not-fit-labels")
+        if loss_cause is not None and LOSS_ERROR.search(evalue):
+            return loss_cause
+        if ename == "NameError":
+            return self._name_error(cell, evalue, line, raw)
+        if ename in ("ModuleNotFoundError", "ImportError"):
+            return self._import_error(index, line, ename, evalue, raw)
+        if ename in ("SyntaxError", "IndentationError", "TabError"):
+            return self._syntax_error(cell, line, ename, evalue, raw)
+        if ename == "KeyError" and "is not a file in the archive" in evalue:
+            key = re.search(r"'?(\S+) is not a file in the archive", evalue)
+            wanted = key.group(1).strip("'\"") if key else "?"
+            close = difflib.get_close_matches(wanted, KEYS, n=1, cutoff=0.5)
+            return self.add(index, line, ename, f"fashion.npz has no array named `{wanted}`",
+                            f"{upper_first(where)} asks fashion.npz for "
+                            f"`{wanted}`; the file holds exactly four arrays: {', '.join(KEYS)}. Nothing that "
+                            "line and the lines after it assign exists afterwards.",
+                            (f"Did you mean `{close[0]}`? " if close else "") +
+                            "Take each array by its name, e.g. `train_data = fashion['train_data']`; " + RESTART + ".",
+                            raw)
+        if "Creating variables on a non-first call" in evalue:
+            earlier = self._failed_fit_before(index)
+            if earlier is not None:  # that failed fit is the root; this is Keras refusing to start again
+                earlier.message += (f" Then {self.where(index, line)} ran `fit` again on the same model, which "
+                                    "Keras refuses after a failed `fit` (“Creating variables on a non-first call”).")
+                earlier.next_step = ("Fix or remove that first `fit`, then re-run the cells that build and compile "
+                                     "the model (a fresh `Sequential()`) and run `fit` once, on the flattened images.")
+                return earlier
+            return self.add(index, line, ename, "`fit` was run again on a model whose first `fit` failed",
+                            f"{upper_first(where)} trains a model that an earlier `fit` already tried "
+                            "and failed to train; Keras cannot start that model's training again.",
+                            "Re-run the cells that build and compile the model (a fresh `Sequential()`), then "
+                            "run `fit` once, on the flattened images.", raw)
+        if "cannot be built because it has no layers" in evalue and model_cause is not None:
+            return model_cause
+        if "must call `compile()`" in evalue or "must compile" in evalue.lower():
+            compile_failure = next((self.cell_cause[c["index"]] for c in self.facts.cells
+                                    if c["index"] in self.cell_cause and "compile(" in c["source"]), None)
+            if compile_failure is not None:
+                return compile_failure
+            return self.add(index, line, "never-compiled", "The model was never compiled",
+                            f"{upper_first(where)} uses the model before `compile` ran on it.",
+                            "Run `model.compile(loss='categorical_crossentropy', optimizer='adam', "
+                            "metrics=['accuracy'])` after building the model and before `fit`.", raw)
+        if SHAPE_ERROR.search(evalue) and (shape_cause or flat_cause):
+            return shape_cause or flat_cause
+        if SHAPE_ERROR.search(evalue) and any(c["cell"] == index and c["kind"] in ("fit", "evaluate", "predict")
+                                              for c in self.facts.calls):
+            call = next(c for c in self.facts.calls if c["cell"] == index and c["kind"] in ("fit", "evaluate",
+                                                                                          "predict"))
+            return self.add(index, line, ename, f"`{call['kind']}` was given data of a shape the model cannot take",
+                            f"{upper_first(where)}: {explain_error(ename, evalue)}.",
+                            f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
+        if ename == "NotImplementedError":
+            return self.add(index, line, ename, "This step is not done yet",
+                            f"{upper_first(where)} still raises the exercise's placeholder.",
+                            "Replace `raise NotImplementedError()` with your code.", raw)
+
+        return self.add(index, line, ename, f"{ename} in {self.where(index, None)}",
+                        f"{upper_first(where)}: {explain_error(ename, evalue)}.",
+                        f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
+
+    def _failed_fit_before(self, index: int) -> Cause | None:
+        """The cause of an earlier `fit` that raised, in an earlier cell."""
+        for call in self.facts.calls:
+            if call["kind"] == "fit" and call["finished"] is False and call["cell"] is not None \
+                    and call["cell"] < index and call["cell"] in self.cell_cause:
+                return self.cell_cause[call["cell"]]
+        return None
+
+    def _name_error(self, cell: CellOutcome, evalue: str, line: int | None, raw: str) -> Cause:
+        match = re.search(r"name '([^']+)' is not defined", evalue)
+        name = match.group(1) if match else "?"
+        index = cell["index"]
+        where = self.where(index, line)
+        if name in self.undefined:
+            return self.undefined[name]
+        later = [i for i, names in self.names.items() if i > index and name in names.defined]
+        if later:
+            return self.add(index, line, "NameError", f"`{name}` is used before the cell that defines it",
+                            f"{upper_first(where)} uses `{name}`, but it is only defined further down, "
+                            f"in {self.where(later[0], self.names[later[0]].defined[name])}. In your session the "
+                            "cells ran in another order; the grader runs them from the top.",
+                            f"Move the cell that defines `{name}` above this one, {RESTART}.", raw)
+        placeholder = next((c for c in self.causes if c.kind == "NotImplementedError"), None)
+        if placeholder is not None:
+            return placeholder
+        if name in IMPORT_HINTS:
+            return self.add(index, line, "NameError", f"`{name}` is not defined: it is never imported",
+                            f"{upper_first(where)} uses `{name}`, but no cell imports it.",
+                            f"Add `{IMPORT_HINTS[name]}` to the imports at the top, {RESTART}.", raw)
+        candidates = sorted((self.ever_defined | set(IMPORT_HINTS)) - set(dir(builtins)) - {name})
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        if close:
+            return self.add(index, line, "NameError", f"`{name}` is not defined: did you mean `{close[0]}`?",
+                            f"{upper_first(where)} uses `{name}`, which no cell defines; the notebook "
+                            f"has `{close[0]}`.", f"Write `{close[0]}` (names must match exactly, capitals "
+                            f"included), {RESTART}.", raw)
+        return self.add(index, line, "NameError", f"`{name}` is not defined",
+                        f"{upper_first(where)} uses `{name}`, which no cell defines.",
+                        f"Define `{name}` in a cell above this one (or fix its spelling), {RESTART}.", raw)
+
+    def _import_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
+        where = self.where(index, line)
+        module = re.search(r"No module named '([^']+)'", evalue)
+        if module:
+            name = module.group(1)
+            close = difflib.get_close_matches(name, KNOWN_MODULES, n=1, cutoff=0.8)
+            if close:
+                return self.add(index, line, ename, f"There is no module `{name}`: did you mean `{close[0]}`?",
+                                f"{upper_first(where)} imports `{name}`, which does not exist.",
+                                f"Write `{close[0]}`, {RESTART}.", raw)
+            package = name.split(".")[0]
+            return self.add(index, line, ename, f"`{package}` is not installed where your notebook is graded",
+                            f"{upper_first(where)} imports `{package}`, which the grading environment "
+                            "does not have; nothing that cell defines exists afterwards, so the cells that use it "
+                            "fail too.",
+                            f"This lesson needs only numpy and keras: remove `{package}` and the code that uses it, "
+                            f"{RESTART}.", raw)
+        imported = re.search(r"cannot import name '([^']+)' from '([^']+)'", evalue)
+        if imported:
+            name, source = imported.groups()
+            close = difflib.get_close_matches(name, KERAS_NAMES, n=1, cutoff=0.7)
+            return self.add(index, line, ename, f"`{source}` has no `{name}`" +
+                            (f": did you mean `{close[0]}`?" if close else ""),
+                            f"{upper_first(where)} imports `{name}` from `{source}`, which has no such name.",
+                            (f"Write `{close[0]}`" if close else "Check the name against the lesson") + f", {RESTART}.",
+                            raw)
+        return self.add(index, line, ename, f"An import failed in {self.where(index, None)}",
+                        f"{upper_first(where)}: {key_line(evalue)}.", f"Fix the import, {RESTART}.", raw)
+
+    def _syntax_error(self, cell: CellOutcome, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
+        index = cell["index"]
+        message = key_line(evalue)
+        bracket = _unclosed_bracket(cell["source"])
+        if bracket and ("never closed" in message or "incomplete input" in message or "EOF" in message
+                        or "invalid syntax" in message):
+            opened, line = bracket
+            closing = {"(": ")", "[": "]", "{": "}"}[opened]
+            title = f"A bracket `{opened}` is opened and never closed"
+            plain = (f"the `{opened}` opened on line {line} has no matching `{closing}`, so Python reads on "
+                     "to the end of the cell looking for it and runs nothing in the cell")
+            step = f"Add the missing `{closing}` on line {line}"
+        else:
+            plain, title, step = self._syntax_words(message, ename)
+        where = self.where(index, line)
+        return self.add(index, line, ename, title, f"Python could not read {where}: {plain}.",
+                        f"{step}, {RESTART}.", raw)
+
+    @staticmethod
+    def _syntax_words(message: str, ename: str) -> tuple[str, str, str]:
+        text = re.sub(r"\s*\(\d+\.py, line \d+\)", "", message)
+        table = [
+            ("unterminated string", "a string is not closed", "the quote that starts a string has no matching quote",
+             "Close the string with the same quote it starts with"),
+            ("unmatched", "a closing bracket has no opening one", "a `)`, `]` or `}` closes nothing",
+             "Remove the extra closing bracket, or add the opening one"),
+            ("expected ':'", "a colon is missing", "a line that starts a block (if, for, def, with) must end with `:`",
+             "Add the `:` at the end of that line"),
+            ("forgot a comma", "a comma is missing", "two items stand next to each other without a comma between them",
+             "Add the comma"),
+            ("unexpected indent", "a line is indented too far", "a line is indented more than the block it is in",
+             "Line it up with the lines around it"),
+            ("expected an indented block", "a block is empty",
+             "the line after a `:` must be indented, as the body of the block", "Indent the body of the block"),
+            ("unindent does not match", "indentation does not line up",
+             "a line's indentation matches no block above it",
+             "Use the same indentation (4 spaces) in the whole block"),
+            ("invalid character", "an unusual character is in the code",
+             "the line holds a character Python does not accept (often a curly quote or dash pasted from a document)",
+             "Retype that character"),
+        ]
+        for needle, title, plain, step in table:
+            if needle in text:
+                return plain, f"Python could not read the code: {title}", step
+        return (f"{text or 'invalid syntax'}", f"Python could not read the code ({ename})",
+                "Fix the line Python points at")
+
+    # --- putting it together ---------------------------------------------------
+
+    def run(self) -> None:
+        shape_cause, flat_cause = self.silent_causes()
+        model_cause: Cause | None = None
+        stopped: Cause | None = None
+        for cell in self.facts.cells:
+            if stopped is not None and cell["status"] == "not_run":
+                self.follows(cell, stopped)  # what it would have done was never recorded
+                continue
+            if cell["status"] in ("timeout", "died"):
+                stopped = self.stop_cause(cell)
+                self.follows(cell, stopped)
+                continue
+            if cell["status"] != "error" or not cell.get("error"):
+                continue
+            cause = self.error_cause(cell, shape_cause, flat_cause, model_cause)
+            if cause is None:
+                continue
+            self.follows(cell, cause)
+            error = cell.get("error")
+            unread = error is not None and error["ename"] in ("SyntaxError", "IndentationError", "TabError")
+            self.poison(cell, None if unread or error is None else error.get("line"), cause)  # unread: nothing ran
+            if any(word in cell["source"] for word in EVIDENCE_WORDS["model"]) and model_cause is None:
+                model_cause = cause
+
+    def stop_cause(self, cell: CellOutcome) -> Cause:
+        """The cell where execution stopped: out of time, or the kernel died."""
+        if cell["status"] == "timeout":
+            return self.add(cell["index"], None, "timeout", "A cell ran out of time",
+                            f"{stopped_sentence(self.facts)} The cells after it never ran, so nothing they "
+                            "would have done could be graded.",
+                            "Find what keeps that cell running (a loop that never ends, waiting for input, "
+                            f"too many epochs), fix it, {RESTART}.")
+        return self.add(cell["index"], None, "kernel-died", "The Python kernel died",
+                        f"{stopped_sentence(self.facts)}", f"Remove what ends or exhausts the process in that cell "
+                        f"(os._exit, sys.exit, a very large array), {RESTART}.")
+
+    def cause_of_cells(self, words: tuple[str, ...]) -> Cause | None:
+        """The cause of the first failing cell whose code has one of the words."""
+        for cell in self.facts.cells:
+            cause = self.cell_cause.get(cell["index"])
+            if cause is not None and any(word in cell["source"] for word in words):
+                return cause
+        return None
+
+    def cause_of_call(self, call: RecordedCall | None) -> Cause | None:
+        if call is None or call["finished"] is not False or call["cell"] is None:
+            return None
+        return self.cell_cause.get(call["cell"])
+
+    def by_kind(self, kind: str) -> Cause | None:
+        return next((c for c in self.causes if c.kind == kind), None)
+
+    def explain(self, check: CheckResult, decided: dict[str, Cause | None]) -> Cause | None:
+        """The cause that explains one failed check, or None when its own message is the explanation."""
+        facts = self.facts
+        structure = facts.graded_structure
+        fit_cause = self.cause_of_call(facts.main_fit) or \
+            (self.cause_of_cells(EVIDENCE_WORDS["fit"]) if facts.main_fit is None else None)
+        model_cause = self.cause_of_cells(EVIDENCE_WORDS["model"])
+        no_model = structure is None or not structure["blocks"]
+        family = check.id.split(".")[0]
+        if check.id == "data.load":
+            return self.cause_of_cells(EVIDENCE_WORDS["data.load"])
+        if check.id == "data.reshape":
+            return self.by_kind("unflattened-input") or self.cause_of_cells(EVIDENCE_WORDS["data.reshape"]) or \
+                self.cause_of_cells(EVIDENCE_WORDS["data.load"])
+        if check.id == "model.input_shape" and self.by_kind("wrong-input-shape"):
+            return self.by_kind("wrong-input-shape")
+        if family == "model":
+            return model_cause if no_model else None
+        if check.id == "compile.loss" and self.by_kind("loss-does-not-fit-labels"):
+            return self.by_kind("loss-does-not-fit-labels")
+        if family == "compile":
+            if structure is None or no_model:
+                return model_cause
+            if structure["compiled"]:
+                return None
+            return self.cause_of_cells(EVIDENCE_WORDS["compile"]) or self.by_kind("never-compiled")
+        if check.id == "fit.called":
+            return fit_cause or (self.by_kind("model-replaced") if facts.main_fit is None else None)
+        if family == "fit":
+            return decided.get("fit.called") if facts.main_fit is None or not facts.main_fit["finished"] else None
+        if check.id == "evaluate.called":
+            evaluation = facts.main_evaluation
+            if evaluation is None:
+                return self.cause_of_cells(EVIDENCE_WORDS["evaluate"]) or decided.get("fit.called")
+            return self.cause_of_call(evaluation)
+        if check.id == "accuracy.threshold":
+            if facts.test_accuracy is None:
+                return model_cause or fit_cause
+            fit = facts.main_fit
+            return fit_cause if fit is None or not fit["finished"] else None
+        return None
+
+    def model_replaced(self) -> None:
+        """A model trained earlier whose variable was then bound to a new, untrained one."""
+        facts = self.facts
+        if facts.main_fit is not None:
+            return
+        trained = [c for c in facts.calls if c["kind"] == "fit" and c["finished"] and c["model"] != facts.graded_model]
+        graded = facts.graded
+        if not trained or graded is None or not graded["names"]:
+            return
+        fit = trained[-1]
+        name = graded["names"][0]
+        for cell in facts.cells:
+            names = self.names[cell["index"]]
+            if fit["cell"] is not None and cell["index"] > fit["cell"] and name in names.defined:
+                line = names.defined[name]
+                self.add(cell["index"], line, "model-replaced", f"`{name}` is replaced by a new model after training",
+                         f"{upper_first(self.where(cell['index'], line))} binds `{name}` to a new model after "
+                         f"{self.where(fit['cell'], fit['line'])} trained the old one; the new one is never trained, "
+                         "and it is the one graded.",
+                         f"Build the model once, before `fit`: remove or move that line, {RESTART}.")
+                return
+
+
+def analyse(facts: Facts, results: list[CheckResult]) -> tuple[list[Cause], dict[str, str | None]]:
+    """The root causes, most upstream first, each with the failed checks it explains, and the
+    cause id of every check (None for a passed check or one no cause explains)."""
+    analysis = _Analysis(facts)
+    analysis.run()
+    analysis.model_replaced()
+    analysis.causes.sort(key=lambda c: (c.cell if c.cell is not None else 10**9, c.line or 0))
+    decided: dict[str, Cause | None] = {}
+    for check in results:
+        decided[check.id] = None if check.passed else analysis.explain(check, decided)
+    kept = [c for c in analysis.causes if any(cause is c for cause in decided.values())]
+    for number, cause in enumerate(kept, start=1):
+        cause.id = f"c{number}"
+        cause.checks = [check_id for check_id, explained in decided.items() if explained is cause]
+    return kept, {check_id: (cause.id if cause is not None else None) for check_id, cause in decided.items()}
