@@ -13,8 +13,9 @@ agree with the record:
   record does not show (the usual way to slip test images into the weights).
   A later `compile` with a new optimizer restarts the count, so the count since the last
   compile is accepted too.
-- **The optimizer's state.** A step leaves Adam's moment estimates (SGD's momentum) non-zero;
-  an iteration count with all-zero slots was assigned, not stepped.
+- **The optimizer's state.** A step builds the optimizer's slots and leaves them non-zero
+  (Adam's moment estimates, SGD's momentum); an iteration count with no slots or all-zero
+  ones was assigned, not stepped (plain SGD, which keeps none, is exempt).
 - **The weights moved.** Keras initialises biases to zero and kernels uniformly within
   sqrt(6 / (fan_in + fan_out)) (GlorotUniform). Trained weights leave that range and their
   biases move; weights still inside it with zero biases were never trained, whatever the
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from .facts import Facts, RecordedCall
 
 CONFIRM_FAILED = "The training record could not be confirmed"
+#: Optimizers that may keep no slot variables at all (SGD without momentum).
+STATELESS_OPTIMIZERS = {"sgd"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,10 @@ def contradiction(facts: Facts) -> str | None:
     if steps is None:
         return (f"{CONFIRM_FAILED}: the saved model holds no optimizer step count, so the {claimed.low} "
                 "training steps on record cannot have been taken by it.")
-    if steps > 0 and evidence["slots_zero"]:
+    structure = facts.graded_structure
+    optimizer = (structure["optimizer"] or {}).get("name") if structure else None
+    stateless = optimizer in STATELESS_OPTIMIZERS  # plain SGD keeps no slots, even after steps
+    if steps > 0 and (evidence["slots_zero"] or (evidence["slots_zero"] is None and not stateless)):
         return (f"{CONFIRM_FAILED}: the saved model's optimizer claims {steps} steps, but its state is "
                 "exactly as before any step (its step count was set, not counted by training).")
     if evidence["as_initialised"] and latest.low > 0:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import leakage
 from ..exercises import Exercise
-from ..facts import Facts, split_of
+from ..facts import Facts, origin, split_of
 from ..modelfile import StructureRecord
 from ..phrasing import TRANSFORMED_NOTE, join, model_subject
 from .needs import readable_model
@@ -64,6 +64,12 @@ def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float
     found += (f", which reaches {required}" if exercise.show_holdout else f" it also reaches {required}") \
         if reached else (f"; it must reach {required} there" if exercise.show_holdout else
                          f" it does not reach {required}")
+    trained_on_test = max((origin(fit["x"])[2] for fit in facts.calls_of("fit", facts.graded_model)
+                           if fit["epochs_run"] > 0), default=0)
+    if trained_on_test:
+        return Outcome(False, join(f"{found}.", f"But the model was trained on {trained_on_test} of the test "
+                                   "images, so its test accuracy measures memory, not skill, and cannot count."),
+                       LEAK_HINT, diagnosis="trained on the test data")
     comparison = leakage.compare(facts)
     if comparison is not None and (comparison.decisive or (not reached and comparison.suspicious)):
         return Outcome(False, join(f"{found}.", "But it does much better on the test images than on images it "
