@@ -97,7 +97,8 @@ def contradiction(facts: Facts) -> str | None:
         return (f"{CONFIRM_FAILED}: the saved model holds no optimizer step count, so the {claimed.low} "
                 "training steps on record cannot have been taken by it.")
     structure = facts.graded_structure
-    optimizer = (structure["optimizer"] or {}).get("name") if structure else None
+    compiled = structure["optimizer"] if structure else None
+    optimizer = compiled["name"] if compiled else None
     stateless = optimizer in STATELESS_OPTIMIZERS  # plain SGD keeps no slots, even after steps
     if steps > 0 and (evidence["slots_zero"] or (evidence["slots_zero"] is None and not stateless)):
         return (f"{CONFIRM_FAILED}: the saved model's optimizer claims {steps} steps, but its state is "
