@@ -20,7 +20,6 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
 
 import numpy as np
 
-from . import leakage
 from .exercises import Exercise
 from .modelfile import StructureRecord, TrainingEvidence, evidence_of
 from .protocol import CALL_KINDS, CALL_PHASES, FLAT_SIZE
@@ -569,6 +568,17 @@ def measure(facts: Facts, evaluated: dict[str, Any], test_classes: list[int]) ->
     model["accuracy"] = facts.test_accuracy
 
 
+#: The probability of the true class from which a model is "sure" of an image (leakage.py
+#: compares the share of such images on the visible test set and on the holdout).
+CONFIDENT = 0.9
+
+
+def confident_fraction(probabilities: np.ndarray, classes: list[int]) -> float:
+    """The share of images whose true class gets at least CONFIDENT probability."""
+    truth = probabilities[np.arange(len(classes)), np.asarray(classes)]
+    return round(float(np.mean(truth >= CONFIDENT)), 4)
+
+
 def measure_holdout(facts: Facts, evaluated: dict[str, Any], classes: list[int]) -> None:
     """The graded model's accuracy on the hidden holdout, or nothing if it could not be measured."""
     probabilities = np.asarray(evaluated.get("predictions", []), dtype=np.float64)
@@ -577,4 +587,4 @@ def measure_holdout(facts: Facts, evaluated: dict[str, Any], classes: list[int])
     predicted = probabilities.argmax(axis=1)
     facts.holdout_accuracy = round(float(np.mean(predicted == np.asarray(classes))), 4)
     facts.holdout_size = len(classes)
-    facts.holdout_confident = leakage.confident_fraction(probabilities, classes)
+    facts.holdout_confident = confident_fraction(probabilities, classes)

@@ -6,7 +6,7 @@ is sure about. The grader compares the model on the visible test images with the
 on the hidden holdout, which no notebook ever saw and which is drawn like the test set:
 
 - accuracy: is the visible accuracy significantly above the holdout's (gapstat.py)?
-- confidence: is the share of images whose true class gets at least CONFIDENT probability
+- confidence: is the share of images whose true class gets at least facts.CONFIDENT (0.9)
   significantly larger on the visible images? Memorising lifts this share much more than the
   accuracy (on an easy data set an honest model is already right on ~95% of images, so a
   memoriser gains little accuracy but becomes sure of every test image). The same one-sided
@@ -19,26 +19,15 @@ false alarm at the test's level: LEAK_P is kept small because the verdict costs 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import gapstat
+from .facts import Facts, confident_fraction
 
-if TYPE_CHECKING:  # facts.py uses confident_fraction
-    from .facts import Facts
-
-#: The probability of the true class above which the model is "sure" of an image.
-CONFIDENT = 0.9
 #: Below this p-value (either test) the model fails accuracy.threshold even when it reaches the
 #: threshold on the holdout: about one honest student in a thousand per test would be flagged.
 LEAK_P = 0.001
-
-
-def confident_fraction(probabilities: np.ndarray, classes: list[int]) -> float:
-    """The share of images whose true class gets at least CONFIDENT probability."""
-    truth = probabilities[np.arange(len(classes)), np.asarray(classes)]
-    return round(float(np.mean(truth >= CONFIDENT)), 4)
 
 
 @dataclass(frozen=True)
