@@ -51,19 +51,19 @@ LEAK_HINT = ("Train only on the training data (train_data and train_labels), wit
 
 
 def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float, required: str) -> Outcome:
-    """With a hidden holdout the verdict is its accuracy (`hidden`), unless the model is much surer
-    of the visible test images than of unseen ones (leakage.py): then it learned the test images,
-    and fails even when it reaches the threshold. Students see the holdout's number only if allowed."""
+    """With a hidden holdout the verdict is its accuracy (`hidden`), unless the model learned the test
+    images: its record shows them given to `fit`, or it is much surer of them than of unseen ones
+    (leakage.py). Then it fails even when it reaches the threshold. Students see the holdout's
+    number only if allowed."""
     size = facts.holdout_size
     seen = f"The grader measured a test accuracy of {measured:.2f} on its own copy of the test images"
-    if exercise.show_holdout:
-        found = f"{seen}, and {hidden:.2f} on {size} images your notebook never saw"
-    else:
-        found = f"{seen}; on images your notebook never saw"
     reached = hidden >= exercise.threshold
-    found += (f", which reaches {required}" if exercise.show_holdout else f" it also reaches {required}") \
-        if reached else (f"; it must reach {required} there" if exercise.show_holdout else
-                         f" it does not reach {required}")
+    if exercise.show_holdout:
+        found = f"{seen}, and {hidden:.2f} on {size} images your notebook never saw" + (
+            f", which reaches {required}" if reached else f"; it must reach {required} there")
+    else:
+        found = (f"{seen}; on images your notebook never saw it "
+                 f"{'also reaches' if reached else 'does not reach'} {required}")
     trained_on_test = max((origin(fit["x"])[2] for fit in facts.calls_of("fit", facts.graded_model)
                            if fit["epochs_run"] > 0), default=0)
     if trained_on_test:
