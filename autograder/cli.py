@@ -77,10 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="make, fetch or validate a fashion.npz")
     data_commands = data.add_subparsers(dest="data_command", required=True)
-    standin = data_commands.add_parser("standin", help="write the offline stand-in data set")
+    standin = data_commands.add_parser("standin", help="write the offline stand-in data set and its holdout")
     standin.add_argument("--out", required=True)
-    fetch = data_commands.add_parser("fetch", help="build fashion.npz from the public Fashion-MNIST (online)")
+    fetch = data_commands.add_parser("fetch", help="build fashion.npz and its holdout from the public "
+                                                   "Fashion-MNIST (online)")
     fetch.add_argument("--out", required=True)
+    holdout = data_commands.add_parser("holdout", help="write the holdout of your own lesson file, from the "
+                                                       "Fashion-MNIST images it does not hold (online)")
+    holdout.add_argument("--data", required=True, help="your fashion.npz; the holdout is written beside it")
+    for command in (fetch, holdout):
+        command.add_argument("--release", default=None, metavar="URL",
+                             help="where the Fashion-MNIST release files are (default: its GitHub repository)")
     validate = data_commands.add_parser("validate", help="check that a file is in the lesson's format")
     validate.add_argument("file")
     return parser
@@ -209,12 +216,23 @@ def run_data(args: argparse.Namespace) -> int:
     from . import data
 
     try:
-        if args.data_command == "standin":
-            data.make_standin().save(args.out)
-            print(f"wrote the offline stand-in to {args.out}")
-        elif args.data_command == "fetch":
-            data.fetch_fashion_mnist().save(args.out)
-            print(f"wrote the Fashion-MNIST lesson subset to {args.out}")
+        if args.data_command in ("standin", "fetch", "holdout"):
+            release = getattr(args, "release", None) or data.FASHION_MNIST_URL
+            if args.data_command == "standin":
+                lesson = data.make_standin()
+                hidden = data.make_standin_holdout(lesson)
+            elif args.data_command == "fetch":
+                lesson, hidden = data.fetch_fashion_mnist(release)
+            else:
+                lesson = data.load(args.data)
+                hidden = data.release_holdout(data.download_release(release), lesson)
+            target = args.out if args.data_command != "holdout" else args.data
+            if args.data_command != "holdout":
+                lesson.save(target)
+                print(f"wrote the {lesson.source} lesson data to {target}")
+            hidden.save(data.holdout_path(target))
+            print(f"wrote {len(hidden.test_labels)} holdout images, none of them in {target}, to "
+                  f"{data.holdout_path(target)}: check and grade use it whenever they grade with {target}")
         else:
             lesson = data.load(args.file)
             counts = lesson.train_labels.sum(axis=0).astype(int).tolist()

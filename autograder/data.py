@@ -32,6 +32,13 @@ KEYS = ("train_data", "train_labels", "test_data", "test_labels")
 MAX_FILE_BYTES = 256 * 1024 * 1024
 STANDIN_SEED = 20240611
 SUBSET_SEED = 7
+#: The seed of the holdout draws: another than the lesson's, so other images come first.
+HOLDOUT_SEED = 8
+#: Holdout images: from the Fashion-MNIST release, and from the stand-in's generator. With 100
+#: visible test images the tests' power is bound by those; more holdout images add little.
+HOLDOUT_SIZE = 1000
+STANDIN_HOLDOUT_SIZE = 500
+HOLDOUT_SUFFIX = "-holdout.npz"
 FASHION_MNIST_URL = "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"
 FASHION_MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -89,6 +96,38 @@ class Holdout:
     def save_images(self, path: str | os.PathLike) -> None:
         """The images alone, as the evaluator reads them (the labels never leave the grader)."""
         np.savez(path, test_data=self.test_data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the holdout file (test_data, test_labels); the same arrays give the same bytes."""
+        buffer = io.BytesIO()
+        np.savez(buffer, test_data=self.test_data, test_labels=self.test_labels)
+        Path(path).write_bytes(buffer.getvalue())
+
+
+def holdout_of(images: np.ndarray, labels: np.ndarray, source: str) -> Holdout:
+    """A Holdout of these arrays, with the digest that ties verdicts to it."""
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()[:16]
+    return Holdout(images, labels, source, digest)
+
+
+def holdout_path(data_path: str | os.PathLike) -> Path:
+    """Where the holdout of a lesson file lives: beside it, `fashion.npz` -> `fashion-holdout.npz`.
+    `check` and `grade` use the file found there whenever `--holdout` is not given."""
+    path = Path(data_path)
+    return path.with_name(f"{path.stem}{HOLDOUT_SUFFIX}")
+
+
+def row_keys(images: np.ndarray) -> list[bytes]:
+    """One digest per image, of its pixels as the release's bytes (float pixels are bytes / 255),
+    so that the same picture matches whichever form it is stored in."""
+    pixels = np.asarray(images).reshape(len(images), -1)
+    if pixels.dtype != np.uint8:
+        pixels = np.round(pixels.astype(np.float64) * 255).astype(np.uint8)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in pixels]
+
+
+def row_digests(images: np.ndarray) -> set[bytes]:
+    return set(row_keys(images))
 
 
 def _split_problems(split: str, images: np.ndarray, labels: np.ndarray) -> list[str]:
@@ -181,8 +220,7 @@ def load_holdout(path: str | os.PathLike) -> Holdout:
     problems = _split_problems("test", arrays["test_data"], arrays["test_labels"])
     if problems:
         raise DataError(f"{path}: {'; '.join(problems)}")
-    digest = hashlib.sha256(arrays["test_data"].tobytes() + arrays["test_labels"].tobytes()).hexdigest()[:16]
-    return Holdout(arrays["test_data"], arrays["test_labels"], path.name, digest)
+    return holdout_of(arrays["test_data"], arrays["test_labels"], path.name)
 
 
 def one_hot(class_ids: np.ndarray, classes: int = len(CLASS_NAMES)) -> np.ndarray:
@@ -230,8 +268,18 @@ def parse_idx(raw: bytes) -> np.ndarray:
     return body.reshape(dims)
 
 
-def fetch_fashion_mnist(base_url: str = FASHION_MNIST_URL, timeout: float = 60) -> LessonData:
-    """Download the public release and build the lesson's subset (needs network)."""
+@dataclass(frozen=True)
+class Release:
+    """The Fashion-MNIST release as published: uint8 images (n, 28, 28) and class ids."""
+
+    train_images: np.ndarray
+    train_classes: np.ndarray
+    test_images: np.ndarray
+    test_classes: np.ndarray
+
+
+def download_release(base_url: str = FASHION_MNIST_URL, timeout: float = 60) -> Release:
+    """Download the public release (needs network, or a file:// URL of a local copy)."""
     import urllib.request
 
     raw = {}
@@ -241,8 +289,40 @@ def fetch_fashion_mnist(base_url: str = FASHION_MNIST_URL, timeout: float = 60) 
                 raw[name] = parse_idx(response.read())
         except OSError as error:
             raise DataError(f"cannot download {base_url + file_name}: {error}") from None
-    return lesson_subset(raw["train_images"], raw["train_labels"],
-                         raw["test_images"], raw["test_labels"])
+    return Release(raw["train_images"], raw["train_labels"], raw["test_images"], raw["test_labels"])
+
+
+def fetch_fashion_mnist(base_url: str = FASHION_MNIST_URL, timeout: float = 60) -> tuple[LessonData, Holdout]:
+    """Download the public release and build the lesson's subset and its holdout."""
+    release = download_release(base_url, timeout)
+    lesson = lesson_subset(release.train_images, release.train_classes, release.test_images, release.test_classes)
+    return lesson, release_holdout(release, lesson)
+
+
+def release_holdout(release: Release, lesson: LessonData, size: int = HOLDOUT_SIZE,
+                    seed: int = HOLDOUT_SEED) -> Holdout:
+    """A holdout of the release's remaining images of the lesson's three classes.
+
+    "Remaining" is checked by content, not by index: an image whose pixels equal any lesson
+    image (train or test; the release has a few duplicates) is left out, so that a model that
+    learned the lesson's test images cannot meet them again in the holdout."""
+    taken = row_digests(lesson.train_data) | row_digests(lesson.test_data)
+    images = np.concatenate([release.train_images, release.test_images])
+    classes = np.concatenate([release.train_classes, release.test_classes])
+    candidates = np.flatnonzero(np.isin(classes, FASHION_MNIST_CLASSES))
+    seen: set[bytes] = set()
+    keep = []
+    for index, key in zip(candidates, row_keys(images[candidates]), strict=True):
+        if key not in taken and key not in seen:  # and each picture once
+            seen.add(key)
+            keep.append(index)
+    if len(keep) < size:
+        raise DataError(f"only {len(keep)} images of the lesson's classes are not in the lesson file, "
+                        f"{size} needed for the holdout")
+    chosen = np.sort(np.random.default_rng(seed).choice(np.asarray(keep), size=size, replace=False))
+    pixels = (images[chosen].astype(np.float32) / np.float32(255.0)).reshape(-1, *IMAGE_SHAPE)
+    column = np.searchsorted(FASHION_MNIST_CLASSES, classes[chosen])
+    return holdout_of(pixels, one_hot(column), "Fashion-MNIST holdout")
 
 
 # --- the offline stand-in ---------------------------------------------------
@@ -331,6 +411,14 @@ def _finish(shape: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 _DRAWERS = (_tshirt, _dress, _shoe)
 
 
+def _draw(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` stand-in images of random classes, and their one-hot labels."""
+    classes = rng.integers(0, 3, size=count)
+    images = [_finish(_DRAWERS[c](rng), rng) for c in classes]
+    pixels = np.stack(images).astype(np.float32) if images else np.zeros((0, 28, 28), np.float32)
+    return pixels.reshape(-1, *IMAGE_SHAPE), one_hot(classes)
+
+
 def make_standin(n_train: int = 600, n_test: int = 100, seed: int = STANDIN_SEED) -> LessonData:
     """A labelled, deterministic stand-in for fashion.npz, drawn offline.
 
@@ -338,10 +426,16 @@ def make_standin(n_train: int = 600, n_test: int = 100, seed: int = STANDIN_SEED
     seed always gives the same arrays.
     """
     rng = np.random.default_rng(seed)
-    splits = []
-    for count in (n_train, n_test):
-        classes = rng.integers(0, 3, size=count)
-        images = np.stack([_finish(_DRAWERS[c](rng), rng) for c in classes])
-        splits.append((images.astype(np.float32).reshape(-1, *IMAGE_SHAPE), one_hot(classes)))
-    (train_data, train_labels), (test_data, test_labels) = splits
+    (train_data, train_labels), (test_data, test_labels) = _draw(rng, n_train), _draw(rng, n_test)
     return LessonData(train_data, train_labels, test_data, test_labels, source="built-in stand-in")
+
+
+def make_standin_holdout(lesson: LessonData, size: int = STANDIN_HOLDOUT_SIZE,
+                         seed: int = STANDIN_SEED + HOLDOUT_SEED) -> Holdout:
+    """The stand-in's holdout: new drawings from another seed, none equal to a lesson image.
+
+    Its generator is public, so it is a holdout for demonstrations and tests, not a secret."""
+    images, labels = _draw(np.random.default_rng(seed), size)
+    taken = row_digests(lesson.train_data) | row_digests(lesson.test_data)
+    fresh = np.asarray([key not in taken for key in row_keys(images)], dtype=bool)
+    return holdout_of(images[fresh], labels[fresh], "stand-in holdout")

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from . import processes
 from .errors import GraderFault
+from .modelfile import TrainingEvidence
 
 EVALUATOR_MEMORY = 6 * 2**30
 #: Seconds one request (one submission's model, on one set of images) may take once sent.
@@ -203,14 +204,15 @@ def _input_for(model, images):
     return images.reshape((len(images), *dims)), None
 
 
-def read_iterations(path: str) -> int | None:
-    from .modelfile import read_iterations as from_bytes
+def read_evidence(path: str) -> TrainingEvidence:
+    """What the model file's weights say about its training (modelfile.read_training_evidence)."""
+    from .modelfile import read_training_evidence
 
     try:
         with open(path, "rb") as handle:
-            return from_bytes(handle.read())
+            return read_training_evidence(handle.read())
     except OSError:
-        return None
+        return TrainingEvidence(iterations=None, slots_zero=None, as_initialised=None)
 
 
 def _predict_one(keras, path: str, images, aliases: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +254,7 @@ def predict_all(models: dict[str, str], test_path: str) -> dict[str, dict[str, A
         results[serial] = _predict_one(keras, path, images, aliases)
         keras.backend.clear_session()  # what one model built is not carried into the next one's memory
         gc.collect()
-        results[serial]["iterations"] = read_iterations(path)
+        results[serial]["evidence"] = read_evidence(path)
     return results
 
 

@@ -14,7 +14,6 @@ read one recorded array or call.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
@@ -22,7 +21,7 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
 import numpy as np
 
 from .exercises import Exercise
-from .modelfile import StructureRecord
+from .modelfile import StructureRecord, TrainingEvidence, evidence_of
 from .protocol import CALL_KINDS, CALL_PHASES, FLAT_SIZE
 
 #: Where an array's rows come from: the lesson's training or test images, a mix, other values, no array.
@@ -198,6 +197,8 @@ ModelEntry = TypedDict("ModelEntry", {
     "structure": StructureRecord | None,
     #: Optimizer steps its file records.
     "iterations": int | None,
+    #: What its file's weights say about its training, once the evaluator read them.
+    "evidence": NotRequired[TrainingEvidence],
     #: Why it could not be read or measured.
     "load_error": str | None,
     #: The grader's measured test accuracy, once measured.
@@ -273,6 +274,7 @@ class Facts:
     confusion: list[list[int]] | None = None
     holdout_accuracy: float | None = None  # on the instructor's hidden images, when given
     holdout_size: int | None = None
+    holdout_confident: float | None = None  # share of holdout images whose true class gets >= 0.9
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -310,21 +312,6 @@ class Facts:
                  if c["model"] == self.graded_model and c["kind"] in ("evaluate", "predict")]
         candidates = [c for c in calls if c["finished"] and split_of(c)[0] == "test"] or calls
         return candidates[-1] if candidates else None
-
-    @property
-    def recorded_steps(self) -> int:
-        """Optimizer steps the graded model's recorded fit calls imply, to compare with its file's."""
-        steps = 0
-        for fit in self.calls_of("fit", self.graded_model):
-            settings, x = fit["settings"], fit["x"]
-            shape = x.get("shape", []) if x else []
-            batch = settings.get("batch_size") or 32
-            split = settings.get("validation_split") or 0.0
-            if not shape or not isinstance(batch, int) or batch <= 0 or not isinstance(split, (int, float)):
-                continue
-            samples = math.floor(shape[0] * (1.0 - split))
-            steps += fit["epochs_run"] * math.ceil(samples / batch)
-        return steps
 
     def cell(self, index: int | None) -> CellOutcome | None:
         for cell in self.cells:
@@ -562,8 +549,10 @@ def measure(facts: Facts, evaluated: dict[str, Any], test_classes: list[int]) ->
     model = facts.graded
     if model is None:
         return
-    iterations = evaluated.get("iterations")
-    model["iterations"] = iterations if isinstance(iterations, int) and not isinstance(iterations, bool) else None
+    evidence = evidence_of(evaluated.get("evidence"))
+    if evidence is not None:
+        model["evidence"] = evidence
+        model["iterations"] = evidence["iterations"]
     if "predictions" not in evaluated:
         model["load_error"] = model["load_error"] or evaluated.get("error") or "it could not be evaluated"
         return
@@ -579,6 +568,17 @@ def measure(facts: Facts, evaluated: dict[str, Any], test_classes: list[int]) ->
     model["accuracy"] = facts.test_accuracy
 
 
+#: The probability of the true class from which a model is "sure" of an image (leakage.py
+#: compares the share of such images on the visible test set and on the holdout).
+CONFIDENT = 0.9
+
+
+def confident_fraction(probabilities: np.ndarray, classes: list[int]) -> float:
+    """The share of images whose true class gets at least CONFIDENT probability."""
+    truth = probabilities[np.arange(len(classes)), np.asarray(classes)]
+    return round(float(np.mean(truth >= CONFIDENT)), 4)
+
+
 def measure_holdout(facts: Facts, evaluated: dict[str, Any], classes: list[int]) -> None:
     """The graded model's accuracy on the hidden holdout, or nothing if it could not be measured."""
     probabilities = np.asarray(evaluated.get("predictions", []), dtype=np.float64)
@@ -587,3 +587,4 @@ def measure_holdout(facts: Facts, evaluated: dict[str, Any], classes: list[int])
     predicted = probabilities.argmax(axis=1)
     facts.holdout_accuracy = round(float(np.mean(predicted == np.asarray(classes))), 4)
     facts.holdout_size = len(classes)
+    facts.holdout_confident = confident_fraction(probabilities, classes)

@@ -185,25 +185,108 @@ def read_config(raw: bytes) -> dict:
     return config
 
 
-def read_iterations(raw: bytes) -> int | None:
-    """How many optimizer steps the saved model took (None if unknown).
+class TrainingEvidence(TypedDict):
+    """What a saved model's weights say about its training, read by the grader itself.
+
+    The record of `fit` comes from inside the student's kernel; these come from the file the
+    grader reads (corroboration.py compares the two)."""
+
+    #: Optimizer steps the file records (its `iterations` variable); None when it has none.
+    iterations: int | None
+    #: Whether every optimizer slot (Adam's moment estimates, SGD's momentum) is exactly zero, as
+    #: before any step; None when the optimizer keeps no slots or the file holds none.
+    slots_zero: bool | None
+    #: Whether the weights are still as Keras initialises them (every bias zero, every kernel
+    #: within the Glorot-uniform range); None when a layer uses other initialisers.
+    as_initialised: bool | None
+
+
+def evidence_of(value: object) -> TrainingEvidence | None:
+    """The evaluator's TrainingEvidence, field by field; None when it sent none."""
+    if not isinstance(value, dict):
+        return None
+    iterations, slots, initial = value.get("iterations"), value.get("slots_zero"), value.get("as_initialised")
+    return TrainingEvidence(
+        iterations=iterations if isinstance(iterations, int) and not isinstance(iterations, bool) else None,
+        slots_zero=slots if isinstance(slots, bool) else None,
+        as_initialised=initial if isinstance(initial, bool) else None)
+
+
+#: Layers whose weights are a kernel and a bias with Keras' default initialisers.
+_KERNEL_LAYERS = {"Dense", "Conv1D", "Conv2D", "Conv3D"}
+
+
+def _default_initialisers(config: dict) -> bool:
+    """Whether every layer holding weights is a Dense or convolution layer with Keras' default
+    initialisers (GlorotUniform kernel, Zeros bias): then a fresh copy's range is known."""
+    inner = config.get("config") or {}
+    layers = _flatten_layers(inner.get("layers") or []) if isinstance(inner, dict) else []
+    for layer in layers:
+        cls = layer.get("class_name")
+        given = layer.get("config")
+        settings: dict[str, Any] = given if isinstance(given, dict) else {}
+        if cls in _KERNEL_LAYERS:
+            kernel, bias = settings.get("kernel_initializer"), settings.get("bias_initializer")
+            if not (isinstance(kernel, dict) and kernel.get("class_name") == "GlorotUniform"
+                    and (bias is None or isinstance(bias, dict) and bias.get("class_name") == "Zeros")):
+                return False
+        elif cls not in ("InputLayer", "Activation", "Flatten", "Reshape", "MaxPooling2D", "MaxPool2D",
+                         "Dropout", *ACTIVATION_LAYERS):
+            return False  # a layer with weights of another kind (BatchNormalization, Embedding, ...)
+    return bool(layers)
+
+
+def _as_initialised(arrays: list) -> bool:
+    """Every bias zero and every kernel inside sqrt(6 / (fan_in + fan_out)), as GlorotUniform draws."""
+    import numpy as np
+
+    for array in arrays:
+        if array.ndim == 1:
+            if np.any(array != 0):
+                return False
+        elif array.ndim >= 2:
+            receptive = int(np.prod(array.shape[:-2]))
+            fan_in, fan_out = array.shape[-2] * receptive, array.shape[-1] * receptive
+            limit = np.sqrt(6.0 / (fan_in + fan_out)) * (1 + 1e-6)
+            if np.any(np.abs(array) > limit):
+                return False
+    return True
+
+
+def read_training_evidence(raw: bytes) -> TrainingEvidence:
+    """What the saved weights say about training: optimizer steps, slots, weights moved or not.
 
     This parses HDF5, which C code does: only the evaluator process calls it, so a file
-    crafted to crash that code cannot crash the grader."""
+    crafted to crash that code cannot crash the grader. A file it cannot read has no evidence
+    (every field None), which corroboration treats as a record it cannot confirm."""
+    evidence = TrainingEvidence(iterations=None, slots_zero=None, as_initialised=None)
     try:
         import h5py
+        import numpy as np
 
         archive = zipfile.ZipFile(io.BytesIO(raw))
         info = archive.getinfo("model.weights.h5")
         if info.file_size > MAX_WEIGHTS_BYTES:
-            return None
+            return evidence
+        defaults = _default_initialisers(read_config(raw))
         with h5py.File(io.BytesIO(archive.read(info)), "r") as weights:
             value = weights.get("optimizer/vars/0")
-            if value is None or value.shape != () or value.dtype.kind not in "iu":
-                return None
-            return int(value[()])
-    except Exception:  # noqa: BLE001 - any odd file simply has no known step count
-        return None
+            if value is not None and value.shape == () and value.dtype.kind in "iu":
+                evidence["iterations"] = int(value[()])
+            arrays: dict[str, list] = {"layers": [], "optimizer": []}
+
+            def collect(name: str, item: object) -> None:
+                if isinstance(item, h5py.Dataset) and item.ndim > 0 and name.split("/")[0] in arrays:
+                    arrays[name.split("/")[0]].append(np.asarray(item[()]))
+
+            weights.visititems(collect)
+        if arrays["optimizer"]:
+            evidence["slots_zero"] = not any(np.any(slot != 0) for slot in arrays["optimizer"])
+        if defaults and arrays["layers"]:
+            evidence["as_initialised"] = _as_initialised(arrays["layers"])
+    except Exception:  # noqa: BLE001 - an odd file simply gives no evidence
+        return TrainingEvidence(iterations=None, slots_zero=None, as_initialised=None)
+    return evidence
 
 
 def screen(config) -> list[str]:

@@ -72,8 +72,20 @@ def make_plan(request: Request) -> GradingPlan:
     exercise = _with_policy(exercises.get(request.exercise), request) if request.exercise else None
     lesson = load_lesson(request.data)
     return GradingPlan(request=request, exercise=exercise, limits=limits_of(request), lesson=lesson,
-                       lesson_digest=lesson.digest(), holdout=load_holdout(request.holdout, chosen),
+                       lesson_digest=lesson.digest(), holdout=load_holdout(holdout_of(request), chosen),
                        isolation=chosen)
+
+
+def holdout_of(request: Request) -> str | None:
+    """The holdout this request configures: `--holdout`, else the one `autograder data` wrote
+    beside the data file (data.holdout_path), else none. A configured file that is missing
+    or unreadable is refused by load_holdout, never skipped."""
+    if request.holdout is not None:
+        return request.holdout
+    if request.data is None:
+        return None
+    beside = data.holdout_path(request.data)
+    return str(beside) if beside.exists() else None
 
 
 def choose_isolation(requested: str) -> str:
@@ -107,8 +119,9 @@ def load_holdout(path: str | None, chosen_isolation: str) -> data.Holdout | None
     if path is None:
         return None
     if chosen_isolation != isolation.BUBBLEWRAP:
-        raise UsageError("--holdout needs bubblewrap isolation: without it a notebook can read every file "
-                         "the grader can, the holdout too")
+        raise UsageError(f"the holdout {path} needs bubblewrap isolation: without it a notebook can read every "
+                         "file the grader can, the holdout too (grading without one: move it away from the "
+                         "data file)")
     visible = isolation.sandbox_readable(path)
     if visible:
         raise UsageError(f"the holdout file {path} is inside {visible}, which notebooks can read; "

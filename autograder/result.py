@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from . import causes as cause_stage, gapstat
+from . import causes as cause_stage, gapstat, leakage
 from .checks import CheckResult
 from .exercises import Exercise
 from .facts import CellOutcome, Facts, RunLimits
@@ -97,6 +97,8 @@ class Metrics(TypedDict, total=False):
     holdout_gap: float | None
     #: One-sided p-value of that gap under "the model does as well on both" (gapstat.py).
     holdout_gap_p: float | None
+    #: One-sided p-value of "surer of the visible test images than of the holdout" (leakage.py).
+    holdout_confidence_p: float | None
     #: Whether students may see holdout_accuracy.
     holdout_shown: bool
 
@@ -272,6 +274,8 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
                                   else round(facts.test_accuracy - facts.holdout_accuracy, 4))
         metrics["holdout_gap_p"] = (None if facts.test_accuracy is None else round(gapstat.gap_p_value(
             facts.test_accuracy, len(facts.data["test_classes"]), facts.holdout_accuracy, facts.holdout_size or 0), 6))
+        comparison = leakage.compare(facts)
+        metrics["holdout_confidence_p"] = round(comparison.confidence_p, 6) if comparison else None
         metrics["holdout_shown"] = exercise.show_holdout
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)

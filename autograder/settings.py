@@ -92,7 +92,8 @@ class Request:
     #: The instructor's hidden test images, on which accuracy.threshold is then decided.
     holdout: str | None = setting(
         "--holdout", "hidden test images (test_data, test_labels) the notebook never sees: accuracy.threshold "
-                     "is decided on them; both accuracies go to the instructor", metavar="NPZ")
+                     "is decided on them; both accuracies go to the instructor (default: the -holdout.npz file "
+                     "`autograder data` wrote beside --data, when there is one)", metavar="NPZ")
     #: May students' reports show the accuracy measured on the holdout?
     show_holdout: bool = setting(
         "--show-holdout", "let students' reports show the accuracy on the holdout (default: only its verdict)",

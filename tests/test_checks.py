@@ -77,16 +77,6 @@ def test_two_part_notebook_grades_the_model_matching_each_exercise():
     assert units[deeper] == [10, 10, 3] and units[dense] == [10, 3]
 
 
-def test_fewer_saved_steps_than_recorded_training_fails_every_fit_check():
-    facts = recorded("reference")
-    facts.models[str(facts.graded_model)]["iterations"] = 3  # the record claims 480
-    results = verdicts(facts)
-    for check_id in ("fit.called", "fit.settings", "fit.validation"):
-        assert not results[check_id].passed
-        assert "training steps" in results[check_id].message
-    assert results["accuracy.threshold"].passed  # measured, not recorded
-
-
 def test_flattening_is_seen_in_the_namespace_when_no_call_used_it():
     facts = recorded("kernel-dies-after-compile")
     assert not facts.calls_of("fit")

@@ -131,3 +131,46 @@ def test_standin_is_deterministic_labelled_and_in_format():
     assert min(np.abs(means[a] - means[b]).mean() for a, b in ((0, 1), (0, 2), (1, 2))) > 0.02
     other = data.make_standin(seed=1)
     assert not np.array_equal(other.train_data, first.train_data)
+
+
+def test_fetch_writes_the_lesson_and_a_holdout_of_the_releases_other_images(tmp_path):
+    """A release served from a folder (file://), with every test image of the lesson's classes also
+    copied into its training part: the holdout must leave out each picture the lesson holds,
+    wherever in the release it also appears."""
+    from conftest import run_cli
+
+    rng = np.random.default_rng(3)
+    test_classes = rng.integers(0, 10, 2000)
+    test_images = rng.integers(0, 256, (2000, 28, 28), dtype=np.uint8)
+    lesson_kind = np.isin(test_classes, data.FASHION_MNIST_CLASSES)
+    train_classes = np.concatenate([rng.integers(0, 10, 6000), test_classes[lesson_kind]])
+    train_images = np.concatenate([rng.integers(0, 256, (6000, 28, 28), dtype=np.uint8), test_images[lesson_kind]])
+    release = tmp_path / "release"
+    release.mkdir()
+    for name, array in (("train_images", train_images), ("train_labels", train_classes),
+                        ("test_images", test_images), ("test_labels", test_classes)):
+        (release / data.FASHION_MNIST_FILES[name]).write_bytes(idx_bytes(array))
+    out = tmp_path / "fashion.npz"
+    completed = run_cli("data", "fetch", "--out", str(out), "--release", release.as_uri() + "/")
+    assert completed.returncode == 0, completed.stderr
+    lesson, hidden = data.load(out), data.load_holdout(tmp_path / "fashion-holdout.npz")
+    assert len(hidden.test_labels) == data.HOLDOUT_SIZE
+    in_lesson = data.row_digests(lesson.train_data) | data.row_digests(lesson.test_data)
+    assert not data.row_digests(hidden.test_data) & in_lesson
+    assert len(data.row_digests(hidden.test_data)) == data.HOLDOUT_SIZE  # each picture once
+    pixels = np.round(hidden.test_data[..., 0] * 255).astype(np.uint8)
+    by_picture = {image.tobytes(): cls for image, cls in zip(np.concatenate([train_images, test_images]),
+                                                             np.concatenate([train_classes, test_classes]))}
+    assert [data.FASHION_MNIST_CLASSES[c] for c in hidden.classes] == [by_picture[p.tobytes()] for p in pixels]
+
+    own = tmp_path / "own" / "lesson.npz"  # an instructor's own lesson file: its holdout is written beside it
+    own.parent.mkdir()
+    data.LessonData(lesson.train_data[:300], lesson.train_labels[:300], hidden.test_data[:50],
+                    hidden.test_labels[:50], "own").save(own)
+    completed = run_cli("data", "holdout", "--data", str(own), "--release", release.as_uri() + "/")
+    assert completed.returncode == 0, completed.stderr
+    theirs = data.load_holdout(own.parent / "lesson-holdout.npz")
+    assert not data.row_digests(theirs.test_data) & data.row_digests(hidden.test_data[:50])
+    nowhere = (tmp_path / "none").as_uri() + "/"
+    offline = run_cli("data", "fetch", "--out", str(tmp_path / "x.npz"), "--release", nowhere)
+    assert offline.returncode == 2 and "cannot download" in offline.stderr

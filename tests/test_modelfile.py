@@ -41,7 +41,8 @@ def test_reference_model_is_described(tmp_path):
     assert structure.loss["name"] == "categorical_crossentropy"
     assert structure.optimizer["name"] == "adam"
     assert structure.metrics == ["accuracy"]
-    assert modelfile.read_iterations(raw) == 4  # 2 epochs of 2 batches
+    evidence = modelfile.read_training_evidence(raw)  # 2 epochs of 2 batches
+    assert evidence == {"iterations": 4, "slots_zero": False, "as_initialised": False}
 
 
 def test_equivalent_forms_describe_alike(tmp_path):
@@ -119,4 +120,4 @@ def test_broken_archives_are_errors_not_crashes():
             archive.writestr(f"entry{index}", "x")
     with pytest.raises(modelfile.ModelFileError, match="entries"):
         modelfile.read_config(buffer.getvalue())
-    assert modelfile.read_iterations(b"garbage") is None
+    assert modelfile.read_training_evidence(b"garbage")["iterations"] is None

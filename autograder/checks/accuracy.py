@@ -1,9 +1,9 @@
 """accuracy.threshold: measured by the grader, on its own copy of the test data."""
 from __future__ import annotations
 
-from .. import gapstat
+from .. import leakage
 from ..exercises import Exercise
-from ..facts import Facts, split_of
+from ..facts import Facts, origin, split_of
 from ..modelfile import StructureRecord
 from ..phrasing import TRANSFORMED_NOTE, join, model_subject
 from .needs import readable_model
@@ -45,24 +45,40 @@ def _training_advice(facts: Facts) -> str:
     return ""
 
 
+LEAK_HINT = ("Train only on the training data (train_data and train_labels), with `fit` alone; the test "
+             "images are for measuring the finished model, never for training it (not by `fit`, "
+             "`train_on_batch`, a custom loop, nor mixed into the training arrays).")
+
+
 def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float, required: str) -> Outcome:
-    """With a hidden holdout the verdict is its accuracy (`hidden`); students see its number only if allowed."""
+    """With a hidden holdout the verdict is its accuracy (`hidden`), unless the model learned the test
+    images: its record shows them given to `fit`, or it is much surer of them than of unseen ones
+    (leakage.py). Then it fails even when it reaches the threshold. Students see the holdout's
+    number only if allowed."""
     size = facts.holdout_size
     seen = f"The grader measured a test accuracy of {measured:.2f} on its own copy of the test images"
-    if hidden >= exercise.threshold:
-        if exercise.show_holdout:
-            return Outcome(True, f"{seen}, and {hidden:.2f} on {size} images your notebook never saw, which "
-                                 f"reaches {required}.")
-        return Outcome(True, f"{seen}; on images your notebook never saw it also reaches {required}.")
+    reached = hidden >= exercise.threshold
     if exercise.show_holdout:
-        found = f"{seen}, but {hidden:.2f} on {size} images your notebook never saw; it must reach {required} there."
+        found = f"{seen}, and {hidden:.2f} on {size} images your notebook never saw" + (
+            f", which reaches {required}" if reached else f"; it must reach {required} there")
     else:
-        found = f"{seen}, but on images your notebook never saw it does not reach {required}."
-    if gapstat.suspicious(measured, len(facts.data["test_classes"]), hidden, size or 0):
-        return Outcome(False, join(found, "A model that does much better on the test images than on new ones "
-                                          "has usually learned the test images themselves."),
-                       "Train only on the training data (train_data and train_labels); the test images are "
-                       "for measuring the finished model, never for training it.",
-                       diagnosis="far less accurate on unseen images than on the test images")
-    return Outcome(False, join(found, _training_advice(facts)), LOW_HINT,
+        found = (f"{seen}; on images your notebook never saw it "
+                 f"{'also reaches' if reached else 'does not reach'} {required}")
+    trained_on_test = max((origin(fit["x"])[2] for fit in facts.calls_of("fit", facts.graded_model)
+                           if fit["epochs_run"] > 0), default=0)
+    if trained_on_test:
+        return Outcome(False, join(f"{found}.", f"But the model was trained on {trained_on_test} of the test "
+                                   "images, so its test accuracy measures memory, not skill, and cannot count."),
+                       LEAK_HINT, diagnosis="trained on the test data")
+    comparison = leakage.compare(facts)
+    if comparison is not None and (comparison.decisive or (not reached and comparison.suspicious)):
+        return Outcome(False, join(f"{found}.", "But it does much better on the test images than on images it "
+                                   f"never saw: it is sure of {comparison.confident_visible:.0%} of the test "
+                                   "images, far more than chance allows on unseen ones. The likely cause: the "
+                                   "model was trained on the test images, so its test accuracy measures "
+                                   "memory, not skill."),
+                       LEAK_HINT, diagnosis="far less accurate on unseen images than on the test images")
+    if reached:
+        return Outcome(True, f"{found}.")
+    return Outcome(False, join(f"{found}.", _training_advice(facts)), LOW_HINT,
                    diagnosis="accuracy on unseen images below the threshold")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .. import corroboration
 from ..exercises import Exercise
 from ..facts import Facts, RecordedCall, origin, split_of, validation_fraction
 from ..phrasing import (
@@ -71,17 +72,6 @@ def _training_split(fit: RecordedCall, facts: Facts) -> tuple[bool, str]:
     return True, ""
 
 
-def _training_mismatch(facts: Facts) -> str | None:
-    """A sentence when the saved model's optimizer took far fewer steps than the
-    recorded training implies: then the record is not about the model handed in."""
-    saved = facts.graded["iterations"] if facts.graded else None
-    claimed = facts.recorded_steps
-    if isinstance(saved, int) and claimed and saved < claimed // 2:
-        return (f"The saved model took {saved} training steps, fewer than the {claimed} the recorded "
-                "training implies; the training on record is not that of the model handed in.")
-    return None
-
-
 @check("fit.called")
 def fit_called(facts: Facts, exercise: Exercise) -> Outcome:
     fit = facts.main_fit
@@ -101,9 +91,9 @@ def fit_called(facts: Facts, exercise: Exercise) -> Outcome:
     if not ok:
         return Outcome(False, problem, FIT_HINT, diagnosis="trained on the wrong data"
                        if "test images" not in problem else "trained on the test data")
-    mismatch = _training_mismatch(facts)
+    mismatch = corroboration.contradiction(facts)
     if mismatch:
-        return Outcome(False, mismatch, FIT_HINT)
+        return Outcome(False, mismatch, FIT_HINT, diagnosis="training record not confirmed")
     epochs = fit["epochs_run"]
     return Outcome(True, join(f"{model_subject(facts, facts.graded_model)} was trained on "
                               f"{array_phrase(fit['x'])} and {array_phrase(fit['y'])} "
@@ -117,7 +107,7 @@ def _recorded_training(facts: Facts, what: str, hint: str) -> RecordedCall | Out
     if fit is None:
         return Outcome(False, join(f"There was no training call, so no {what} to check.",
                                    why_missing(facts, ("fit(",))), hint)
-    mismatch = _training_mismatch(facts)
+    mismatch = corroboration.contradiction(facts)
     return Outcome(False, mismatch, hint) if mismatch else fit
 
 
