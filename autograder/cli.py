@@ -92,7 +92,7 @@ def fail(message: str) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from . import exercises, github, pipeline, result as result_module
+    from . import github, pipeline, result as result_module
     from .plan import make_plan
     from .report import documents, model as report_model, terminal
 
@@ -107,7 +107,7 @@ def run_check(args: argparse.Namespace) -> int:
         if os.environ.get("AUTOGRADER_DEBUG"):
             raise
         document = pipeline.invalid_result(args.notebook, internal_error(error), None, started)
-    exercise = exercises.EXERCISES.get(document.get("exercise") or "")
+    exercise = plan.known_exercise(document.get("exercise")) if plan is not None else None
     report = report_model.build(document, exercise, plan.lesson.test_data if plan is not None else None)
     writers = [(args.json, lambda path: result_module.write(document, path)),
                (args.markdown, lambda path: documents.write_markdown(report, path)),
