@@ -36,15 +36,20 @@ def is_file_reference(name: str) -> bool:
 def get(name: str) -> Exercise:
     """A built-in exercise by id, or the exercise a TOML file declares (UsageError if it is invalid)."""
     if is_file_reference(name):
-        exercise = exercise_file.load(Path(name))
-        if exercise.id in EXERCISES:
-            raise exercise_file.ExerciseFileError(f"exercise file {name}: id: {exercise.id!r} is a built-in "
-                                                  "exercise's id; give yours its own")
-        return exercise
+        return from_file(Path(name))
     try:
         return EXERCISES[name]
     except KeyError:
         raise UnknownExercise(name) from None
+
+
+def from_file(path: Path) -> Exercise:
+    """The exercise an instructor's file declares, which must not take a built-in exercise's id."""
+    exercise = exercise_file.load(path)
+    if exercise.id in EXERCISES:
+        raise exercise_file.ExerciseFileError(f"exercise file {path}: id: {exercise.id!r} is a built-in "
+                                              "exercise's id; give yours its own")
+    return exercise
 
 
 def _builtins() -> dict[str, Exercise]:
