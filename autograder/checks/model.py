@@ -129,12 +129,12 @@ def sequence_problems(found: list[FoundLayer], exercise: Exercise) -> list[tuple
                 problems.extend(_setting_problems(found[a_start + offset], exercise.layers[index], label))
         elif tag == "insert":
             for index in range(b_start, b_end):
-                problems.append((f"A {declared[index]} layer is missing {_where(declared, index)}.",
+                problems.append((f"{upper(_a(declared[index]))} layer is missing {_where(declared, index)}.",
                                  f"{declared[index]} missing"))
         elif tag == "delete":
             for index in range(a_start, a_end):
                 where = f" after {_nth(types, index - 1)}" if index > 0 else " at the start"
-                problems.append((f"There is a {types[index]} layer{where} that the exercise does not have.",
+                problems.append((f"There is {_a(types[index])} layer{where} that the exercise does not have.",
                                  f"extra {types[index]}"))
         else:
             extra = ", ".join(types[a_start:a_end])
@@ -142,6 +142,10 @@ def sequence_problems(found: list[FoundLayer], exercise: Exercise) -> list[tuple
             problems.append((f"Where the exercise has {missing} ({_where(declared, b_start)}), the model has "
                              f"{extra}.", f"{missing} replaced by {extra}"))
     return problems
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'AEIOU' else 'a'} {word}"
 
 
 def upper(text: str) -> str:
