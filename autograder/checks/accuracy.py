@@ -20,7 +20,7 @@ def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Ou
         measured_thing = subject.lower() if subject.startswith("Your") else subject
         return Outcome(False, f"The grader could not measure {measured_thing} on the test images: {error}.",
                        "Fix the model's input shape and layers first; the accuracy is measured once the "
-                       "model can take the flattened test images.")
+                       "model can take the test images in its input shape.")
     required = "the required accuracy" if exercise.hide_threshold else f"{threshold:.2f}"
     if facts.holdout_accuracy is not None:
         return _on_holdout(facts, exercise, measured, facts.holdout_accuracy, required)
