@@ -9,11 +9,12 @@ import statistics
 
 from autograder.batch import BatchReport, GradedSubmission
 from autograder.collect import Problem, Submission
-from autograder.exercises import CHECK_TITLES, get
+from autograder.exercises import get
 from autograder.outputs import OutputFolder
 from autograder.report import summary
 
-IDS = get("keras-dense").check_ids
+DENSE = get("keras-dense")
+IDS = DENSE.check_ids
 
 
 def result(failed: dict[str, str] | None = None, causes: list[dict] | None = None, *, cells=(), models=1,
@@ -23,7 +24,7 @@ def result(failed: dict[str, str] | None = None, causes: list[dict] | None = Non
     failed = failed or {}
     checks = []
     for check_id in IDS:
-        title = CHECK_TITLES[check_id]
+        title = DENSE.check_title(check_id)
         diagnosis = failed.get(check_id)
         entry = {"id": check_id, "title": title, "passed": diagnosis is None, "points": 0.0 if diagnosis is not None
                  else 10.0, "max_points": 10.0, "message": "", "hint": "",
@@ -123,7 +124,8 @@ def test_labels_keep_capitalisation_and_keras_names(tmp_path):
     _, document = written(tmp_path, batch({"ann": result({"model.input_shape": ""}),
                                            "ben": result({"compile.optimizer": ""})}))
     titles = {row["title"] for row in document["reteach"]}
-    assert titles == {f"Not done: {CHECK_TITLES[check_id]}" for check_id in ("model.input_shape", "compile.optimizer")}
+    assert titles == {f"Not done: {DENSE.check_title(check_id)}"
+                      for check_id in ("model.input_shape", "compile.optimizer")}
     assert any("(None, 784)" in title for title in titles) and any("Adam" in title for title in titles)
 
 
