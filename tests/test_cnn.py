@@ -1,0 +1,133 @@
+"""keras-cnn, the lesson's convolutional network: its solution passes, the usual CNN mistakes fail
+the checks that name them, and the report pictures a CNN (layer shapes, first-layer filters)."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+
+from autograder import evaluation, facts
+from autograder.report import model as report_model, plots
+
+# The lesson's CNN as an exercise declares it (autograder/exercise_files/keras-cnn.toml).
+CNN_LAYERS = [
+    {"type": "Conv2D", "filters": 10, "kernel_size": 3, "activation": "relu"},
+    {"type": "MaxPooling2D", "pool_size": 2},
+    {"type": "Conv2D", "filters": 10, "kernel_size": 3, "activation": "relu"},
+    {"type": "MaxPooling2D", "pool_size": 2},
+    {"type": "Flatten"},
+    {"type": "Dense", "units": 3, "activation": "softmax"},
+]
+
+
+def test_the_model_diff_gives_conv_and_pooling_layers_their_output_shapes_and_weights():
+    rows = report_model.layer_rows([None, 28, 28, 1], CNN_LAYERS)
+    assert [(r["kind"], r["shape"], r["params"]) for r in rows] == [
+        ("Input", [None, 28, 28, 1], 0),
+        ("Conv2D(10, 3x3)", [None, 26, 26, 10], 100),   # 3*3*1 weights + 1 bias, per filter
+        ("MaxPooling2D(2x2)", [None, 13, 13, 10], 0),
+        ("Conv2D(10, 3x3)", [None, 11, 11, 10], 910),   # 3*3*10 + 1, per filter
+        ("MaxPooling2D(2x2)", [None, 5, 5, 10], 0),     # 11 // 2: the last row and column are dropped
+        ("Flatten", [None, 250], 0),
+        ("Dense(3)", [None, 3], 753),
+    ]
+    assert [r["activation"] for r in rows][1:4] == ["relu", None, "relu"]
+
+
+def test_the_model_diff_follows_kernel_forms_padding_strides_and_activation_layers():
+    rows = report_model.layer_rows([None, 28, 28, 1], [
+        {"type": "Conv2D", "filters": 4, "kernel_size": [5, 3], "padding": "same", "activation": "linear"},
+        {"type": "ReLU", "activation": "relu"},
+        {"type": "MaxPool2D", "pool_size": [2, 2], "strides": 1},
+        {"type": "Conv2D", "filters": 2, "kernel_size": 3, "strides": [2, 2]},
+        {"type": "Dropout", "rate": 0.25},
+    ])
+    assert [(r["kind"], r["shape"], r["activation"]) for r in rows[1:]] == [
+        ("Conv2D(4, 5x3)", [None, 28, 28, 4], "relu"),
+        ("MaxPooling2D(2x2)", [None, 27, 27, 4], None),
+        ("Conv2D(2, 3x3)", [None, 13, 13, 2], "linear"),
+        ("Dropout(0.25)", [None, 13, 13, 2], None),
+    ]
+    assert rows[1]["note"] == "activation from the ReLU layer after it" and rows[1]["params"] == (5 * 3 + 1) * 4
+
+
+def test_the_model_diff_marks_a_missing_pooling_layer_and_every_shape_after_it():
+    no_pooling = [layer for index, layer in enumerate(CNN_LAYERS) if index != 1]
+    compared = report_model.compare_layers(report_model.layer_rows([None, 28, 28, 1], no_pooling),
+                                           report_model.layer_rows([None, 28, 28, 1], CNN_LAYERS))
+    assert compared[1]["differs"] == []  # the first Conv2D is as expected
+    assert "kind" in compared[2]["differs"]  # a Conv2D where a MaxPooling2D belongs
+    assert compared[2]["yours"]["shape"] == [None, 24, 24, 10] and "shape" in compared[2]["differs"]
+    assert compared[4]["yours"]["shape"] == [None, 1440] and "shape" in compared[4]["differs"]  # 12*12*10
+    assert compared[6]["yours"] is None and compared[6]["differs"] == ["layer"]  # one layer fewer
+
+
+@pytest.fixture(scope="module")
+def cnn_and_dense_files(tmp_path_factory):
+    """A trained CNN and a dense model saved as Keras files, and the stand-in test images."""
+    import keras
+
+    from autograder.data import make_standin
+
+    folder = tmp_path_factory.mktemp("models")
+    data = make_standin(n_train=120, n_test=20)
+    keras.utils.set_random_seed(1)
+    cnn = keras.Sequential([keras.Input((28, 28, 1)), *[
+        keras.layers.Conv2D(10, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(10, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]])
+    cnn.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    cnn.fit(data.train_data, data.train_labels, epochs=2, batch_size=10, verbose=0)
+    dense = keras.Sequential([keras.Input((784,)), keras.layers.Dense(3, activation="softmax")])
+    cnn.save(folder / "cnn.keras")
+    dense.save(folder / "dense.keras")
+    np.savez(folder / "test.npz", test_data=data.test_data)
+    kernel, bias = (np.asarray(w) for w in cnn.layers[0].get_weights())
+    return folder, data.test_data, kernel, bias
+
+
+def _png_size(uri: str) -> tuple[int, int, np.ndarray]:
+    from matplotlib.image import imread
+
+    assert uri.startswith("data:image/png;base64,")
+    pixels = imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")
+    return pixels.shape[1], pixels.shape[0], pixels
+
+
+def test_the_evaluator_reads_the_first_conv_layer_from_the_model_file_and_the_plot_draws_it(cnn_and_dense_files):
+    folder, images, kernel, bias = cnn_and_dense_files
+    replies = evaluation.predict_all({"1": str(folder / "cnn.keras"), "2": str(folder / "dense.keras")},
+                                     str(folder / "test.npz"))
+    assert "first_layer" not in replies["2"]  # a dense model has no filters to picture
+    first = facts.first_layer_of(json.loads(json.dumps(replies["1"]["first_layer"])))  # as sent over the pipe
+    assert first is not None and first["image"] == 0
+    # The filters are the file's weights; the maps are relu(correlation + bias) of test image 0,
+    # worked out here independently of Keras.
+    assert np.allclose(first["kernels"], kernel[:, :, 0, :].transpose(2, 0, 1), atol=1e-4)
+    windows = np.lib.stride_tricks.sliding_window_view(images[0, :, :, 0], (3, 3))  # (26, 26, 3, 3)
+    expected = np.maximum(np.einsum("ijab,abf->fij", windows, kernel[:, :, 0, :]) + bias[:, None, None], 0)
+    assert np.asarray(first["maps"]).shape == (10, 26, 26)
+    assert np.allclose(first["maps"], expected, atol=1e-3)
+
+    uri = plots.first_layer(first["kernels"], first["maps"], images[0])
+    assert uri is not None
+    width, height, pixels = _png_size(uri)
+    assert width > 2.5 * height  # one column per filter, plus the test image
+    assert pixels[..., :3].std() > 0.05  # something is drawn, not a blank figure
+
+
+def test_only_a_first_layer_picture_of_the_drawn_shape_and_size_is_kept():
+    kernels, maps = np.ones((10, 3, 3)).tolist(), np.ones((10, 26, 26)).tolist()
+    assert facts.first_layer_of({"image": 0, "kernels": kernels, "maps": maps}) is not None
+    for bad in ({"image": "0", "kernels": kernels, "maps": maps},
+                {"image": 0, "kernels": kernels, "maps": maps[:9]},
+                {"image": 0, "kernels": np.ones((17, 3, 3)).tolist(), "maps": np.ones((17, 26, 26)).tolist()},
+                {"image": 0, "kernels": np.ones((10, 11, 11)).tolist(), "maps": maps},
+                {"image": 0, "kernels": [[["nan"]]], "maps": [[[1.0]]]},
+                {"image": 0, "kernels": [[[1.0, 2.0], [3.0]]], "maps": maps},
+                {"image": 0, "kernels": [[[float("inf")]]], "maps": [[[1.0]]]},
+                ["not", "a", "dict"]):
+        assert facts.first_layer_of(bad) is None, bad
