@@ -131,3 +131,110 @@ def test_only_a_first_layer_picture_of_the_drawn_shape_and_size_is_kept():
                 {"image": 0, "kernels": [[[float("inf")]]], "maps": [[[1.0]]]},
                 ["not", "a", "dict"]):
         assert facts.first_layer_of(bad) is None, bad
+
+
+# --- graded end to end (needs kernels: slow) -------------------------------------------------
+
+LOAD = """import numpy as np
+fashion = np.load('fashion.npz')
+train_data, train_labels = fashion['train_data'], fashion['train_labels']
+test_data, test_labels = fashion['test_data'], fashion['test_labels']"""
+IMPORTS = "from keras.models import Sequential\nfrom keras.layers import Conv2D, MaxPooling2D, Flatten, Dense"
+COMPILE = "model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"
+FIT = "model.fit({x}, train_labels, epochs=10, batch_size=10, validation_split=0.2)"
+EVALUATE = "model.evaluate({x}, test_labels, batch_size=10)"
+
+
+def cnn_cells(layers: list[str], train: str = "train_data", test: str = "test_data", prepare: str = "") -> list[str]:
+    build = "\n".join([IMPORTS, "model = Sequential()", *[f"model.add({layer})" for layer in layers]])
+    return [LOAD, *([prepare] if prepare else []), build, COMPILE, FIT.format(x=train), EVALUATE.format(x=test)]
+
+
+LESSON = ["Conv2D(10, kernel_size=3, input_shape=(28, 28, 1), activation='relu')", "MaxPooling2D(2)",
+          "Conv2D(10, kernel_size=3, activation='relu')", "MaxPooling2D(2)", "Flatten()",
+          "Dense(3, activation='softmax')"]
+
+# Each student of the class, their notebook, and the checks it must fail (every other check passes).
+CNN_CLASS = {
+    # Equivalent forms: keras.Input, MaxPool2D with its default window, tuple kernels, a list of layers.
+    "equivalent": ([LOAD, """import keras
+net = keras.Sequential([keras.Input(shape=(28, 28, 1)),
+                        keras.layers.Conv2D(10, (3, 3), activation='relu'), keras.layers.MaxPool2D(),
+                        keras.layers.Conv2D(filters=10, kernel_size=(3, 3), activation='relu'),
+                        keras.layers.MaxPool2D(pool_size=(2, 2)), keras.layers.Flatten(),
+                        keras.layers.Dense(3, activation='softmax')])
+net.compile(loss=keras.losses.CategoricalCrossentropy(), optimizer=keras.optimizers.Adam(),
+            metrics=['accuracy'])
+net.fit(train_data, train_labels, epochs=10, batch_size=10, validation_split=0.2)
+net.evaluate(test_data, test_labels)"""], set()),
+    # The dense lesson's habit: flattened images, which a Conv2D cannot take.
+    "flattened": (cnn_cells(LESSON, "train_data_1d", "test_data_1d", prepare=(
+        "train_data_1d = train_data.reshape((train_data.shape[0], -1))\n"
+        "test_data_1d = test_data.reshape((test_data.shape[0], -1))")),
+        {"data.reshape", "fit.called", "evaluate.called", "accuracy.threshold"}),
+    # Without Flatten the Dense layer runs over every pixel: outputs (None, 5, 5, 3), and fit fails.
+    "no-flatten": (cnn_cells([layer for layer in LESSON if layer != "Flatten()"]),
+                   {"model.architecture", "fit.called", "evaluate.called", "accuracy.threshold"}),
+    # No pooling: it trains, but it is not the network asked for.
+    "no-pooling": (cnn_cells([layer for layer in LESSON if not layer.startswith("MaxPooling2D")]),
+                   {"model.architecture"}),
+    "kernel-5": (cnn_cells([layer.replace("kernel_size=3", "kernel_size=5") for layer in LESSON]),
+                 {"model.architecture"}),
+    # The channel axis dropped: (n, 28, 28) images for a model that takes (28, 28, 1).
+    "no-channel": (cnn_cells(LESSON, "train_images", "test_images", prepare=(
+        "train_images = train_data[:, :, :, 0]\ntest_images = test_data.squeeze()")),
+        {"data.reshape", "fit.called", "evaluate.called", "accuracy.threshold"}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_cnn_class(tmp_path_factory, standin_file):
+    """The class above graded with `autograder grade --exercise keras-cnn`: {student: result}."""
+    from conftest import run_cli, write_notebook
+
+    root = tmp_path_factory.mktemp("cnn-class")
+    folder = root / "submissions"
+    folder.mkdir()
+    for student, (cells, _failing) in CNN_CLASS.items():
+        write_notebook(folder / f"{student}.ipynb", cells)
+    out = root / "out"
+    completed = run_cli("grade", str(folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
+                        "--exercise", "keras-cnn", timeout=900)
+    assert completed.returncode == 1, completed.stderr[-3000:]  # some students fail checks
+    return out, {student: json.loads((out / "results" / f"{student}.json").read_text()) for student in CNN_CLASS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", list(CNN_CLASS))
+def test_usual_cnn_mistakes_fail_the_checks_that_name_them(graded_cnn_class, student):
+    _out, results = graded_cnn_class
+    result = results[student]
+    assert result["exercise"] == "keras-cnn" and result["status"] == "graded"
+    failing = {check["id"] for check in result["checks"] if not check["passed"]}
+    assert failing == CNN_CLASS[student][1], [(c["id"], c["message"]) for c in result["checks"] if not c["passed"]]
+
+
+@pytest.mark.slow
+def test_the_report_shows_a_cnn_beside_the_expected_one_with_its_first_layer(graded_cnn_class):
+    out, results = graded_cnn_class
+    html = (out / "reports" / "no-pooling.html").read_text()
+    assert 'id="first-layer"' in html and "What your first layer learned" in html
+    first = results["no-pooling"]["details"]["first_layer"]
+    assert np.asarray(first["kernels"]).shape == (10, 3, 3) and np.asarray(first["maps"]).shape == (10, 26, 26)
+    rows = report_model.student_layers(results["no-pooling"]["details"]["graded_model"]["structure"])
+    assert [(row["kind"], row["shape"]) for row in rows[1:4]] == [
+        ("Conv2D(10, 3x3)", [None, 26, 26, 10]), ("Conv2D(10, 3x3)", [None, 24, 24, 10]), ("Flatten", [None, 5760])]
+    assert "MaxPooling2D(2x2)" in html and "(None, 13, 13, 10)" in html  # the expected side
+
+
+@pytest.mark.slow
+def test_the_solution_scores_full_marks_through_check(tmp_path, standin_file):
+    from conftest import ROOT, grade
+
+    status, result = grade(ROOT / "solutions" / "keras-cnn.ipynb", tmp_path, "--exercise", "keras-cnn",
+                           "--data", str(standin_file), "--html", str(tmp_path / "report.html"))
+    assert status == 0 and result["score"] == result["max_score"] == 100.0, \
+        [(c["id"], c["message"]) for c in result["checks"] if not c["passed"]]
+    assert result["metrics"]["test_accuracy"] >= 0.9  # the stand-in's measured range: 0.91-0.96
+    html = (tmp_path / "report.html").read_text()
+    assert 'id="first-layer"' in html and "≠" not in html.split('id="model-title"')[1].split("</table>")[0]
