@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import exercises, gradesheet, identity, notebook, pipeline, processes, result as result_module
+from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
 from .errors import AutograderError, GraderFault, internal_error
 from .evaluation import Evaluator
@@ -157,7 +157,7 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
         path = Path(work) / name
         path.write_bytes(submission.content)
-        if exercise is None or exercise not in exercises.EXERCISES:
+        if exercise is None or plan.known_exercise(exercise) is None:
             reason = (f"unknown exercise {exercise!r}" if exercise else
                       "no exercise: the notebook's metadata does not name one; pass --exercise")
             return pipeline.invalid_result(str(path), reason, None, started)
@@ -178,7 +178,7 @@ def finish_one(submission: Submission, exercise: str | None, started: pipeline.N
     document["student"] = submission.student
     document["submission"] = submission.origin
     result_module.write(document, out.result(submission.student))
-    report = report_model.build(document, exercises.EXERCISES.get(exercise or ""), plan.lesson.test_data)
+    report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
     documents.write_html(report, out.report(submission.student))
     return document
 
@@ -190,7 +190,7 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
         exercise, notes = exercise_for(submission, plan)
         submission.notes.extend(notes)
         key = exercise or "?"
-        rubric = plan.rubric(exercises.EXERCISES.get(key))
+        rubric = plan.rubric(plan.known_exercise(key))
         stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
         if stored is not None:
             done.append(GradedSubmission(submission, exercise, stored, reused=True))
@@ -210,7 +210,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     started = time.monotonic()
     folder = OutputFolder(out)
     folder.create()
-    collection = collect(inputs, tuple(exercises.EXERCISES))
+    collection = collect(inputs, plan.exercise_ids)
     book = Gradebook(folder.gradebook)
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)

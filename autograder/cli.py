@@ -5,6 +5,7 @@
     autograder release            make the student notebooks from the solutions (nbgrader)
     autograder gradescope         build a Gradescope autograder archive
     autograder data               make, fetch or validate a fashion.npz
+    autograder exercise           write an exercise file from a solution, or validate one
 
 Every grading setting (--exercise, --data, --timeout, --threshold, ...) is declared once,
 in settings.py, and resolved once per command into a GradingPlan (plan.py).
@@ -69,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
                             choices=("visible", "hidden", "after_due_date", "after_published"),
                             help="when students see the results (Gradescope's visibility)")
 
+    exercise = commands.add_parser("exercise", help="write an exercise file from a solution, or validate one")
+    exercise_commands = exercise.add_subparsers(dest="exercise_command", required=True)
+    new = exercise_commands.add_parser("new", help="run a solution notebook in the sandbox and write its exercise")
+    new.add_argument("--from-solution", required=True, metavar="SOLUTION.ipynb", dest="solution",
+                     help="the solution notebook: its model, compile and fit settings become the exercise")
+    new.add_argument("--out", required=True, metavar="EXERCISE.toml", help="the exercise file to write")
+    new.add_argument("--id", dest="exercise_id", metavar="ID", help="the exercise's id (default: the file's name)")
+    new.add_argument("--title", help="the exercise's title (default: its id)")
+    new.add_argument("--margin", type=settings.fraction, default=None, metavar="M",
+                     help="how far below the solution's measured accuracy the threshold goes (default 0.05)")
+    settings.add_arguments(new, "data", "timeout_s", "isolation")
+    validate_exercise = exercise_commands.add_parser("validate", help="check an exercise file")
+    validate_exercise.add_argument("file")
+
     data = commands.add_parser("data", help="make, fetch or validate a fashion.npz")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     standin = data_commands.add_parser("standin", help="write the offline stand-in data set")
@@ -92,7 +107,7 @@ def fail(message: str) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from . import exercises, github, pipeline, result as result_module
+    from . import github, pipeline, result as result_module
     from .plan import make_plan
     from .report import documents, model as report_model, terminal
 
@@ -107,7 +122,7 @@ def run_check(args: argparse.Namespace) -> int:
         if os.environ.get("AUTOGRADER_DEBUG"):
             raise
         document = pipeline.invalid_result(args.notebook, internal_error(error), None, started)
-    exercise = exercises.EXERCISES.get(document.get("exercise") or "")
+    exercise = plan.known_exercise(document.get("exercise")) if plan is not None else None
     report = report_model.build(document, exercise, plan.lesson.test_data if plan is not None else None)
     writers = [(args.json, lambda path: result_module.write(document, path)),
                (args.markdown, lambda path: documents.write_markdown(report, path)),
@@ -207,10 +222,34 @@ def run_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_exercise(args: argparse.Namespace) -> int:
+    from . import authoring, exercises
+
+    try:
+        if args.exercise_command == "validate":
+            exercise = exercises.from_file(Path(args.file))
+            print(f"{args.file}: valid; exercise {exercise.id}: {exercise.layers_text()}; "
+                  f"{exercise.optimizer_name}, {exercise.epochs} epochs, threshold {exercise.threshold:.2f}")
+            return 0
+        out = Path(args.out)
+        exercise_id = args.exercise_id or out.name.removesuffix(".toml")
+        margin = authoring.THRESHOLD_MARGIN if args.margin is None else args.margin
+        text, exercise, measured = authoring.from_solution(args.solution, request_of(args), exercise_id, args.title,
+                                                           margin)
+        out.write_text(text, encoding="utf-8")
+    except AutograderError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(f"cannot write {getattr(args, 'out', '')}: {error.strerror or error}")
+    print(f"wrote {out}: exercise {exercise.id}, {exercise.layers_text()}; the solution measured {measured:.2f}, "
+          f"so the threshold is {exercise.threshold:.2f} ({margin:g} below)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"check": run_check, "grade": run_grade, "release": run_release, "gradescope": run_gradescope,
-                "data": run_data}
+                "data": run_data, "exercise": run_exercise}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .exercises import Exercise
 from .modelfile import StructureRecord
-from .protocol import CALL_KINDS, CALL_PHASES, FLAT_SIZE
+from .protocol import CALL_KINDS, CALL_PHASES
 
 #: Where an array's rows come from: the lesson's training or test images, a mix, other values, no array.
 Split = Literal["train", "test", "mixed", "unknown", "none"]
@@ -394,12 +394,6 @@ def origin(info: ArrayInfo | None) -> tuple[Split, int, int]:
     if not train and not test:
         return "unknown", train, test
     return "mixed", train, test
-
-
-def is_flat(info: ArrayInfo | None) -> bool:
-    """Whether an array holds images as flat rows, as the dense exercises take them."""
-    shape = info.get("shape", []) if info else []
-    return len(shape) == 2 and shape[1] == FLAT_SIZE
 
 
 def split_of(call: RecordedCall) -> tuple[Split, bool]:

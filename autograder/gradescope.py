@@ -27,6 +27,8 @@ from .settings import Request
 
 ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+#: Where the archive carries an instructor's exercise file, beside rubric.json.
+EXERCISE_FILE = "exercise.toml"
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when the autograder image is built.
@@ -67,12 +69,14 @@ def build_archive(request: Request, out: Path, visibility: str = "visible") -> P
 
     if request.exercise is None:
         raise GradescopeError("the archive grades one exercise: pass --exercise")
-    exercises.get(request.exercise)  # UnknownExercise names the known ones
+    exercises.get(request.exercise)  # UnknownExercise names the known ones; a bad file says why
+    carried = exercises.is_file_reference(request.exercise)  # the archive carries an exercise file
     if visibility not in VISIBILITIES:
         raise GradescopeError(f"visibility must be one of {', '.join(VISIBILITIES)}")
     data_path = request.data
     lesson = plan.load_lesson(data_path)  # a bad file is refused here, with its problem named
-    rubric = {"visibility": visibility, "request": {**request.to_dict(), "data": None}}
+    named = EXERCISE_FILE if carried else request.exercise
+    rubric = {"visibility": visibility, "request": {**request.to_dict(), "data": None, "exercise": named}}
     package = Path(__file__).resolve().parent
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -82,6 +86,8 @@ def build_archive(request: Request, out: Path, visibility: str = "visible") -> P
             archive.writestr(info, text)
         archive.writestr("requirements.txt", "\n".join(requirements()) + "\n")
         archive.writestr("rubric.json", json.dumps(rubric, indent=2) + "\n")
+        if carried:
+            archive.write(request.exercise, EXERCISE_FILE)
         if data_path:
             archive.write(data_path, "fashion.npz")  # the instructor's file, as validated
         else:
@@ -89,7 +95,7 @@ def build_archive(request: Request, out: Path, visibility: str = "visible") -> P
                 lesson.save(Path(scratch) / "fashion.npz")
                 archive.write(Path(scratch) / "fashion.npz", "fashion.npz")
         for path in sorted(package.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".j2", ".css"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".j2", ".css", ".toml"):
                 archive.write(path, f"autograder/{path.relative_to(package).as_posix()}")
     return out
 
@@ -136,7 +142,10 @@ def run(root: Path) -> dict:
     started = time.monotonic()
     source = root / "source"
     rubric = json.loads((source / "rubric.json").read_text())
-    grading = make_plan(Request.from_options({**rubric["request"], "data": str(source / "fashion.npz")}))
+    options = {**rubric["request"], "data": str(source / "fashion.npz")}
+    if options.get("exercise") == EXERCISE_FILE:
+        options["exercise"] = str(source / EXERCISE_FILE)
+    grading = make_plan(Request.from_options(options))
     exercise = grading.exercise
     if exercise is None:
         raise GradescopeError("rubric.json names no exercise; build the archive again with --exercise")

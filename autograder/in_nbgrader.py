@@ -3,7 +3,7 @@
 The solution notebooks end with one locked, graded cell per check id:
 
     from autograder.in_nbgrader import verdict
-    verdict("keras-dense", "model.architecture")
+    verdict("keras-dense", "model.architecture")   # or verdict("my-exercise.toml", ...)
 
 Under `nbgrader autograde` the first such cell grades the submitted notebook file with
 `autograder check` (in its own sandbox, started as a subprocess, on a fresh run of the
@@ -82,6 +82,18 @@ def _notebook(exercise_id: str) -> Path:
     return candidates[0]
 
 
+def _declared_id(exercise: str) -> str:
+    """The id an exercise file declares (notebooks' metadata names that), or the built-in id given."""
+    from . import exercises
+
+    if not exercises.is_file_reference(exercise):
+        return exercise
+    try:
+        return exercises.get(exercise).id
+    except exercises.UsageError as error:
+        raise VerdictFailed(str(error)) from None
+
+
 def _grade(notebook: Path, exercise_id: str) -> ResultDocument:
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
     if digest not in _results:
@@ -109,7 +121,7 @@ def verdict(exercise_id: str, check_id: str) -> None:
     from .result import verdict_of
 
     with _no_stderr():
-        result = _grade(_notebook(exercise_id), exercise_id)
+        result = _grade(_notebook(_declared_id(exercise_id)), exercise_id)
     passed, text = verdict_of(result, check_id)
     if not passed:
         raise VerdictFailed(text)

@@ -73,8 +73,16 @@ LayerRecord = TypedDict("LayerRecord", {
     "name": str,
     #: Its units, for a Dense layer.
     "units": NotRequired[int | None],
-    #: The activation it applies, for Dense and activation layers.
+    #: The activation it applies, for Dense, Conv2D and activation layers.
     "activation": NotRequired[str],
+    #: Its number of filters, for a convolution.
+    "filters": NotRequired[int | None],
+    #: Its kernel's (height, width), for a convolution.
+    "kernel_size": NotRequired[list[int] | None],
+    #: Its window's (height, width), for a pooling layer.
+    "pool_size": NotRequired[list[int] | None],
+    #: The fraction of inputs it drops while training, for a Dropout layer.
+    "rate": NotRequired[float | None],
     #: Its batch shape, for an InputLayer.
     "shape": NotRequired[list[int | None] | None],
 })
@@ -343,6 +351,35 @@ def _flatten_layers(layers: list, depth: int = 0) -> list[dict]:
     return flat
 
 
+CONVOLUTIONS = {"Conv2D", "Conv1D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose"}
+POOLINGS = {"MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling3D",
+            "AveragePooling3D"}
+
+
+def _window(value) -> list[int] | None:
+    """A kernel or pool size as Keras saves it ([3, 3]), or an int written as one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value, value]
+    if isinstance(value, list) and 0 < len(value) <= 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return list(value)
+    return None
+
+
+def _layer_settings(cls: str, settings: dict[str, Any], entry: LayerRecord) -> None:
+    """The settings of convolution, pooling and Dropout layers that an exercise may declare."""
+    if cls in CONVOLUTIONS:
+        filters = settings.get("filters")
+        entry["filters"] = filters if isinstance(filters, int) and not isinstance(filters, bool) else None
+        entry["kernel_size"] = _window(settings.get("kernel_size"))
+        entry["activation"] = activation_name(settings.get("activation"))
+    elif cls in POOLINGS:
+        entry["pool_size"] = _window(settings.get("pool_size"))
+    elif cls == "Dropout":
+        rate = settings.get("rate")
+        entry["rate"] = float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) else None
+
+
 def _shape(value) -> list | None:
     if isinstance(value, list) and all(v is None or isinstance(v, int) for v in value):
         return value
@@ -406,6 +443,7 @@ def describe(config: dict) -> ModelStructure:
             reshaping.append(cls)
         elif cls not in PASS_THROUGH:
             others.append(cls)
+        _layer_settings(cls, settings, entry)
         summary.append(entry)
     structure = ModelStructure(model_class=str(config.get("class_name")),
                                input_shape=input_shape(config, layers), blocks=blocks, layers=summary,

@@ -49,9 +49,25 @@ class GradingPlan:
         if self.exercise is not None:
             return self.exercise
         if not named:
-            raise UsageError("no exercise given: pass --exercise (keras-dense or keras-deeper), or name it in "
-                             "the notebook's metadata")
-        return _with_policy(exercises.get(named), self.request)
+            raise UsageError(f"no exercise given: pass --exercise ({', '.join(sorted(exercises.EXERCISES))} or an "
+                             "exercise file), or name it in the notebook's metadata")
+        if named not in exercises.EXERCISES:  # a notebook names built-in ids only: never a file to read
+            raise exercises.UnknownExercise(named)
+        return _with_policy(exercises.EXERCISES[named], self.request)
+
+    def known_exercise(self, named: str | None) -> exercises.Exercise | None:
+        """The exercise an id stands for in this plan (the plan's own, else a built-in), policy
+        applied; None for an id this plan does not know."""
+        if self.exercise is not None and named == self.exercise.id:
+            return self.exercise
+        builtin = exercises.EXERCISES.get(named or "")
+        return _with_policy(builtin, self.request) if builtin is not None else None
+
+    @property
+    def exercise_ids(self) -> tuple[str, ...]:
+        """Every exercise id this plan can grade: the built-in ones and the plan's own."""
+        own = (self.exercise.id,) if self.exercise is not None and self.exercise.id not in exercises.EXERCISES else ()
+        return (*exercises.EXERCISES, *own)
 
     def rubric(self, exercise: exercises.Exercise | None) -> str:
         """What a stored verdict depends on besides the notebook: a change grades it again."""

@@ -89,13 +89,12 @@ class GradedNotebook(pytest.File):
     def collect(self):
         from . import exercises, notebook
 
-        exercise_id = self.grader.request.exercise
-        if exercise_id is None:
-            try:
-                exercise_id = notebook.exercise_of(notebook.read(str(self.path)))
-            except notebook.NotebookError:
-                exercise_id = None
-        exercise = exercises.EXERCISES.get(exercise_id or "")
+        named = self.grader.request.exercise  # a built-in id or an exercise file
+        try:
+            exercise: exercises.Exercise | None = exercises.get(named) if named is not None else \
+                exercises.EXERCISES.get(notebook.exercise_of(notebook.read(str(self.path))) or "")
+        except (exercises.UsageError, notebook.NotebookError):
+            exercise = None
         if exercise is None:  # graded anyway, so that the reason is a failing test, not a crash
             yield CheckItem.from_parent(self, name="notebook", check_id=None)
             return

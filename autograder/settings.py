@@ -62,10 +62,12 @@ def setting(flag: str, help: str, default: Any = None, *, parse: Callable[[str],
 class Request:
     """What the user asked for, before anything is read or checked (see plan.make_plan)."""
 
-    #: The exercise every notebook is graded against; None: each notebook's own metadata.
+    #: The exercise every notebook is graded against, a built-in id or an exercise file's path;
+    #: None: each notebook's own metadata (which may name built-in ids only).
     exercise: str | None = setting(
-        "--exercise", "exercise id (keras-dense, keras-deeper); default: the one the notebook's metadata names",
-        metavar="ID")
+        "--exercise", "a built-in exercise id (keras-dense, keras-deeper, ...) or the path of an exercise file "
+                      "(.toml); default: the built-in one the notebook's metadata names",
+        metavar="ID|FILE.toml")
     #: The lesson's fashion.npz; None: the built-in offline stand-in.
     data: str | None = setting(
         "--data", "the lesson's fashion.npz (default: the built-in offline stand-in)", metavar="FASHION_NPZ")

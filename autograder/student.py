@@ -1,7 +1,7 @@
 """Self-check for students, inside their own notebook.
 
     from autograder.student import Exercise
-    ex = Exercise("keras-dense")      # first cell: starts recording this kernel
+    ex = Exercise("keras-dense")      # first cell: starts recording this kernel (or "my-exercise.toml")
     ...                               # the student's code for one step
     ex.check("build")                 # that step's checks, on the kernel's current state
     ex.hint("build")                  # a further hint for the step
@@ -68,7 +68,7 @@ class Exercise:
 
         try:
             self._exercise = exercises.get(exercise_id)
-        except exercises.UnknownExercise as error:
+        except exercises.UsageError as error:  # an unknown id, or an exercise file that is not valid
             self._problem = f"The self-check cannot start: {error}."
             _display(inline.note_panel("Self-check", self._problem))
             return
@@ -120,7 +120,8 @@ class Exercise:
         if step not in exercises.TASKS:
             _display(self._unknown(step))
             return
-        _display(inline.note_panel(f"Hint: {exercises.TASK_TITLES[step]}", exercises.TASK_HINTS[step],
+        exercise = self._exercise or exercises.EXERCISES["keras-dense"]
+        _display(inline.note_panel(f"Hint: {exercises.TASK_TITLES[step]}", exercise.task_hint(step),
                                    state="not_started"))
 
     def check_all(self) -> None:

@@ -20,7 +20,7 @@ def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Ou
         measured_thing = subject.lower() if subject.startswith("Your") else subject
         return Outcome(False, f"The grader could not measure {measured_thing} on the test images: {error}.",
                        "Fix the model's input shape and layers first; the accuracy is measured once the "
-                       "model can take the flattened test images.")
+                       "model can take the test images in its input shape.")
     required = "the required accuracy" if exercise.hide_threshold else f"{threshold:.2f}"
     if facts.holdout_accuracy is not None:
         return _on_holdout(facts, exercise, measured, facts.holdout_accuracy, required)
@@ -28,7 +28,7 @@ def accuracy(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Ou
         return Outcome(True, f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
                              f"the test images, which reaches {required}.")
     return Outcome(False, join(f"The grader measured a test accuracy of {measured:.2f} on its own copy of "
-                               f"the test images; it must reach {required}.", _training_advice(facts)),
+                               f"the test images; it must reach {required}.", _training_advice(facts, exercise)),
                    LOW_HINT, diagnosis="test accuracy below the threshold")
 
 
@@ -36,10 +36,12 @@ LOW_HINT = ("Fix the other failing checks first (layers, activations, loss, trai
             "network reaches about 0.89.")
 
 
-def _training_advice(facts: Facts) -> str:
+def _training_advice(facts: Facts, exercise: Exercise) -> str:
     fit = facts.main_fit
     if fit is None or not fit["finished"]:
-        return "The model was not fully trained, so it is close to guessing (about 0.33 for three classes)."
+        classes = len(exercise.classes)
+        return (f"The model was not fully trained, so it is close to guessing (about {1 / classes:.2f} for "
+                f"{classes} classes).")
     if split_of(fit)[1]:
         return TRANSFORMED_NOTE
     return ""
@@ -64,5 +66,5 @@ def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float
                        "Train only on the training data (train_data and train_labels); the test images are "
                        "for measuring the finished model, never for training it.",
                        diagnosis="far less accurate on unseen images than on the test images")
-    return Outcome(False, join(found, _training_advice(facts)), LOW_HINT,
+    return Outcome(False, join(found, _training_advice(facts, exercise)), LOW_HINT,
                    diagnosis="accuracy on unseen images below the threshold")

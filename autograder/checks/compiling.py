@@ -1,9 +1,10 @@
 """compile.loss, compile.optimizer, compile.metrics, read from the saved model's compile settings."""
 from __future__ import annotations
 
-from ..exercises import Exercise
+from ..exercise_model import Exercise, loss_words
 from ..facts import Facts
 from ..modelfile import StructureRecord
+from ..phrasing import upper_first
 from .needs import compiled_model
 from .registry import Outcome, check
 
@@ -19,29 +20,36 @@ LOSS_WHY = {
 ACCURACY_NAMES = {"accuracy", "categorical_accuracy"}
 
 
+def _loss_hint(exercise: Exercise) -> str:
+    if exercise.loss == "categorical_crossentropy":
+        return ("Use `loss='categorical_crossentropy'` (or keras.losses.CategoricalCrossentropy()): it "
+                "compares the predicted probabilities with one-hot labels.")
+    return f"Use `loss='{exercise.loss}'`, as the exercise asks."
+
+
 @check("compile.loss", needs=compiled_model)
 def loss(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
     loss = structure["loss"]
     name = loss["name"] if loss else None
     written = (loss["as_written"] if loss else None) or name
-    hint = ("Use `loss='categorical_crossentropy'` (or keras.losses.CategoricalCrossentropy()): it "
-            "compares the predicted probabilities with one-hot labels.")
+    wanted = exercise.loss
+    hint = _loss_hint(exercise)
     from_logits = bool(loss and loss.get("from_logits"))
-    if name == "categorical_crossentropy" and not from_logits:
-        return Outcome(True, f"The loss is categorical cross-entropy ({written}), right for one-hot "
-                             "labels and a softmax output.")
-    if name == "categorical_crossentropy":
+    if name == wanted and not from_logits:
+        fits = ", right for one-hot labels and a softmax output" if wanted == "categorical_crossentropy" else ""
+        return Outcome(True, f"The loss is {loss_words(wanted)} ({written}){fits}.")
+    if name == wanted:
         last = structure["blocks"][-1]["activation"] if structure["blocks"] else None
         if last == "softmax":
             return Outcome(False, "The loss has from_logits=True, which tells Keras the outputs are raw "
                                   "scores, but your output layer already applies softmax.", hint)
-        return Outcome(False, "The loss has from_logits=True; the exercise uses a softmax output and "
-                              "the plain categorical cross-entropy.", hint)
+        return Outcome(False, f"The loss has from_logits=True; the exercise uses a {exercise.output_activation} "
+                              f"output and the plain {loss_words(wanted)}.", hint)
     if name is None:
         return Outcome(False, "The model was compiled without a loss.", hint)
-    why = LOSS_WHY.get(name)
+    why = LOSS_WHY.get(name) if wanted == "categorical_crossentropy" else None
     return Outcome(False, f"The loss is {written!s}" + (f": {why}." if why else
-                                                       "; the exercise uses categorical cross-entropy."), hint,
+                                                       f"; the exercise uses {loss_words(wanted)}."), hint,
                    diagnosis=f"loss {name.replace('_', ' ')}")
 
 
@@ -49,25 +57,37 @@ def loss(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcom
 def optimizer(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
     found = structure["optimizer"]
     name, written = (found["name"], found["as_written"]) if found else (None, None)
-    if name == "adam":
-        return Outcome(True, f"The optimizer is Adam ({written}).")
-    return Outcome(False, f"The optimizer is {written or 'not set'}; the lesson uses Adam.",
-                   hint="Use `optimizer='adam'` (or keras.optimizers.Adam()).",
+    wanted = exercise.optimizer_name
+    if name == exercise.optimizer:
+        return Outcome(True, f"The optimizer is {wanted} ({written}).")
+    return Outcome(False, f"The optimizer is {written or 'not set'}; the exercise uses {wanted}.",
+                   hint=f"Use `optimizer='{exercise.optimizer}'` (or keras.optimizers.{wanted}()).",
                    diagnosis=f"optimizer {name or 'not set'}")
+
+
+def _tracked(wanted: str, names: list[str]) -> bool:
+    return bool(ACCURACY_NAMES & set(names)) if wanted in ACCURACY_NAMES else wanted in names
 
 
 @check("compile.metrics", needs=compiled_model)
 def metrics(facts: Facts, exercise: Exercise, structure: StructureRecord) -> Outcome:
     names = structure["metrics"]
     objects = structure["metric_objects"]
-    hint = "Pass `metrics=['accuracy']` to compile, so that training and evaluation report accuracy."
-    if not ACCURACY_NAMES & set(names):
+    wanted = list(exercise.metrics)
+    hint = (f"Pass `metrics={wanted!r}` to compile, so that training and evaluation report "
+            f"{' and '.join(wanted)}.")
+    missing = [metric for metric in wanted if not _tracked(metric, names)]
+    if missing:
         if not names:
             return Outcome(False, "No metrics were given to compile, so Keras reports only the loss, not "
-                                  "how many images are classified correctly.", hint, diagnosis="no metrics")
-        return Outcome(False, f"The metrics are {', '.join(names)}, which do not include accuracy.", hint)
+                                  f"{' and '.join(missing)}.", hint, diagnosis="no metrics")
+        return Outcome(False, f"The metrics are {', '.join(names)}, which do not include "
+                              f"{' and '.join(missing)}.", hint)
+    if not wanted:
+        return Outcome(True, "The exercise asks for no particular metric.")
     if "Accuracy" in objects and "categorical_accuracy" not in names and "CategoricalAccuracy" not in objects:
         return Outcome(True, "Accuracy is tracked with keras.metrics.Accuracy(). Note: that metric "
                              "compares outputs and labels exactly, so with probabilities it reads near 0; "
                              "'accuracy' or CategoricalAccuracy() measure what you mean.")
-    return Outcome(True, "Accuracy is tracked during training and evaluation.")
+    verb = "is" if len(wanted) == 1 else "are"
+    return Outcome(True, f"{upper_first(' and '.join(wanted))} {verb} tracked during training and evaluation.")

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 from ..data import KEYS
 from ..exercises import Exercise
-from ..facts import ArrayInfo, Facts, is_flat, origin
+from ..facts import ArrayInfo, Facts, origin
 from ..phrasing import array_phrase, call_location, join, shape_text, why_missing
-from ..protocol import FLAT_SIZE
 from .registry import Outcome, check
 
 LOAD_HINT = ("Load the file and take each array by name: `fashion = np.load('fashion.npz')`, then "
              "`train_data = fashion['train_data']`, and the same for train_labels, test_data and "
              "test_labels.")
-RESHAPE_HINT = (f"Flatten each set of images into rows of {FLAT_SIZE} numbers: "
-                f"`train_data_1d = train_data.reshape((train_data.shape[0], -1))` gives (600, {FLAT_SIZE}); do "
-                "the same for test_data, then pass the flat arrays to fit and evaluate.")
 
 
 @check("data.load")
@@ -45,42 +41,83 @@ def data_load(facts: Facts, exercise: Exercise) -> Outcome:
     return Outcome(False, join(*parts, why_missing(facts, ("fashion[",))), LOAD_HINT)
 
 
-def _namespace_flat(facts: Facts, split: str) -> ArrayInfo | None:
-    """A flattened array of one split's images among the student's variables."""
+def takes(info: ArrayInfo | None, exercise: Exercise) -> bool:
+    """Whether an array holds images in the shape the exercise's model takes: (n, *input_shape)."""
+    shape = info.get("shape", []) if info else []
+    return len(shape) >= 2 and list(shape[1:]) == list(exercise.input_shape)
+
+
+def _namespace_ready(facts: Facts, split: str, exercise: Exercise) -> ArrayInfo | None:
+    """An array of one split's images in the model's input shape among the student's variables."""
     for info in facts.namespace["arrays"] if facts.namespace else []:
-        if is_flat(info) and origin(info)[0] == split:
+        if takes(info, exercise) and origin(info)[0] == split:
             return info
     return None
+
+
+def reshape_hint(exercise: Exercise) -> str:
+    if exercise.convolutional:
+        shape = ", ".join(map(str, exercise.input_shape))
+        return (f"A Conv2D layer takes whole images with a channel axis, (n, {shape}), which is how fashion.npz "
+                "holds them: pass train_data and test_data to fit and evaluate as loaded, without reshape "
+                "or flatten.")
+    size = exercise.flat_size
+    return (f"Flatten each set of images into rows of {size} numbers: "
+            f"`train_data_1d = train_data.reshape((train_data.shape[0], -1))` gives (600, {size}); do "
+            "the same for test_data, then pass the flat arrays to fit and evaluate.")
+
+
+def _wrong_shape(shapes: list[list[int]], exercise: Exercise) -> tuple[str, str]:
+    """Why arrays of these shapes do not fit the model, and the diagnosis."""
+    per_image = [list(shape[1:]) for shape in shapes]
+    if not exercise.convolutional:
+        if any(len(dims) >= 2 for dims in per_image):
+            return (f"Those are whole 28x28 images, but a Dense layer needs each image as one flat row of "
+                    f"{exercise.flat_size} numbers.", "images not flattened")
+        return f"Each row should hold one whole image: {exercise.flat_size} numbers.", \
+            "images flattened into the wrong shape"
+    wanted = list(exercise.input_shape)
+    if any(len(dims) == 1 for dims in per_image):
+        return ("Those images were flattened into rows, but a Conv2D layer needs each image whole, "
+                f"{shape_text(tuple(wanted))}, to slide its kernel over neighbouring pixels.",
+                "flattened images for a convolutional model")
+    if any(dims == wanted[:-1] for dims in per_image):
+        return (f"Those images have lost their channel axis: a Conv2D layer needs (height, width, channels), "
+                f"{shape_text(tuple(wanted))}, even for grey images with one channel.", "channel axis dropped")
+    return f"The model takes images of shape {shape_text(tuple(wanted))}.", "images in the wrong shape"
 
 
 @check("data.reshape")
 def data_reshape(facts: Facts, exercise: Exercise) -> Outcome:
     fit, evaluation = facts.main_fit, facts.main_evaluation
-    problems, images = [], False
+    hint = reshape_hint(exercise)
+    problems: list[str] = []
+    shapes: list[list[int]] = []
     for call in (fit, evaluation):
         x = call["x"] if call is not None else None
         if call is None or not x or "shape" not in x:
             continue
-        if not is_flat(x):
-            images = images or len(x["shape"]) >= 3
+        if not takes(x, exercise):
+            shapes.append(x["shape"])
             problems.append(f"You passed {array_phrase(x)} to {call['kind']} ({call_location(facts, call)}).")
     if problems:
-        why = (f"Those are whole 28x28 images, but a Dense layer needs each image as one flat row of {FLAT_SIZE} "
-               "numbers." if images else f"Each row should hold one whole image: {FLAT_SIZE} numbers.")
-        return Outcome(False, join(*problems, why), RESHAPE_HINT,
-                       diagnosis="images not flattened" if images else "images flattened into the wrong shape")
-    train_flat = (fit["x"] if fit and is_flat(fit["x"]) else None) or _namespace_flat(facts, "train")
-    test_flat = (evaluation["x"] if evaluation and is_flat(evaluation["x"]) else None) or _namespace_flat(facts, "test")
-    if train_flat and test_flat:
-        return Outcome(True, f"Flattened the images: {array_phrase(train_flat)} for training and "
-                             f"{array_phrase(test_flat)} for testing.")
-    if train_flat:
-        return Outcome(False, join(f"The training images were flattened ({array_phrase(train_flat)}), but "
-                                   "no flattened copy of the test images was found.",
-                                   why_missing(facts, ("reshape", "test_data"))), RESHAPE_HINT)
-    if test_flat:
-        return Outcome(False, join(f"The test images were flattened ({array_phrase(test_flat)}), but no "
-                                   "flattened copy of the training images was found.",
-                                   why_missing(facts, ("reshape", "train_data"))), RESHAPE_HINT)
-    return Outcome(False, join(f"No flattened copy of the images, shape (n, {FLAT_SIZE}), was found.",
-                               why_missing(facts, ("reshape", "flatten"))), RESHAPE_HINT)
+        why, diagnosis = _wrong_shape(shapes, exercise)
+        return Outcome(False, join(*problems, why), hint, diagnosis=diagnosis)
+    train = (fit["x"] if fit and takes(fit["x"], exercise) else None) or _namespace_ready(facts, "train", exercise)
+    test = (evaluation["x"] if evaluation and takes(evaluation["x"], exercise) else None) or \
+        _namespace_ready(facts, "test", exercise)
+    done = "Flattened the images" if not exercise.convolutional else "Gave the model whole images"
+    wanted = f"shape (n, {', '.join(map(str, exercise.input_shape))})"
+    words = ("reshape", "flatten") if not exercise.convolutional else ("fit(", "evaluate(")
+    if train and test:
+        return Outcome(True, f"{done}: {array_phrase(train)} for training and {array_phrase(test)} for testing.")
+    if train:
+        return Outcome(False, join(f"The training images are in the model's {wanted} ({array_phrase(train)}), "
+                                   "but no such copy of the test images was found.",
+                                   why_missing(facts, (words[0], "test_data"))), hint)
+    if test:
+        return Outcome(False, join(f"The test images are in the model's {wanted} ({array_phrase(test)}), but no "
+                                   "such copy of the training images was found.",
+                                   why_missing(facts, (words[0], "train_data"))), hint)
+    return Outcome(False, join(f"No copy of the images in the model's {wanted} was found.",
+                               why_missing(facts, words)), hint)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from ..exercises import CHECK_TITLES, Exercise
+from ..exercises import Exercise
 from ..facts import Facts
 
 Needed = TypeVar("Needed")
@@ -75,7 +75,7 @@ def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
         except Exception as error:  # noqa: BLE001 - a grader bug must not hide the other verdicts
             outcome = Outcome(False, f"The grader could not decide this check ({type(error).__name__}); "
                                      "please report it to your instructor.")
-        title = CHECK_TITLES.get(check_id, check_id)
+        title = exercise.check_title(check_id)
         results.append(CheckResult(check_id, title, outcome.passed, max_points if outcome.passed else 0.0,
                                    max_points, outcome.message, outcome.hint if not outcome.passed else "",
                                    "" if outcome.passed else (outcome.diagnosis or f"not done: {title.lower()}")))
@@ -84,5 +84,5 @@ def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
 
 def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
     """Every check failed with the same reason: the notebook could not be run at all."""
-    return [CheckResult(check_id, CHECK_TITLES.get(check_id, check_id), False, 0.0, points, reason, "",
+    return [CheckResult(check_id, exercise.check_title(check_id), False, 0.0, points, reason, "",
                         "notebook not graded") for check_id, points in exercise.points.items()]

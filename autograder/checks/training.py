@@ -18,10 +18,20 @@ from ..phrasing import (
 )
 from .registry import Outcome, check
 
-FIT_HINT = ("Train the model on the flattened training images and their labels: "
-            "`model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)`.")
-EVALUATE_HINT = ("After training, measure the model on data it has not seen: "
-                 "`model.evaluate(test_data_1d, test_labels, batch_size=10)`.")
+
+def fit_hint(exercise: Exercise) -> str:
+    """The training call the exercise asks for, with its declared settings."""
+    images, data = (("training images as loaded", "train_data") if exercise.convolutional
+                    else ("flattened training images", "train_data_1d"))
+    split = f", validation_split={exercise.validation_split:g}" if exercise.validation_split else ""
+    return (f"Train the model on the {images} and their labels: `model.fit({data}, train_labels, "
+            f"epochs={exercise.epochs}, batch_size={exercise.batch_size}{split})`.")
+
+
+def evaluate_hint(exercise: Exercise) -> str:
+    data = "test_data" if exercise.convolutional else "test_data_1d"
+    return ("After training, measure the model on data it has not seen: "
+            f"`model.evaluate({data}, test_labels, batch_size={exercise.batch_size})`.")
 
 
 def _failure(facts: Facts, call: RecordedCall, verb: str) -> str:
@@ -84,26 +94,27 @@ def _training_mismatch(facts: Facts) -> str | None:
 
 @check("fit.called")
 def fit_called(facts: Facts, exercise: Exercise) -> Outcome:
+    hint = fit_hint(exercise)
     fit = facts.main_fit
     name = model_name(facts, facts.graded_model)
     if fit is None:
         others = [c for c in facts.calls if c["kind"] == "fit"]
         if others:
             return Outcome(False, f"You trained another model, but not {name}, the one that is graded.",
-                           FIT_HINT)
+                           hint)
         return Outcome(False, join(f"{model_subject(facts, facts.graded_model)} was never trained "
-                                   "(no call to `fit` ran).", why_missing(facts, ("fit(",))), FIT_HINT,
+                                   "(no call to `fit` ran).", why_missing(facts, ("fit(",))), hint,
                        diagnosis="never trained")
     if not fit["finished"]:
-        return Outcome(False, _failure(facts, fit, "fit"), FIT_HINT,
+        return Outcome(False, _failure(facts, fit, "fit"), hint,
                        diagnosis="training raised an error" if fit["error"] else "training cut short")
     ok, problem = _training_split(fit, facts)
     if not ok:
-        return Outcome(False, problem, FIT_HINT, diagnosis="trained on the wrong data"
+        return Outcome(False, problem, hint, diagnosis="trained on the wrong data"
                        if "test images" not in problem else "trained on the test data")
     mismatch = _training_mismatch(facts)
     if mismatch:
-        return Outcome(False, mismatch, FIT_HINT)
+        return Outcome(False, mismatch, hint)
     epochs = fit["epochs_run"]
     return Outcome(True, join(f"{model_subject(facts, facts.graded_model)} was trained on "
                               f"{array_phrase(fit['x'])} and {array_phrase(fit['y'])} "
@@ -146,12 +157,18 @@ def fit_settings(facts: Facts, exercise: Exercise) -> Outcome:
 def fit_validation(facts: Facts, exercise: Exercise) -> Outcome:
     wanted = exercise.validation_split
     hint = (f"Pass `validation_split={wanted}` to `fit`: Keras then holds out the last {wanted:.0%} of the "
-            "training data.")
+            "training data." if wanted else "Train on all the training data: give `fit` no validation_split "
+                                            "and no validation_data.")
     fit = _recorded_training(facts, "validation data", hint)
     if isinstance(fit, Outcome):
         return fit
     split = fit["settings"].get("validation_split") or 0.0
     validation = fit["validation_data"]
+    if not wanted:
+        if not split and not validation:
+            return Outcome(True, "Training used all the training data, as the exercise asks: nothing was held out.")
+        return Outcome(False, f"Training ({call_location(facts, fit)}) held out validation data; this exercise "
+                              "trains on all the training data.", hint, diagnosis="validation data held out")
     if isinstance(split, (int, float)) and abs(split - wanted) < 1e-9:
         return Outcome(True, f"validation_split={split}: {wanted:.0%} of the training data was held out "
                              "to watch for over-fitting.")
@@ -177,36 +194,37 @@ def fit_validation(facts: Facts, exercise: Exercise) -> Outcome:
 
 @check("evaluate.called")
 def evaluate_called(facts: Facts, exercise: Exercise) -> Outcome:
+    hint = evaluate_hint(exercise)
     name = model_name(facts, facts.graded_model)
     call = facts.main_evaluation
     if call is None:
         others = [c for c in facts.calls if c["kind"] == "evaluate" and c["model"] != facts.graded_model]
         if others:
             return Outcome(False, f"You evaluated a different model ({model_name(facts, others[-1]['model'])}), "
-                                  f"not {name}, the one you trained.", EVALUATE_HINT)
+                                  f"not {name}, the one you trained.", hint)
         return Outcome(False, join("The model was never evaluated (no call to `evaluate` ran).",
-                                   why_missing(facts, ("evaluate(",))), EVALUATE_HINT, diagnosis="never evaluated")
+                                   why_missing(facts, ("evaluate(",))), hint, diagnosis="never evaluated")
     verb = call["kind"]
     if not call["finished"]:
-        return Outcome(False, _failure(facts, call, verb), EVALUATE_HINT,
+        return Outcome(False, _failure(facts, call, verb), hint,
                        diagnosis="evaluation raised an error" if call["error"] else "evaluation cut short")
     kind, transformed = split_of(call)
     if kind == "train":
         return Outcome(False, f"You evaluated on {array_phrase(call['x'])}, the training images "
                               f"({call_location(facts, call)}). A model scores well on data it has "
-                              "memorised; only the test images tell how it does on new clothes.", EVALUATE_HINT,
+                              "memorised; only the test images tell how it does on new clothes.", hint,
                        diagnosis="evaluated on the training data")
     if kind != "test":
         return Outcome(False, f"You evaluated on {array_phrase(call['x'])} "
-                              f"({call_location(facts, call)}), which is not the test images.", EVALUATE_HINT)
+                              f"({call_location(facts, call)}), which is not the test images.", hint)
     labels: Mapping[str, object] = (call["y"].get("labels") if call["y"] else None) or {}
     if verb == "evaluate" and (labels.get("matches") is False or labels.get("split") not in (None, "test")):
         return Outcome(False, f"The labels you evaluated with, {array_phrase(call['y'])}, are not "
-                              "test_labels.", EVALUATE_HINT)
+                              "test_labels.", hint)
     fit = facts.main_fit
     if fit is not None and call["seq"] < fit["seq"]:
         return Outcome(False, f"You evaluated {name} before training it ({call_location(facts, call)}); "
-                              "evaluate after `fit`.", EVALUATE_HINT)
+                              "evaluate after `fit`.", hint)
     action = "evaluated" if verb == "evaluate" else "computed predictions for"
     return Outcome(True, join(f"You {action} {name} on {array_phrase(call['x'])} "
                               f"({call_location(facts, call)}).", TRANSFORMED_NOTE if transformed else ""))
