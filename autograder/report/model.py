@@ -9,14 +9,13 @@ never the grader's paths, internals or a threshold the instructor hid.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from ..data import CLASS_NAMES
 from ..exercises import Exercise
 from ..facts import FirstLayer
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
-from ..protocol import FLAT_SIZE
 from ..result import CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
@@ -163,10 +162,9 @@ def layer_rows(input_shape: Shape | None, layers: list[dict]) -> list[dict]:
 
 
 def expected_layers(exercise: Exercise) -> list[dict]:
-    """The exercise's network as rows: Input, then its layers with output shapes and weights."""
-    layers = [{"type": "Dense", "units": units, "activation": "relu"} for units in exercise.hidden_units]
-    layers.append({"type": "Dense", "units": exercise.output_units, "activation": "softmax"})
-    return layer_rows([None, FLAT_SIZE], layers)
+    """The exercise's declared network as rows: Input, then its layers with output shapes and weights."""
+    declared = [{key: value for key, value in asdict(layer).items() if value is not None} for layer in exercise.layers]
+    return layer_rows([None, *exercise.input_shape], declared)
 
 
 def student_layers(structure: StructureRecord | None) -> list[dict]:
