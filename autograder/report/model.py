@@ -175,20 +175,32 @@ def student_layers(structure: StructureRecord | None) -> list[dict]:
     return layer_rows(structure["input_shape"], layers)
 
 
+def _layer_type(row: dict) -> str:
+    return str(row["kind"]).split("(")[0]
+
+
 def compare_layers(yours: list[dict], expected: list[dict]) -> list[dict]:
-    """Pair the rows and name the fields that differ, so renderings can mark them."""
+    """Pair the rows and name the fields that differ, so renderings can mark them.
+
+    Rows are aligned by layer type (difflib), so that a missing or extra layer shows as a row
+    with one side empty and the layers after it still meet their counterparts."""
+    from difflib import SequenceMatcher
+
+    pairs: list[tuple[dict | None, dict | None]] = []
+    matcher = SequenceMatcher(None, [_layer_type(r) for r in yours], [_layer_type(r) for r in expected],
+                              autojunk=False)
+    for _tag, mine_start, mine_end, theirs_start, theirs_end in matcher.get_opcodes():
+        mine, theirs = yours[mine_start:mine_end], expected[theirs_start:theirs_end]
+        # "equal" pairs all; "replace" (other types in the same place) pairs what it can; the rest,
+        # and "delete"/"insert", stand alone
+        common = min(len(mine), len(theirs))
+        pairs += list(zip(mine[:common], theirs[:common], strict=True))
+        pairs += [(row, None) for row in mine[common:]] + [(None, row) for row in theirs[common:]]
     rows = []
-    for index in range(max(len(yours), len(expected))):
-        mine = yours[index] if index < len(yours) else None
-        theirs = expected[index] if index < len(expected) else None
-        differs = []
-        if mine is None or theirs is None:
-            differs = ["layer"]
-        else:
-            for key in ("kind", "shape", "activation", "params"):
-                if mine.get(key) != theirs.get(key):
-                    differs.append(key)
-        rows.append({"yours": mine, "expected": theirs, "differs": differs})
+    for mine_row, theirs_row in pairs:
+        differs = ["layer"] if mine_row is None or theirs_row is None else \
+            [key for key in ("kind", "shape", "activation", "params") if mine_row.get(key) != theirs_row.get(key)]
+        rows.append({"yours": mine_row, "expected": theirs_row, "differs": differs})
     return rows
 
 
