@@ -387,3 +387,40 @@ def test_a_toml_only_exercise_grades_its_solution_and_fails_the_lessons_where_th
     status, other = grade(lesson, tmp_path, "--exercise", str(exercise))
     failed = {c["id"] for c in other["checks"] if not c["passed"]}
     assert status == 1 and DIFFERING <= failed and failed - DIFFERING <= {"accuracy.threshold"}, failed
+
+
+CNN_SOLUTION = [
+    WIDER_SOLUTION[0],
+    "from tensorflow import keras\nfrom keras.layers import Conv2D, MaxPool2D, Flatten, Dense, Dropout\n"
+    "model = keras.Sequential([keras.Input((28, 28, 1)), Conv2D(10, (3, 3), activation='relu'), MaxPool2D(2),\n"
+    "    Conv2D(10, kernel_size=3, activation='relu'), MaxPool2D(), Flatten(), Dropout(0.25),\n"
+    "    Dense(3, activation='softmax')])\n"
+    "model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])",
+    "model.fit(train_data, train_labels, epochs=10, batch_size=10, validation_split=0.2)",
+    "model.evaluate(test_data, test_labels, batch_size=10)",
+]
+CNN_FLATTENED = [CNN_SOLUTION[0], WIDER_SOLUTION[1], CNN_SOLUTION[1],
+                 "model.fit(train_flat, train_labels, epochs=10, batch_size=10, validation_split=0.2)",
+                 "model.evaluate(test_flat, test_labels, batch_size=10)"]
+
+
+@pytest.mark.slow
+def test_grade_takes_a_cnn_exercise_file_for_a_class(tmp_path):
+    """`grade --exercise FILE` (the batch path): the CNN passes with aliases and a Dropout the file does not
+    declare; flattening the images for it fails data.reshape and what follows, saying why."""
+    exercise = write(tmp_path, CNN)
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    write_notebook(submissions / "ada.ipynb", CNN_SOLUTION)
+    write_notebook(submissions / "ben.ipynb", CNN_FLATTENED)
+    out = tmp_path / "out"
+    completed = run_cli("grade", str(submissions), "--out", str(out), "--exercise", str(exercise), "--jobs", "2")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = {path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")}
+    failed = {name: {c["id"] for c in result["checks"] if not c["passed"]} for name, result in results.items()}
+    assert set(results) == {"ada", "ben"} and all(r["exercise"] == "cnn-file" for r in results.values())
+    assert failed["ada"] == set(), [c["message"] for c in results["ada"]["checks"] if not c["passed"]]
+    assert failed["ben"] == {"data.reshape", "fit.called", "evaluate.called", "accuracy.threshold"}
+    reshape = next(c for c in results["ben"]["checks"] if c["id"] == "data.reshape")
+    assert "flattened into rows" in reshape["message"] and "(600, 784)" in reshape["message"]
+    assert "784" not in " ".join(c["title"] for c in results["ada"]["checks"])
