@@ -236,7 +236,43 @@ def _predict_one(keras, path: str, images, aliases: dict[str, Any]) -> dict[str,
         return {"error": f"the model gives {predictions.shape[1]} scores per image; the grader measures models "
                          f"with at most {MAX_OUTPUT_COLUMNS}, one per class"}
     predictions = np.where(np.isfinite(predictions), predictions, 0.0)
-    return {"predictions": np.round(predictions, 6).tolist()}
+    reply: dict[str, Any] = {"predictions": np.round(predictions, 6).tolist()}
+    first = _first_convolution(keras, model, batch)
+    if first is not None:
+        reply["first_layer"] = first
+    return reply
+
+
+def _first_convolution(keras, model, images) -> dict[str, Any] | None:
+    """What the report pictures of a first Conv2D layer: its filters (on the first input channel)
+    and the feature maps they make of the first test image, at most MAX_PICTURED_FILTERS of each.
+
+    None when the model's first layer is not a Conv2D applied to the images."""
+    import numpy as np
+
+    from .facts import MAX_PICTURED_FILTERS, MAX_PICTURED_KERNEL, MAX_PICTURED_MAP
+
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if not layers or type(layers[0]).__name__ != "Conv2D":
+        return None
+    layer = layers[0]
+    kernel = keras.ops.convert_to_numpy(layer.kernel)  # (height, width, input channels, filters)
+    if kernel.ndim != 4 or max(kernel.shape[:2]) > MAX_PICTURED_KERNEL or \
+            getattr(layer, "data_format", "channels_last") != "channels_last":
+        return None
+    try:
+        maps = keras.ops.convert_to_numpy(layer(images[:1]))  # (1, height, width, filters), after its activation
+    except Exception:  # noqa: BLE001 - a layer that cannot take the images directly is not pictured
+        return None
+    if maps.ndim != 4 or max(maps.shape[1:3]) > MAX_PICTURED_MAP:
+        return None
+    count = min(kernel.shape[3], maps.shape[3], MAX_PICTURED_FILTERS)
+
+    def finite(values):
+        return np.round(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 4).tolist()
+
+    return {"image": 0, "kernels": finite(kernel[:, :, 0, :count].transpose(2, 0, 1)),
+            "maps": finite(maps[0, :, :, :count].transpose(2, 0, 1))}
 
 
 def predict_all(models: dict[str, str], test_path: str) -> dict[str, dict[str, Any]]:

@@ -206,6 +206,42 @@ ModelEntry = TypedDict("ModelEntry", {
 })
 
 
+class FirstLayer(TypedDict):
+    """The graded model's first layer, when it is a Conv2D on the images, as the evaluator read it
+    from the model file's weights (evaluation._first_convolution); the report pictures it."""
+
+    #: The test image the feature maps are of (its index in the test data).
+    image: int
+    #: Each filter's weights on the first input channel: filters x height x width.
+    kernels: list[list[list[float]]]
+    #: What each filter makes of that image, after the layer's activation: filters x height x width.
+    maps: list[list[list[float]]]
+
+
+#: Filters a FirstLayer shows at most; kernels wider than MAX_PICTURED_KERNEL are not pictured (the
+#: picture is of small filters such as 3x3), nor feature maps wider than MAX_PICTURED_MAP.
+MAX_PICTURED_FILTERS = 16
+MAX_PICTURED_KERNEL = 9
+MAX_PICTURED_MAP = 64
+
+
+def first_layer_of(value: object) -> FirstLayer | None:
+    """The evaluator's FirstLayer, kept only when it has the shape and bounds the report draws."""
+    if not isinstance(value, dict) or not isinstance(value.get("image"), int):
+        return None
+    try:
+        kernels = np.asarray(value.get("kernels"), dtype=np.float64)
+        maps = np.asarray(value.get("maps"), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if kernels.ndim != 3 or maps.ndim != 3 or len(kernels) != len(maps) or len(kernels) == 0 or \
+            len(kernels) > MAX_PICTURED_FILTERS or max(kernels.shape[1:]) > MAX_PICTURED_KERNEL or \
+            max(maps.shape[1:]) > MAX_PICTURED_MAP or \
+            not (np.isfinite(kernels).all() and np.isfinite(maps).all()):
+        return None
+    return FirstLayer(image=value["image"], kernels=kernels.tolist(), maps=maps.tolist())
+
+
 class Namespace(TypedDict):
     """What the student's variables held when the probe last looked."""
 
@@ -275,6 +311,7 @@ class Facts:
     holdout_accuracy: float | None = None  # on the instructor's hidden images, when given
     holdout_size: int | None = None
     holdout_confident: float | None = None  # share of holdout images whose true class gets >= 0.9
+    first_layer: FirstLayer | None = None  # the graded model's first Conv2D, for the report's picture
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -560,6 +597,7 @@ def measure(facts: Facts, evaluated: dict[str, Any], test_classes: list[int]) ->
     facts.test_accuracy = round(float(np.mean(np.asarray(predicted) == np.asarray(test_classes))), 4)
     facts.confusion = confusion_matrix(test_classes, predicted, 3)
     model["accuracy"] = facts.test_accuracy
+    facts.first_layer = first_layer_of(evaluated.get("first_layer"))
 
 
 #: The probability of the true class from which a model is "sure" of an image (leakage.py

@@ -81,6 +81,10 @@ LayerRecord = TypedDict("LayerRecord", {
     "kernel_size": NotRequired[list[int] | None],
     #: Its window's (height, width), for a pooling layer.
     "pool_size": NotRequired[list[int] | None],
+    #: Its step (height, width), for a convolution or pooling layer (the report's output shapes).
+    "strides": NotRequired[list[int] | None],
+    #: "valid" or "same", for a convolution or pooling layer (the report's output shapes).
+    "padding": NotRequired[str | None],
     #: The fraction of inputs it drops while training, for a Dropout layer.
     "rate": NotRequired[float | None],
     #: Its batch shape, for an InputLayer.
@@ -450,7 +454,8 @@ def _window(value) -> list[int] | None:
 
 
 def _layer_settings(cls: str, settings: dict[str, Any], entry: LayerRecord) -> None:
-    """The settings of convolution, pooling and Dropout layers that an exercise may declare."""
+    """The settings of convolution, pooling and Dropout layers that an exercise may declare, and the
+    strides and padding the report needs for their output shapes."""
     if cls in CONVOLUTIONS:
         filters = settings.get("filters")
         entry["filters"] = filters if isinstance(filters, int) and not isinstance(filters, bool) else None
@@ -461,6 +466,10 @@ def _layer_settings(cls: str, settings: dict[str, Any], entry: LayerRecord) -> N
     elif cls == "Dropout":
         rate = settings.get("rate")
         entry["rate"] = float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) else None
+    if cls in CONVOLUTIONS or cls in POOLINGS:
+        padding = settings.get("padding")
+        entry["strides"] = _window(settings.get("strides"))
+        entry["padding"] = padding if padding in ("valid", "same", "causal") else None
 
 
 def _shape(value) -> list | None:

@@ -9,7 +9,7 @@ from typing import NotRequired, TypedDict
 from . import causes as cause_stage, gapstat, leakage
 from .checks import CheckResult
 from .exercises import Exercise
-from .facts import CellOutcome, Facts, RunLimits
+from .facts import CellOutcome, Facts, FirstLayer, RunLimits
 from .modelfile import StructureRecord
 from .phrasing import cell_name, explain_error, stopped_sentence, upper_first
 
@@ -164,6 +164,8 @@ class Details(TypedDict):
     test_classes: list[int]
     #: How many models the notebook built.
     models_seen: int
+    #: The graded model's first layer, when it is a Conv2D on the images (for the report's picture).
+    first_layer: NotRequired[FirstLayer | None]
 
 
 class ResultDocument(TypedDict):
@@ -360,6 +362,7 @@ def details(facts: Facts) -> Details:
         len(facts.probabilities[0]) <= MAX_RECORDED_CLASSES else None,
         test_classes=facts.data["test_classes"],
         models_seen=len(facts.models),
+        first_layer=facts.first_layer,
     )
 
 

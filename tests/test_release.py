@@ -11,7 +11,7 @@ from conftest import ROOT, run_cli
 
 def test_committed_exercises_match_a_fresh_release(tmp_path):
     written = release_all(ROOT / "solutions", tmp_path)
-    assert {p.name for p in written} == {"keras-dense.ipynb", "keras-deeper.ipynb"}
+    assert {p.name for p in written} == {"keras-dense.ipynb", "keras-deeper.ipynb", "keras-cnn.ipynb"}
     for path in written:
         committed = ROOT / "exercises" / path.name
         assert committed.read_text() == path.read_text(), (

@@ -44,7 +44,9 @@ def render_markdown(report: model.Report) -> str:
 
 def render_html(report: model.Report) -> str:
     images = {"curves": plots.learning_curves(report.history) if report.history else [],
-              "confusion": plots.confusion_matrix(report.confusion, report.class_names) if report.confusion else None}
+              "confusion": plots.confusion_matrix(report.confusion, report.class_names) if report.confusion else None,
+              "first_layer": plots.first_layer(report.first_layer["kernels"], report.first_layer["maps"],
+                                               report.first_layer_image) if report.first_layer else None}
     context = _context(report)
     context["mistakes"] = [{**m, "image": plots.thumbnail(m["pixels"])} for m in report.mistakes
                            if m.get("pixels") is not None]

@@ -9,13 +9,13 @@ never the grader's paths, internals or a threshold the instructor hid.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from ..data import CLASS_NAMES
 from ..exercises import Exercise
+from ..facts import FirstLayer
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
-from ..protocol import FLAT_SIZE
 from ..result import CellEntry, CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
@@ -55,6 +55,12 @@ class Report:
     not_graded: list[str] = field(default_factory=list)
     isolation: str | None = None
     duration: float = 0.0
+    first_layer: FirstLayer | None = None  # a first Conv2D's filters and feature maps, to picture
+    first_layer_image: object = None  # the test image its feature maps are of, when known
+
+    @property
+    def first_layer_filters(self) -> int:
+        return len(self.first_layer["kernels"]) if self.first_layer else 0
 
     @property
     def total(self) -> int:
@@ -70,66 +76,146 @@ class Report:
         return [c for c in self.checks if c["passed"]]
 
 
-def expected_layers(exercise: Exercise) -> list[dict]:
-    """The exercise's network as rows: Input, then Dense blocks with shapes and weights."""
-    rows: list[dict] = [{"kind": "Input", "shape": [None, FLAT_SIZE], "activation": None, "params": 0}]
-    inputs = FLAT_SIZE
-    for position, units in enumerate(exercise.units):
-        activation = "softmax" if position == len(exercise.units) - 1 else "relu"
-        rows.append({"kind": f"Dense({units})", "shape": [None, units], "activation": activation,
-                     "params": (inputs + 1) * units})
-        inputs = units
+Shape = list  # a layer's output shape, batch axis first: [None, 13, 13, 10]
+POOLING = ("MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AveragePool2D")
+ACTIVATION_ONLY = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU")
+
+
+def _pair(value) -> tuple[int, int] | None:
+    """A kernel, pool or stride size as (height, width): Keras takes an int or a pair."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) == 2 and \
+            all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value[0], value[1]
+    return None
+
+
+def _slide(size: int | None, window: int, stride: int, padding: str) -> int | None:
+    """Positions a window of `window` pixels takes over `size` pixels, as Keras computes them."""
+    if not isinstance(size, int):
+        return None
+    if padding == "same":
+        return -(-size // stride)
+    return max((size - window) // stride + 1, 0)
+
+
+def _grid_row(kind: str, settings: dict, shape: Shape | None) -> tuple[dict, Shape | None]:
+    """A Conv2D or pooling layer's row and output shape, from its settings and its input shape."""
+    is_pool = kind in POOLING
+    window = _pair(settings.get("pool_size" if is_pool else "kernel_size"))
+    stride = _pair(settings.get("strides")) or (window if is_pool else (1, 1))
+    dilation = _pair(settings.get("dilation_rate")) or (1, 1)
+    padding = str(settings.get("padding") or "valid").lower()
+    name = "MaxPooling2D" if kind == "MaxPool2D" else "AveragePooling2D" if kind == "AveragePool2D" else kind
+    filters = settings.get("filters")
+    size = "?" if window is None else f"{window[0]}x{window[1]}"
+    row: dict = {"kind": f"{name}({size})" if is_pool else f"{name}({filters}, {size})",
+                 "activation": None if is_pool else settings.get("activation") or "linear", "params": 0}
+    grid = shape is not None and len(shape) == 4
+    if window is None or stride is None or not grid:
+        row.update(shape=[None, None, None, None if is_pool else filters], params=None)
+        return row, row["shape"]
+    assert shape is not None  # for the type checker: `grid` says so
+    spans = [(window[axis] - 1) * (1 if is_pool else dilation[axis]) + 1 for axis in (0, 1)]
+    height, width = (_slide(shape[1 + axis], spans[axis], stride[axis], padding) for axis in (0, 1))
+    channels = shape[3]
+    if is_pool:
+        row["shape"] = [None, height, width, channels]
+    else:
+        row["shape"] = [None, height, width, filters]
+        bias = 0 if settings.get("use_bias") is False else 1
+        row["params"] = (window[0] * window[1] * channels + bias) * filters \
+            if isinstance(channels, int) and isinstance(filters, int) else None
+    return row, row["shape"]
+
+
+def _flattened(shape: Shape | None) -> Shape:
+    size: int | None = 1
+    for dim in (shape or [None, None])[1:]:
+        size = size * dim if isinstance(dim, int) and isinstance(size, int) else None
+    return [None, size]
+
+
+def layer_rows(input_shape: Shape | None, layers: list[dict]) -> list[dict]:
+    """Rows of a network: Input, then each layer with its output shape and weight count.
+
+    `layers` are dicts with a "type" (Dense, Conv2D, MaxPooling2D, Flatten, Dropout, ...) and the
+    layer's settings under Keras' names (units, filters, kernel_size, pool_size, strides, padding,
+    activation): the exercise's declared layers and the student's recorded ones alike."""
+    shape = list(input_shape) if input_shape else None
+    rows: list[dict] = [{"kind": "Input", "shape": shape, "activation": None, "params": 0}]
+    for layer in layers:
+        kind = str(layer.get("type"))
+        if kind == "Dense":
+            units = layer.get("units")
+            inputs = shape[-1] if shape and len(shape) > 1 else None
+            shape = (shape[:-1] if shape else [None]) + [units]
+            rows.append({"kind": f"Dense({units})", "shape": shape, "activation": layer.get("activation") or "linear",
+                         "params": (inputs + 1) * units if isinstance(inputs, int) and isinstance(units, int)
+                         else None})
+        elif kind == "Conv2D" or kind in POOLING:
+            row, shape = _grid_row(kind, layer, shape)
+            rows.append(row)
+        elif kind == "Flatten":
+            shape = _flattened(shape)
+            rows.append({"kind": kind, "shape": shape, "activation": None, "params": 0})
+        elif kind in ACTIVATION_ONLY:
+            applied = layer.get("activation")
+            last = rows[-1]
+            if last["kind"].startswith(("Dense(", "Conv2D(")) and last["activation"] == "linear":
+                last.update(activation=applied, note=f"activation from the {kind} layer after it")
+            else:
+                rows.append({"kind": kind, "shape": shape, "activation": applied, "params": 0})
+        elif kind == "Dropout":
+            rate = layer.get("rate")
+            rows.append({"kind": f"Dropout({rate:g})" if isinstance(rate, (int, float)) else "Dropout",
+                         "shape": shape, "activation": None, "params": 0})
+        else:
+            rows.append({"kind": kind, "shape": shape, "activation": layer.get("activation"), "params": 0})
     return rows
+
+
+def expected_layers(exercise: Exercise) -> list[dict]:
+    """The exercise's declared network as rows: Input, then its layers with output shapes and weights."""
+    declared = [{key: value for key, value in asdict(layer).items() if value is not None} for layer in exercise.layers]
+    return layer_rows([None, *exercise.input_shape], declared)
 
 
 def student_layers(structure: StructureRecord | None) -> list[dict]:
     """The student's layers with output shapes and weight counts, worked out from the config."""
     if not structure:
         return []
-    effective = {b["name"]: b for b in structure["blocks"]}
-    shape = structure["input_shape"]
-    rows: list[dict] = [{"kind": "Input", "shape": shape, "activation": None, "params": 0}]
-    for layer in structure["layers"]:
-        kind = layer["class"]
-        if kind == "InputLayer":
-            continue
-        row = {"kind": kind, "shape": shape, "activation": layer.get("activation"), "params": 0}
-        if kind == "Dense":
-            units = layer.get("units")
-            inputs = shape[-1] if shape and len(shape) > 1 else None
-            shape = (shape[:-1] if shape else [None]) + [units]
-            block = effective.get(layer["name"])
-            row.update(kind=f"Dense({units})", shape=shape,
-                       activation=block["activation"] if block else row["activation"],
-                       params=(inputs + 1) * units if isinstance(inputs, int) and isinstance(units, int) else None)
-            if block and block["via"]:
-                row["note"] = f"activation from the {block['via']} layer after it"
-        elif kind == "Flatten" and shape:
-            size: int | None = 1
-            for dim in shape[1:]:
-                size = size * dim if isinstance(dim, int) and isinstance(size, int) else None
-            shape = [None, size]
-            row["shape"] = shape
-        elif kind in ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU"):
-            continue  # folded into the Dense row above
-        rows.append(row)
-    return rows
+    layers = [{**layer, "type": layer["class"]} for layer in structure["layers"] if layer["class"] != "InputLayer"]
+    return layer_rows(structure["input_shape"], layers)
+
+
+def _layer_type(row: dict) -> str:
+    return str(row["kind"]).split("(")[0]
 
 
 def compare_layers(yours: list[dict], expected: list[dict]) -> list[dict]:
-    """Pair the rows and name the fields that differ, so renderings can mark them."""
+    """Pair the rows and name the fields that differ, so renderings can mark them.
+
+    Rows are aligned by layer type (difflib), so that a missing or extra layer shows as a row
+    with one side empty and the layers after it still meet their counterparts."""
+    from difflib import SequenceMatcher
+
+    pairs: list[tuple[dict | None, dict | None]] = []
+    matcher = SequenceMatcher(None, [_layer_type(r) for r in yours], [_layer_type(r) for r in expected],
+                              autojunk=False)
+    for _tag, mine_start, mine_end, theirs_start, theirs_end in matcher.get_opcodes():
+        mine, theirs = yours[mine_start:mine_end], expected[theirs_start:theirs_end]
+        # "equal" pairs all; "replace" (other types in the same place) pairs what it can; the rest,
+        # and "delete"/"insert", stand alone
+        common = min(len(mine), len(theirs))
+        pairs += list(zip(mine[:common], theirs[:common], strict=True))
+        pairs += [(row, None) for row in mine[common:]] + [(None, row) for row in theirs[common:]]
     rows = []
-    for index in range(max(len(yours), len(expected))):
-        mine = yours[index] if index < len(yours) else None
-        theirs = expected[index] if index < len(expected) else None
-        differs = []
-        if mine is None or theirs is None:
-            differs = ["layer"]
-        else:
-            for key in ("kind", "shape", "activation", "params"):
-                if mine.get(key) != theirs.get(key):
-                    differs.append(key)
-        rows.append({"yours": mine, "expected": theirs, "differs": differs})
+    for mine_row, theirs_row in pairs:
+        differs = ["layer"] if mine_row is None or theirs_row is None else \
+            [key for key in ("kind", "shape", "activation", "params") if mine_row.get(key) != theirs_row.get(key)]
+        rows.append({"yours": mine_row, "expected": theirs_row, "differs": differs})
     return rows
 
 
@@ -342,4 +428,7 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
     if details and details["confusion_matrix"]:
         report.confusion, report.class_names = bounded_confusion(details["confusion_matrix"], report.class_names)
     report.mistakes, report.mistakes_total = _mistakes(details, test_images)
+    report.first_layer = details.get("first_layer") if details else None
+    if report.first_layer and test_images is not None and 0 <= report.first_layer["image"] < len(test_images):
+        report.first_layer_image = test_images[report.first_layer["image"]]
     return report

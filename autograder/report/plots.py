@@ -92,3 +92,37 @@ def thumbnail(pixels) -> str:
     image = np.asarray(pixels, dtype=np.float64).reshape(28, 28)
     imsave(buffer, image, cmap="gray", vmin=0.0, vmax=1.0, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def first_layer(kernels: list, maps: list, image=None) -> str | None:
+    """A first Conv2D layer: each filter's weights (top row, red for positive, blue for negative)
+    above what it makes of one test image (bottom row), with that image at the left when given."""
+    filters = np.asarray(kernels, dtype=np.float64)
+    responses = np.asarray(maps, dtype=np.float64)
+    if filters.ndim != 3 or responses.ndim != 3 or not len(filters) or len(filters) != len(responses):
+        return None
+    from matplotlib.figure import Figure
+
+    columns = len(filters) + 1
+    figure = Figure(figsize=(0.9 * columns, 2.3))
+    weight_scale = max(float(np.abs(filters).max()), 1e-6)  # one scale for all: filters compare
+    low, high = min(float(responses.min()), 0.0), max(float(responses.max()), 1e-6)
+    for index in range(columns):
+        top, bottom = figure.add_subplot(2, columns, index + 1), figure.add_subplot(2, columns, columns + index + 1)
+        for axis in (top, bottom):
+            axis.set_xticks([])
+            axis.set_yticks([])
+        if index == 0:
+            top.axis("off")
+            top.text(0.5, 0.5, "filters", ha="center", va="center", fontsize=9)
+            if image is None:
+                bottom.axis("off")
+            else:
+                bottom.imshow(np.asarray(image, dtype=np.float64).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+                bottom.set_title("test image", fontsize=8)
+            continue
+        top.imshow(filters[index - 1], cmap="RdBu_r", vmin=-weight_scale, vmax=weight_scale)
+        top.set_title(str(index), fontsize=8)
+        bottom.imshow(responses[index - 1], cmap="magma", vmin=low, vmax=high)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.88, wspace=0.15, hspace=0.3)
+    return _data_uri(figure)
