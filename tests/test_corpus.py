@@ -73,6 +73,7 @@ def corpus_batch(tmp_path_factory, standin_file):
 
 
 @pytest.mark.xdist_group("corpus-batch")
+@pytest.mark.timeout(1800)  # the first case waits for the whole class: its grade call may take as long
 @pytest.mark.parametrize("name", IN_BATCH)
 def test_case_in_a_batch(name, corpus_batch):
     result = corpus_batch[name]
