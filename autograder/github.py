@@ -68,7 +68,7 @@ def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
         if check.get("passed"):
             continue
         title = f"{check['id']} ({check.get('points', 0):g}/{check.get('max_points', 0):g})"
-        lines.append(annotation("error", notebook, title, check_text(check)))
+        lines.append(annotation("error", notebook, title, check_text(check, causes=document.get("causes"))))
     return lines
 
 

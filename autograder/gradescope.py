@@ -120,7 +120,7 @@ def results_json(document: ResultDocument, markdown: str, visibility: str, secon
 
     tests = []
     for number, check in enumerate(document.get("checks", []), start=1):
-        output = check_text(check, separator="\n\n")
+        output = check_text(check, separator="\n\n", causes=document.get("causes"))
         tests.append({"name": f"{check['id']}: {check.get('title') or check['id']}", "number": str(number),
                       "score": check.get("points", 0), "max_score": check.get("max_points", 0),
                       "status": "passed" if check.get("passed") else "failed", "output": output,

@@ -366,11 +366,18 @@ def details(facts: Facts) -> Details:
     )
 
 
-def check_text(check: CheckEntry, separator: str = "\n") -> str:
-    """A check as plain text for the CI and LMS entry points: its message and, when it
-    failed, the next step."""
+def check_text(check: CheckEntry, separator: str = "\n", causes: list[CauseEntry] | None = None) -> str:
+    """A check as plain text for the CI and LMS entry points, which show one check at a time:
+    its message and, when it failed, the next step. A check a root cause explains names that
+    cause instead of its own next step, so that the fix is the cause's wherever the student looks."""
     text = check["message"] or ("passed" if check["passed"] else "failed")
-    if not check["passed"] and check["hint"]:
+    if check["passed"]:
+        return text
+    cause = next((c for c in causes or [] if c["id"] == check.get("cause")), None)
+    if cause is not None:
+        place = f" ({cause['where']})" if cause.get("where") else ""
+        return f"{text}{separator}Root cause{place}: {cause['title']}. Next step: {cause['next_step']}"
+    if check["hint"]:
         text += f"{separator}Next step: {check['hint']}"
     return text
 
@@ -384,7 +391,8 @@ def verdict_of(result: ResultDocument, check_id: str) -> tuple[bool, str]:
         return False, f"{check_id} is not a check of {result['exercise']}"
     if check["passed"]:
         return True, f"{check_id}: passed. {check_text(check)}"
-    return False, f"{check_id} ({check['points']:g}/{check['max_points']:g}): {check_text(check)}"
+    text = check_text(check, causes=result.get("causes"))
+    return False, f"{check_id} ({check['points']:g}/{check['max_points']:g}): {text}"
 
 
 def exit_code(result: ResultDocument) -> int:

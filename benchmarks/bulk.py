@@ -10,23 +10,13 @@ kind of class with `nbgrader autograde` in the same run.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
-from pathlib import Path
 
-from common import ROOT, machine, make_class, measure
+from common import ROOT, class_in_scratch, measure
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=24)
-    parser.add_argument("--data", help="fashion.npz (default: the built-in stand-in)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="autograder-bench-") as work:
-        work = Path(work)
-        make_class(work / "class", args.count)
-        print(f"{args.count} submissions (mostly correct, some wrong); machine: {machine()}")
+    with class_in_scratch(__doc__) as (args, work):
         for jobs in (1, 2):
             command = [sys.executable, "-m", "autograder", "grade", str(work / "class"), "--out",
                        str(work / f"out{jobs}"), "--jobs", str(jobs)]

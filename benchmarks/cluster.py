@@ -12,14 +12,12 @@ single writer spends) and whether both runs gave every student the same verdicts
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
-import tempfile
 from pathlib import Path
 
-from common import ROOT, machine, make_class, measure, verdicts
+from common import ROOT, class_in_scratch, measure, verdicts
 
 
 def results(out: Path) -> dict[str, tuple]:
@@ -29,15 +27,8 @@ def results(out: Path) -> dict[str, tuple]:
 def main() -> None:
     from dask_cluster import LocalCluster
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=24)
-    parser.add_argument("--data", help="fashion.npz (default: the built-in stand-in)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="autograder-bench-") as work:
-        work = Path(work)
-        make_class(work / "class", args.count)
+    with class_in_scratch(__doc__) as (args, work):
         data = ["--data", args.data] if args.data else []
-        print(f"{args.count} submissions (mostly correct, some wrong); machine: {machine()}")
         grade = [sys.executable, "-m", "autograder", "grade", str(work / "class"), *data]
 
         elapsed, _, completed = measure([*grade, "--out", str(work / "jobs"), "--jobs", "2"], ROOT)

@@ -2,10 +2,14 @@
 the machine's description and a verdict cross-check against `autograder check`."""
 from __future__ import annotations
 
+import argparse
+import contextlib
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -63,6 +67,21 @@ class TreeMemory(threading.Thread):
         self.running = False
         self.join(timeout=2)
         return self.peak
+
+
+@contextlib.contextmanager
+def class_in_scratch(doc: str) -> Iterator[tuple[argparse.Namespace, Path]]:
+    """The options every class benchmark takes (--count, --data), and a scratch folder holding
+    that class in `class/`; says what is graded on which machine."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--data", help="fashion.npz (default: the built-in stand-in)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="autograder-bench-") as scratch:
+        work = Path(scratch)
+        make_class(work / "class", args.count)
+        print(f"{args.count} submissions (mostly correct, some wrong); machine: {machine()}")
+        yield args, work
 
 
 def measure(command: list[str], cwd: Path = ROOT) -> tuple[float, int, subprocess.CompletedProcess]:

@@ -219,3 +219,20 @@ def test_headings_and_names_from_the_notebook_are_shown_escaped():
     assert "<b>the</b>" not in html and "\x1b" not in html
     assert "\x1b[31m" not in terminal.render(report) and "\x1b" not in documents.render_markdown(report)
     assert "\\<b\\>" in documents.render_markdown(report) or "&lt;b&gt;" in documents.render_markdown(report)
+
+
+def test_one_check_at_a_time_outputs_name_the_root_cause_not_the_checks_own_next_step():
+    """Gradescope, pytest, nbgrader and GitHub show one check at a time: a check a cause explains
+    points at that cause and its fix; a check no cause explains keeps its own next step."""
+    from autograder import gradescope
+
+    document = graded(recorded("cascade-missing-import"))
+    first = document["causes"][0]
+    tests = {t["tags"][0]: t["output"] for t in gradescope.results_json(document, "", "visible", 1.0)["tests"]}
+    for check_id in first["checks"]:
+        assert f"Root cause ({first['where']}): {first['title']}. Next step: {first['next_step']}" in tests[check_id]
+        passed, text = result.verdict_of(document, check_id)
+        assert not passed and first["title"] in text and first["next_step"] in text
+    own = graded(recorded("sigmoid-output"))
+    check = next(c for c in own["checks"] if c["id"] == "model.output_layer")
+    assert result.check_text(check, causes=own["causes"]).endswith(f"Next step: {check['hint']}")
