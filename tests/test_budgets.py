@@ -117,16 +117,16 @@ def test_a_long_metrics_list_is_read_in_linear_time():
                for _ in range(30_000)]
     raw = keras_file(dense_config([10, 3], metrics))
     assert len(json.dumps(metrics)) > 2_400_000
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: load on a shared machine must not fail it
     problems, structure = read_model(raw)
-    assert time.monotonic() - started < 10
+    assert time.process_time() - started < 10
     assert problems == ["the model configuration is too large"]  # so it is never loaded
     assert structure is not None and structure["metrics"][:2] == ["accuracy", "auc"]
     assert len(structure["metrics"]) == modelfile.MAX_METRICS
     flat = ["accuracy"] * 400_000  # quadratic, this alone took minutes
-    started = time.monotonic()
+    started = time.process_time()
     names, _ = modelfile.metric_names([{"class_name": "AUC", "module": "keras.metrics"}, flat])
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
     assert names[:2] == ["auc", "accuracy"] and len(names) == modelfile.MAX_METRICS
 
 
@@ -152,10 +152,10 @@ def test_a_huge_output_layer_is_reported_within_bounds():
     document = result.build(exercise, "wide.ipynb", facts, checks.run_checks(facts, exercise), 1.0)
     assert document["details"]["predicted_probabilities"] is None  # 500,000 scores are not stored
     assert len(json.dumps(document)) < 200_000
-    started = time.monotonic()
+    started = time.process_time()
     built = report_model.build(document, exercise, images)
     page = render_html(built)
-    assert time.monotonic() - started < 10  # after an honest report (matplotlib loaded): 2 s; it took 40 s
+    assert time.process_time() - started < 10  # after an honest report (matplotlib loaded): 2 s; it took 40 s
     assert len(built.confusion[0]) == report_model.MAX_CONFUSION_COLUMNS
     assert "other outputs (7-" in page and 'id="confusion-matrix"' in page
     assert len(page) < 2_000_000

@@ -25,6 +25,8 @@ from conftest import run_cli
 
 KNOWN = tuple(exercises.EXERCISES)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CPU seconds of this process, not wall time: the machines are shared, and a quadratic
+# reader shows in CPU time whatever else runs beside the test.
 SECONDS_PER_INPUT = 5.0
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
@@ -83,14 +85,14 @@ raw_inputs = st.one_of(
 
 
 def assert_clear_verdict(raw: bytes) -> nbformat.NotebookNode | None:
-    started = time.monotonic()
+    started = time.process_time()
     try:
         node = notebook.parse(raw, "submission.ipynb")
     except notebook.NotebookError as error:
         reason = str(error)
         assert reason and "\n" not in reason and len(reason) < 400, reason
         node = None
-    assert time.monotonic() - started < SECONDS_PER_INPUT
+    assert time.process_time() - started < SECONDS_PER_INPUT
     if node is not None:  # what the runner and the checks rely on
         assert all(c.cell_type in ("code", "markdown", "raw") and isinstance(c.source, str) for c in node.cells)
         assert isinstance(notebook.code_sources(node), dict)
@@ -166,9 +168,9 @@ def test_any_archive_gives_submissions_and_reasons_and_writes_nothing(tmp_path, 
         raw = raw[: len(raw) // 2]
     archive = folder / "downloads.zip"
     archive.write_bytes(raw)
-    started = time.monotonic()
+    started = time.process_time()
     found = collect([str(archive)], KNOWN)
-    assert time.monotonic() - started < SECONDS_PER_INPUT
+    assert time.process_time() - started < SECONDS_PER_INPUT
     assert list(folder.iterdir()) == [archive] and not any(tmp_path.parent.glob("etc"))
     for submission in found.submissions:
         entry = submission.origin.split("!", 1)[1]
