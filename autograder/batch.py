@@ -24,7 +24,7 @@ from .outputs import OutputFolder
 from .plan import GradingPlan
 from .report import documents, model as report_model
 from .result import ResultDocument
-from .sandbox import run_notebook
+from .sandbox import RunRecord, run_notebook
 
 if TYPE_CHECKING:
     from .sandbox.slots import Slot
@@ -210,19 +210,49 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
     return pipeline.execute(job, workers.run())
 
 
+#: The stages a graded submission's `timings` names, in the order they happen: kernel start,
+#: the student's cells and the export with the kernel's teardown (from the run's own record),
+#: then on the grading machine: stage 1 plus any wait for a finishing thread, the facts with
+#: the evaluator's round trip, the checks with the result, and the HTML report.
+STAGE_TIMINGS = ("kernel_start", "cells", "export_teardown", "prepare_wait", "evaluate", "checks", "report")
+
+
+def run_timings(record: RunRecord) -> dict[str, float]:
+    """Kernel start, the cells, and the rest of the run (the export and the kernel's teardown), from
+    the run's record: numbers the sandbox reported, shown in benchmarks and deciding nothing."""
+    kernel_start = sum(number for r in record.runner if r.get("event") == "kernel_ready"
+                       and isinstance(number := r.get("seconds"), (int, float)))
+    cells = sum(number for c in record.cells if isinstance(number := c.get("seconds"), (int, float)))
+    return {"kernel_start": kernel_start, "cells": cells,
+            "export_teardown": max(record.seconds - kernel_start - cells, 0.0)}
+
+
 def finish_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
                plan: GradingPlan, out: OutputFolder, workers: Workers) -> ResultDocument:
-    """Stage 3 and the reports, on another thread, so the slot is free for the next notebook."""
+    """Stage 3 and the reports, on another thread, so the slot is free for the next notebook.
+    A graded submission's result keeps the seconds each stage took (STAGE_TIMINGS)."""
+    began = time.monotonic()
+    timings: dict[str, float] = {}
     if isinstance(started, pipeline.NotebookJob):
-        document = pipeline.finish(started, workers.shared_evaluator())
+        if started.record is not None:
+            timings = run_timings(started.record)
+            timings["prepare_wait"] = max(began - started.started - started.record.seconds, 0.0)
+        assessed: list[float] = []
+        document = pipeline.finish(started, workers.shared_evaluator(),
+                                   on_facts=lambda _facts: assessed.append(time.monotonic()))
+        timings.update(evaluate=assessed[0] - began, checks=time.monotonic() - assessed[0])  # finish() calls on_facts
     else:
         document = started
     processes.check_not_stopping()  # an interrupted grading is never recorded
     document["student"] = submission.student
     document["submission"] = submission.origin
-    result_module.write(document, out.result(submission.student))
+    drawing = time.monotonic()  # the report first, then the result: its timings include the drawing
     report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
     documents.write_html(report, out.report(submission.student))
+    if timings:
+        timings["report"] = time.monotonic() - drawing
+        document["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}
+    result_module.write(document, out.result(submission.student))
     return document
 
 

@@ -215,6 +215,18 @@ def read_evidence(path: str) -> TrainingEvidence:
         return TrainingEvidence(iterations=None, slots_zero=None, as_initialised=None)
 
 
+def _predict(keras, model, images, batch_size: int = 100):
+    """What `model.predict(images, batch_size)` returns (the same numbers: both call the model with
+    training=False, batch by batch), without the tf.function predict() traces for every new model:
+    that tracing took three times the prediction itself (0.2 s against 0.07 s CPU per model)."""
+    import numpy as np
+
+    parts = [keras.tree.map_structure(keras.ops.convert_to_numpy, model(images[start:start + batch_size],
+                                                                         training=False))
+             for start in range(0, len(images), batch_size)]
+    return keras.tree.map_structure(lambda *batches: np.concatenate(batches), *parts)
+
+
 def _predict_one(keras, path: str, images, aliases: dict[str, Any]) -> dict[str, Any]:
     """One model's predictions on the images, or why there are none."""
     import numpy as np
@@ -227,7 +239,7 @@ def _predict_one(keras, path: str, images, aliases: dict[str, Any]) -> dict[str,
     if problem:
         return {"error": problem}
     try:
-        predictions = np.asarray(model.predict(batch, batch_size=100, verbose=0), dtype=np.float64)
+        predictions = np.asarray(_predict(keras, model, batch), dtype=np.float64)
     except Exception as error:  # noqa: BLE001
         return {"error": f"predicting failed: {type(error).__name__}: {error}"[:500]}
     if predictions.ndim != 2 or len(predictions) != len(images):

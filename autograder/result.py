@@ -214,6 +214,9 @@ class ResultDocument(TypedDict):
     student: NotRequired[str]
     #: `grade` only: where the submission was found (a path, or archive!member).
     submission: NotRequired[str]
+    #: `grade` only: seconds each stage of this submission took on the grading machine
+    #: (batch.STAGE_TIMINGS names them), for benchmarks/compare_nbgrader.py.
+    timings: NotRequired[dict[str, float]]
 
 
 def check_entry(check: CheckResult, cause: str | None = None) -> CheckEntry:

@@ -9,9 +9,10 @@ COUNT submissions from the released notebook (mostly the solution, some with
 the usual mistakes), grades them with `nbgrader autograde` (one at a time, as
 nbgrader does) and with `autograder grade --jobs N`, and prints for each:
 wall time, seconds per submission, submissions per minute and peak memory
-(PSS) of the whole process tree; then the throughput ratio, and the grading
-overhead: autograder's wall time divided by the time the students' own cells
-took (their recorded execution time, divided by the number of jobs).
+(PSS) of the whole process tree; then the throughput ratio, the grading
+overhead (autograder's wall time divided by the time the students' own cells
+took: their recorded execution time, divided by the number of jobs) and where
+each notebook's time went, stage by stage (the results' `timings`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -62,6 +64,39 @@ def submissions(root: Path, count: int, data: Path) -> Path:
     return root / "submitted"
 
 
+STAGE_NAMES = {  # batch.STAGE_TIMINGS, as printed
+    "kernel_start": "kernel start", "cells": "the student's cells", "export_teardown": "export + kernel teardown",
+    "prepare_wait": "stage 1 + waits for a thread", "evaluate": "facts + evaluator round trip",
+    "checks": "checks + result", "report": "report drawing"}
+
+
+def gradebook_seconds(results: dict[str, dict], path: Path) -> float:
+    """Mean seconds of one gradebook write (one committed transaction), the batch's results
+    written again into a fresh gradebook: `grade` does not time its own writes."""
+    from autograder.gradebook import Gradebook
+
+    book = Gradebook(path)
+    try:
+        started = time.perf_counter()
+        for student, result in results.items():
+            book.record(student, "keras-dense", student, "rubric", student, result)
+        return (time.perf_counter() - started) / max(len(results), 1)
+    finally:
+        book.close()
+
+
+def stage_lines(results: dict[str, dict], gradebook: Path) -> list[str]:
+    """Where each graded notebook's time went, mean seconds per stage (from the results' `timings`)."""
+    timed = [r["timings"] for r in results.values() if r.get("timings")]
+    lines = [f"where the time goes, mean seconds per notebook ({len(timed)} timed):"]
+    for stage, name in STAGE_NAMES.items():
+        values = [t[stage] for t in timed if stage in t]
+        if values:
+            lines.append(f"  {name:<30}{sum(values) / len(values):7.3f}")
+    lines.append(f"  {'gradebook write (re-measured)':<30}{gradebook_seconds(results, gradebook):7.3f}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=24)
@@ -101,6 +136,8 @@ def main() -> None:
         print(f"throughput ratio (autograder / nbgrader): {rate / nb_rate:.2f}x")
         print(f"grading overhead (wall / (students' cell time / jobs)): {elapsed / (cells / args.jobs):.2f} "
               f"(cells took {cells:.1f} s in all)")
+        for line in stage_lines(results, work / "gradebook.sqlite"):
+            print(line)
         notebooks = {path.parent.parent.name: path for path in submitted.glob("*/keras-dense/keras-dense.ipynb")}
         differences = cross_check(notebooks, results, data, work)
         print(f"verdicts: {'identical to' if not differences else 'DIFFERENT from'} a cold `autograder check` "

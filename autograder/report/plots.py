@@ -11,6 +11,11 @@ import numpy as np
 MAX_DRAWN_CLASSES = 12
 
 
+# Titles are placed with y=1.0, where matplotlib's automatic placement puts them on these
+# axes anyway (no tick labels above): the automatic placement measured every tick label of
+# each axes first, a fifth of a learning curve's drawing, for the same pixels.
+
+
 def _figure(width: float, height: float, columns: int = 1):
     """A figure of its own, not pyplot's global one: reports are drawn in parallel threads."""
     from matplotlib.figure import Figure
@@ -42,7 +47,7 @@ def learning_curves(history: dict) -> list[str]:
             values = [np.nan if v is None else v for v in history.get(series) or []]
             if values:
                 axis.plot(range(1, len(values) + 1), values, style, label=label, markersize=4)
-        axis.set_title(title)
+        axis.set_title(title, y=1.0)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         axis.legend()
@@ -119,10 +124,10 @@ def first_layer(kernels: list, maps: list, image=None) -> str | None:
                 bottom.axis("off")
             else:
                 bottom.imshow(np.asarray(image, dtype=np.float64).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-                bottom.set_title("test image", fontsize=8)
+                bottom.set_title("test image", fontsize=8, y=1.0)
             continue
         top.imshow(filters[index - 1], cmap="RdBu_r", vmin=-weight_scale, vmax=weight_scale)
-        top.set_title(str(index), fontsize=8)
+        top.set_title(str(index), fontsize=8, y=1.0)
         bottom.imshow(responses[index - 1], cmap="magma", vmin=low, vmax=high)
     figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.88, wspace=0.15, hspace=0.3)
     return _data_uri(figure)
