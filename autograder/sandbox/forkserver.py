@@ -127,9 +127,17 @@ def preload() -> None:
 
 # --- the job process and its PID 1 -----------------------------------------
 
+#: The server's wake-up pipe (read end, write end), closed in every job.
+_server_wakeup: list[int] = []
+
+
 def _job(job_dir: str) -> None:
     """In the forked job process: new namespaces, then PID 1 runs the job."""
     gc.enable()  # the job's processes collect their own garbage, never the frozen preload
+    signal.set_wakeup_fd(-1)  # the server's wake-up pipe and SIGCHLD handler are not the job's
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in _server_wakeup:
+        os.close(fd)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
@@ -253,6 +261,12 @@ def adopted_provisioner(pid: int, info: KernelConnectionInfo, manager):
 
         async def kill(self, restart: bool = False) -> None:
             await self.send_signal(signal.SIGKILL)
+            # Reaped here within milliseconds, it is found gone at once; jupyter_client would look
+            # again only after 0.1 s, which every notebook's teardown spent idle.
+            for _ in range(250):
+                if await self.poll() is not None:
+                    return
+                await asyncio.sleep(0.002)
 
         async def terminate(self, restart: bool = False) -> None:
             await self.send_signal(signal.SIGTERM)
@@ -279,13 +293,27 @@ def serve() -> None:
     gc.disable()
     preload()
     gc.freeze()
+    # A job that ends wakes the loop at once (its SIGCHLD writes a byte to `wake`), so the
+    # grader hears "done" when the job ends, not at the loop's next look at its children
+    # (0.05 s later on average, with a slot of the batch idle meanwhile).
+    wake, wake_write = os.pipe()
+    os.set_blocking(wake, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    _server_wakeup.extend((wake, wake_write))
     jobs: dict[int, str] = {}
     out = sys.stdout
     print("ready", file=out, flush=True)
     buffer = b""
     while True:
-        readable, _, _ = select.select([sys.stdin.buffer], [], [], 0.1)
-        if readable:
+        readable, _, _ = select.select([sys.stdin.buffer, wake], [], [], 1.0)
+        if wake in readable:
+            try:
+                os.read(wake, 4096)
+            except BlockingIOError:
+                pass
+        if sys.stdin.buffer in readable:
             chunk = os.read(sys.stdin.fileno(), 65536)
             if not chunk:
                 break  # the grader has gone
