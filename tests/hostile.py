@@ -93,9 +93,10 @@ def assert_markdown_inert(text: str, headings: list[str], code_blocks: int | Non
     tags = tags_of(page)
     names = {tag for tag, _ in tags.tags}
     assert names <= MARKDOWN_TAGS, names - MARKDOWN_TAGS
-    assert [h.strip() for h in tags.headings] == headings
+    found = [h.strip() for h in tags.headings]
+    assert found == headings, (found, headings)
     if code_blocks is not None:
-        assert page.count("<pre>") == code_blocks
+        assert page.count("<pre>") == code_blocks, page
     parser.disable("text_join")
     for block in parser.parse(text):
         for token in block.children or []:
