@@ -18,6 +18,7 @@ import builtins
 import difflib
 import io
 import re
+import threading
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -79,9 +80,17 @@ class _CellNames:
     parsed: bool
 
 
+#: `grade` finishes submissions on several threads, and CPython 3.11's AST conversion keeps its
+#: recursion depth per interpreter, not per thread: two parses at once failed one of them with
+#: "SystemError: AST constructor recursion depth mismatch" (seen in CI on a class of 57), so a
+#: submission became an internal error. One parse at a time.
+_PARSING = threading.Lock()
+
+
 def _names_defined(source: str) -> _CellNames:
     try:
-        tree = ast.parse(source)
+        with _PARSING:
+            tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return _CellNames({}, False)
     defined: dict[str, int] = {}
