@@ -127,16 +127,13 @@ def preload() -> None:
 
 # --- the job process and its PID 1 -----------------------------------------
 
-#: The server's wake-up pipe (read end, write end), closed in every job.
-_server_wakeup: list[int] = []
-
-
-def _job(job_dir: str) -> None:
-    """In the forked job process: new namespaces, then PID 1 runs the job."""
+def _job(job_dir: str, server_fds: tuple[int, ...]) -> None:
+    """In the forked job process: new namespaces, then PID 1 runs the job. `server_fds` are
+    the server's own descriptors (its wake-up pipe), closed first."""
     gc.enable()  # the job's processes collect their own garbage, never the frozen preload
     signal.set_wakeup_fd(-1)  # the server's wake-up pipe and SIGCHLD handler are not the job's
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for fd in _server_wakeup:
+    for fd in server_fds:
         os.close(fd)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -301,7 +298,6 @@ def serve() -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    _server_wakeup.extend((wake, wake_write))
     jobs: dict[int, str] = {}
     out = sys.stdout
     print("ready", file=out, flush=True)
@@ -325,7 +321,7 @@ def serve() -> None:
                     pid = os.fork()
                     if pid == 0:
                         try:
-                            _job(job_dir)
+                            _job(job_dir, (wake, wake_write))
                         finally:
                             os._exit(70)
                     jobs[pid] = job_dir
