@@ -91,7 +91,9 @@ def _names_defined(source: str) -> _CellNames:
     try:
         with _PARSING:
             tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # A cell Python cannot parse is the student's to fix (the kernel failed it the same
+        # way), not the grader's fault: `1 + 1 + ...` 150,000 terms long ends in RecursionError.
         return _CellNames({}, False)
     defined: dict[str, int] = {}
     for node in ast.walk(tree):

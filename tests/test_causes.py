@@ -236,3 +236,10 @@ def test_one_check_at_a_time_outputs_name_the_root_cause_not_the_checks_own_next
     own = graded(recorded("sigmoid-output"))
     check = next(c for c in own["checks"] if c["id"] == "model.output_layer")
     assert result.check_text(check, causes=own["causes"]).endswith(f"Next step: {check['hint']}")
+
+
+def test_a_cell_too_deep_for_the_parser_is_the_students_not_a_grader_fault():
+    # ast.parse ends `1 + 1 + ...` 150,000 terms long in RecursionError; it made `check` say
+    # "internal error in the grader", and `grade` regrade the notebook on every run.
+    names = causes._names_defined("total = 1" + " + 1" * 150_000)
+    assert not names.parsed and names.defined == {}
