@@ -11,13 +11,14 @@ import pytest
 
 from autograder.protocol import DATA_NAME
 from autograder.sandbox import Limits, RunnerJob, isolation as iso
-from autograder.sandbox.job import MAX_JOB_BYTES, JobError, read_job, runner_job
+from autograder.sandbox.job import MAX_JOB_BYTES, JobError, read_job, read_notebook, runner_job
 
 
-def a_job(uid: int | None = 1234) -> RunnerJob:
+def a_job(uid: int | None = 1234, notebook: dict | None = None) -> RunnerJob:
     layout = iso.Layout(iso.BUBBLEWRAP, host_out=Path("/nowhere"), home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
                         runtime=iso.SANDBOX_RUNTIME, uid=uid, gid=uid)
-    return runner_job({"cells": [], "nbformat": 4}, layout, Limits(timeout_s=60, memory_mb=512, threads=2), 7, "m")
+    notebook = {"cells": [], "nbformat": 4} if notebook is None else notebook
+    return runner_job(notebook or None, layout, Limits(timeout_s=60, memory_mb=512, threads=2), 7, "m")
 
 
 def test_a_job_survives_the_trip_unchanged():
@@ -30,11 +31,24 @@ def test_a_job_survives_the_trip_unchanged():
     assert "RLIMIT_NPROC" not in a_job(uid=None).rlimits  # counted per user: only for a user of our own
 
 
+def test_a_spare_job_has_no_notebook_and_reads_the_one_sent_later_within_its_bound():
+    spare = a_job(notebook={})
+    assert spare.notebook is None and RunnerJob.from_json(spare.to_json()) == spare
+    assert read_notebook(io.BytesIO(b'{"cells": [], "nbformat": 4}')) == {"cells": [], "nbformat": 4}
+    with pytest.raises(JobError, match="not an object"):
+        read_notebook(io.BytesIO(b"[]"))
+    with pytest.raises(JobError, match="not JSON"):
+        read_notebook(io.BytesIO(b"{"))
+    with pytest.raises(JobError, match="larger than"):
+        read_notebook(io.BytesIO(b" " * (MAX_JOB_BYTES + 10)))
+
+
 @pytest.mark.parametrize("change, reason", [
     (lambda d: [d], "not an object"),
     (lambda d: {k: v for k, v in d.items() if k != "seed"}, "missing ['seed']"),
     (lambda d: {**d, "kernel_env": {}}, "unknown ['kernel_env']"),
     (lambda d: {**d, "seed": True}, "'seed' is not an integer"),
+    (lambda d: {**d, "notebook": []}, "'notebook' is not an object or null"),
     (lambda d: {**d, "timeout_s": "60"}, "'timeout_s' is not a number"),
     (lambda d: {**d, "uid": 1.5}, "'uid' is not an integer or null"),
     (lambda d: {**d, "rlimits": {"RLIMIT_AS": None}}, "'rlimits' is not an object of integers"),

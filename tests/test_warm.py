@@ -158,3 +158,41 @@ def test_kernels_start_without_the_debugger_and_debugpy_still_imports(slot, tmp_
                         "import debugpy\nprint(debugpy.__name__)"], standin_file, tmp_path)
     assert printed(record, 0).strip() == "False"
     assert printed(record, 1).strip() == "debugpy"
+
+
+def kernel_wait(record):
+    """The seconds the notebook waited for its kernel (none when a spare's kernel was ready)."""
+    return next(r["seconds"] for r in record.runner if r["event"] == "kernel_ready")
+
+
+def test_a_spare_kernel_is_ready_before_its_notebook_comes(slot, tmp_path, standin_file):
+    run(slot, ["x = 1"], standin_file, tmp_path)
+    assert len(slot.spares) == slot.capacity  # started for the next notebooks, with these settings
+    time.sleep(10)  # time for their kernels to start, even on a busy machine
+    record = run(slot, ["import os\nprint(sorted(os.listdir('.')))"], standin_file, tmp_path)
+    assert record.status == "completed" and kernel_wait(record) == 0
+    assert printed(record, 0).strip() == "['fashion.npz']"  # a spare's home holds its data, nothing else
+
+
+def test_spares_started_with_other_settings_are_discarded(slot, tmp_path, standin_file):
+    run(slot, ["x = 1"], standin_file, tmp_path)
+    old = {spare.inside for spare in slot.spares}
+    record = run(slot, ["print('ok')"], standin_file, tmp_path, timeout_s=100)
+    assert record.status == "completed" and printed(record, 0).strip() == "ok"
+    assert {spare.settings[1].timeout_s for spare in slot.spares} == {100}
+    assert not old & ({spare.inside for spare in slot.spares} | slot.pending.keys())  # stopped, not kept
+
+
+def test_a_spare_that_ended_is_not_used(slot, tmp_path, standin_file):
+    run(slot, ["x = 1"], standin_file, tmp_path)
+    spare = slot.spares[0]
+    time.sleep(5)  # its runner and kernel are up, as the job's user
+    for process in psutil.process_iter(["uids"]):
+        if process.info["uids"] and process.info["uids"].real == spare.user:
+            process.kill()
+    deadline = time.monotonic() + 30
+    while not slot.pending[spare.inside][0].is_set() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = run(slot, ["print('ok')"], standin_file, tmp_path)
+    assert record.status == "completed" and printed(record, 0).strip() == "ok"
+    assert spare not in slot.spares and spare.inside not in slot.pending

@@ -24,6 +24,13 @@ Protocol on the server's stdin/stdout, one line each: `run JOB_DIR` ->
 read from JOB_DIR/job.json by the job process after the fork, so no job's
 notebook is ever in the server's memory for a later job to inherit.
 
+A job may start before its notebook is known (a *spare*, see slots.py): its
+job.json has no notebook, and its kernel starts while the grader's other jobs
+run. When the grader has the notebook, it writes it into JOB_DIR/notebook.json
+and then a line to the FIFO JOB_DIR/go; PID 1 opened both, as root, before it
+dropped privileges and unmounted every job's folder, and its kernel inherits
+neither.
+
 The runner drives the kernel as on the cold path, through nbclient; since the
 kernel is already running (forked by PID 1, not started from a kernel spec),
 `adopt_kernel` gives nbclient a kernel manager that adopts it.
@@ -164,6 +171,7 @@ def _pid1(job_dir: str) -> None:
     shutil.copyfile(os.path.join(job_dir, job.data_name), job.data_path)  # a fresh copy for this job
     os.chmod(job.data_path, 0o644)
     mount(os.path.join(job_dir, "out"), job.probe_dir, None, MS_BIND)
+    receive_notebook = None if job.notebook is not None else notebook_when_sent(job_dir)
     unmount(SLOTS_ROOT)  # no other job's folder is reachable from here on
     _libc.sethostname(b"sandbox", 7)
     loopback_up()
@@ -191,12 +199,40 @@ def _pid1(job_dir: str) -> None:
         finally:
             os._exit(0)
     os.close(events_fd)
-    runner.run_job(job, channel, adopt_kernel(kernel_pid, info, connection_file))
+    runner.run_job(job, channel, adopt_kernel(kernel_pid, info, connection_file), receive_notebook)
     runner.kill_descendants()
     try:
         os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of this namespace
     except ProcessLookupError:
         pass
+
+
+#: Seconds a spare job waits for its notebook before it ends (the grader normally sends it, or
+#: kills the job, long before).
+SPARE_WAIT_S = 6 * 3600.0
+
+
+def notebook_when_sent(job_dir: str):
+    """For a spare job's PID 1, before it unmounts the jobs' folders: a function that waits for
+    the grader's line on JOB_DIR/go (the time it handed the notebook over, time.time()), then
+    reads the notebook the grader wrote into JOB_DIR/notebook.json. It returns both."""
+    from .job import JobError, read_notebook
+
+    notebook = open(os.path.join(job_dir, "notebook.json"), "rb")  # closed by receive
+    go = os.open(os.path.join(job_dir, "go"), os.O_RDONLY | os.O_NONBLOCK)
+
+    def receive() -> tuple[dict, float]:
+        try:
+            readable, _, _ = select.select([go], [], [], SPARE_WAIT_S)
+            line = os.read(go, 64) if readable else b""
+            if not line.endswith(b"\n"):
+                raise JobError("no notebook came")
+            return read_notebook(notebook), float(line)
+        finally:
+            os.close(go)
+            notebook.close()
+
+    return receive
 
 
 # --- the kernel, adopted ----------------------------------------------------

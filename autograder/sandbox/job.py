@@ -31,8 +31,9 @@ class JobError(ValueError):
 class RunnerJob:
     """One notebook's run, as the runner and the fork server's job process read it."""
 
-    #: The notebook to run, as nbformat's dict.
-    notebook: dict[str, Any]
+    #: The notebook to run, as nbformat's dict; None for a job started before its notebook was
+    #: known, which receives it later (the warm path's spare jobs, see forkserver.py).
+    notebook: dict[str, Any] | None
     #: The notebook's working folder, as the runner sees it; it holds the data file.
     home: str
     #: The folder the grader reads back: the probe's events, the saved models, the kernel's log.
@@ -108,6 +109,10 @@ def _is_object(value: object) -> bool:
     return isinstance(value, dict)
 
 
+def _is_optional_object(value: object) -> bool:
+    return value is None or _is_object(value)
+
+
 def _is_optional_int(value: object) -> bool:
     return value is None or _is_int(value)
 
@@ -120,13 +125,13 @@ def _is_text_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-_OBJECT = (_is_object, "an object")
 _TEXT = (_is_text, "a string")
 _INT = (_is_int, "an integer")
 _NUMBER = (_is_number, "a number")
 #: Each field of RunnerJob, with the test its JSON value must pass and what that test asks for.
 _FIELDS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "notebook": _OBJECT, "home": _TEXT, "probe_dir": _TEXT, "runtime_dir": _TEXT, "data_name": _TEXT,
+    "notebook": (_is_optional_object, "an object or null"),
+    "home": _TEXT, "probe_dir": _TEXT, "runtime_dir": _TEXT, "data_name": _TEXT,
     "uid": (_is_optional_int, "an integer or null"), "gid": (_is_optional_int, "an integer or null"),
     "rlimits": (_is_int_map, "an object of integers"), "timeout_s": _NUMBER, "cell_timeout_s": _NUMBER,
     "output_bytes": _INT, "cell_output_bytes": _INT, "seed": _INT, "threads": _INT, "marker": _TEXT,
@@ -139,7 +144,21 @@ def read_job(stream: BinaryIO) -> RunnerJob:
     return RunnerJob.from_json(stream.read(MAX_JOB_BYTES + 1))
 
 
-def runner_job(notebook: dict[str, Any], layout: Layout, limits: Limits, seed: int, marker: str) -> RunnerJob:
+def read_notebook(stream: BinaryIO) -> dict[str, Any]:
+    """A notebook sent to a job after it started (nbformat's dict, as JSON), read within the job's bound."""
+    raw = stream.read(MAX_JOB_BYTES + 1)
+    if len(raw) > MAX_JOB_BYTES:
+        raise JobError(f"the notebook is larger than {MAX_JOB_BYTES} bytes")
+    try:
+        notebook = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise JobError(f"the notebook is not JSON: {error}") from None
+    if not isinstance(notebook, dict):
+        raise JobError(f"the notebook is a JSON {type(notebook).__name__}, not an object")
+    return notebook
+
+
+def runner_job(notebook: dict[str, Any] | None, layout: Layout, limits: Limits, seed: int, marker: str) -> RunnerJob:
     """The job for one notebook, on either path: `layout` says where things are as the runner sees them."""
     return RunnerJob(
         notebook=notebook, home=layout.home, probe_dir=layout.out, runtime_dir=layout.runtime,

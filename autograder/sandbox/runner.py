@@ -246,19 +246,26 @@ async def launch_kernel(client, job: RunnerJob, events_fd: int) -> None:
     await client.async_start_new_kernel(cwd=job.home, pass_fds=(events_fd,))
 
 
-async def execute(nb, job: RunnerJob, channel: Channel, start_kernel) -> str:
-    """Run every code cell; `start_kernel(client)` gives the client its kernel manager and kernel."""
+async def execute(job: RunnerJob, channel: Channel, start_kernel, receive_notebook=None) -> str:
+    """Run every code cell; `start_kernel(client)` gives the client its kernel manager and kernel.
+
+    The notebook is the job's own, or, for a job started before its notebook was known (the warm
+    path's spare jobs, see forkserver.py), what `receive_notebook()` returns once the kernel is
+    ready, with the time.time() at which the grader handed it over. The notebook's time limit
+    counts from then, or from the job's start if that was later.
+    """
+    import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    started = time.monotonic()
-    deadline = started + job.timeout_s
+    began = time.monotonic()
     cell_timeout = job.cell_timeout_s
     client_class = make_client_class()
     client_class.output_cap = job.output_bytes
     client_class.cell_output_cap = job.cell_output_bytes
     state = {"timeout": cell_timeout}
     client = client_class(
-        nb, kernel_name=KERNEL_NAME, allow_errors=True, timeout_func=lambda cell: state["timeout"],
+        nbformat.v4.new_notebook(), kernel_name=KERNEL_NAME, allow_errors=True,
+        timeout_func=lambda cell: state["timeout"],
         startup_timeout=max(10, min(120, int(job.timeout_s))), iopub_timeout=4,
         record_timing=False, interrupt_on_timeout=False, shutdown_kernel="immediate",
         store_widget_state=False, coalesce_streams=True,
@@ -276,9 +283,18 @@ async def execute(nb, job: RunnerJob, channel: Channel, start_kernel) -> str:
     except Exception as error:  # noqa: BLE001 - any failure here is reported, not raised
         channel.send("kernel_failed", error=f"{type(error).__name__}: {error}"[:2000])
         return "kernel_died"
-    channel.send("kernel_ready", seconds=round(time.monotonic() - started, 3))
-    alive = True
+    ready = time.monotonic()
     try:
+        if receive_notebook is None:
+            notebook, started = job.notebook, began
+        else:
+            notebook, handed = receive_notebook()
+            started = max(time.monotonic() - max(time.time() - handed, 0.0), began)
+        nb = client.nb = nbformat.from_dict(notebook)
+        deadline = started + job.timeout_s
+        # The seconds the notebook waited for its kernel: none when the kernel was ready before it came.
+        channel.send("kernel_ready", seconds=round(max(ready - started, 0.0), 3))
+        alive = True
         for index, cell in enumerate(nb.cells):
             if cell.get("cell_type") != "code":
                 continue
@@ -385,14 +401,11 @@ def main() -> None:
     run_job(job, channel, lambda client: launch_kernel(client, job, events_fd))
 
 
-def run_job(job: RunnerJob, channel: Channel, start_kernel) -> None:
-    """Execute the job's notebook and report how it ended; the same on both paths."""
-    import nbformat
-
-    nb = nbformat.from_dict(job.notebook)
+def run_job(job: RunnerJob, channel: Channel, start_kernel, receive_notebook=None) -> None:
+    """Execute the job's notebook (see `execute`) and report how it ended; the same on both paths."""
     channel.send("started", pid=os.getpid())
     try:
-        status = asyncio.run(execute(nb, job, channel, start_kernel))
+        status = asyncio.run(execute(job, channel, start_kernel, receive_notebook))
     except Exception as error:  # noqa: BLE001 - reported to the grader as a failed run
         channel.send("runner_error", error=f"{type(error).__name__}: {error}"[:2000])
         status = "error"

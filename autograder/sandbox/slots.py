@@ -6,9 +6,20 @@ user of its own, so one job sees no file, process, socket or signal of
 another; TensorFlow's pages, imported once by the server, are shared by all.
 `Slot.run` has the same contract as `run_notebook`: it returns a RunRecord
 read back, validated and bounded, from the job's own folder.
+
+The slot keeps spares: jobs started before their notebook is known, as many
+as it runs at once, so a notebook's kernel has started while the one before
+it ran (a third of a second of each notebook's slot time that a busy batch
+spent waiting). A spare is started with the same settings as any job and
+receives nothing before its notebook: no submission's code or data reaches it
+earlier, and it is as isolated from the jobs running beside it as they are
+from each other. A spare whose settings no longer match (another data file,
+other limits) or that has ended is discarded, never used.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import processes
@@ -40,6 +52,27 @@ def warm_path_available() -> bool:
     return iso.running_as_root() and iso.bubblewrap_works()
 
 
+@dataclass
+class _Job:
+    """A job of the slot: its folder, as the grader and as the server see it, its user, the
+    grader's end of the FIFO on which it hears that its notebook is there, and the settings
+    (data file, limits, seed) it was started with."""
+
+    folder: Path
+    inside: str
+    user: int
+    go: int  # opened read-write and held, so the byte written waits in the FIFO for the job
+    settings: tuple
+
+
+def _settings(data_path, limits: Limits, seed: int) -> tuple:
+    """What a job is started with, to match spares to runs: the data file by its content (each
+    notebook of a batch has a copy of its own), the limits and the seed."""
+    with open(data_path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return (digest, limits, seed)
+
+
 class Slot:
     def __init__(self, limits: Limits | None = None, capacity: int = 1,
                  abandon: threading.Event | None = None):
@@ -48,8 +81,12 @@ class Slot:
         self.limits = limits or Limits()
         self.lock = threading.Lock()
         self.pending: dict[str, list] = {}  # job -> [event, exit status]
+        self.capacity = capacity
+        self.spares: list[_Job] = []  # started, waiting for a notebook, oldest first
+        self.spares_starting = 0
         first_user = iso.job_user()
-        self.free_users = [first_user + index for index in range(capacity)]  # one user per job at once
+        # One user per job at once: `capacity` running, as many spares.
+        self.free_users = [first_user + index for index in range(2 * capacity)]
         self.root = Path(tempfile.mkdtemp(prefix="autograder-slot-"))
         self.env = iso.sandbox_env(iso.SANDBOX_HOME, "/tmp", "warm-slot", self.limits.threads)
         command = iso.slot_command(self.root, SLOTS_ROOT, self.limits, self.env)
@@ -109,53 +146,140 @@ class Slot:
 
     def run(self, notebook: dict, data_path, limits: Limits, models_dir, isolation: str = "bubblewrap",
             seed: int = 0) -> RunRecord:
-        """Run one notebook in a fresh job of this slot (same contract as run_notebook)."""
+        """Run one notebook in a fresh job of this slot (same contract as run_notebook): a spare
+        started with the same settings if one is ready, else a job started now."""
         processes.check_not_stopping()
         if self.stopped:
             raise SlotError("the fork server has stopped")
-        started = time.monotonic()
-        token = secrets.token_hex(12)
-        job_dir = self.root / token
-        out = job_dir / "out"
-        (out / "models").mkdir(parents=True)
-        with self.lock:
-            user = self.free_users.pop(0)
-        os.chown(out / "models", user, user)
-        shutil.copyfile(data_path, job_dir / DATA_NAME)
-        layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
-                            runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
-        (job_dir / "job.json").write_text(runner_job(notebook, layout, limits, seed, marker=token).to_json())
-        inside = f"{SLOTS_ROOT}/{token}"
-        with self.lock:
-            self.pending[inside] = [threading.Event(), None]
+        settings = _settings(data_path, limits, seed)
+        job = self._take_spare(settings) or self._start(data_path, limits, seed, settings, self._user())
         try:
-            self._send(f"run {inside}")
-            stopped = supervise(lambda step: self._wait_done(inside, step) is not None,
+            started = time.monotonic()
+            self._hand(job, notebook)
+            self._top_up(data_path, limits, seed, settings)
+            out = job.folder / "out"
+            stopped = supervise(lambda step: self._wait_done(job.inside, step) is not None,
                                 time.monotonic() + limits.timeout_s + EXPORT_GRACE, [out], limits,
-                                RunProcesses(user=user))  # every process of a job runs as its user
+                                RunProcesses(user=job.user))  # every process of a job runs as its user
             if stopped is not None:
-                self._send(f"kill {inside}")
-                if self._wait_done(inside, 30) is None:
+                self._send(f"kill {job.inside}")
+                if self._wait_done(job.inside, 30) is None:
                     raise SlotError("the fork server did not stop a job in time")
             processes.check_not_stopping()
             raw = read_untrusted(out / "runner.jsonl", MAX_CHANNEL_BYTES) or b""
             record = collect(json_lines(raw, MAX_LINE_BYTES), out, Path(models_dir), iso.BUBBLEWRAP, stopped,
-                             job_dir, limits)
+                             job.folder, limits)
             record.seconds = round(time.monotonic() - started, 3)
             record.limits = limits.recorded()
             record.warm = True
             return record
         finally:
+            self._release(job)
+
+    def _user(self) -> int:
+        with self.lock:
+            if not self.free_users:
+                raise SlotError("the slot has no free user for another job")
+            return self.free_users.pop(0)
+
+    def _start(self, data_path, limits: Limits, seed: int, settings: tuple, user: int) -> _Job:
+        """Start a job whose notebook comes later (`_hand`): its kernel starts now."""
+        token = secrets.token_hex(12)
+        folder = self.root / token
+        out = folder / "out"
+        (out / "models").mkdir(parents=True)
+        os.chown(out / "models", user, user)
+        shutil.copyfile(data_path, folder / DATA_NAME)
+        layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
+                            runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
+        (folder / "job.json").write_text(runner_job(None, layout, limits, seed, marker=token).to_json())
+        (folder / "notebook.json").touch(mode=0o600)  # PID 1 opens both as root, before it drops privileges
+        os.mkfifo(folder / "go", 0o600)
+        job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, os.open(folder / "go", os.O_RDWR | os.O_NONBLOCK),
+                   settings)
+        with self.lock:
+            self.pending[job.inside] = [threading.Event(), None]
+        try:
+            self._send(f"run {job.inside}")
+        except SlotError:
+            self._release(job)
+            raise
+        return job
+
+    def _hand(self, job: _Job, notebook: dict) -> None:
+        """Give a started job its notebook: the file first, then the line that says it is there
+        and since when (the notebook's time counts from then)."""
+        with open(job.folder / "notebook.json", "r+b") as handle:  # the file PID 1 holds open
+            handle.write(json.dumps(notebook).encode())
+        os.write(job.go, f"{time.time()!r}\n".encode())
+
+    def _ended(self, job: _Job) -> bool:
+        """Whether the server said the job ended (the caller holds the lock)."""
+        waiting = self.pending.get(job.inside)
+        return waiting is None or waiting[0].is_set()
+
+    def _take_spare(self, settings: tuple) -> _Job | None:
+        """The oldest running spare started with `settings`; spares that ended or were started with
+        other settings are discarded."""
+        taken, unusable = None, []
+        with self.lock:
+            while self.spares and taken is None:
+                spare = self.spares.pop(0)
+                if spare.settings == settings and not self._ended(spare):
+                    taken = spare
+                else:
+                    unusable.append(spare)
+            if taken is not None:
+                unusable += [spare for spare in self.spares if spare.settings != settings]
+                self.spares = [spare for spare in self.spares if spare.settings == settings]
+        for spare in unusable:
+            self._discard(spare)
+        return taken
+
+    def _top_up(self, data_path, limits: Limits, seed: int, settings: tuple) -> None:
+        """Start spares with `settings` until there are as many as jobs run at once."""
+        while True:
             with self.lock:
-                self.pending.pop(inside, None)
-                self.free_users.append(user)
-            shutil.rmtree(job_dir, ignore_errors=True)
+                if len(self.spares) + self.spares_starting >= self.capacity or not self.free_users:
+                    return
+                user = self.free_users.pop(0)
+                self.spares_starting += 1
+            try:
+                spare = self._start(data_path, limits, seed, settings, user)
+            finally:
+                with self.lock:
+                    self.spares_starting -= 1
+            with self.lock:
+                self.spares.append(spare)
+
+    def _discard(self, job: _Job) -> None:
+        """Stop a job that will not be used, then free its user and folder."""
+        try:
+            with self.lock:
+                ended = self._ended(job)
+            if not ended:
+                self._send(f"kill {job.inside}")
+                self._wait_done(job.inside, 30)
+        finally:
+            self._release(job)
+
+    def _release(self, job: _Job) -> None:
+        with self.lock:
+            self.pending.pop(job.inside, None)
+            self.free_users.append(job.user)
+        os.close(job.go)
+        shutil.rmtree(job.folder, ignore_errors=True)
 
     def close(self) -> None:
+        """Stop the server, and with it every job and spare."""
         processes.kill(self.process)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
         processes.finished(self.process)
+        with self.lock:
+            spares, self.spares = self.spares, []
+        for spare in spares:
+            os.close(spare.go)
         shutil.rmtree(self.root, ignore_errors=True)
