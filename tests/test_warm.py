@@ -183,16 +183,22 @@ def test_spares_started_with_other_settings_are_discarded(slot, tmp_path, standi
     assert not old & ({spare.inside for spare in slot.spares} | slot.pending.keys())  # stopped, not kept
 
 
-def test_a_spare_that_ended_is_not_used(slot, tmp_path, standin_file):
+@pytest.mark.parametrize("killed", ["kernel", "job"])
+def test_a_spare_that_ended_is_not_used(slot, tmp_path, standin_file, killed):
+    # A spare whose kernel dies while it waits (killed here; the kernel alone, or the whole
+    # job) must not become the next student's "kernel died".
     run(slot, ["x = 1"], standin_file, tmp_path)
     spare = slot.spares[0]
-    time.sleep(5)  # its runner and kernel are up, as the job's user
-    for process in psutil.process_iter(["uids"]):
-        if process.info["uids"] and process.info["uids"].real == spare.user:
+    time.sleep(5)  # its runner (PID 1) and kernel are up, as the job's user
+    mine = [p for p in psutil.process_iter(["uids", "ppid"]) if p.info["uids"] and p.info["uids"].real == spare.user]
+    pids = {p.pid for p in mine}
+    for process in mine:
+        if killed == "job" or process.info["ppid"] in pids:  # the kernel is the runner's child
             process.kill()
     deadline = time.monotonic() + 30
     while not slot.pending[spare.inside][0].is_set() and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.1)  # the spare ends itself: it looks at its kernel every second
+    assert slot.pending[spare.inside][0].is_set()
     record = run(slot, ["print('ok')"], standin_file, tmp_path)
-    assert record.status == "completed" and printed(record, 0).strip() == "ok"
+    assert record.status == "completed" and printed(record, 0).strip() == "ok", (record.runner, record.cells)
     assert spare not in slot.spares and spare.inside not in slot.pending

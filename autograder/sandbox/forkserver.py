@@ -171,7 +171,7 @@ def _pid1(job_dir: str) -> None:
     shutil.copyfile(os.path.join(job_dir, job.data_name), job.data_path)  # a fresh copy for this job
     os.chmod(job.data_path, 0o644)
     mount(os.path.join(job_dir, "out"), job.probe_dir, None, MS_BIND)
-    receive_notebook = None if job.notebook is not None else notebook_when_sent(job_dir)
+    delivery = None if job.notebook is not None else NotebookDelivery(job_dir)
     unmount(SLOTS_ROOT)  # no other job's folder is reachable from here on
     _libc.sethostname(b"sandbox", 7)
     loopback_up()
@@ -199,7 +199,10 @@ def _pid1(job_dir: str) -> None:
         finally:
             os._exit(0)
     os.close(events_fd)
-    runner.run_job(job, channel, adopt_kernel(kernel_pid, info, connection_file), receive_notebook)
+    # The kernel runs as our user and could interrupt us as it may itself (a Python process
+    # handles SIGINT); ignored from here on, after the fork, so the kernel still handles it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    runner.run_job(job, channel, adopt_kernel(kernel_pid, info, connection_file), delivery)
     runner.kill_descendants()
     try:
         os.kill(-1, signal.SIGKILL)  # as PID 1: every other process of this namespace
@@ -207,32 +210,32 @@ def _pid1(job_dir: str) -> None:
         pass
 
 
-#: Seconds a spare job waits for its notebook before it ends (the grader normally sends it, or
-#: kills the job, long before).
-SPARE_WAIT_S = 6 * 3600.0
+class NotebookDelivery:
+    """How a spare job's PID 1 gets its notebook: the FIFO JOB_DIR/go, on which the grader writes
+    a line (time.monotonic() when it handed the notebook over) once the notebook is in
+    JOB_DIR/notebook.json. Both are opened as root before PID 1 unmounts the jobs' folders and
+    drops privileges; the kernel, forked later, closes them (see _pid1)."""
 
+    def __init__(self, job_dir: str):
+        self.notebook = open(os.path.join(job_dir, "notebook.json"), "rb")  # closed by read()
+        self.go = os.open(os.path.join(job_dir, "go"), os.O_RDONLY | os.O_NONBLOCK)
 
-def notebook_when_sent(job_dir: str):
-    """For a spare job's PID 1, before it unmounts the jobs' folders: a function that waits for
-    the grader's line on JOB_DIR/go (the time it handed the notebook over, time.time()), then
-    reads the notebook the grader wrote into JOB_DIR/notebook.json. It returns both."""
-    from .job import JobError, read_notebook
+    def fileno(self) -> int:
+        """Readable once the notebook is there (for select or an event loop)."""
+        return self.go
 
-    notebook = open(os.path.join(job_dir, "notebook.json"), "rb")  # closed by receive
-    go = os.open(os.path.join(job_dir, "go"), os.O_RDONLY | os.O_NONBLOCK)
+    def read(self) -> tuple[dict, float]:
+        """The notebook and when it was handed over; JobError if the grader sent no notebook."""
+        from .job import JobError, read_notebook
 
-    def receive() -> tuple[dict, float]:
         try:
-            readable, _, _ = select.select([go], [], [], SPARE_WAIT_S)
-            line = os.read(go, 64) if readable else b""
+            line = os.read(self.go, 64)
             if not line.endswith(b"\n"):
                 raise JobError("no notebook came")
-            return read_notebook(notebook), float(line)
+            return read_notebook(self.notebook), float(line)
         finally:
-            os.close(go)
-            notebook.close()
-
-    return receive
+            os.close(self.go)
+            self.notebook.close()
 
 
 # --- the kernel, adopted ----------------------------------------------------

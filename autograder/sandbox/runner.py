@@ -246,13 +246,14 @@ async def launch_kernel(client, job: RunnerJob, events_fd: int) -> None:
     await client.async_start_new_kernel(cwd=job.home, pass_fds=(events_fd,))
 
 
-async def execute(job: RunnerJob, channel: Channel, start_kernel, receive_notebook=None) -> str:
+async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None) -> str:
     """Run every code cell; `start_kernel(client)` gives the client its kernel manager and kernel.
 
     The notebook is the job's own, or, for a job started before its notebook was known (the warm
-    path's spare jobs, see forkserver.py), what `receive_notebook()` returns once the kernel is
-    ready, with the time.time() at which the grader handed it over. The notebook's time limit
-    counts from then, or from the job's start if that was later.
+    path's spare jobs), what `delivery` (a forkserver.NotebookDelivery) brings once the kernel is
+    ready. The notebook's time limit counts from the moment the grader handed it over, or from
+    the job's start if that was later. A spare whose kernel ends before the notebook comes ends
+    without a `kernel_ready` report, which tells the grader that nothing of the notebook ran.
     """
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -285,11 +286,17 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, receive_notebo
         return "kernel_died"
     ready = time.monotonic()
     try:
-        if receive_notebook is None:
+        if delivery is None:
             notebook, started = job.notebook, began
         else:
-            notebook, handed = receive_notebook()
-            started = max(time.monotonic() - max(time.time() - handed, 0.0), began)
+            if not await notebook_while_kernel_lives(client, delivery):
+                channel.send("kernel_failed", error="the kernel ended before its notebook came")
+                return "kernel_died"
+            notebook, handed = delivery.read()
+            if not await client.km.is_alive():
+                channel.send("kernel_failed", error="the kernel ended before its notebook came")
+                return "kernel_died"
+            started = min(max(handed, began), time.monotonic())
         nb = client.nb = nbformat.from_dict(notebook)
         deadline = started + job.timeout_s
         # The seconds the notebook waited for its kernel: none when the kernel was ready before it came.
@@ -343,6 +350,28 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, receive_notebo
             pass
         kill_descendants()
     return status
+
+
+#: Seconds a spare waits for its notebook before it ends (the grader sends it, or ends the spare, long before).
+SPARE_WAIT_S = 6 * 3600.0
+
+
+async def notebook_while_kernel_lives(client, delivery) -> bool:
+    """Wait until the notebook is there (True), looking every second that the kernel still lives."""
+    loop = asyncio.get_running_loop()
+    arrived = asyncio.Event()
+    loop.add_reader(delivery.fileno(), arrived.set)
+    deadline = time.monotonic() + SPARE_WAIT_S
+    try:
+        while not arrived.is_set():
+            try:
+                await asyncio.wait_for(arrived.wait(), 1.0)
+            except TimeoutError:
+                if not await client.km.is_alive() or time.monotonic() > deadline:
+                    return False
+        return True
+    finally:
+        loop.remove_reader(delivery.fileno())
 
 
 def kill_descendants() -> None:
@@ -401,11 +430,11 @@ def main() -> None:
     run_job(job, channel, lambda client: launch_kernel(client, job, events_fd))
 
 
-def run_job(job: RunnerJob, channel: Channel, start_kernel, receive_notebook=None) -> None:
+def run_job(job: RunnerJob, channel: Channel, start_kernel, delivery=None) -> None:
     """Execute the job's notebook (see `execute`) and report how it ended; the same on both paths."""
     channel.send("started", pid=os.getpid())
     try:
-        status = asyncio.run(execute(job, channel, start_kernel, receive_notebook))
+        status = asyncio.run(execute(job, channel, start_kernel, delivery))
     except Exception as error:  # noqa: BLE001 - reported to the grader as a failed run
         channel.send("runner_error", error=f"{type(error).__name__}: {error}"[:2000])
         status = "error"

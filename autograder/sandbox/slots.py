@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Slot:
         self.capacity = capacity
         self.spares: list[_Job] = []  # started, waiting for a notebook, oldest first
         self.spares_starting = 0
+        self.closed = False
         first_user = iso.job_user()
         # One user per job at once: `capacity` running, as many spares.
         self.free_users = [first_user + index for index in range(2 * capacity)]
@@ -152,11 +154,26 @@ class Slot:
         if self.stopped:
             raise SlotError("the fork server has stopped")
         settings = _settings(data_path, limits, seed)
-        job = self._take_spare(settings) or self._start(data_path, limits, seed, settings, self._user())
+        spare = self._take_spare(settings)
+
+        def top_up() -> None:
+            self._top_up(data_path, limits, seed, settings)
+
+        if spare is not None:
+            record = self._run(spare, notebook, limits, models_dir, top_up)
+            if any(r.get("event") == "kernel_ready" for r in record.runner):
+                return record
+            # The spare ended without taking its notebook (its kernel died while it waited):
+            # nothing of the notebook ran, so a job started now runs it.
+        job = self._start(data_path, limits, seed, settings)
+        return self._run(job, notebook, limits, models_dir, top_up)
+
+    def _run(self, job: _Job, notebook: dict, limits: Limits, models_dir, top_up: Callable[[], None]) -> RunRecord:
+        """Hand the job its notebook, start the spares for the next ones, and supervise the job to its end."""
         try:
             started = time.monotonic()
             self._hand(job, notebook)
-            self._top_up(data_path, limits, seed, settings)
+            top_up()
             out = job.folder / "out"
             stopped = supervise(lambda step: self._wait_done(job.inside, step) is not None,
                                 time.monotonic() + limits.timeout_s + EXPORT_GRACE, [out], limits,
@@ -174,44 +191,48 @@ class Slot:
             record.warm = True
             return record
         finally:
-            self._release(job)
+            self._end(job)
 
-    def _user(self) -> int:
+    def _start(self, data_path, limits: Limits, seed: int, settings: tuple) -> _Job:
+        """Start a job whose notebook comes later (`_hand`): its kernel starts now."""
         with self.lock:
             if not self.free_users:
                 raise SlotError("the slot has no free user for another job")
-            return self.free_users.pop(0)
-
-    def _start(self, data_path, limits: Limits, seed: int, settings: tuple, user: int) -> _Job:
-        """Start a job whose notebook comes later (`_hand`): its kernel starts now."""
+            user = self.free_users.pop(0)
         token = secrets.token_hex(12)
         folder = self.root / token
-        out = folder / "out"
-        (out / "models").mkdir(parents=True)
-        os.chown(out / "models", user, user)
-        shutil.copyfile(data_path, folder / DATA_NAME)
-        layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
-                            runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
-        (folder / "job.json").write_text(runner_job(None, layout, limits, seed, marker=token).to_json())
-        (folder / "notebook.json").touch(mode=0o600)  # PID 1 opens both as root, before it drops privileges
-        os.mkfifo(folder / "go", 0o600)
-        job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, os.open(folder / "go", os.O_RDWR | os.O_NONBLOCK),
-                   settings)
+        try:
+            out = folder / "out"
+            (out / "models").mkdir(parents=True)
+            os.chown(out / "models", user, user)
+            shutil.copyfile(data_path, folder / DATA_NAME)
+            layout = iso.Layout(iso.BUBBLEWRAP, host_out=out, home=iso.SANDBOX_HOME, out=iso.SANDBOX_OUT,
+                                runtime=iso.SANDBOX_RUNTIME, uid=user, gid=user)
+            (folder / "job.json").write_text(runner_job(None, layout, limits, seed, marker=token).to_json())
+            (folder / "notebook.json").touch(mode=0o600)  # PID 1 opens both as root, before it drops privileges
+            os.mkfifo(folder / "go", 0o600)
+            go = os.open(folder / "go", os.O_RDWR | os.O_NONBLOCK)
+        except BaseException:
+            with self.lock:
+                self.free_users.append(user)  # no process was started for it
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, go, settings)
         with self.lock:
             self.pending[job.inside] = [threading.Event(), None]
         try:
             self._send(f"run {job.inside}")
-        except SlotError:
-            self._release(job)
+        except BaseException:
+            self._end(job)
             raise
         return job
 
     def _hand(self, job: _Job, notebook: dict) -> None:
         """Give a started job its notebook: the file first, then the line that says it is there
-        and since when (the notebook's time counts from then)."""
+        and since when (time.monotonic(); the notebook's time counts from then)."""
         with open(job.folder / "notebook.json", "r+b") as handle:  # the file PID 1 holds open
             handle.write(json.dumps(notebook).encode())
-        os.write(job.go, f"{time.time()!r}\n".encode())
+        os.write(job.go, f"{time.monotonic()!r}\n".encode())
 
     def _ended(self, job: _Job) -> bool:
         """Whether the server said the job ended (the caller holds the lock)."""
@@ -220,7 +241,7 @@ class Slot:
 
     def _take_spare(self, settings: tuple) -> _Job | None:
         """The oldest running spare started with `settings`; spares that ended or were started with
-        other settings are discarded."""
+        other settings are ended and dropped."""
         taken, unusable = None, []
         with self.lock:
             while self.spares and taken is None:
@@ -233,45 +254,56 @@ class Slot:
                 unusable += [spare for spare in self.spares if spare.settings != settings]
                 self.spares = [spare for spare in self.spares if spare.settings == settings]
         for spare in unusable:
-            self._discard(spare)
+            self._end(spare)
         return taken
 
     def _top_up(self, data_path, limits: Limits, seed: int, settings: tuple) -> None:
-        """Start spares with `settings` until there are as many as jobs run at once."""
+        """Start spares with `settings` until there are as many as jobs run at once. A spare that
+        cannot start is left out: it is a head start, and the job started for the next notebook
+        instead says what is wrong, if anything still is."""
         while True:
             with self.lock:
-                if len(self.spares) + self.spares_starting >= self.capacity or not self.free_users:
+                if self.closed or len(self.spares) + self.spares_starting >= self.capacity:
                     return
-                user = self.free_users.pop(0)
                 self.spares_starting += 1
             try:
-                spare = self._start(data_path, limits, seed, settings, user)
+                spare = self._start(data_path, limits, seed, settings)
+            except (OSError, SlotError):
+                return
             finally:
                 with self.lock:
                     self.spares_starting -= 1
             with self.lock:
-                self.spares.append(spare)
+                closed = self.closed
+                if not closed:
+                    self.spares.append(spare)
+            if closed:
+                self._end(spare)
+                return
 
-    def _discard(self, job: _Job) -> None:
-        """Stop a job that will not be used, then free its user and folder."""
+    def _end(self, job: _Job) -> None:
+        """Make sure the job has ended, then free its folder and its user. A job the server did
+        not confirm ended keeps its user out of use: a later job of that user would share its
+        per-user limits and be charged for its processes."""
+        with self.lock:
+            ended = self._ended(job)
         try:
-            with self.lock:
-                ended = self._ended(job)
             if not ended:
                 self._send(f"kill {job.inside}")
-                self._wait_done(job.inside, 30)
-        finally:
-            self._release(job)
-
-    def _release(self, job: _Job) -> None:
+                ended = self._wait_done(job.inside, 30) is not None
+        except SlotError:
+            ended = True  # the server stopped: its jobs went with it
         with self.lock:
             self.pending.pop(job.inside, None)
-            self.free_users.append(job.user)
+            if ended:
+                self.free_users.append(job.user)
         os.close(job.go)
         shutil.rmtree(job.folder, ignore_errors=True)
 
     def close(self) -> None:
         """Stop the server, and with it every job and spare."""
+        with self.lock:
+            self.closed = True  # no spare is started from here on
         processes.kill(self.process)
         try:
             self.process.wait(timeout=10)
