@@ -210,16 +210,17 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
     return pipeline.execute(job, workers.run())
 
 
-#: The stages a graded submission's `timings` names, in the order they happen: kernel start,
-#: the student's cells and the export with the kernel's teardown (from the run's own record),
+#: The stages a graded submission's `timings` names, in the order they happen: the wait for a
+#: kernel (none when the slot's spare had started it while the notebook before ran), the
+#: student's cells and the export with the kernel's teardown (from the run's own record),
 #: then on the grading machine: stage 1 plus any wait for a finishing thread, the facts with
 #: the evaluator's round trip, the checks with the result, and the HTML report.
 STAGE_TIMINGS = ("kernel_start", "cells", "export_teardown", "prepare_wait", "evaluate", "checks", "report")
 
 
 def run_timings(record: RunRecord) -> dict[str, float]:
-    """Kernel start, the cells, and the rest of the run (the export and the kernel's teardown), from
-    the run's record: numbers the sandbox reported, shown in benchmarks and deciding nothing."""
+    """The wait for a kernel, the cells, and the rest of the run (the export and the kernel's teardown),
+    from the run's record: numbers the sandbox reported, shown in benchmarks and deciding nothing."""
     kernel_start = sum(number for r in record.runner if r.get("event") == "kernel_ready"
                        and isinstance(number := r.get("seconds"), (int, float)))
     cells = sum(number for c in record.cells if isinstance(number := c.get("seconds"), (int, float)))

@@ -65,7 +65,7 @@ def submissions(root: Path, count: int, data: Path) -> Path:
 
 
 STAGE_NAMES = {  # batch.STAGE_TIMINGS, as printed
-    "kernel_start": "kernel start", "cells": "the student's cells", "export_teardown": "export + kernel teardown",
+    "kernel_start": "wait for a kernel", "cells": "the student's cells", "export_teardown": "export + kernel teardown",
     "prepare_wait": "stage 1 + waits for a thread", "evaluate": "facts + evaluator round trip",
     "checks": "checks + result", "report": "report drawing"}
 
