@@ -76,14 +76,7 @@ class RunnerJob:
     @classmethod
     def from_json(cls, raw: str | bytes) -> RunnerJob:
         """The job in `raw`, every field checked; JobError says what is wrong."""
-        if len(raw) > MAX_JOB_BYTES:
-            raise JobError(f"the job is larger than {MAX_JOB_BYTES} bytes")
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as error:
-            raise JobError(f"the job is not JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise JobError(f"the job is a JSON {type(data).__name__}, not an object")
+        data = _json_object(raw, "job")
         missing, unknown = sorted(_FIELDS.keys() - data.keys()), sorted(data.keys() - _FIELDS.keys())
         if missing or unknown:
             raise JobError(f"the job's fields are not RunnerJob's: missing {missing}, unknown {unknown}")
@@ -146,16 +139,20 @@ def read_job(stream: BinaryIO) -> RunnerJob:
 
 def read_notebook(stream: BinaryIO) -> dict[str, Any]:
     """A notebook sent to a job after it started (nbformat's dict, as JSON), read within the job's bound."""
-    raw = stream.read(MAX_JOB_BYTES + 1)
+    return _json_object(stream.read(MAX_JOB_BYTES + 1), "notebook")
+
+
+def _json_object(raw: str | bytes, what: str) -> dict[str, Any]:
+    """The JSON object in `raw`, at most MAX_JOB_BYTES long; JobError names `what` is wrong."""
     if len(raw) > MAX_JOB_BYTES:
-        raise JobError(f"the notebook is larger than {MAX_JOB_BYTES} bytes")
+        raise JobError(f"the {what} is larger than {MAX_JOB_BYTES} bytes")
     try:
-        notebook = json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, RecursionError) as error:
-        raise JobError(f"the notebook is not JSON: {error}") from None
-    if not isinstance(notebook, dict):
-        raise JobError(f"the notebook is a JSON {type(notebook).__name__}, not an object")
-    return notebook
+        raise JobError(f"the {what} is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise JobError(f"the {what} is a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def runner_job(notebook: dict[str, Any] | None, layout: Layout, limits: Limits, seed: int, marker: str) -> RunnerJob:
