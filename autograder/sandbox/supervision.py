@@ -65,10 +65,11 @@ class RunProcesses:
             except psutil.Error:
                 pass
         if self.user is not None:
-            for process in psutil.process_iter(["uids"]):
-                uids = process.info["uids"]
-                if uids is not None and self.user in (uids.real, uids.effective):
-                    found[process.pid] = process
+            for pid in processes_of(self.user):
+                try:
+                    found.setdefault(pid, psutil.Process(pid))
+                except psutil.Error:
+                    pass  # it ended meanwhile
         return found
 
     def exceed(self, cap: int) -> bool:
@@ -81,6 +82,28 @@ class RunProcesses:
         if _total(members, lambda process: process.memory_info().rss) <= cap:
             return False
         return _total(members, lambda process: process.memory_full_info().pss) > cap
+
+
+def processes_of(user: int) -> list[int]:
+    """Every process whose real or effective user is `user`, from the Uid line of each one's
+    /proc/PID/status, as psutil reads it (it holds even for a process that made itself
+    non-dumpable, whose other /proc files then belong to root), without building an object
+    per process on the machine: psutil's process_iter did, and looking 4 times a second for
+    each job cost a twentieth of a core in a batch."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as handle:
+                status = handle.read()
+            start = status.index(b"\nUid:") + len(b"\nUid:")
+            real, effective = status[start:status.index(b"\n", start)].split()[:2]
+            if user in (int(real), int(effective)):
+                found.append(int(name))
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+    return found
 
 
 def _total(members: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
