@@ -1,13 +1,17 @@
-"""Watching a run from outside finds every process of its user, however it hides."""
+"""Watching a run from outside finds every process of its user, however it hides, and all the memory it holds."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 
 from autograder.sandbox.isolation import job_user
-from autograder.sandbox.supervision import RunProcesses, processes_of
+from autograder.sandbox.supervision import RunProcesses, processes_of, proportional_bytes, resident_bytes
 
 HIDE_AND_WAIT = """
 import ctypes, sys, time
@@ -34,3 +38,35 @@ def test_a_users_processes_are_found_even_when_not_dumpable():
         hider.kill()
         hider.wait()
     assert processes_of(user) == []
+
+
+HOLD_IN_A_THREAD = """
+import ctypes, threading, time
+def hold():
+    block = bytearray(300 * 2**20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1  # touched, so resident
+    print('holding', flush=True)
+    time.sleep(60)
+threading.Thread(target=hold).start()
+time.sleep(2)
+ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: only the main thread ends; the process lives on
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the exit system call's number is x86_64's")
+def test_memory_held_by_a_thread_after_the_main_thread_ended_is_counted():
+    # The main thread's own /proc files read zeros once it has exited, so a run could hold
+    # memory beyond its cap in many such processes unseen.
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_IN_A_THREAD], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        time.sleep(3)  # the main thread has exited by now
+        assert psutil.Process(holder.pid).memory_info().rss == 0  # what the process itself says
+        assert resident_bytes(holder.pid) > 290 * 2**20
+        assert proportional_bytes(holder.pid) > 290 * 2**20
+        assert RunProcesses(root=holder.pid).exceed(200 * 2**20)
+        assert not RunProcesses(root=holder.pid).exceed(2 * 2**30)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -36,15 +36,17 @@ class Channel:
     def __init__(self, fd: int):
         self.fd = fd
 
-    def send(self, event: str, **fields) -> None:
+    def send(self, event: str, **fields) -> bool:
+        """Whether the line was written whole."""
         fields["event"] = event
         data = (json.dumps(fields, default=str) + "\n").encode("utf-8", "replace")
         while data:
             try:
                 written = os.write(self.fd, data)
             except OSError:
-                return  # the grader has gone; nothing more to say
+                return False  # the grader has gone, or its disk is full; nothing more to say
             data = data[written:]
+        return True
 
 
 def private_channel(log_path: str, channel_path: str | None = None) -> Channel:
@@ -300,7 +302,10 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None)
         nb = client.nb = nbformat.from_dict(notebook)
         deadline = started + job.timeout_s
         # The seconds the notebook waited for its kernel: none when the kernel was ready before it came.
-        channel.send("kernel_ready", seconds=round(max(ready - started, 0.0), 3))
+        if not channel.send("kernel_ready", seconds=round(max(ready - started, 0.0), 3)):
+            # Without this line the grader counts the notebook as never started and runs it
+            # again elsewhere: no cell may run here then.
+            return "error"
         alive = True
         for index, cell in enumerate(nb.cells):
             if cell.get("cell_type") != "code":

@@ -123,11 +123,11 @@ class Slot:
                 if waiting is not None:
                     waiting[1] = int(parts[2]) if parts[2].lstrip("-").isdigit() else -1
                     waiting[0].set()
-        self.stopped = True
-        self.ready.set()
-        with self.lock:
+        with self.lock:  # a job registered from here on is refused (see _start), none waits forever
+            self.stopped = True
             for waiting in self.pending.values():
                 waiting[0].set()
+        self.ready.set()
 
     def _send(self, line: str) -> None:
         try:
@@ -176,7 +176,7 @@ class Slot:
             top_up()
             out = job.folder / "out"
             stopped = supervise(lambda step: self._wait_done(job.inside, step) is not None,
-                                time.monotonic() + limits.timeout_s + EXPORT_GRACE, [out], limits,
+                                started + limits.timeout_s + EXPORT_GRACE, [out], limits,
                                 RunProcesses(user=job.user))  # every process of a job runs as its user
             if stopped is not None:
                 self._send(f"kill {job.inside}")
@@ -196,12 +196,15 @@ class Slot:
     def _start(self, data_path, limits: Limits, seed: int, settings: tuple) -> _Job:
         """Start a job whose notebook comes later (`_hand`): its kernel starts now."""
         with self.lock:
+            if self.stopped or self.closed:
+                raise SlotError("the fork server has stopped")
             if not self.free_users:
                 raise SlotError("the slot has no free user for another job")
             user = self.free_users.pop(0)
         token = secrets.token_hex(12)
         folder = self.root / token
         try:
+            folder.mkdir()  # not its parent: a slot closed meanwhile has none, and stays gone
             out = folder / "out"
             (out / "models").mkdir(parents=True)
             os.chown(out / "models", user, user)
@@ -219,7 +222,15 @@ class Slot:
             raise
         job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, go, settings)
         with self.lock:
-            self.pending[job.inside] = [threading.Event(), None]
+            refused = self.stopped or self.closed
+            if refused:
+                self.free_users.append(user)
+            else:
+                self.pending[job.inside] = [threading.Event(), None]
+        if refused:
+            os.close(go)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise SlotError("the fork server has stopped")
         try:
             self._send(f"run {job.inside}")
         except BaseException:
@@ -286,6 +297,8 @@ class Slot:
         not confirm ended keeps its user out of use: a later job of that user would share its
         per-user limits and be charged for its processes."""
         with self.lock:
+            if job.inside not in self.pending:
+                return  # ended and freed already
             ended = self._ended(job)
         try:
             if not ended:
@@ -294,7 +307,8 @@ class Slot:
         except SlotError:
             ended = True  # the server stopped: its jobs went with it
         with self.lock:
-            self.pending.pop(job.inside, None)
+            if self.pending.pop(job.inside, None) is None:
+                return
             if ended:
                 self.free_users.append(job.user)
         os.close(job.go)

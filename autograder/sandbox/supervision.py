@@ -78,10 +78,10 @@ class RunProcesses:
         Counted as each one's proportional share (PSS) of what it maps, so pages shared after
         a fork count once in all; PSS is slow to read, so only when the resident sizes, an
         upper bound read cheaply, add up to more than the cap."""
-        members = list(self.members().values())
-        if _total(members, lambda process: process.memory_info().rss) <= cap:
+        members = list(self.members())
+        if sum(map(resident_bytes, members)) <= cap:
             return False
-        return _total(members, lambda process: process.memory_full_info().pss) > cap
+        return sum(map(proportional_bytes, members)) > cap
 
 
 def processes_of(user: int) -> list[int]:
@@ -106,14 +106,46 @@ def processes_of(user: int) -> list[int]:
     return found
 
 
-def _total(members: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
-    total = 0
-    for process in members:
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _memory_files(pid: int, name: str):
+    """/proc/PID/NAME, then the same file of each of its threads. A process can end its main
+    thread and keep its memory in another: its own statm then reads zeros and its smaps_rollup
+    fails, and only a live thread's still tell what the process holds (they share one memory)."""
+    yield f"/proc/{pid}/{name}"
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return
+    yield from (f"/proc/{pid}/task/{tid}/{name}" for tid in threads if tid != str(pid))
+
+
+def _first_nonzero(pid: int, name: str, parse: Callable[[bytes], int]) -> int:
+    for path in _memory_files(pid, name):
         try:
-            total += size(process)
-        except (psutil.Error, AttributeError, OSError):
-            continue  # it ended meanwhile
-    return total
+            with open(path, "rb") as handle:
+                value = parse(handle.read())
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue  # that thread, or the process, ended meanwhile
+        if value:
+            return value
+    return 0
+
+
+def resident_bytes(pid: int) -> int:
+    """Bytes the process holds in memory (RSS), an upper bound of its share, read cheaply."""
+    return _first_nonzero(pid, "statm", lambda statm: int(statm.split()[1]) * PAGE_BYTES)
+
+
+def proportional_bytes(pid: int) -> int:
+    """The process's proportional share of the memory it maps (PSS): pages shared by n processes
+    count 1/n in each."""
+    def pss(rollup: bytes) -> int:
+        line = next(line for line in rollup.splitlines() if line.startswith(b"Pss:"))
+        return int(line.split()[1]) * 1024
+
+    return _first_nonzero(pid, "smaps_rollup", pss)
 
 
 def supervise(finished: Callable[[float], bool], deadline: float, written: list[Path],
