@@ -291,13 +291,12 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None)
         if delivery is None:
             notebook, started = job.notebook, began
         else:
-            if not await notebook_while_kernel_lives(client, delivery):
+            # The kernel is looked at again once the notebook is read: it may have died just before.
+            if not (await notebook_while_kernel_lives(client, delivery)
+                    and (delivered := delivery.read()) and await client.km.is_alive()):
                 channel.send("kernel_failed", error="the kernel ended before its notebook came")
                 return "kernel_died"
-            notebook, handed = delivery.read()
-            if not await client.km.is_alive():
-                channel.send("kernel_failed", error="the kernel ended before its notebook came")
-                return "kernel_died"
+            notebook, handed = delivered
             started = min(max(handed, began), time.monotonic())
         nb = client.nb = nbformat.from_dict(notebook)
         deadline = started + job.timeout_s

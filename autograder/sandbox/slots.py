@@ -203,6 +203,7 @@ class Slot:
             user = self.free_users.pop(0)
         token = secrets.token_hex(12)
         folder = self.root / token
+        job = None
         try:
             folder.mkdir()  # not its parent: a slot closed meanwhile has none, and stays gone
             out = folder / "out"
@@ -214,23 +215,19 @@ class Slot:
             (folder / "job.json").write_text(runner_job(None, layout, limits, seed, marker=token).to_json())
             (folder / "notebook.json").touch(mode=0o600)  # PID 1 opens both as root, before it drops privileges
             os.mkfifo(folder / "go", 0o600)
-            go = os.open(folder / "go", os.O_RDWR | os.O_NONBLOCK)
+            job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, os.open(folder / "go", os.O_RDWR | os.O_NONBLOCK),
+                       settings)
+            with self.lock:  # checked again: the server may have stopped, or the slot closed, meanwhile
+                if self.stopped or self.closed:
+                    raise SlotError("the fork server has stopped")
+                self.pending[job.inside] = [threading.Event(), None]
         except BaseException:
             with self.lock:
                 self.free_users.append(user)  # no process was started for it
+            if job is not None:
+                os.close(job.go)
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, go, settings)
-        with self.lock:
-            refused = self.stopped or self.closed
-            if refused:
-                self.free_users.append(user)
-            else:
-                self.pending[job.inside] = [threading.Event(), None]
-        if refused:
-            os.close(go)
-            shutil.rmtree(folder, ignore_errors=True)
-            raise SlotError("the fork server has stopped")
         try:
             self._send(f"run {job.inside}")
         except BaseException:
