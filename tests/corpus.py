@@ -324,6 +324,13 @@ for folder in ('/run/autograder', '.', os.environ.get('HOME', '.')):
         print('refused:', error)
 json.dump({"score": 100, "status": "graded"}, open('result.json', 'w'))"""}),
          failing=ALL_FIT | {"accuracy.threshold"}),
+    # Any history a callback writes reaches the report: +-1e308 once crashed its drawing.
+    Case("forges-its-history", lesson(before={"fit": """\
+import keras
+class Forge(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        self.model.history.history['loss'] = [1e308, -1e308]"""},
+        fit=FIT.replace(")", ", callbacks=[Forge()])"))),
     Case("breaks-builtins", lesson(after={"evaluate": """\
 import builtins
 builtins.len = lambda *args: 0

@@ -164,6 +164,32 @@ def test_html_is_self_contained_small_and_complete():
     assert passing.count('class="mistake"') == len(report_of(PASSING).mistakes)
 
 
+def test_a_history_the_notebook_wrote_draws_what_it_can_and_tables_the_rest():
+    # A callback can set any history: +-1e308 once made matplotlib's axis range overflow, an
+    # internal error that cost the student the report and the grade (graded again every run).
+    report = report_of(PASSING)
+    report.history = {**report.history, "loss": [1e308, -1e308] + report.history["loss"][2:]}
+    html = documents.render_html(report)
+    assert html.count('class="curve"') == 2 and "could not be drawn" not in html
+    assert "<td>1e+308</td>" in html and "<td>-1e+308</td>" in html  # the table keeps them, in a few characters
+
+
+@pytest.mark.parametrize("figure", ["learning_curves", "confusion_matrix"])
+def test_a_figure_that_cannot_be_drawn_is_left_out_and_said_to_be(figure, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("cannot draw")
+
+    monkeypatch.setattr(documents.plots, figure, broken)
+    report = report_of(PASSING)
+    html = documents.render_html(report)
+    if figure == "learning_curves":
+        assert 'class="curve"' not in html and 'id="curves-left-out"' in html
+    else:  # the matrix falls back to its table, as for one too large to draw
+        assert 'id="confusion-matrix"' not in html and "true \\ predicted" in html
+    assert 'class="curve"' in html or 'id="confusion-matrix"' in html  # the other figure is still drawn
+    assert html.count('class="mistake"') == len(report.mistakes)
+
+
 def test_reports_never_show_grader_paths_or_a_hidden_threshold():
     report = report_of(PASSING, threshold=0.85, hide_threshold=True)
     html = documents.render_html(report) + documents.render_markdown(report) + terminal.render(report)

@@ -42,15 +42,34 @@ def render_markdown(report: model.Report) -> str:
     return _ENV.get_template("report.md.j2").render(**_context(report)).strip() + "\n"
 
 
+def _figures(report: model.Report) -> tuple[dict, list[str]]:
+    """The report's figures, and the names of those that could not be drawn. Each shows numbers
+    the report also gives as text, and some come from the student's run (a callback can write
+    any history), so one that fails is left out and said to be, never the report with it."""
+    history, confusion, first = report.history, report.confusion, report.first_layer
+    drawings = {
+        "curves": (lambda: plots.learning_curves(history)) if history else None,
+        "confusion": (lambda: plots.confusion_matrix(confusion, report.class_names)) if confusion else None,
+        "first_layer": ((lambda: plots.first_layer(first["kernels"], first["maps"], report.first_layer_image))
+                        if first else None)}
+    images: dict = {"curves": []}
+    left_out = []
+    for name, draw in drawings.items():
+        if draw is None:
+            continue
+        try:
+            images[name] = draw()
+        except Exception:  # noqa: BLE001 - see above; the tests draw every figure of a real report
+            left_out.append(name)
+    return images, left_out
+
+
 def render_html(report: model.Report) -> str:
-    images = {"curves": plots.learning_curves(report.history) if report.history else [],
-              "confusion": plots.confusion_matrix(report.confusion, report.class_names) if report.confusion else None,
-              "first_layer": plots.first_layer(report.first_layer["kernels"], report.first_layer["maps"],
-                                               report.first_layer_image) if report.first_layer else None}
+    images, left_out = _figures(report)
     context = _context(report)
     context["mistakes"] = [{**m, "image": plots.thumbnail(m["pixels"])} for m in report.mistakes
                            if m.get("pixels") is not None]
-    return _ENV.get_template("report.html.j2").render(images=images, **context)
+    return _ENV.get_template("report.html.j2").render(images=images, left_out=left_out, **context)
 
 
 def write_markdown(report: model.Report, path) -> None:

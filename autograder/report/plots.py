@@ -10,6 +10,11 @@ import numpy as np
 #: (drawing grows with the cells: 5,000 columns took 3.6 GB and 40 s).
 MAX_DRAWN_CLASSES = 12
 
+#: The largest value a Keras metric can hold (float32): a history value beyond it was not
+#: logged by training but written by the notebook, and one of +-1e308 made matplotlib's axis
+#: range overflow, so it is left out of the curve like a missing value (the table shows it).
+LARGEST_METRIC = float(np.finfo(np.float32).max)
+
 
 # Titles are placed with y=1.0, where matplotlib's automatic placement puts them on these
 # axes anyway (no tick labels above): the automatic placement measured every tick label of
@@ -44,7 +49,8 @@ def learning_curves(history: dict) -> list[str]:
     for key, title in panels:
         figure, (axis,) = _figure(4.2, 3.0)
         for series, label, style in ((key, "training", "o-"), (f"val_{key}", "validation", "s--")):
-            values = [np.nan if v is None else v for v in history.get(series) or []]
+            values = [v if v is not None and abs(v) <= LARGEST_METRIC else np.nan
+                      for v in history.get(series) or []]
             if values:
                 axis.plot(range(1, len(values) + 1), values, style, label=label, markersize=4)
         axis.set_title(title, y=1.0)

@@ -28,7 +28,10 @@ ENV = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "report/templ
                          lstrip_blocks=True, finalize=_printable)
 ENV.filters["shape"] = lambda shape: "?" if shape is None else "(" + ", ".join(
     "None" if d is None else str(d) for d in shape) + ")"
-ENV.filters["number"] = lambda value: "—" if value is None else f"{value:.4f}"
+# Four decimals, as Keras prints them; a value far beyond what training logs (a callback may
+# write any finite number) in exponent form, not as a 309-digit line in a table of 20,000 cells.
+ENV.filters["number"] = lambda value: ("—" if value is None else f"{value:.4f}" if abs(value) < 1e6
+                                       else f"{value:.4g}")
 # A notebook's text may be of any length (an error message, a line of code, a name): what
 # a report shows of one piece is cut at MAX_TEXT characters, saying how much was left out.
 MAX_TEXT = 2000
