@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 
 import pytest
 
 from autograder import exercises
 from autograder.phrasing import key_line
-from autograder.report import documents, model, terminal
+from autograder.report import documents, model, plots, terminal
 from reports import RECORDINGS, report_of, result_of
 
 FAILING = "lesson-as-printed"
@@ -172,6 +173,22 @@ def test_a_history_the_notebook_wrote_draws_what_it_can_and_tables_the_rest():
     html = documents.render_html(report)
     assert html.count('class="curve"') == 2 and "could not be drawn" not in html
     assert "<td>1e+308</td>" in html and "<td>-1e+308</td>" in html  # the table keeps them, in a few characters
+
+
+def test_curves_drawn_on_a_kept_figure_are_byte_for_byte_a_new_figures(monkeypatch):
+    # Each drawing thread keeps its curve panel between reports: nothing of one student's
+    # curves (their range, their series, their legend) may show in the next one's.
+    histories = [report_of(PASSING).history, {"loss": [1e308, -1e308, 3.0], "val_loss": [2e38, None, -5.0]},
+                 {"loss": [None, 2.0, 1.0], "acc": [0.1, 0.2, 0.3]}, {"loss": [float("nan")] * 3},
+                 {"loss": [0.5] * 60, "val_loss": [0.4] * 60, "accuracy": [1.0] * 60}, {"loss": [5.0]},
+                 {"loss": [float("nan")] * 3, "val_loss": [1.0, 2.0, 3.0]}, report_of(PASSING).history]
+    kept = [plots.learning_curves(history) for history in histories]
+    new = []
+    for history in histories:
+        monkeypatch.setattr(plots, "_drawing_thread", threading.local())
+        new.append(plots.learning_curves(history))
+    assert [len(images) for images in kept] == [2, 1, 2, 1, 2, 1, 1, 2]
+    assert kept == new
 
 
 @pytest.mark.parametrize("figure", ["learning_curves", "confusion_matrix"])
