@@ -248,8 +248,12 @@ def finish_one(submission: Submission, exercise: str | None, started: pipeline.N
     document["student"] = submission.student
     document["submission"] = submission.origin
     drawing = time.monotonic()  # the report first, then the result: its timings include the drawing
-    report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
-    documents.write_html(report, out.report(submission.student))
+    try:
+        report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
+        documents.write_html(report, out.report(submission.student))
+    except Exception as error:  # noqa: BLE001 - the grade stands without its report, and is graded again
+        document.setdefault("grader_fault", f"the report could not be drawn: {internal_error(error)}")
+        documents.write_missing(out.report(submission.student))
     if timings:
         timings["report"] = time.monotonic() - drawing
         document["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}

@@ -196,6 +196,10 @@ def run_grade(args: argparse.Namespace) -> int:
     graded = sum(1 for o in report.outcomes if o.result["status"] != "invalid")
     print(f"{graded} of {len(report.outcomes)} submissions graded, {len(report.problems)} file(s) could not "
           f"be; see {Path(args.out) / 'summary.html'} and {Path(args.out) / 'grades.csv'}")
+    faults = sum(1 for o in report.outcomes if o.result.get("grader_fault"))
+    if faults:
+        print(f"{faults} of these results the grader failed to complete, not the student (each result's "
+              "grader_fault says how); run the same command again to grade them again")
     if report.canvas_left_out is not None:
         print(f"wrote {Path(args.out) / 'canvas-grades.csv'} for Canvas' gradebook import; "
               f"{report.canvas_left_out} student(s) without a Canvas user id in their file name left out")

@@ -81,9 +81,13 @@ def test_the_batch_goes_on_past_every_odd_submission(graded_class):
     assert len(rows) == 7 and len(report.outcomes) == 7 and not report.problems
     assert rows["alice"]["status"] == "graded" and float(rows["alice"]["score"]) == 100
     outcomes = {o.submission.student: o.result for o in report.outcomes}
-    for student in ("bob", "dave"):  # a grader error while running, then while reporting
-        assert rows[student]["status"] == "invalid"
-        assert "internal error" in outcomes[student]["reason"].lower(), outcomes[student]["reason"][:200]
+    assert rows["bob"]["status"] == "invalid"  # a grader error while running: nothing to grade
+    assert "internal error" in outcomes["bob"]["reason"].lower(), outcomes["bob"]["reason"][:200]
+    # one while drawing dave's report costs the report, not the grade: kept, and graded again next run
+    assert rows["dave"]["status"] == "graded" and float(rows["dave"]["score"]) == 100
+    assert outcomes["dave"]["grader_fault"].startswith("the report could not be drawn: internal error")
+    assert json.loads((out / "results" / "dave.json").read_text())["grader_fault"] == outcomes["dave"]["grader_fault"]
+    assert "could not be drawn" in (out / batch.OutputFolder.report_link("dave")).read_text()
     stored = json.loads((out / "results" / "bob.json").read_text())
     assert stored["reason"] == outcomes["bob"]["reason"] and len(stored["reason"]) < 1000
     assert (out / "summary.html").stat().st_size < 2 * 2**20

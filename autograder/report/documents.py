@@ -78,3 +78,17 @@ def write_markdown(report: model.Report, path) -> None:
 
 def write_html(report: model.Report, path) -> None:
     Path(path).write_text(render_html(report))
+
+
+#: In place of a report that could not be drawn: the student's link still leads somewhere, and
+#: says nothing of the submission (whatever broke the drawing may be in it).
+MISSING_REPORT = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Report not drawn</title></head>
+<body><main><h1>This report could not be drawn</h1>
+<p>The grade was recorded without it. The grader's error is in this submission's result file, and the
+report is drawn again the next time the class is graded.</p></main></body></html>
+"""
+
+
+def write_missing(path) -> None:
+    Path(path).write_text(MISSING_REPORT)
