@@ -9,7 +9,6 @@ is free for the next notebook while this one's facts are measured.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from . import checks, data, exercises, facts as facts_stage, modelfile, notebook
 from .evaluation import Evaluator, EvaluatorError
 from .plan import GradingPlan
 from .sandbox import RunRecord, run_notebook
+from .scratch import ScratchFolder
 
 
 def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,
@@ -68,7 +68,7 @@ class NotebookJob:
     exercise: exercises.Exercise
     plan: GradingPlan
     started: float
-    work: tempfile.TemporaryDirectory[str]
+    work: ScratchFolder
     record: RunRecord | None = None
 
     @property
@@ -89,7 +89,7 @@ def prepare(path: str, plan: GradingPlan,
     except notebook.NotebookError as error:
         return invalid_result(path, str(error), exercise, started)
     exercise = exercise or plan.exercise_for(notebook.exercise_of(node))
-    job = NotebookJob(path, node, exercise, plan, started, tempfile.TemporaryDirectory(prefix="autograder-grade-"))
+    job = NotebookJob(path, node, exercise, plan, started, ScratchFolder("autograder-grade-"))
     plan.lesson.save(job.folder / "fashion.npz")
     np.savez(job.folder / "test.npz", test_data=plan.lesson.test_data)
     if plan.holdout is not None:  # the grader's folder: only fashion.npz is copied into the sandbox

@@ -11,12 +11,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from .. import processes
 from ..protocol import DATA_NAME
+from ..scratch import ScratchFolder
 from . import isolation as iso
 from .isolation import Limits
 from .job import runner_job
@@ -33,7 +33,8 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
     processes.check_not_stopping()
     chosen = iso.choose(isolation)
     started = time.monotonic()
-    scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
+    folder = ScratchFolder("autograder-run-")
+    scratch = folder.path
     marker = secrets.token_hex(16)
     try:
         layout = _prepare(scratch, chosen, Path(data_path))
@@ -78,7 +79,7 @@ def run_notebook(notebook: dict, data_path: str | os.PathLike, limits: Limits,
         record.limits = limits.recorded()
         return record
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        folder.cleanup()
 
 
 def _prepare(scratch: Path, isolation: str, data_path: Path) -> iso.Layout:

@@ -24,7 +24,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from pathlib import Path
 from .. import processes
 from ..errors import GraderFault
 from ..protocol import DATA_NAME
+from ..scratch import ScratchFolder
 from . import isolation as iso
 from .forkserver import SLOTS_ROOT
 from .isolation import Limits
@@ -89,14 +89,15 @@ class Slot:
         first_user = iso.job_user()
         # One user per job at once: `capacity` running, as many spares.
         self.free_users = [first_user + index for index in range(2 * capacity)]
-        self.root = Path(tempfile.mkdtemp(prefix="autograder-slot-"))
+        self.scratch = ScratchFolder("autograder-slot-")
+        self.root = self.scratch.path
         self.env = iso.sandbox_env(iso.SANDBOX_HOME, "/tmp", "warm-slot", self.limits.threads)
         command = iso.slot_command(self.root, SLOTS_ROOT, self.limits, self.env)
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError:
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.scratch.cleanup()
             raise
         processes.started(self.process)
         self.requests, self.replies = processes.pipes(self.process)
@@ -325,4 +326,4 @@ class Slot:
             spares, self.spares = self.spares, []
         for spare in spares:
             os.close(spare.go)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.scratch.cleanup()

@@ -1,0 +1,98 @@
+"""Scratch folders of a run, and the removal of those a killed run left behind.
+
+Each folder holds a lock file that its process keeps locked (flock) until it removes the folder.
+A grader killed with SIGKILL (the OOM killer, `kill -9`, a Dask worker's nanny) removes nothing:
+its folders keep copies of the lesson data, the notebook's model files and job folders. The lock
+dies with the process, so the next run can tell a left-behind folder from a live one, however
+old either is, and removes only the first (`sweep`): the first scratch folder a process makes
+sweeps first, so every path (check, grade, a Dask worker's tasks) cleans up after a killed one.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+#: Prefixes of the folders made here, and so swept: nothing else under the temporary directory is.
+PREFIXES = ("autograder-grade-", "autograder-slot-", "autograder-run-")
+LOCK_NAME = ".autograder-lock"
+#: A folder younger than this is left alone: its maker may not have locked it yet.
+MIN_AGE_S = 60.0
+
+
+class ScratchFolder:
+    """A new folder under the temporary directory, locked as in use until `cleanup`."""
+
+    def __init__(self, prefix: str) -> None:
+        if prefix not in PREFIXES:
+            raise ValueError(f"{prefix!r} is not a scratch prefix (PREFIXES)")
+        _sweep_once()
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        self._lock: int | None = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # new and private: nothing else holds it
+
+    @property
+    def name(self) -> str:  # as tempfile.TemporaryDirectory's
+        return str(self.path)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._lock is not None:  # unlocked only once removed: a sweep never meets it half gone
+            os.close(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc_info) -> None:
+        self.cleanup()
+
+
+def sweep(root: str | None = None, min_age: float = MIN_AGE_S) -> int:
+    """Remove the scratch folders under `root` (the temporary directory) that no live process
+    holds: made by this user, with our prefixes and lock file, and unlocked. Returns how many."""
+    root = root or tempfile.gettempdir()
+    removed = 0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(PREFIXES):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or time.time() - info.st_mtime < min_age:
+            continue  # another user's, or a link, or perhaps not locked yet
+        try:
+            lock = os.open(os.path.join(entry.path, LOCK_NAME), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # no lock file: not one of ours to judge
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its process lives
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+        finally:
+            os.close(lock)
+    return removed
+
+
+_swept = threading.Event()
+_sweeping = threading.Lock()
+
+
+def _sweep_once() -> None:
+    with _sweeping:
+        if not _swept.is_set():
+            sweep()
+            _swept.set()
