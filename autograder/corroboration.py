@@ -11,8 +11,10 @@ agree with the record:
   `steps_per_epoch`), summed over the graded model's fits. Fewer steps in the file: the record
   is not about the model handed in. More: the model was also trained some other way, which the
   record does not show (the usual way to slip test images into the weights).
-  A later `compile` with a new optimizer restarts the count, so the count since the last
-  compile is accepted too.
+  A later `compile` with a new optimizer (a name, or another object than the model's: the
+  probe records which) restarts the count, so only the steps since it are accepted; a compile
+  after the last fit, then `train_on_batch` on the test images, once passed as the fits' count.
+  Epochs are those the probe saw end, not the history's length, which a callback can pad.
 - **The optimizer's state.** A step builds the optimizer's slots and leaves them non-zero
   (Adam's moment estimates, SGD's momentum); an iteration count with no slots or all-zero
   ones was assigned, not stepped (plain SGD, which keeps none, is exempt).
@@ -59,6 +61,8 @@ def steps_per_epoch(fit: RecordedCall) -> int | None:
     shape = fit["x"].get("shape") if fit["x"] else None
     batch = settings.get("batch_size")
     batch = 32 if batch is None else batch  # Keras' default
+    if isinstance(batch, float) and batch.is_integer():
+        batch = int(batch)  # recorded as a float (a numpy integer once was): the same batches
     split = settings.get("validation_split") or 0.0
     if not shape or not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0 \
             or not isinstance(split, (int, float)) or not 0 <= split < 1:
@@ -79,6 +83,19 @@ def implied_steps(fits: list[RecordedCall]) -> StepRange:
     return StepRange(low, high)
 
 
+def _resets_known(compiles: list[RecordedCall]) -> bool:
+    """Whether the record says of each compile if it kept the optimizer (older records do not)."""
+    return all(isinstance(c["settings"].get("optimizer_kept"), bool) for c in compiles)
+
+
+def _counted_fits(fits: list[RecordedCall], compiles: list[RecordedCall]) -> list[RecordedCall]:
+    """The fits whose steps the saved optimizer counts: those after the last compile that gave the
+    model a new optimizer (a name, or another object), which starts from zero. Without that
+    knowledge, those after the last compile, and all of them are accepted too."""
+    resets = [c["seq"] for c in compiles if c["settings"].get("optimizer_kept") is not True]
+    return [f for f in fits if not resets or f["seq"] > resets[-1]]
+
+
 def contradiction(facts: Facts) -> str | None:
     """Why the graded model's file contradicts its recorded training, or None when it agrees
     (or was not read: a model the grader may not load has no evidence, and fails elsewhere)."""
@@ -87,9 +104,8 @@ def contradiction(facts: Facts) -> str | None:
     fits = facts.calls_of("fit", facts.graded_model)
     if evidence is None or not fits:
         return None
-    compiles = [c["seq"] for c in facts.calls_of("compile", facts.graded_model)]
-    since_compile = [f for f in fits if not compiles or f["seq"] > compiles[-1]]
-    claimed, latest = implied_steps(fits), implied_steps(since_compile)
+    compiles = facts.calls_of("compile", facts.graded_model)
+    claimed, latest = implied_steps(fits), implied_steps(_counted_fits(fits, compiles))
     steps = evidence["iterations"]
     if claimed.low == 0:
         return None  # nothing recorded ran to the end of an epoch: no claim to confirm
@@ -106,7 +122,7 @@ def contradiction(facts: Facts) -> str | None:
     if evidence["as_initialised"] and latest.low > 0:
         return (f"{CONFIRM_FAILED}: the saved model's weights are still as Keras initialises them "
                 "(every bias zero), so it was never trained, whatever the record says.")
-    if claimed.holds(steps) or latest.holds(steps):
+    if latest.holds(steps) or (claimed.holds(steps) and not _resets_known(compiles)):
         return None
     expected = latest.low if latest.high == latest.low else f"{latest.low} or more"
     if steps < latest.low:

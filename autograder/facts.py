@@ -414,7 +414,8 @@ def _merge_calls(events: Sequence[Mapping[str, Any]], cell_of: Callable[[object]
         base, _, phase = kind.rpartition("_")
         if base not in CALL_KINDS or phase not in CALL_PHASES:
             if kind == "epoch" and event.get("model") in open_calls and event.get("epoch") is not None:
-                open_calls[event["model"]]["epochs_run"] = event["epoch"] + 1
+                # Counted, not read off the epoch's number: with initial_epoch=5, epoch 9 is the 5th.
+                open_calls[event["model"]]["epochs_run"] += 1
             continue
         model = event.get("model")
         if not isinstance(model, int):
@@ -445,8 +446,11 @@ def _merge_calls(events: Sequence[Mapping[str, Any]], cell_of: Callable[[object]
             history = event.get("history")
             if base == "fit" and isinstance(history, dict):
                 ended["history"] = history
-                lengths = [len(v) for v in history.values() if isinstance(v, list)]
-                ended["epochs_run"] = max(lengths, default=ended["epochs_run"])
+                # The epochs the probe saw end, not the history's length: a callback can pad the
+                # history with a list of any length (one of 20 claimed 20 epochs, and the step
+                # count then let 480 steps on the test images pass as training).
+                if not ended["epochs_run"] and isinstance(history.get("loss"), list):
+                    ended["epochs_run"] = len(history["loss"])
             if base == "evaluate":
                 ended["returned"] = event.get("returned")
     return calls

@@ -192,6 +192,15 @@ test_labels = to_categorical(test_labels.argmax(axis=1))"""})),
         exercise="keras-deeper"),
 ]
 
+# Compiling again after training is honest: with a new optimizer the saved one has taken no
+# step since, with the model's own it has taken all of them (corroboration.py reads which).
+EQUIVALENT += [
+    Case("recompiles-after-training", lesson(after={"fit": COMPILE})),
+    Case("recompiles-with-its-own-optimizer", lesson(after={"fit": COMPILE.replace(
+        "optimizer='adam'", "optimizer=model.optimizer")})),
+    Case("numpy-batch-size", lesson(fit=FIT.replace("batch_size=10", "batch_size=np.int64(10)"))),
+]
+
 MISTAKES = [
     Case("lesson-as-printed", lesson(
         flatten=None,
@@ -412,6 +421,33 @@ else:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
         print('nothing else to kill')"""})),
+]
+
+# Training on the test images with as many steps as the recorded fits imply, after ordinary Keras
+# calls that once made the step count agree: a new optimizer after the last fit (its count starts
+# again), a callback padding the history (20 epochs claimed), a numpy batch size (recorded as a float,
+# the count was not checked at all). The model file's step count gives each away.
+TRAIN_ON_TEST_IMAGES = """\
+steps = 10 * -(-int(len(train_data_1d) * 0.8) // 10)  # the recorded fit's steps
+for step in range(steps):
+    part = slice(step % 10 * 10, step % 10 * 10 + 10)
+    model.train_on_batch(test_data_1d[part], test_labels[part])"""
+NOT_CONFIRMED = {"fit.called", "fit.settings", "fit.validation"}
+HOSTILE += [
+    Case("recompiles-then-trains-on-test-images", lesson(after={"evaluate": COMPILE + "\n" + TRAIN_ON_TEST_IMAGES}),
+         failing=NOT_CONFIRMED, says={"fit.called": "could not be confirmed"}),
+    Case("pads-history-then-trains-on-test-images", lesson(
+        before={"fit": """\
+import keras
+class Pad(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        self.model.history.history['pad'] = [0.0] * 20"""},
+        fit=FIT.replace(")", ", callbacks=[Pad()])"), after={"evaluate": TRAIN_ON_TEST_IMAGES}),
+         failing=NOT_CONFIRMED, says={"fit.called": "could not be confirmed"}),
+    Case("numpy-batch-size-then-trains-on-test-images", lesson(
+        fit=FIT.replace("batch_size=10", "batch_size=np.int64(10)"),
+        after={"evaluate": "for step in range(50):\n    model.train_on_batch(test_data_1d, test_labels)"}),
+         failing=NOT_CONFIRMED, says={"fit.called": "could not be confirmed"}),
 ]
 
 CASES = {case.name: case for case in EQUIVALENT + MISTAKES + HOSTILE}

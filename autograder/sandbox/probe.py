@@ -21,6 +21,7 @@ import hashlib
 import inspect
 import json
 import math
+import operator
 import os
 import sys
 import threading
@@ -59,6 +60,10 @@ def _jsonable(value, depth=0):
         return value[:2000] if isinstance(value, str) else value
     if isinstance(value, int):
         return value
+    try:
+        return operator.index(value)  # numpy's integers stay integers: batch_size=np.int64(10) is 10
+    except TypeError:
+        pass
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -352,6 +357,10 @@ class Probe:
         if arguments is not None:
             settings = {key: _describe_callable(arguments.get(key))
                         for key in ("loss", "optimizer", "metrics")}
+            # Compiling again with the model's own optimizer object keeps its step count; any
+            # other optimizer (a name, a new object) starts from zero (corroboration.py).
+            given = arguments.get("optimizer")
+            settings["optimizer_kept"] = given is not None and given is getattr(model, "optimizer", None)
         return {"settings": settings}, args, kwargs
 
     def start_fit(self, model, args, kwargs, arguments, frame):

@@ -18,7 +18,7 @@ MAX_RUNS = 2000
 MAX_DIMS = 8
 MAX_HISTORY = 1000
 SETTING_KEYS = {"epochs", "batch_size", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch",
-                "loss", "optimizer", "metrics"}
+                "loss", "optimizer", "metrics", "optimizer_kept"}
 
 
 def scrub_paths(value, replacements: list[tuple[str, str]]):
