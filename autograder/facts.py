@@ -558,7 +558,7 @@ def build(exercise: Exercise, run: RunOutcome, sources: dict[int, str], data_sha
         if event.get("kind") == "namespace":
             facts.namespace = Namespace(arrays=event.get("arrays") or [], models=event.get("models") or {})
             for key, value in (event.get("models") or {}).items():
-                if str(key).isdigit():
+                if str(key).isascii() and str(key).isdigit():  # "²".isdigit(), but int("²") fails
                     names[int(key)] = list(value)[:3]
     classes = {e.get("model"): e.get("cls") for e in events if e.get("kind") == "model"}
     for call in facts.calls:

@@ -147,7 +147,7 @@ class LiveRecorder:
         named = set()
         for event in events:
             if event.get("kind") == "namespace" and event.get("final"):
-                named = {int(k) for k in (event.get("models") or {}) if str(k).isdigit()}
+                named = {int(k) for k in (event.get("models") or {}) if str(k).isascii() and str(k).isdigit()}
         if named & set(saved):
             saved = {serial: path for serial, path in saved.items() if serial in named}
         return RunRecord(status="completed", isolation="live", cells=list(self.cells), events=events,

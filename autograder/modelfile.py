@@ -21,6 +21,9 @@ MAX_CONFIG_BYTES = 4 * 2**20
 MAX_LAYERS = 1000
 #: Units a Dense layer may have before the file is not loaded at all.
 MAX_UNITS = 100_000
+#: The largest count or size read from a model file's config: a student's get_config can save
+#: any integer (10**1000 once), and the report's arithmetic and printing of it failed.
+MAX_SIZE = 2**31 - 1
 #: Metrics recorded from a compile config; more are ignored.
 MAX_METRICS = 100
 #: Items the screen looks at before calling a config too large.
@@ -326,7 +329,8 @@ def screen(config) -> list[str]:
         module = item.get("module")
         units = item.get("config", {}).get("units") if isinstance(item.get("config"), dict) else None
         if isinstance(units, int) and not isinstance(units, bool) and units > MAX_UNITS:
-            problems.append(f"a layer has {units} units, more than the grader loads ({MAX_UNITS})")
+            count = f"{units}" if units <= MAX_SIZE else "over 2**31"
+            problems.append(f"a layer has {count} units, more than the grader loads ({MAX_UNITS})")
         if name in ("Lambda", "__lambda__"):
             problems.append("it has a Lambda layer or lambda function" if name == "Lambda"
                             else "it uses a Python lambda")
@@ -443,12 +447,19 @@ POOLINGS = {"MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1
             "AveragePooling3D"}
 
 
+def _size(value, least: int = 0) -> int | None:
+    """An integer from a config, if it is one a real layer could have (least..MAX_SIZE)."""
+    if isinstance(value, int) and not isinstance(value, bool) and least <= value <= MAX_SIZE:
+        return value
+    return None
+
+
 def _window(value) -> list[int] | None:
-    """A kernel or pool size as Keras saves it ([3, 3]), or an int written as one."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """A kernel, pool or stride size as Keras saves it ([3, 3]), or an int written as one; at
+    least 1 (a stride of 0 divided the report's output shapes by zero)."""
+    if _size(value, 1) is not None:
         return [value, value]
-    if isinstance(value, list) and 0 < len(value) <= 3 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if isinstance(value, list) and 0 < len(value) <= 3 and all(_size(v, 1) is not None for v in value):
         return list(value)
     return None
 
@@ -458,7 +469,7 @@ def _layer_settings(cls: str, settings: dict[str, Any], entry: LayerRecord) -> N
     strides and padding the report needs for their output shapes."""
     if cls in CONVOLUTIONS:
         filters = settings.get("filters")
-        entry["filters"] = filters if isinstance(filters, int) and not isinstance(filters, bool) else None
+        entry["filters"] = _size(filters)
         entry["kernel_size"] = _window(settings.get("kernel_size"))
         entry["activation"] = activation_name(settings.get("activation"))
     elif cls in POOLINGS:
@@ -473,7 +484,7 @@ def _layer_settings(cls: str, settings: dict[str, Any], entry: LayerRecord) -> N
 
 
 def _shape(value) -> list | None:
-    if isinstance(value, list) and all(v is None or isinstance(v, int) for v in value):
+    if isinstance(value, list) and all(v is None or _size(v) is not None for v in value):
         return value
     return None
 
@@ -515,7 +526,7 @@ def describe(config: dict) -> ModelStructure:
         name = str(settings.get("name", cls))
         entry: LayerRecord = {"class": cls, "name": name}
         if cls == "Dense":
-            units = settings.get("units") if isinstance(settings.get("units"), int) else None
+            units = _size(settings.get("units"))
             blocks.append(Block(name, units, activation_name(settings.get("activation"))))
             entry["units"] = units
             entry["activation"] = blocks[-1].activation

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from autograder import evaluation, facts
+from autograder import evaluation, facts, modelfile
 from autograder.report import model as report_model, plots
 
 # The lesson's CNN as an exercise declares it (autograder/exercise_files/keras-cnn.toml).
@@ -52,6 +52,26 @@ def test_the_model_diff_follows_kernel_forms_padding_strides_and_activation_laye
         ("Dropout(0.25)", [None, 13, 13, 2], None),
     ]
     assert rows[1]["note"] == "activation from the ReLU layer after it" and rows[1]["params"] == (5 * 3 + 1) * 4
+
+
+def test_a_saved_config_with_impossible_sizes_is_drawn_without_them():
+    # A student's get_config can save any number: a stride of 0 divided the output shapes by
+    # zero, and an input of 10**1000 pixels made numbers Python would not print.
+    rows = report_model.layer_rows([None, 28, 28, 1], [
+        {"type": "MaxPooling2D", "pool_size": 2, "strides": [0, 0]},
+        {"type": "Conv2D", "filters": 2, "kernel_size": 0, "strides": -1},
+        {"type": "Flatten"}, {"type": "Dense", "units": 3, "activation": "softmax"}])
+    assert [r["shape"] for r in rows[1:3]] == [[None, 14, 14, 1], [None, None, None, 2]]  # pooling's default stride
+    huge = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None] + [10**1000] * 5}},
+        {"class_name": "Flatten", "config": {}},
+        {"class_name": "Dense", "config": {"units": 10**1000, "activation": "softmax"}},
+        {"class_name": "MaxPooling2D", "config": {"pool_size": [2, 2], "strides": [0, 0]}}]}}
+    structure = modelfile.describe(huge)
+    assert structure.input_shape != [None] + [10**1000] * 5
+    assert [layer.get("units") for layer in structure.layers if layer["class"] == "Dense"] == [None]
+    assert [layer.get("strides") for layer in structure.layers if layer["class"] == "MaxPooling2D"] == [None]
+    assert "a layer has over 2**31 units, more than the grader loads (100000)" in modelfile.screen(huge)
 
 
 def test_the_model_diff_aligns_the_layers_around_a_missing_pooling_layer():

@@ -59,3 +59,11 @@ def test_fields_are_rebuilt_with_their_types():
     assert "extra" not in event
     assert readback.event({"kind": "rm -rf"}) is None
     assert readback.cell({"index": -1, "status": "ok"}) is None
+
+
+def test_model_numbers_are_ascii_digits_only():
+    # "²".isdigit() is true but int("²") raises: such a key once failed the whole assessment.
+    event = readback.event({"kind": "namespace", "arrays": [], "models": {"²": ["model"], "3": ["net"], "٣": ["x"]}})
+    assert event["models"] == {"3": ["net"]}
+    forged = {"kind": "namespace", "arrays": [], "models": {"²": ["model"]}}
+    assert len(grade_events([forged], [])) == 14

@@ -222,3 +222,11 @@ def test_terminal_summary_comes_from_the_same_model():
     assert text.index("1. `input_shape=(train_data.shape[-1],)`") < text.index("FAIL  model.input_shape")
     assert "Next step:" in text and "\x1b[" not in text
     assert "\x1b[" in terminal.render(report_of(FAILING), color=True)
+
+
+def test_a_history_a_callback_emptied_is_read_without_its_empty_series():
+    history = {"loss": [1.0, 0.8, 0.6], "val_loss": [1.0, 0.9, 0.8], "accuracy": [], "val_accuracy": [0.5, 0.6, 0.7]}
+    assert model.read_curves(history)  # an IndexError once cost the student the report
+    report = report_of(PASSING)
+    report.history = history
+    assert "Training" in documents.render_html(report)

@@ -82,11 +82,13 @@ ACTIVATION_ONLY = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU")
 
 
 def _pair(value) -> tuple[int, int] | None:
-    """A kernel, pool or stride size as (height, width): Keras takes an int or a pair."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """A kernel, pool or stride size as (height, width): Keras takes an int or a pair, of at least 1."""
+    def size(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    if size(value):
         return value, value
-    if isinstance(value, (list, tuple)) and len(value) == 2 and \
-            all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(size(v) for v in value):
         return value[0], value[1]
     return None
 
@@ -247,7 +249,7 @@ def read_curves(history: dict | None) -> list[str]:
         elif not notes and val[-1] <= min(val) * 1.001 and loss[-1] < loss[-2]:
             notes.append("Both losses were still falling at the last epoch: more epochs might still help.")
     key = _accuracy_key(history)
-    if key and history.get(f"val_{key}"):
+    if key and history.get(key) and history.get(f"val_{key}"):  # a callback can empty either
         train, valid = history[key][-1], history[f"val_{key}"][-1]
         if train is not None and valid is not None and train - valid > 0.1:
             notes.append(f"Training accuracy ({train:.2f}) is well above validation accuracy ({valid:.2f}): "

@@ -180,7 +180,7 @@ def event(raw) -> dict | None:
         clean["arrays"] = [a for a in (array_info(a) for a in arrays[:50]) if a]
         models: dict[Any, Any] = raw["models"] if isinstance(raw.get("models"), dict) else {}
         clean["models"] = {k: names(v) for k, v in list(models.items())[:50]
-                           if isinstance(k, str) and k.isdigit() and len(k) < 9}
+                           if isinstance(k, str) and k.isascii() and k.isdigit() and len(k) < 9}
     if kind == "epoch":
         logs: dict[Any, Any] = raw["logs"] if isinstance(raw.get("logs"), dict) else {}
         clean["logs"] = {str(k)[:100]: number(v) for k, v in list(logs.items())[:20]}
