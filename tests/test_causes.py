@@ -243,3 +243,22 @@ def test_a_cell_too_deep_for_the_parser_is_the_students_not_a_grader_fault():
     # "internal error in the grader", and `grade` regrade the notebook on every run.
     names = causes._names_defined("total = 1" + " + 1" * 150_000)
     assert not names.parsed and names.defined == {}
+
+
+def test_a_huge_cell_is_not_parsed_by_the_grader():
+    # 4 MiB of `a=1` lines once took the grader's parse 2.6 GB and 28 s (a notebook may hold 20 MiB).
+    import time
+    import tracemalloc
+
+    facts = recorded("reference")
+    huge = "a = 1\n" * (4 * 2**20 // 6)
+    facts.cells = [*facts.cells, {**facts.cells[-1], "index": 99, "source": huge}]
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        document = graded(facts)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.process_time() - started < 5 and peak < 200 * 2**20, (time.process_time() - started, peak)
+    assert document["score"] == graded(recorded("reference"))["score"]
