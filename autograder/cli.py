@@ -136,23 +136,40 @@ def run_check(args: argparse.Namespace) -> int:
             raise
         document = pipeline.invalid_result(args.notebook, internal_error(error), None, started)
     exercise = plan.known_exercise(document.get("exercise")) if plan is not None else None
-    report = report_model.build(document, exercise, plan.lesson.test_data if plan is not None else None)
-    writers = [(args.json, lambda path: result_module.write(document, path)),
-               (args.markdown, lambda path: documents.write_markdown(report, path)),
-               (args.html, lambda path: documents.write_html(report, path))]
-    for path, write in writers:
-        if not path:
+    shown: dict[str, str] = {}  # every rendering first, so that one that fails costs only the reports
+    try:
+        report = report_model.build(document, exercise, plan.lesson.test_data if plan is not None else None)
+        if args.markdown or github.active():
+            shown["markdown"] = documents.render_markdown(report)
+        if args.html:
+            shown["html"] = documents.render_html(report)
+        if not args.quiet and document["status"] != "invalid":
+            shown["terminal"] = terminal.render(report, color=terminal.wants_color(sys.stdout))
+    except Exception as error:  # noqa: BLE001 - the result stands without its reports
+        if os.environ.get("AUTOGRADER_DEBUG"):
+            raise
+        shown = {}
+        document.setdefault("grader_fault", f"the report could not be drawn: {internal_error(error)}")
+    for path, rendering in ((args.json, None), (args.markdown, "markdown"), (args.html, "html")):
+        if not path or (rendering is not None and rendering not in shown):
             continue
         try:
-            write(path)
+            if rendering is None:
+                result_module.write(document, path)
+            else:
+                Path(path).write_text(shown[rendering])
         except OSError as error:
             return fail(f"cannot write {path}: {error.strerror or error}")
     if document["status"] == "invalid":
         print(f"autograder: {terminal.plain(document.get('reason'))}", file=sys.stderr)
-    elif not args.quiet:
-        sys.stdout.write(terminal.render(report, color=terminal.wants_color(sys.stdout)))
+    elif not shown:
+        print(f"autograder: {document.get('grader_fault')}; score {document['score']:g}/{document['max_score']:g}, "
+              "every check in the result file (--json)", file=sys.stderr)
+    elif "terminal" in shown:
+        sys.stdout.write(shown["terminal"])
     if github.active():
-        github.append_summary(documents.render_markdown(report))
+        if "markdown" in shown:
+            github.append_summary(shown["markdown"])
         print("\n".join(github.check_annotations(document, args.notebook)))
     return result_module.exit_code(document)
 

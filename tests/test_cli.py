@@ -148,3 +148,25 @@ def test_released_exercise_is_graded_as_not_done(tmp_path, standin_file):
     status, result = grade(ROOT / "exercises" / "keras-dense.ipynb", tmp_path, "--data", str(standin_file))
     assert status == 1 and result["status"] == "graded" and result["score"] == 0
     assert "NotImplementedError" in next(c for c in result["checks"] if c["id"] == "data.load")["message"]
+
+
+def test_a_report_that_cannot_be_drawn_costs_check_the_report_not_the_result(tmp_path, monkeypatch, capsys):
+    from autograder import cli, pipeline
+    from autograder.report import model as report_model
+    from reports import result_of
+
+    graded = result_of("lesson-as-printed")[0]
+    monkeypatch.setattr(pipeline, "grade_notebook", lambda path, plan: json.loads(json.dumps(graded)))
+
+    def broken(*args, **kwargs):
+        raise IndexError("a bug in drawing this report")
+
+    monkeypatch.setattr(report_model, "build", broken)
+    notebook = write_notebook(tmp_path / "alice.ipynb", ["print(1)"], exercise="keras-dense")
+    status = cli.main(["check", str(notebook), "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")])
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert status == 1 and written["score"] == graded["score"] and written["checks"] == graded["checks"]
+    assert written["grader_fault"].startswith("the report could not be drawn: internal error")
+    assert not (tmp_path / "r.html").exists()
+    printed = capsys.readouterr().err
+    assert "could not be drawn" in printed and f"score {graded['score']:g}/100" in printed

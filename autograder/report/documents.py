@@ -72,10 +72,6 @@ def render_html(report: model.Report) -> str:
     return _ENV.get_template("report.html.j2").render(images=images, left_out=left_out, **context)
 
 
-def write_markdown(report: model.Report, path) -> None:
-    Path(path).write_text(render_markdown(report))
-
-
 def write_html(report: model.Report, path) -> None:
     Path(path).write_text(render_html(report))
 
