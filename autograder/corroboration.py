@@ -83,17 +83,16 @@ def implied_steps(fits: list[RecordedCall]) -> StepRange:
     return StepRange(low, high)
 
 
-def _resets_known(compiles: list[RecordedCall]) -> bool:
-    """Whether the record says of each compile if it kept the optimizer (older records do not)."""
-    return all(isinstance(c["settings"].get("optimizer_kept"), bool) for c in compiles)
-
-
-def _counted_fits(fits: list[RecordedCall], compiles: list[RecordedCall]) -> list[RecordedCall]:
-    """The fits whose steps the saved optimizer counts: those after the last compile that gave the
-    model a new optimizer (a name, or another object), which starts from zero. Without that
-    knowledge, those after the last compile, and all of them are accepted too."""
-    resets = [c["seq"] for c in compiles if c["settings"].get("optimizer_kept") is not True]
-    return [f for f in fits if not resets or f["seq"] > resets[-1]]
+def _count_starts(compiles: list[RecordedCall]) -> list[int | None]:
+    """Where the saved optimizer's step count may have started: after the last compile known to
+    have given the model a new optimizer (a name, or another object than the model's: it starts
+    from zero), None for before every fit; and after each later compile that may or may not have
+    (one that raised, or one recorded without saying), so an honest record is never refused."""
+    known = [c["seq"] for c in compiles if c["finished"] and c["settings"].get("optimizer_kept") is False]
+    start = known[-1] if known else None
+    unsure = [c["seq"] for c in compiles if (start is None or c["seq"] > start)
+              and (not c["finished"] or not isinstance(c["settings"].get("optimizer_kept"), bool))]
+    return [start, *unsure]
 
 
 def contradiction(facts: Facts) -> str | None:
@@ -105,7 +104,10 @@ def contradiction(facts: Facts) -> str | None:
     if evidence is None or not fits:
         return None
     compiles = facts.calls_of("compile", facts.graded_model)
-    claimed, latest = implied_steps(fits), implied_steps(_counted_fits(fits, compiles))
+    claimed = implied_steps(fits)
+    counts = [implied_steps([f for f in fits if begin is None or f["seq"] > begin])
+              for begin in _count_starts(compiles)]
+    latest = counts[-1]
     steps = evidence["iterations"]
     if claimed.low == 0:
         return None  # nothing recorded ran to the end of an epoch: no claim to confirm
@@ -122,7 +124,7 @@ def contradiction(facts: Facts) -> str | None:
     if evidence["as_initialised"] and latest.low > 0:
         return (f"{CONFIRM_FAILED}: the saved model's weights are still as Keras initialises them "
                 "(every bias zero), so it was never trained, whatever the record says.")
-    if latest.holds(steps) or (claimed.holds(steps) and not _resets_known(compiles)):
+    if any(count.holds(steps) for count in counts):
         return None
     expected = latest.low if latest.high == latest.low else f"{latest.low} or more"
     if steps < latest.low:

@@ -157,6 +157,9 @@ def finish(job: NotebookJob, evaluator: Evaluator,
     outcomes = checks.run_checks(facts, job.exercise)
     document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started,
                             headings=notebook.headings(job.node))
+    undecided = [outcome.id for outcome in outcomes if outcome.diagnosis == checks.UNDECIDED]
+    if undecided:
+        faults.append(f"the grader could not decide {', '.join(undecided)}")
     if faults:
         document["grader_fault"] = faults[0]
     return document

@@ -192,6 +192,12 @@ test_labels = to_categorical(test_labels.argmax(axis=1))"""})),
         exercise="keras-deeper"),
 ]
 
+FAILED_COMPILE = """\
+try:
+    model.compile(loss='categorical_crossentropy', optimizer='no-such-optimizer', metrics=['accuracy'])
+except ValueError as error:
+    print('not compiled again:', error)"""
+
 # Compiling again after training is honest: with a new optimizer the saved one has taken no
 # step since, with the model's own it has taken all of them (corroboration.py reads which).
 EQUIVALENT += [
@@ -199,6 +205,8 @@ EQUIVALENT += [
     Case("recompiles-with-its-own-optimizer", lesson(after={"fit": COMPILE.replace(
         "optimizer='adam'", "optimizer=model.optimizer")})),
     Case("numpy-batch-size", lesson(fit=FIT.replace("batch_size=10", "batch_size=np.int64(10)"))),
+    # A compile that raised may or may not have replaced the optimizer: both counts are accepted.
+    Case("recompile-that-raised", lesson(after={"fit": FAILED_COMPILE})),
 ]
 
 MISTAKES = [
@@ -443,6 +451,9 @@ class Pad(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.model.history.history['pad'] = [0.0] * 20"""},
         fit=FIT.replace(")", ", callbacks=[Pad()])"), after={"evaluate": TRAIN_ON_TEST_IMAGES}),
+         failing=NOT_CONFIRMED, says={"fit.called": "could not be confirmed"}),
+    Case("recompiles-trains-on-test-images-then-fails-a-compile", lesson(
+        after={"evaluate": COMPILE + "\n" + TRAIN_ON_TEST_IMAGES + "\n" + FAILED_COMPILE}),
          failing=NOT_CONFIRMED, says={"fit.called": "could not be confirmed"}),
     Case("numpy-batch-size-then-trains-on-test-images", lesson(
         fit=FIT.replace("batch_size=10", "batch_size=np.int64(10)"),

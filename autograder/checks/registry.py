@@ -65,6 +65,10 @@ def check(check_id: str, needs: Callable[[Facts], Any] | None = None
     return register
 
 
+#: The diagnosis of a check that broke: the grader's fault, so its result is graded again (pipeline.py).
+UNDECIDED = "the grader could not decide"
+
+
 def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
     """Every check of the exercise, in rubric order; a check that breaks fails, it never crashes."""
     results = []
@@ -74,7 +78,7 @@ def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
             outcome = function(facts, exercise) if function else Outcome(False, "This check is not implemented.")
         except Exception as error:  # noqa: BLE001 - a grader bug must not hide the other verdicts
             outcome = Outcome(False, f"The grader could not decide this check ({type(error).__name__}); "
-                                     "please report it to your instructor.")
+                                     "please report it to your instructor.", diagnosis=UNDECIDED)
         title = exercise.check_title(check_id)
         results.append(CheckResult(check_id, title, outcome.passed, max_points if outcome.passed else 0.0,
                                    max_points, outcome.message, outcome.hint if not outcome.passed else "",
