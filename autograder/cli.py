@@ -162,7 +162,7 @@ def run_check(args: argparse.Namespace) -> int:
             return fail(f"cannot write {path}: {error.strerror or error}")
     if document["status"] == "invalid":
         print(f"autograder: {terminal.plain(document.get('reason'))}", file=sys.stderr)
-    elif not shown:
+    elif "grader_fault" in document and not shown:
         print(f"autograder: {document.get('grader_fault')}; score {document['score']:g}/{document['max_score']:g}, "
               "every check in the result file (--json)", file=sys.stderr)
     elif "terminal" in shown:

@@ -11,10 +11,12 @@ agree with the record:
   `steps_per_epoch`), summed over the graded model's fits. Fewer steps in the file: the record
   is not about the model handed in. More: the model was also trained some other way, which the
   record does not show (the usual way to slip test images into the weights).
-  A later `compile` with a new optimizer (a name, or another object than the model's: the
-  probe records which) restarts the count, so only the steps since it are accepted; a compile
-  after the last fit, then `train_on_batch` on the test images, once passed as the fits' count.
-  Epochs are those the probe saw end, not the history's length, which a callback can pad.
+  A `compile` may restart the count (a new optimizer) or not (the model's own, or one used
+  before): the probe reads the count when each compile ends, raised or not, and the file must
+  hold that of the last compile plus the steps of the fits after it. (Accepting any count from
+  any compile on let a compile after the last fit, then `train_on_batch` on the test images,
+  pass as the fits' count.) Epochs are those the probe saw end, not the history's length,
+  which a callback can pad.
 - **The optimizer's state.** A step builds the optimizer's slots and leaves them non-zero
   (Adam's moment estimates, SGD's momentum); an iteration count with no slots or all-zero
   ones was assigned, not stepped (plain SGD, which keeps none, is exempt).
@@ -83,16 +85,32 @@ def implied_steps(fits: list[RecordedCall]) -> StepRange:
     return StepRange(low, high)
 
 
-def _count_starts(compiles: list[RecordedCall]) -> list[int | None]:
-    """Where the saved optimizer's step count may have started: after the last compile known to
-    have given the model a new optimizer (a name, or another object than the model's: it starts
-    from zero), None for before every fit; and after each later compile that may or may not have
-    (one that raised, or one recorded without saying), so an honest record is never refused."""
-    known = [c["seq"] for c in compiles if c["finished"] and c["settings"].get("optimizer_kept") is False]
-    start = known[-1] if known else None
-    unsure = [c["seq"] for c in compiles if (start is None or c["seq"] > start)
-              and (not c["finished"] or not isinstance(c["settings"].get("optimizer_kept"), bool))]
-    return [start, *unsure]
+def accepted_counts(fits: list[RecordedCall], compiles: list[RecordedCall]) -> list[StepRange]:
+    """The step counts the saved optimizer may hold: what it had counted when the last compile
+    ended (the probe reads it: 0 for a new optimizer, more for one used before, whether the
+    compile raised or not), plus the steps of the fits after that compile. A record without that
+    count (made before the probe read it) may count from the first fit or after any compile."""
+    last = compiles[-1] if compiles else None
+    base = last.get("optimizer_steps") if last is not None else None
+    if last is not None and isinstance(base, int):
+        after = implied_steps([f for f in fits if f["seq"] > last["seq"]])
+        return [StepRange(after.low + base, None if after.high is None else after.high + base)]
+    return [implied_steps([f for f in fits if begin is None or f["seq"] > begin])
+            for begin in [None, *(c["seq"] for c in compiles)]]
+
+
+def unrecorded_steps(fits: list[RecordedCall], compiles: list[RecordedCall]) -> int | None:
+    """Steps the optimizer took between two compiles that the fits between them do not take
+    (negative: fewer), where the probe read its count when the first ended and the second began.
+    A compile may replace the optimizer and so its count, but not before the probe read it."""
+    for earlier, later in zip(compiles, compiles[1:]):
+        base, before = earlier.get("optimizer_steps"), later.get("steps_before")
+        if not isinstance(base, int) or not isinstance(before, int):
+            continue
+        between = implied_steps([f for f in fits if earlier["seq"] < f["seq"] < later["seq"]])
+        if not StepRange(between.low + base, None if between.high is None else between.high + base).holds(before):
+            return before - base - between.low
+    return None
 
 
 def contradiction(facts: Facts) -> str | None:
@@ -105,8 +123,7 @@ def contradiction(facts: Facts) -> str | None:
         return None
     compiles = facts.calls_of("compile", facts.graded_model)
     claimed = implied_steps(fits)
-    counts = [implied_steps([f for f in fits if begin is None or f["seq"] > begin])
-              for begin in _count_starts(compiles)]
+    counts = accepted_counts(fits, compiles)
     latest = counts[-1]
     steps = evidence["iterations"]
     if claimed.low == 0:
@@ -124,6 +141,11 @@ def contradiction(facts: Facts) -> str | None:
     if evidence["as_initialised"] and latest.low > 0:
         return (f"{CONFIRM_FAILED}: the saved model's weights are still as Keras initialises them "
                 "(every bias zero), so it was never trained, whatever the record says.")
+    unrecorded = unrecorded_steps(fits, compiles)
+    if unrecorded is not None and unrecorded > 0:
+        return (f"{CONFIRM_FAILED}: the model's optimizer took {unrecorded} steps between two of its `compile` "
+                "calls that no recorded `fit` took. It was also trained another way (`train_on_batch`, or a "
+                "loop applying gradients), on data the grader cannot check.")
     if any(count.holds(steps) for count in counts):
         return None
     expected = latest.low if latest.high == latest.low else f"{latest.low} or more"

@@ -160,6 +160,9 @@ class RecordedCall(TypedDict):
     history: NotRequired[dict[str, list[float | int | None]] | None]
     #: What an evaluate call returned.
     returned: NotRequired[object]
+    #: The steps the model's optimizer had counted when a compile call began and ended (corroboration.py).
+    steps_before: NotRequired[int | None]
+    optimizer_steps: NotRequired[int | None]
 
 
 class DataLoad(TypedDict):
@@ -405,6 +408,14 @@ def validation_fraction(fit: RecordedCall) -> float | None:
 
 # --- building the facts ------------------------------------------------------
 
+def _epochs_asked(settings: Mapping[str, Any]) -> int:
+    """The epochs a fit call asked for (Keras' default 1), less its initial_epoch."""
+    epochs, initial = settings.get("epochs"), settings.get("initial_epoch")
+    epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else 1
+    initial = initial if isinstance(initial, int) and not isinstance(initial, bool) else 0
+    return max(epochs - initial, 0)
+
+
 def _merge_calls(events: Sequence[Mapping[str, Any]], cell_of: Callable[[object], int | None]) -> list[RecordedCall]:
     """Pair each *_start event with its *_end (none if the run ended during the call)."""
     calls: list[RecordedCall] = []
@@ -430,6 +441,8 @@ def _merge_calls(events: Sequence[Mapping[str, Any]], cell_of: Callable[[object]
                 settings=event.get("settings") or {},
                 finished=None, error=None, epochs_run=0,
             )
+            if base == "compile":
+                call["steps_before"] = event.get("optimizer_steps")
             calls.append(call)
             if base == "fit":
                 open_calls[model] = call
@@ -450,9 +463,11 @@ def _merge_calls(events: Sequence[Mapping[str, Any]], cell_of: Callable[[object]
                 # history with a list of any length (one of 20 claimed 20 epochs, and the step
                 # count then let 480 steps on the test images pass as training).
                 if not ended["epochs_run"] and isinstance(history.get("loss"), list):
-                    ended["epochs_run"] = len(history["loss"])
+                    ended["epochs_run"] = min(len(history["loss"]), _epochs_asked(ended["settings"]))
             if base == "evaluate":
                 ended["returned"] = event.get("returned")
+            if base == "compile":
+                ended["optimizer_steps"] = event.get("optimizer_steps")
     return calls
 
 

@@ -90,11 +90,15 @@ def prepare(path: str, plan: GradingPlan,
         return invalid_result(path, str(error), exercise, started)
     exercise = exercise or plan.exercise_for(notebook.exercise_of(node))
     job = NotebookJob(path, node, exercise, plan, started, ScratchFolder("autograder-grade-"))
-    plan.lesson.save(job.folder / "fashion.npz")
-    np.savez(job.folder / "test.npz", test_data=plan.lesson.test_data)
-    if plan.holdout is not None:  # the grader's folder: only fashion.npz is copied into the sandbox
-        plan.holdout.save_images(job.folder / "holdout.npz")
-    (job.folder / "models").mkdir()
+    try:
+        plan.lesson.save(job.folder / "fashion.npz")
+        np.savez(job.folder / "test.npz", test_data=plan.lesson.test_data)
+        if plan.holdout is not None:  # the grader's folder: only fashion.npz is copied into the sandbox
+            plan.holdout.save_images(job.folder / "holdout.npz")
+        (job.folder / "models").mkdir()
+    except BaseException:
+        job.work.cleanup()  # a full disk: nothing of this submission is left behind
+        raise
     return job
 
 

@@ -16,6 +16,7 @@ import stat
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 #: Prefixes of the folders made here, and so swept: nothing else under the temporary directory is.
@@ -33,24 +34,38 @@ class ScratchFolder:
             raise ValueError(f"{prefix!r} is not a scratch prefix (PREFIXES)")
         _sweep_once()
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
-        self._lock: int | None = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)  # new and private: nothing else holds it
+        self._lock: int | None = None
+        try:
+            self._lock = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # new and private: nothing else holds it
+        except BaseException:
+            self.cleanup()
+            raise
+        # A folder its owner forgot (an exception between making and using it) goes with the object.
+        self._finalizer = weakref.finalize(self, _remove, self.path, self._lock)
 
     @property
     def name(self) -> str:  # as tempfile.TemporaryDirectory's
         return str(self.path)
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        if self._lock is not None:  # unlocked only once removed: a sweep never meets it half gone
-            os.close(self._lock)
-            self._lock = None
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer.detach()
+        _remove(self.path, self._lock)
+        self._lock = None
 
     def __enter__(self) -> Path:
         return self.path
 
     def __exit__(self, *exc_info) -> None:
         self.cleanup()
+
+
+def _remove(path: Path, lock: int | None) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if lock is not None:  # unlocked only once removed: a sweep never meets a folder half gone
+        os.close(lock)
 
 
 def sweep(root: str | None = None, min_age: float = MIN_AGE_S) -> int:
@@ -72,10 +87,14 @@ def sweep(root: str | None = None, min_age: float = MIN_AGE_S) -> int:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or time.time() - info.st_mtime < min_age:
             continue  # another user's, or a link, or perhaps not locked yet
         try:
-            lock = os.open(os.path.join(entry.path, LOCK_NAME), os.O_RDONLY | os.O_NOFOLLOW)
+            # Not blocking: a FIFO planted under our lock file's name would hang every later run.
+            lock = os.open(os.path.join(entry.path, LOCK_NAME), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             continue  # no lock file: not one of ours to judge
         try:
+            held = os.fstat(lock)
+            if not stat.S_ISREG(held.st_mode) or held.st_uid != os.geteuid():
+                continue  # not a lock file this user made
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -205,8 +205,12 @@ EQUIVALENT += [
     Case("recompiles-with-its-own-optimizer", lesson(after={"fit": COMPILE.replace(
         "optimizer='adam'", "optimizer=model.optimizer")})),
     Case("numpy-batch-size", lesson(fit=FIT.replace("batch_size=10", "batch_size=np.int64(10)"))),
-    # A compile that raised may or may not have replaced the optimizer: both counts are accepted.
+    # A compile that raised before replacing the optimizer leaves its count (the probe reads it).
     Case("recompile-that-raised", lesson(after={"fit": FAILED_COMPILE})),
+    Case("returns-to-its-first-optimizer", lesson(after={"fit": """\
+first = model.optimizer
+model.compile(loss='categorical_crossentropy', optimizer='sgd', metrics=['accuracy'])
+model.compile(loss='categorical_crossentropy', optimizer=first, metrics=['accuracy'])"""})),
 ]
 
 MISTAKES = [

@@ -53,3 +53,24 @@ def test_a_folder_is_gone_when_its_run_cleans_up(tmp_path, monkeypatch):
         assert (path / scratch.LOCK_NAME).exists()
         assert scratch.sweep(str(tmp_path), min_age=0) == 0  # held by this process
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_planted_fifo_or_foreign_file_neither_hangs_nor_misleads_the_sweep(tmp_path):
+    # A FIFO opened for reading blocks until a writer comes: every later run would have hung.
+    for name in ("autograder-grade-fifo", "autograder-slot-dir"):
+        (tmp_path / name).mkdir()
+    os.mkfifo(tmp_path / "autograder-grade-fifo" / scratch.LOCK_NAME)
+    (tmp_path / "autograder-slot-dir" / scratch.LOCK_NAME).mkdir()
+    old = 1_000_000_000
+    for name in ("autograder-grade-fifo", "autograder-slot-dir"):
+        os.utime(tmp_path / name, (old, old))
+    assert scratch.sweep(str(tmp_path)) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["autograder-grade-fifo", "autograder-slot-dir"]
+
+
+def test_a_folder_its_maker_forgot_goes_with_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(scratch.tempfile, "tempdir", str(tmp_path))
+    folder = scratch.ScratchFolder("autograder-grade-")
+    assert folder.path.exists()
+    del folder  # an exception between making and using it: no cleanup() call
+    assert list(tmp_path.iterdir()) == []

@@ -357,11 +357,8 @@ class Probe:
         if arguments is not None:
             settings = {key: _describe_callable(arguments.get(key))
                         for key in ("loss", "optimizer", "metrics")}
-            # Compiling again with the model's own optimizer object keeps its step count; any
-            # other optimizer (a name, a new object) starts from zero (corroboration.py).
-            given = arguments.get("optimizer")
-            settings["optimizer_kept"] = given is not None and given is getattr(model, "optimizer", None)
-        return {"settings": settings}, args, kwargs
+        # The count before this compile: steps taken since the last one beyond its fits show here.
+        return {"settings": settings, **self.optimizer_steps(model, "compile")}, args, kwargs
 
     def start_fit(self, model, args, kwargs, arguments, frame):
         if arguments is None:
@@ -399,6 +396,17 @@ class Probe:
             return {}, args, kwargs
         return _strip_index({"x": self.describe_array(arguments.get("x"), frame)}), args, kwargs
 
+    def optimizer_steps(self, model, kind) -> dict:
+        """After a compile, raised or not, the steps its optimizer has counted: the count the
+        saved one goes on from (0 for a new optimizer, more for one used before, which Keras 3
+        may have put in place before raising). corroboration.py reads it."""
+        if kind != "compile":
+            return {}
+        try:
+            return {"optimizer_steps": int(self.np.asarray(model.optimizer.iterations))}
+        except Exception:  # noqa: BLE001 - no optimizer, or none yet: nothing said
+            return {}
+
     def _run(self, original, model, args, kwargs, kind, serial):
         self.local.depth = getattr(self.local, "depth", 0) + 1
         started = _monotonic()
@@ -408,7 +416,8 @@ class Probe:
             self.local.depth -= 1
             self.emit(f"{kind}_end", model=serial, ok=False,
                       seconds=round(_monotonic() - started, 3),
-                      error={"ename": type(error).__name__, "evalue": str(error)[:2000]})
+                      error={"ename": type(error).__name__, "evalue": str(error)[:2000]},
+                      **self.optimizer_steps(model, kind))
             if kind in CHECKPOINT_AFTER:
                 self.checkpoint(model, kind)
             raise
@@ -423,6 +432,7 @@ class Probe:
                 outcome["returned"] = _jsonable(result)
         except Exception:  # noqa: BLE001
             pass
+        outcome.update(self.optimizer_steps(model, kind))
         self.emit(f"{kind}_end", model=serial, ok=True, seconds=round(_monotonic() - started, 3),
                   **outcome)
         if kind in CHECKPOINT_AFTER:

@@ -18,7 +18,7 @@ MAX_RUNS = 2000
 MAX_DIMS = 8
 MAX_HISTORY = 1000
 SETTING_KEYS = {"epochs", "batch_size", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch",
-                "loss", "optimizer", "metrics", "optimizer_kept"}
+                "loss", "optimizer", "metrics"}
 
 
 def scrub_paths(value, replacements: list[tuple[str, str]]):
@@ -169,6 +169,8 @@ def event(raw) -> dict | None:
         clean["seconds"] = number(raw.get("seconds"))
         clean["history"] = history(raw.get("history"))
         clean["returned"] = _setting(raw.get("returned"))
+    if kind in ("compile_start", "compile_end"):
+        clean["optimizer_steps"] = integer(raw.get("optimizer_steps"), 0)
     if kind == "load":
         clean.update(file=text(raw.get("file"), 200), key=text(raw.get("key"), 100),
                      shape=shape(raw.get("shape")), dtype=text(raw.get("dtype"), 50),
