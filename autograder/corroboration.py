@@ -12,11 +12,12 @@ agree with the record:
   is not about the model handed in. More: the model was also trained some other way, which the
   record does not show (the usual way to slip test images into the weights).
   A `compile` may restart the count (a new optimizer) or not (the model's own, or one used
-  before): the probe reads the count when each compile ends, raised or not, and the file must
-  hold that of the last compile plus the steps of the fits after it. (Accepting any count from
-  any compile on let a compile after the last fit, then `train_on_batch` on the test images,
-  pass as the fits' count.) Epochs are those the probe saw end, not the history's length,
-  which a callback can pad.
+  before; Keras 3 may replace it before raising): the probe reads the count when each compile
+  begins and ends, raised or not. Between two compiles the count must grow by the steps of the
+  fits between them, and the file must hold the last compile's count plus the steps of the
+  fits after it. (Accepting any count from any compile on let a compile after the last fit,
+  then `train_on_batch` on the test images, pass as the fits' count.) Epochs are those the
+  probe saw end, not the history's length, which a callback can pad.
 - **The optimizer's state.** A step builds the optimizer's slots and leaves them non-zero
   (Adam's moment estimates, SGD's momentum); an iteration count with no slots or all-zero
   ones was assigned, not stepped (plain SGD, which keeps none, is exempt).

@@ -42,7 +42,7 @@ class ScratchFolder:
             self.cleanup()
             raise
         # A folder its owner forgot (an exception between making and using it) goes with the object.
-        self._finalizer = weakref.finalize(self, _remove, self.path, self._lock)
+        self._finalizer = weakref.finalize(self, _remove, self.path, self._lock, os.getpid())
 
     @property
     def name(self) -> str:  # as tempfile.TemporaryDirectory's
@@ -52,7 +52,7 @@ class ScratchFolder:
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer.detach()
-        _remove(self.path, self._lock)
+        _remove(self.path, self._lock, os.getpid())
         self._lock = None
 
     def __enter__(self) -> Path:
@@ -62,7 +62,9 @@ class ScratchFolder:
         self.cleanup()
 
 
-def _remove(path: Path, lock: int | None) -> None:
+def _remove(path: Path, lock: int | None, owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a forked copy of the object ending: the folder is its maker's
     shutil.rmtree(path, ignore_errors=True)
     if lock is not None:  # unlocked only once removed: a sweep never meets a folder half gone
         os.close(lock)
