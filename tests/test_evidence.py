@@ -121,10 +121,24 @@ def test_a_record_the_model_file_contradicts_fails_every_fit_check(evidence, say
 def test_a_new_compile_restarts_the_count_and_a_model_never_measured_is_not_judged():
     facts = recorded("reference")
     fit = facts.calls_of("fit", facts.graded_model)[0]
-    compile_again = dict(copy.deepcopy(facts.calls_of("compile", facts.graded_model)[0]), seq=fit["seq"] + 1)
-    facts.calls.append(compile_again)
-    assert corroboration.contradiction(with_evidence(facts, 0, slots_zero=None)) is None
-    assert corroboration.contradiction(with_evidence(facts, 480)) is None
+    first = facts.calls_of("compile", facts.graded_model)[0]
+    assert first["optimizer_steps"] == 0  # the probe reads the count as each compile ends
+
+    def compiled_again(**counts):
+        again = copy.deepcopy(facts)
+        again.calls.append(dict(copy.deepcopy(first), seq=fit["seq"] + 1, **counts))
+        return again
+
+    new_optimizer = compiled_again(steps_before=480, optimizer_steps=0)
+    assert corroboration.contradiction(with_evidence(new_optimizer, 0, slots_zero=None)) is None
+    assert "480 more than the 0" in corroboration.contradiction(with_evidence(new_optimizer, 480))
+    kept = compiled_again(steps_before=480, optimizer_steps=480)  # the model's own optimizer again
+    assert corroboration.contradiction(with_evidence(kept, 480)) is None
+    hidden = compiled_again(steps_before=960, optimizer_steps=960)  # 480 steps no fit took, before it
+    assert "480 steps between two of its `compile` calls" in corroboration.contradiction(with_evidence(hidden, 960))
+    unknown = compiled_again(steps_before=None, optimizer_steps=None)  # recorded before the probe read counts
+    assert corroboration.contradiction(with_evidence(unknown, 0, slots_zero=None)) is None
+    assert corroboration.contradiction(with_evidence(unknown, 480)) is None
     unmeasured = recorded("reference")
     unmeasured.models[str(unmeasured.graded_model)].pop("evidence", None)
     assert corroboration.contradiction(unmeasured) is None  # e.g. a model the grader may not load
