@@ -7,27 +7,25 @@ and rubric. Bad inputs are listed, never fatal.
 """
 from __future__ import annotations
 
+import functools
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
 from .errors import AutograderError, GraderFault, internal_error
-from .evaluation import Evaluator
 from .gradebook import Gradebook
 from .outputs import OutputFolder
 from .plan import GradingPlan
 from .report import documents, model as report_model
 from .result import ResultDocument
-from .sandbox import RunRecord, run_notebook
-
-if TYPE_CHECKING:
-    from .sandbox.slots import Slot
+from .sandbox import RunRecord
+from .workers import Workers
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
 
@@ -82,72 +80,6 @@ def exercise_for(submission: Submission, plan: GradingPlan) -> tuple[str | None,
     notes = [f"{where} names {identity.shown(other[:60])}; graded as {chosen} (from {source})"
              for where, other in named[1:] if other != chosen]
     return chosen, notes
-
-
-class Workers:
-    """What the batch keeps warm: one slot (a fork server whose jobs run side by side, each
-    isolated) started at once in the background, and one evaluator shared by every notebook
-    (it replaces its own process after a failure, see evaluation.Evaluator)."""
-
-    def __init__(self, warm: bool, jobs: int):
-        self.warm = warm
-        self.jobs = jobs
-        self.slot: Slot | None = None
-        self.slot_ready = threading.Event()
-        self.evaluator = Evaluator()
-        self.closing = threading.Event()
-        self.keeper: threading.Thread | None = None
-        if warm:
-            self.keeper = threading.Thread(target=self._keep_slot, daemon=True)
-            self.keeper.start()
-
-    def _keep_slot(self) -> None:
-        # bubblewrap's --die-with-parent follows the *thread* that started it, so the
-        # thread that starts the slot lives until the batch ends, and closes it.
-        from .sandbox.slots import Slot, SlotError
-
-        try:
-            self.slot = Slot(capacity=self.jobs, abandon=self.closing)
-        except (SlotError, OSError):
-            self.slot = None  # grade cold
-        except BaseException:
-            self.slot_ready.set()  # nobody may wait for a slot that will never come
-            raise
-        self.slot_ready.set()
-        self.closing.wait()
-        if self.slot is not None:
-            self.slot.close()
-
-    def run(self):
-        """The notebook runner: the warm slot, or a fresh sandbox per notebook."""
-        if not self.warm:
-            return run_notebook
-        from .sandbox.slots import SlotError
-
-        def run_in_slot(*args, **kwargs):
-            self.slot_ready.wait()
-            slot = self.slot
-            if slot is not None:
-                try:
-                    return slot.run(*args, **kwargs)
-                except SlotError:
-                    pass  # the server stopped: this notebook, and the rest, are graded cold
-            return run_notebook(*args, **kwargs)
-
-        return run_in_slot
-
-    def shared_evaluator(self) -> Evaluator:
-        return self.evaluator
-
-    def starter(self, plan: GradingPlan) -> LocalStarter:
-        return LocalStarter(self, plan)
-
-    def close(self) -> None:
-        """Stop the evaluator and the slot, even one still starting: no folder or process is left."""
-        self.closing.set()
-        if self.keeper is not None:
-            self.keeper.join()
-        self.evaluator.close()
 
 
 class Starter(Protocol):
@@ -279,11 +211,15 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
-        canvas_assignment: str | None = None, remote: RemoteWorkers | None = None) -> BatchReport:
+        canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
+        early: Workers | None = None) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
     `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
-    everything is still recorded and written here, as without it."""
+    everything is still recorded and written here, as without it. `early` are warm workers
+    the caller started before reading the class (Workers.started_early): used if the batch
+    grades warm here, else closed at once; the caller closes them too, in case this raises
+    before (closing twice does nothing)."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -294,20 +230,29 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     book = Gradebook(folder.gradebook)
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
-    # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
     local: Workers | None = None
     workers: Workers | RemoteWorkers
+    wanted = remote is None and warm and bool(todo) and (early is not None or warm_path_available())
+    if early is not None and not (wanted and early.jobs == jobs):
+        early.close()  # nothing to grade here, or not warm after all: its server is stopped mid-start
+        early = None
+    make_starter: Callable[[], Starter]
     if remote is None:
-        workers = local = Workers(warm and bool(todo) and warm_path_available(), jobs)
+        # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
+        workers = local = early or Workers(wanted, jobs)
+        make_starter = functools.partial(LocalStarter, local, plan)
+        if todo:
+            documents.warm_up()
     else:
         workers = remote  # each of its workers keeps a warm slot of its own
+        make_starter = functools.partial(remote.starter, plan)
     report.execution = "cold" if local is not None and not local.warm else "warm"
     report.outcomes.extend(done)
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
         progress.advance(outcome)
     try:
-        starter = workers.starter(plan)
+        starter = make_starter()
         with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
                 _drain((starter, finisher), todo, plan, folder, book, report, progress, workers)

@@ -24,9 +24,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, settings
 from .errors import AutograderError, NotGradable, UsageError, internal_error
+
+if TYPE_CHECKING:
+    from .workers import Workers
 
 GRADING = ("exercise", "data", "timeout_s", "threshold", "hide_threshold", "holdout", "show_holdout", "isolation")
 
@@ -185,22 +189,37 @@ def remote_workers(scheduler: str | None, plan) -> contextlib.AbstractContextMan
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    from . import batch, github, progress
-    from .plan import make_plan
     from .sandbox.isolation import RLIMITS
+    from .workers import Workers
 
     jobs = args.jobs or os.cpu_count() or 1
     if jobs < 1:
         return fail("--jobs must be at least 1")
     if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
         return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
+    # The fork server's TensorFlow import is the one wait before the first notebook runs:
+    # it starts before the rest of the grader is imported and the class is read.
+    early = (Workers.started_early(jobs)
+             if not args.cold and args.scheduler is None and args.isolation != RLIMITS else None)
+    try:
+        return _grade(args, jobs, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
+    from . import batch, github, progress
+    from .plan import make_plan
+    from .sandbox.isolation import RLIMITS
+
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
         with remote_workers(args.scheduler, plan) as remote:
             report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
                                progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
                                formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
-                               remote=remote)
+                               remote=remote, early=early)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:

@@ -46,14 +46,15 @@ from .plan import GradingPlan, choose_isolation
 from .result import ResultDocument
 from .sandbox import RunRecord, run_notebook
 from .sandbox.slots import SlotError, warm_path_available
+from .workers import Workers
 
 #: Seconds to reach the scheduler, and to wait for its first worker.
 CONNECT_TIMEOUT_S = 30
 WORKER_WAIT_S = 120
 
 
-class WorkerSlot(batch.Workers):
-    """batch.Workers on a Dask worker, without the fall-back to a cold run once the slot has
+class WorkerSlot(Workers):
+    """workers.Workers on a Dask worker, without the fall-back to a cold run once the slot has
     stopped: here it stops when the grading is torn down (Ctrl-C, or its end), and a notebook
     started then would run for nobody. Such a task fails with SlotError (a grader fault: an
     internal-error row, graded again by the next run)."""

@@ -13,7 +13,7 @@ import json
 import pytest
 
 import hostile
-from autograder import batch, progress
+from autograder import batch, progress, workers
 from autograder.plan import make_plan
 from autograder.report import escaping
 from autograder.settings import Request
@@ -54,7 +54,7 @@ def grade_class(tmp_path, monkeypatch, stand_in=_stand_in_for_the_sandbox):
     for student in students:
         write_notebook(folder / f"{student}.ipynb", ["print(1)"], exercise="keras-dense")
     monkeypatch.setattr(batch, "start_one", stand_in)
-    monkeypatch.setattr(batch, "Evaluator", _NoEvaluator)
+    monkeypatch.setattr(workers, "Evaluator", _NoEvaluator)
     build = batch.report_model.build
 
     def build_breaking_for_dave(document, *args):

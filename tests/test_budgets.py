@@ -12,11 +12,13 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import psutil
 import pytest
 
 from autograder import (
     batch,
     checks,
+    cli,
     evaluation,
     exercises,
     facts as facts_stage,
@@ -25,6 +27,7 @@ from autograder import (
     pipeline,
     progress,
     result,
+    workers,
 )
 from autograder.data import make_standin
 from autograder.facts import Facts
@@ -33,7 +36,7 @@ from autograder.report import model as report_model, plots
 from autograder.report.documents import render_html
 from autograder.sandbox.slots import SlotError
 from autograder.settings import Request
-from conftest import grade, write_notebook
+from conftest import grade, run_cli, write_notebook
 from corpus import lesson
 
 # A compiled, never-trained model whose predict takes far longer than the budget: many
@@ -221,6 +224,52 @@ def test_no_slot_folder_is_left_when_no_submission_was_readable(tmp_path, standi
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_grade_starts_its_one_slot_before_it_reads_the_class(tmp_path, standin_file, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "erin.ipynb").write_text('{"cells": [')
+    events = []
+    start_slot, read_class = workers.Workers._keep_slot, batch.collect
+
+    def keep_slot(self):
+        events.append("slot")
+        start_slot(self)
+
+    def collect(*args):
+        events.append("class")
+        return read_class(*args)
+
+    monkeypatch.setattr(workers.Workers, "_keep_slot", keep_slot)
+    monkeypatch.setattr(batch, "collect", collect)
+    status = cli.main(["grade", str(folder), "--out", str(tmp_path / "out"), "--jobs", "2", "--data",
+                       str(standin_file), "--exercise", "keras-dense"])
+    assert status == 1  # erin's notebook is not valid JSON
+    assert events == ["slot", "class"]  # the server imports TensorFlow while the class is read: one slot
+    assert list(scratch.iterdir()) == []  # stopped mid-start: nothing to run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("why", ["no data file", "no submissions"])
+def test_a_grade_that_ends_before_grading_leaves_nothing_it_started_early(tmp_path, standin_file, why):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    folder = tmp_path / "class"
+    folder.mkdir()
+    data = tmp_path / "missing.npz" if why == "no data file" else standin_file
+    completed = run_cli("grade", str(folder), "--out", str(tmp_path / "out"), "--data", str(data),
+                        "--exercise", "keras-dense", env={"TMPDIR": str(scratch)})
+    if why == "no data file":
+        assert completed.returncode == 2 and "missing.npz" in completed.stderr, completed.stderr
+    else:
+        assert completed.stdout.startswith("0 of 0 submissions graded"), completed.stdout
+    assert list(scratch.iterdir()) == []
+    assert not [p for p in psutil.process_iter(["environ"]) if (p.info["environ"] or {}).get("TMPDIR") == str(scratch)]
+
+
 FORKED_MEMORY = """\
 import os, time
 for _ in range(4):
@@ -305,7 +354,7 @@ def test_a_submission_the_grader_failed_is_graded_again_on_the_next_run(tmp_path
         calls.append(1)
         raise SlotError("the fork server has stopped")
 
-    monkeypatch.setattr(batch, "run_notebook", sandbox_that_fails)
+    monkeypatch.setattr(workers, "run_notebook", sandbox_that_fails)
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / "alice.ipynb", lesson())

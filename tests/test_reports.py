@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import threading
 
@@ -230,3 +231,25 @@ def test_a_history_a_callback_emptied_is_read_without_its_empty_series():
     report = report_of(PASSING)
     report.history = history
     assert "Training" in documents.render_html(report)
+
+
+WARM_UP = """
+import os, sys, threading
+calls = []
+set_priority = os.setpriority
+os.setpriority = lambda *args: (calls.append(args), set_priority(*args))[1]
+from autograder.report import documents
+from autograder.report.templating import ENV
+thread = documents.warm_up()
+thread.join(120)
+print(not thread.is_alive(), "matplotlib.figure" in sys.modules, "report.html.j2" in {key[1] for key in ENV.cache},
+      calls == [(os.PRIO_PROCESS, thread.native_id, documents.WARM_UP_NICENESS)],
+      os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0)
+"""
+
+
+def test_the_warm_up_draws_the_first_figures_and_template_on_a_thread_of_lower_priority():
+    # In a fresh interpreter: here, earlier tests have drawn reports already.
+    completed = subprocess.run([sys.executable, "-c", WARM_UP], capture_output=True, text=True, timeout=180)
+    finished, drew, compiled, lowered, main_thread_kept = completed.stdout.split()
+    assert (finished, drew, compiled, lowered, main_thread_kept) == ("True",) * 5, completed.stderr
