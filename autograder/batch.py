@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +26,7 @@ from .plan import GradingPlan
 from .report import documents, model as report_model
 from .result import ResultDocument
 from .sandbox import RunRecord
+from .sandbox.slots import once
 from .workers import Workers
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
@@ -103,17 +105,21 @@ class RemoteWorkers(Protocol):
 
 
 class LocalStarter:
-    """Runs stages 1 and 2 of each submission on a thread that owns a job of the slot, `jobs`
-    at once (cluster.ClusterStarter is the same on a Dask cluster's workers)."""
+    """Runs stages 1 and 2 of each submission on threads of its own, the cells of `jobs`
+    notebooks at once (cluster.ClusterStarter is the same on a Dask cluster's workers). Warm,
+    as many more may be ending meanwhile: a notebook's slot job says when its cells are over
+    (Slot.run), and the next notebook's cells start then, while that job's kernel is killed
+    and its record read."""
 
     def __init__(self, workers: Workers, plan: GradingPlan):
         self.workers = workers
         self.plan = plan
-        self.capacity = workers.jobs
-        self.pool = ThreadPoolExecutor(max_workers=workers.jobs)
+        self.capacity = 2 * workers.jobs if workers.warm else workers.jobs
+        self.cells = threading.Semaphore(workers.jobs)
+        self.pool = ThreadPoolExecutor(max_workers=self.capacity)
 
     def submit(self, submission: Submission, exercise: str | None) -> Future:
-        return self.pool.submit(start_one, submission, exercise, self.plan, self.workers)
+        return self.pool.submit(start_one, submission, exercise, self.plan, self.workers, self.cells)
 
     def stop(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -122,11 +128,25 @@ class LocalStarter:
         self.pool.shutdown(wait=True)
 
 
-def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, workers: Workers):
-    """Stages 1 and 2 of the pipeline, on a thread that owns a slot: read, then run the notebook.
+def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, workers: Workers,
+              cells: threading.Semaphore | None = None):
+    """Stages 1 and 2 of the pipeline: read, then run the notebook. With `cells`, they start
+    once it lets one more notebook's cells run, and let it go when those are over.
 
     Returns a Job to finish, or a finished (invalid) result document.
     """
+    if cells is None:
+        return _start_one(submission, exercise, plan, workers.run())
+    while not cells.acquire(timeout=0.5):
+        processes.check_not_stopping()
+    cells_over = once(cells.release)
+    try:
+        return _start_one(submission, exercise, plan, workers.run(on_cells_over=cells_over))
+    finally:
+        cells_over()
+
+
+def _start_one(submission: Submission, exercise: str | None, plan: GradingPlan, run: Callable[..., RunRecord]):
     started = time.monotonic()
     name = Path(submission.origin.split("!")[-1]).name or "submission.ipynb"
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
@@ -139,7 +159,7 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
         job = pipeline.prepare(str(path), plan, plan.exercise_for(exercise))
     if not isinstance(job, pipeline.NotebookJob):
         return job
-    return pipeline.execute(job, workers.run())
+    return pipeline.execute(job, run)
 
 
 #: The stages a graded submission's `timings` names, in the order they happen: the wait for a

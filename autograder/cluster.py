@@ -59,7 +59,7 @@ class WorkerSlot(Workers):
     started then would run for nobody. Such a task fails with SlotError (a grader fault: an
     internal-error row, graded again by the next run)."""
 
-    def run(self) -> Callable[..., RunRecord]:
+    def run(self, on_cells_over: Callable[[], None] | None = None) -> Callable[..., RunRecord]:
         if not self.warm:
             return super().run()
 
@@ -69,7 +69,7 @@ class WorkerSlot(Workers):
                 raise SlotError("the grading was torn down on this worker")
             if self.slot is None:  # no slot could start on this worker: grade cold, as --jobs does
                 return run_notebook(*args, **kwargs)
-            return self.slot.run(*args, **kwargs)
+            return self.slot.run(*args, **{**kwargs, "on_cells_over": on_cells_over})
 
         return run_in_slot
 

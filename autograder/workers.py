@@ -7,12 +7,14 @@ the one wait before the first notebook can run, and it starts a second earlier t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .evaluation import Evaluator
 from .sandbox import run_notebook
 
 if TYPE_CHECKING:
+    from .sandbox import RunRecord
     from .sandbox.slots import Slot
 
 
@@ -65,8 +67,9 @@ class Workers:
         if self.slot is not None:
             self.slot.close()
 
-    def run(self):
-        """The notebook runner: the warm slot, or a fresh sandbox per notebook."""
+    def run(self, on_cells_over: Callable[[], None] | None = None) -> Callable[..., RunRecord]:
+        """The notebook runner: the warm slot, or a fresh sandbox per notebook. A warm run calls
+        `on_cells_over` once its cells are over (Slot.run); a cold one never does."""
         if not self.warm:
             return run_notebook
         from .sandbox.slots import SlotError
@@ -76,7 +79,7 @@ class Workers:
             slot = self.slot
             if slot is not None:
                 try:
-                    return slot.run(*args, **kwargs)
+                    return slot.run(*args, **{**kwargs, "on_cells_over": on_cells_over})
                 except SlotError:
                     pass  # the server stopped: this notebook, and the rest, are graded cold
             return run_notebook(*args, **kwargs)

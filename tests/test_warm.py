@@ -202,3 +202,34 @@ def test_a_spare_that_ended_is_not_used(slot, tmp_path, standin_file, killed):
     record = run(slot, ["print('ok')"], standin_file, tmp_path)
     assert record.status == "completed" and printed(record, 0).strip() == "ok", (record.runner, record.cells)
     assert spare not in slot.spares and spare.inside not in slot.pending
+
+
+REACH_FOR_THE_CELLS_OVER_FIFO = """\
+import os, glob
+reached = []
+for path in glob.glob('/proc/*/fd/*') + glob.glob('/proc/*/task/*/fd/*'):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b'x')
+        reached.append(path)
+    except OSError:
+        pass
+print('reached', sorted(set(reached)))"""
+
+
+def test_a_job_says_its_cells_are_over_once_after_the_last_cell_and_no_cell_can_say_it(slot, tmp_path, standin_file):
+    said = []
+
+    def cells_over():
+        said.append(time.monotonic())
+
+    nb = new_notebook(cells=[new_code_cell(REACH_FOR_THE_CELLS_OVER_FIFO), new_code_cell("import time; time.sleep(3)")])
+    models = tmp_path / "models"
+    models.mkdir()
+    handed = time.monotonic()
+    record = slot.run(nb, standin_file, Limits(timeout_s=120), models, on_cells_over=cells_over)
+    returned = time.monotonic()
+    assert [c["status"] for c in record.cells] == ["ok", "ok"]
+    # Whatever the first cell wrote to (its own kernel's pipes), the grader heard nothing before
+    # the last cell ended: once, after the 3 s cell, before the job's teardown was over.
+    assert len(said) == 1 and handed + 3 <= said[0] <= returned

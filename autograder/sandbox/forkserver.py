@@ -213,12 +213,26 @@ def _pid1(job_dir: str) -> None:
 class NotebookDelivery:
     """How a spare job's PID 1 gets its notebook: the FIFO JOB_DIR/go, on which the grader writes
     a line (time.monotonic() when it handed the notebook over) once the notebook is in
-    JOB_DIR/notebook.json. Both are opened as root before PID 1 unmounts the jobs' folders and
-    drops privileges; the kernel, forked later, closes them (see _pid1)."""
+    JOB_DIR/notebook.json; and how it says that the notebook's cells are over: a byte on the
+    FIFO JOB_DIR/cells-over (see Slot.run). All are opened as root before PID 1 unmounts the
+    jobs' folders and drops privileges; the kernel, forked later, closes them (see _pid1)."""
 
     def __init__(self, job_dir: str):
         self.notebook = open(os.path.join(job_dir, "notebook.json"), "rb")  # closed by read()
         self.go = os.open(os.path.join(job_dir, "go"), os.O_RDONLY | os.O_NONBLOCK)
+        self.over: int | None = os.open(os.path.join(job_dir, "cells-over"), os.O_WRONLY | os.O_NONBLOCK)
+
+    def cells_over(self) -> None:
+        """Say, once, that the notebook's cells and its export are over."""
+        if self.over is None:
+            return
+        try:
+            os.write(self.over, b"x")
+        except OSError:
+            pass  # the grader has gone; it learns that the job ended from the server
+        finally:
+            os.close(self.over)
+            self.over = None
 
     def fileno(self) -> int:
         """Readable once the notebook is there (for select or an event loop)."""

@@ -287,6 +287,7 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None)
         channel.send("kernel_failed", error=f"{type(error).__name__}: {error}"[:2000])
         return "kernel_died"
     ready = time.monotonic()
+    taken = False  # a spare's notebook, once delivered
     try:
         if delivery is None:
             notebook, started = job.notebook, began
@@ -298,6 +299,7 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None)
                 return "kernel_died"
             notebook, handed = delivered
             started = min(max(handed, began), time.monotonic())
+            taken = True
         nb = client.nb = nbformat.from_dict(notebook)
         deadline = started + job.timeout_s
         # The seconds the notebook waited for its kernel: none when the kernel was ready before it came.
@@ -348,6 +350,10 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None)
                              error=f"{reply.get('ename', '')}: {reply.get('evalue', '')}"[:500]
                              if reply.get("status") != "ok" else None)
     finally:
+        if taken:
+            # The grader may hand the next notebook to another job now: what is left here is
+            # our teardown (the kernel killed at once, then every process of the job).
+            delivery.cells_over()
         try:
             await client._async_cleanup_kernel()
         except Exception:  # noqa: BLE001 - a kernel that will not stop is killed below

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import secrets
+import select
 import shutil
 import subprocess
 import threading
@@ -42,10 +43,28 @@ from .records import MAX_CHANNEL_BYTES, MAX_LINE_BYTES, RunRecord, collect, json
 from .supervision import EXPORT_GRACE, RunProcesses, supervise
 
 STARTUP_TIMEOUT = 180.0
+#: Seconds between looks, while a job runs, at whether it has ended without saying its cells are over.
+CELLS_OVER_POLL = 0.5
 
 
 class SlotError(GraderFault):
     """The slot could not start or stopped answering; the caller falls back to a cold run."""
+
+
+def once(callback: Callable[[], None] | None) -> Callable[[], None]:
+    """`callback`, called at most once however often, and from whichever thread, this is called."""
+    lock = threading.Lock()
+    called = False
+
+    def call() -> None:
+        nonlocal called
+        with lock:
+            if called or callback is None:
+                return
+            called = True
+        callback()
+
+    return call
 
 
 def warm_path_available() -> bool:
@@ -64,6 +83,7 @@ class _Job:
     user: int
     go: int  # opened read-write and held, so the byte written waits in the FIFO for the job
     settings: tuple
+    cells_over: int  # the FIFO on which the job's PID 1 says that its notebook's cells are over
 
 
 def _settings(data_path, limits: Limits, seed: int) -> tuple:
@@ -87,8 +107,8 @@ class Slot:
         self.spares_starting = 0
         self.closed = False
         first_user = iso.job_user()
-        # One user per job at once: `capacity` running, as many spares.
-        self.free_users = [first_user + index for index in range(2 * capacity)]
+        # One user per job at once: `capacity` running, as many ending, as many spares.
+        self.free_users = [first_user + index for index in range(3 * capacity)]
         self.scratch = ScratchFolder("autograder-slot-")
         self.root = self.scratch.path
         self.env = iso.sandbox_env(iso.SANDBOX_HOME, "/tmp", "warm-slot", self.limits.threads)
@@ -148,9 +168,18 @@ class Slot:
         return waiting[1]
 
     def run(self, notebook: dict, data_path, limits: Limits, models_dir, isolation: str = "bubblewrap",
-            seed: int = 0) -> RunRecord:
+            seed: int = 0, on_cells_over: Callable[[], None] | None = None) -> RunRecord:
         """Run one notebook in a fresh job of this slot (same contract as run_notebook): a spare
-        started with the same settings if one is ready, else a job started now."""
+        started with the same settings if one is ready, else a job started now.
+
+        `on_cells_over` is called once, when the job's PID 1 says the notebook's cells and its
+        export are over (or when the job has ended, if it never says so): the caller may then
+        hand the next notebook to another job while this one's kernel is killed, its namespaces
+        torn down and its record read. PID 1 says it through a FIFO only it holds open (the
+        kernel closes every inherited descriptor and cannot reach PID 1's, see runner.confine),
+        after the export; what is left of the job then is our teardown, a few hundredths of a
+        second in which its kernel is killed, not the student's time.
+        """
         processes.check_not_stopping()
         if self.stopped:
             raise SlotError("the fork server has stopped")
@@ -160,20 +189,27 @@ class Slot:
         def top_up() -> None:
             self._top_up(data_path, limits, seed, settings)
 
-        if spare is not None:
-            record = self._run(spare, notebook, limits, models_dir, top_up)
-            if any(r.get("event") == "kernel_ready" for r in record.runner):
-                return record
-            # The spare ended without taking its notebook (its kernel died while it waited):
-            # nothing of the notebook ran, so a job started now runs it.
-        job = self._start(data_path, limits, seed, settings)
-        return self._run(job, notebook, limits, models_dir, top_up)
+        cells_over = once(on_cells_over)
+        try:
+            if spare is not None:
+                record = self._run(spare, notebook, limits, models_dir, top_up, cells_over)
+                if any(r.get("event") == "kernel_ready" for r in record.runner):
+                    return record
+                # The spare ended without taking its notebook (its kernel died while it waited):
+                # nothing of the notebook ran, so a job started now runs it.
+            job = self._start(data_path, limits, seed, settings)
+            return self._run(job, notebook, limits, models_dir, top_up, cells_over)
+        finally:
+            cells_over()  # a job that never said so has ended by now
 
-    def _run(self, job: _Job, notebook: dict, limits: Limits, models_dir, top_up: Callable[[], None]) -> RunRecord:
+    def _run(self, job: _Job, notebook: dict, limits: Limits, models_dir, top_up: Callable[[], None],
+             on_cells_over: Callable[[], None] | None = None) -> RunRecord:
         """Hand the job its notebook, start the spares for the next ones, and supervise the job to its end."""
         try:
             started = time.monotonic()
             self._hand(job, notebook)
+            if on_cells_over is not None:
+                threading.Thread(target=self._await_cells_over, args=(job, on_cells_over), daemon=True).start()
             top_up()
             out = job.folder / "out"
             stopped = supervise(lambda step: self._wait_done(job.inside, step) is not None,
@@ -193,6 +229,22 @@ class Slot:
             return record
         finally:
             self._end(job)
+
+    def _await_cells_over(self, job: _Job, cells_over: Callable[[], None]) -> None:
+        """Call `cells_over` when the job's PID 1 writes to its FIFO; end, without calling it,
+        when the job has ended without writing (the caller calls it then)."""
+        fifo = os.dup(job.cells_over)  # its own: _end closes the job's, and the number may be reused
+        try:
+            while True:
+                readable, _, _ = select.select([fifo], [], [], CELLS_OVER_POLL)
+                if readable:
+                    cells_over()
+                    return
+                with self.lock:
+                    if self._ended(job):
+                        return
+        finally:
+            os.close(fifo)
 
     def _start(self, data_path, limits: Limits, seed: int, settings: tuple) -> _Job:
         """Start a job whose notebook comes later (`_hand`): its kernel starts now."""
@@ -216,8 +268,9 @@ class Slot:
             (folder / "job.json").write_text(runner_job(None, layout, limits, seed, marker=token).to_json())
             (folder / "notebook.json").touch(mode=0o600)  # PID 1 opens both as root, before it drops privileges
             os.mkfifo(folder / "go", 0o600)
+            os.mkfifo(folder / "cells-over", 0o600)
             job = _Job(folder, f"{SLOTS_ROOT}/{token}", user, os.open(folder / "go", os.O_RDWR | os.O_NONBLOCK),
-                       settings)
+                       settings, os.open(folder / "cells-over", os.O_RDWR | os.O_NONBLOCK))
             with self.lock:  # checked again: the server may have stopped, or the slot closed, meanwhile
                 if self.stopped or self.closed:
                     raise SlotError("the fork server has stopped")
@@ -227,6 +280,7 @@ class Slot:
                 self.free_users.append(user)  # no process was started for it
             if job is not None:
                 os.close(job.go)
+                os.close(job.cells_over)
             shutil.rmtree(folder, ignore_errors=True)
             raise
         try:
@@ -310,6 +364,7 @@ class Slot:
             if ended:
                 self.free_users.append(job.user)
         os.close(job.go)
+        os.close(job.cells_over)
         shutil.rmtree(job.folder, ignore_errors=True)
 
     def close(self) -> None:
@@ -326,4 +381,5 @@ class Slot:
             spares, self.spares = self.spares, []
         for spare in spares:
             os.close(spare.go)
+            os.close(spare.cells_over)
         self.scratch.cleanup()
