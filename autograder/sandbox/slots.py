@@ -15,6 +15,10 @@ receives nothing before its notebook: no submission's code or data reaches it
 earlier, and it is as isolated from the jobs running beside it as they are
 from each other. A spare whose settings no longer match (another data file,
 other limits) or that has ended is discarded, never used.
+
+A job says when its notebook's cells and export are over (Slot.run's `on_cells_over`), so
+the caller may hand the next notebook to a spare while this job's kernel is killed and its
+record read: up to `capacity` jobs may be ending beside those running.
 """
 from __future__ import annotations
 
