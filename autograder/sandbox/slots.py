@@ -177,7 +177,8 @@ class Slot:
         started with the same settings if one is ready, else a job started now.
 
         `on_cells_over` is called once, when the job's PID 1 says the notebook's cells and its
-        export are over (or when the job has ended, if it never says so): the caller may then
+        export are over (or when the job has ended, if it never says so; not when this raises,
+        as the caller may then run the notebook elsewhere): the caller may then
         hand the next notebook to another job while this one's kernel is killed, its namespaces
         torn down and its record read. PID 1 says it through a FIFO only it holds open (the
         kernel closes every inherited descriptor and cannot reach PID 1's, see runner.confine),
@@ -194,17 +195,18 @@ class Slot:
             self._top_up(data_path, limits, seed, settings)
 
         cells_over = once(on_cells_over)
-        try:
-            if spare is not None:
-                record = self._run(spare, notebook, limits, models_dir, top_up, cells_over)
-                if any(r.get("event") == "kernel_ready" for r in record.runner):
-                    return record
+        record = None
+        if spare is not None:
+            record = self._run(spare, notebook, limits, models_dir, top_up, cells_over)
+            if not any(r.get("event") == "kernel_ready" for r in record.runner):
                 # The spare ended without taking its notebook (its kernel died while it waited):
                 # nothing of the notebook ran, so a job started now runs it.
+                record = None
+        if record is None:
             job = self._start(data_path, limits, seed, settings)
-            return self._run(job, notebook, limits, models_dir, top_up, cells_over)
-        finally:
-            cells_over()  # a job that never said so has ended by now
+            record = self._run(job, notebook, limits, models_dir, top_up, cells_over)
+        cells_over()  # a job that never said so has ended by now (after an error, the caller's turn)
+        return record
 
     def _run(self, job: _Job, notebook: dict, limits: Limits, models_dir, top_up: Callable[[], None],
              on_cells_over: Callable[[], None] | None = None) -> RunRecord:
