@@ -78,10 +78,21 @@ class Workers:
             self.slot_ready.wait()
             slot = self.slot
             if slot is not None:
+                over = threading.Event()
+
+                def cells_over() -> None:
+                    over.set()
+                    if on_cells_over is not None:
+                        on_cells_over()
+
                 try:
-                    return slot.run(*args, **{**kwargs, "on_cells_over": on_cells_over})
+                    return slot.run(*args, **{**kwargs, "on_cells_over": cells_over})
                 except SlotError:
-                    pass  # the server stopped: this notebook, and the rest, are graded cold
+                    if over.is_set():
+                        # Its cells ran, and its turn went to the next notebook: running it again
+                        # cold would run it twice, beside as many others as --jobs allows.
+                        raise
+                    # The server stopped: this notebook, and the rest, are graded cold.
             return run_notebook(*args, **kwargs)
 
         return run_in_slot

@@ -16,6 +16,7 @@ import hostile
 from autograder import batch, progress, workers
 from autograder.plan import make_plan
 from autograder.report import escaping
+from autograder.sandbox.slots import SlotError
 from autograder.settings import Request
 from conftest import write_notebook
 from reports import result_of
@@ -119,3 +120,34 @@ def test_a_result_the_gradebook_refuses_does_not_stop_the_batch(tmp_path, monkey
     assert len(report.outcomes) == 7 and (out / "summary.html").exists()  # every student has a row
     erin = next(o.result for o in report.outcomes if o.submission.student == "erin")
     assert erin["status"] == "invalid" and "internal error" in erin["grader_fault"]  # graded again next run
+
+
+class _SlotThatStops:
+    """A slot whose server stops during a run: after the notebook's cells were over, or before."""
+
+    def __init__(self, after_cells: bool):
+        self.after_cells = after_cells
+
+    def run(self, *args, on_cells_over=None, **kwargs):
+        if self.after_cells:
+            on_cells_over()
+        raise SlotError("the fork server has stopped")
+
+
+@pytest.mark.parametrize("after_cells", [False, True])
+def test_a_notebook_whose_cells_ran_in_a_stopped_slot_is_not_run_again_cold(after_cells, monkeypatch):
+    cold_runs = []
+    monkeypatch.setattr(workers, "Evaluator", _NoEvaluator)
+    monkeypatch.setattr(workers, "run_notebook", lambda *args, **kwargs: cold_runs.append(args) or "cold record")
+    warm = workers.Workers(False, 1)
+    warm.warm, warm.slot = True, _SlotThatStops(after_cells)
+    warm.slot_ready.set()
+    turns = []
+    run = warm.run(on_cells_over=lambda: turns.append("given back"))
+    if after_cells:  # its turn went to the next notebook: a grader fault, graded again next run
+        with pytest.raises(SlotError):
+            run("notebook")
+        assert (cold_runs, turns) == ([], ["given back"])
+    else:  # nothing of it ran: graded cold, still in its turn
+        assert run("notebook") == "cold record"
+        assert (cold_runs, turns) == ([("notebook",)], [])

@@ -233,3 +233,30 @@ def test_a_job_says_its_cells_are_over_once_after_the_last_cell_and_no_cell_can_
     # Whatever the first cell wrote to (its own kernel's pipes), the grader heard nothing before
     # the last cell ended: once, after the 3 s cell, before the job's teardown was over.
     assert len(said) == 1 and handed + 3 <= said[0] <= returned
+
+
+SPIN_ONCE_THE_KERNEL_IS_GONE = """\
+import os, sys
+spin = ("import os, time\\n"
+        "parent = os.getppid()\\n"
+        "while os.getppid() == parent: time.sleep(0.01)\\n"
+        "while True: pass")
+for _ in range(20):
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, '-c', spin, 'spins-once-the-kernel-is-gone'])"""
+
+
+def test_no_process_of_a_job_runs_once_it_says_its_cells_are_over(slot, tmp_path, standin_file):
+    left = []
+
+    def cells_over():
+        left.append([p.pid for p in psutil.process_iter(["cmdline"])
+                     if "spins-once-the-kernel-is-gone" in (p.info["cmdline"] or [])])
+
+    nb = new_notebook(cells=[new_code_cell(SPIN_ONCE_THE_KERNEL_IS_GONE), new_code_cell("import time; time.sleep(1)")])
+    models = tmp_path / "models"
+    models.mkdir()
+    record = slot.run(nb, standin_file, Limits(timeout_s=120), models, on_cells_over=cells_over)
+    assert [c["status"] for c in record.cells] == ["ok", "ok"]
+    # Before, they were still there, waiting for the kernel's end to spin beside the next notebook.
+    assert left == [[]]

@@ -97,7 +97,9 @@ def warm_up() -> threading.Thread:
             plots.confusion_matrix([[2, 1], [0, 3]], ("a", "b"))
             _ENV.get_template("report.html.j2")
 
-    thread = threading.Thread(target=draw, name="report-warm-up", daemon=True)
+    # Not a daemon: the interpreter waits for it at exit rather than finalising beside its C++
+    # drawing (a Ctrl-C a second into `grade` could otherwise abort the process).
+    thread = threading.Thread(target=draw, name="report-warm-up")
     thread.start()
     return thread
 

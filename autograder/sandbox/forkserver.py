@@ -210,6 +210,21 @@ def _pid1(job_dir: str) -> None:
         pass
 
 
+def end_every_other_process() -> None:
+    """As the job's PID 1: kill every other process of its PID namespace, and wait until all
+    are gone (each is our child or, orphaned, becomes ours). Killed again each round, so that
+    a process forked while the first signal was sent ends too."""
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 class NotebookDelivery:
     """How a spare job's PID 1 gets its notebook: the FIFO JOB_DIR/go, on which the grader writes
     a line (time.monotonic() when it handed the notebook over) once the notebook is in
@@ -223,9 +238,13 @@ class NotebookDelivery:
         self.over: int | None = os.open(os.path.join(job_dir, "cells-over"), os.O_WRONLY | os.O_NONBLOCK)
 
     def cells_over(self) -> None:
-        """Say, once, that the notebook's cells and its export are over."""
+        """End every other process of the job, then say, once, that the notebook's cells and its
+        export are over: the next notebook's cells start then, and no process of this one may
+        run beside them (a kernel's children could spin once it is gone, and tearing down
+        hundreds of them takes seconds)."""
         if self.over is None:
             return
+        end_every_other_process()
         try:
             os.write(self.over, b"x")
         except OSError:

@@ -215,7 +215,9 @@ class Slot:
             started = time.monotonic()
             self._hand(job, notebook)
             if on_cells_over is not None:
-                threading.Thread(target=self._await_cells_over, args=(job, on_cells_over), daemon=True).start()
+                # A descriptor of the watcher's own: _end closes the job's, whose number may then be reused.
+                fifo = os.dup(job.cells_over)
+                threading.Thread(target=self._await_cells_over, args=(job, fifo, on_cells_over), daemon=True).start()
             top_up()
             out = job.folder / "out"
             stopped = supervise(lambda step: self._wait_done(job.inside, step) is not None,
@@ -236,10 +238,9 @@ class Slot:
         finally:
             self._end(job)
 
-    def _await_cells_over(self, job: _Job, cells_over: Callable[[], None]) -> None:
-        """Call `cells_over` when the job's PID 1 writes to its FIFO; end, without calling it,
-        when the job has ended without writing (the caller calls it then)."""
-        fifo = os.dup(job.cells_over)  # its own: _end closes the job's, and the number may be reused
+    def _await_cells_over(self, job: _Job, fifo: int, cells_over: Callable[[], None]) -> None:
+        """Call `cells_over` when the job's PID 1 writes to its FIFO (`fifo`, closed here); end,
+        without calling it, when the job has ended without writing (the caller calls it then)."""
         try:
             while True:
                 readable, _, _ = select.select([fifo], [], [], CELLS_OVER_POLL)
