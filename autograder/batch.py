@@ -108,8 +108,8 @@ class LocalStarter:
     """Runs stages 1 and 2 of each submission on threads of its own, the cells of `jobs`
     notebooks at once (cluster.ClusterStarter is the same on a Dask cluster's workers). Warm,
     as many more may be ending meanwhile: a notebook's slot job says when its cells are over
-    (Slot.run), and the next notebook's cells start then, while that job's kernel is killed
-    and its record read."""
+    (Slot.run), and the next notebook's cells start then, while that job's namespaces are
+    torn down and its record read."""
 
     def __init__(self, workers: Workers, plan: GradingPlan):
         self.workers = workers

@@ -351,8 +351,8 @@ async def execute(job: RunnerJob, channel: Channel, start_kernel, delivery=None)
                              if reply.get("status") != "ok" else None)
     finally:
         if taken:
-            # The grader may hand the next notebook to another job now: what is left here is
-            # our teardown (the kernel killed at once, then every process of the job).
+            # Every other process of the job is killed and gone first; the grader may then hand
+            # the next notebook to another job: what is left here is our own teardown.
             delivery.cells_over()
         try:
             await client._async_cleanup_kernel()

@@ -16,9 +16,10 @@ earlier, and it is as isolated from the jobs running beside it as they are
 from each other. A spare whose settings no longer match (another data file,
 other limits) or that has ended is discarded, never used.
 
-A job says when its notebook's cells and export are over (Slot.run's `on_cells_over`), so
-the caller may hand the next notebook to a spare while this job's kernel is killed and its
-record read: up to `capacity` jobs may be ending beside those running.
+A job says when its notebook's cells and export are over and its other processes gone
+(Slot.run's `on_cells_over`), so the caller may hand the next notebook to a spare while this
+job's namespaces are torn down and its record read: up to `capacity` jobs may be ending
+beside those running.
 """
 from __future__ import annotations
 
@@ -179,11 +180,11 @@ class Slot:
         `on_cells_over` is called once, when the job's PID 1 says the notebook's cells and its
         export are over (or when the job has ended, if it never says so; not when this raises,
         as the caller may then run the notebook elsewhere): the caller may then
-        hand the next notebook to another job while this one's kernel is killed, its namespaces
-        torn down and its record read. PID 1 says it through a FIFO only it holds open (the
-        kernel closes every inherited descriptor and cannot reach PID 1's, see runner.confine),
-        after the export; what is left of the job then is our teardown, a few hundredths of a
-        second in which its kernel is killed, not the student's time.
+        hand the next notebook to another job while this one's namespaces are torn down and
+        its record read. PID 1 says it through a FIFO only it holds open (the kernel closes
+        every inherited descriptor and cannot reach PID 1's, see runner.confine), after the
+        export, once it has killed every other process of the job and seen each one gone:
+        what is left of the job then is our teardown, not the student's processes.
         """
         processes.check_not_stopping()
         if self.stopped:
