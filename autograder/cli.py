@@ -30,6 +30,8 @@ from . import __version__, settings
 from .errors import AutograderError, NotGradable, UsageError, internal_error
 
 if TYPE_CHECKING:
+    from .plan import GradingPlan
+    from .result import ResultDocument
     from .workers import Workers
 
 GRADING = ("exercise", "data", "timeout_s", "threshold", "hide_threshold", "holdout", "show_holdout", "isolation")
@@ -123,22 +125,42 @@ def fail(message: str) -> int:
     return 2
 
 
-def run_check(args: argparse.Namespace) -> int:
-    from . import github, pipeline, result as result_module
+def check_document(args: argparse.Namespace,
+                   workers: Workers | None = None) -> tuple[ResultDocument, GradingPlan | None]:
+    """`check`'s result document and the plan that graded it (None when the request was refused).
+
+    `workers` lends a warm slot and evaluator kept by the caller (the test suite keeps one per
+    process); `check` itself runs the notebook in a fresh sandbox and starts its own evaluator.
+    """
+    from . import pipeline
     from .plan import make_plan
-    from .report import documents, model as report_model, terminal
+    from .sandbox.isolation import RLIMITS
 
     started = time.monotonic()
     plan = None
     try:
         plan = make_plan(request_of(args))
-        document = pipeline.grade_notebook(args.notebook, plan)
+        if workers is None:
+            document = pipeline.grade_notebook(args.notebook, plan)
+        else:
+            from .sandbox import run_notebook
+
+            run = workers.run() if workers.warm and plan.isolation != RLIMITS else run_notebook
+            document = pipeline.grade_notebook(args.notebook, plan, run=run, evaluator=workers.shared_evaluator())
     except (UsageError, NotGradable) as error:
         document = pipeline.invalid_result(args.notebook, str(error), None, started)
     except Exception as error:  # noqa: BLE001 - a grader bug still ends in one line and a result file
         if os.environ.get("AUTOGRADER_DEBUG"):
             raise
         document = pipeline.invalid_result(args.notebook, internal_error(error), None, started)
+    return document, plan
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from . import github, result as result_module
+    from .report import documents, model as report_model, terminal
+
+    document, plan = check_document(args)
     exercise = plan.known_exercise(document.get("exercise")) if plan is not None else None
     shown: dict[str, str] = {}  # every rendering first, so that one that fails costs only the reports
     try:
@@ -189,6 +211,12 @@ def remote_workers(scheduler: str | None, plan) -> contextlib.AbstractContextMan
 
 
 def run_grade(args: argparse.Namespace) -> int:
+    return run_grade_with(args)
+
+
+def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int:
+    """`grade`, on warm workers the caller keeps (`lent`: the test suite keeps one per process)
+    or on its own, started before the rest of the grader is imported."""
     from .sandbox.isolation import RLIMITS
     from .workers import Workers
 
@@ -197,10 +225,12 @@ def run_grade(args: argparse.Namespace) -> int:
         return fail("--jobs must be at least 1")
     if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
         return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
+    local = not args.cold and args.scheduler is None and args.isolation != RLIMITS
+    if lent is not None:
+        return _grade(args, jobs, lent if local else None)
     # The fork server's TensorFlow import is the one wait before the first notebook runs:
     # it starts before the rest of the grader is imported and the class is read.
-    early = (Workers.started_early(jobs)
-             if not args.cold and args.scheduler is None and args.isolation != RLIMITS else None)
+    early = Workers.started_early(jobs) if local else None
     try:
         return _grade(args, jobs, early)
     finally:
