@@ -23,6 +23,7 @@ source notebook names in its metadata; never the submission's.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -41,6 +42,7 @@ from .result import CheckEntry, ResultDocument, verdict_of
 from .settings import ISOLATION_CHOICES, Request
 
 if TYPE_CHECKING:
+    from .evaluation import Evaluator
     from .plan import GradingPlan
 
 #: The error name nbgrader's autograded and feedback notebooks show on a failed check.
@@ -85,6 +87,22 @@ def not_ours_outputs(grade_id: str) -> list[nbformat.NotebookNode]:
     return [new_output("error", ename="NotGradedHere", evalue=text, traceback=[text])]
 
 
+_evaluator: Evaluator | None = None
+
+
+def shared_evaluator() -> Evaluator:
+    """One evaluator for every notebook `nbgrader autograde` grades in this process: its TensorFlow
+    import (seconds) is paid once, not per submission. It never runs student code, and replaces its
+    own process after a failure (evaluation.Evaluator)."""
+    global _evaluator
+    if _evaluator is None or _evaluator.closed:
+        from .evaluation import Evaluator
+
+        _evaluator = Evaluator()
+        atexit.register(_evaluator.close)
+    return _evaluator
+
+
 class GradeOutsideKernel(NbGraderPreprocessor):
     """Grades the notebook in our sandbox and writes every graded code cell's outcome."""
 
@@ -107,7 +125,7 @@ class GradeOutsideKernel(NbGraderPreprocessor):
             path = Path(scratch) / f"{notebook_id}.ipynb"
             nbformat.write(nb, path)
             self.log.info("Grading %s/%s with the autograder, outside any kernel", assignment, notebook_id)
-            result = pipeline.grade_notebook(str(path), plan)
+            result = pipeline.grade_notebook(str(path), plan, evaluator=shared_evaluator())
         checks = check_of_cell(exercise)
         for cell in nb.cells:
             if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
