@@ -12,8 +12,33 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+# The suite's process budget: what the fast design allows it to start (process_budget.py).
+pytest_plugins = ["process_budget"]
+
 ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("AUTOGRADER_LESSON_DATA", ROOT.parent / "shared" / "data" / "fashion.npz"))
+
+
+class Imported:
+    """A module imported on first use rather than when the suite is collected: every xdist
+    worker collects every file, and TensorFlow's import is 6-7 s of CPU."""
+
+    def __init__(self, *path: str):
+        self.path = path
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "pytestmark":  # what collection looks for
+            raise AttributeError(name)
+        import importlib
+
+        module = importlib.import_module(self.path[0])
+        for part in self.path[1:]:
+            module = getattr(module, part)
+        return getattr(module, name)
+
+
+#: Tests that build Keras models in the test process itself: one worker imports Keras for all.
+IN_PROCESS_KERAS = pytest.mark.xdist_group("keras-in-process")
 
 
 def write_notebook(path: Path, cells: list[str], exercise: str | None = None, markdown_first: bool = False) -> Path:
@@ -29,6 +54,10 @@ def write_notebook(path: Path, cells: list[str], exercise: str | None = None, ma
 def run_cli(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """`autograder ARGS...` as a user runs it; `env` adds to (or, with None values, removes
     from) this process's environment."""
+    from process_budget import count
+
+    if args and args[0] in ("check", "grade", "gradescope"):
+        count("cli_graders")
     environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=environment)
@@ -40,6 +69,37 @@ def grade(notebook: Path, out_dir: Path, *options: str) -> tuple[int, dict]:
     completed = run_cli("check", str(notebook), "--json", str(out), "--quiet", *options)
     assert out.exists(), f"no result file; stderr:\n{completed.stderr[-3000:]}"
     return completed.returncode, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def warm_grader():
+    """The session's warm grader (one per xdist worker): a fork server and an evaluator lent to
+    every test that asserts on results (warm_grader.py)."""
+    from warm_grader import WarmGrader
+
+    grader = WarmGrader()
+    yield grader
+    grader.shutdown()
+
+
+@pytest.fixture(scope="session")
+def corpus_class(tmp_path_factory, standin_file, warm_grader):
+    """`corpus_class(GROUP)`: one class of the corpus, graded once on this worker
+    (graded_classes.py); a test that uses it carries `xdist_group(GROUP)`."""
+    import graded_classes
+
+    graded: dict = {}
+
+    def of(group: str):
+        if group not in graded:
+            root = tmp_path_factory.mktemp(group)
+            if group == graded_classes.HOSTILE_CLASS:
+                graded[group] = graded_classes.grade_hostile(root, standin_file, warm_grader)
+            else:
+                graded[group] = graded_classes.grade_warm(group, root, standin_file, warm_grader)
+        return graded[group]
+
+    return of
 
 
 @pytest.fixture(scope="session")

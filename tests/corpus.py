@@ -296,7 +296,9 @@ model.fit(train_data_1d, train_labels, epochs=5, batch_size=10, validation_split
     Case("hidden-layer-without-activation", lesson(build=BUILD_DEEPER.replace(
         "model.add(Dense(10, activation='relu'))", "model.add(Dense(10))")), exercise="keras-deeper",
          failing={"model.hidden_activation"}, says={"model.hidden_activation": "linear"}),
-    Case("timeout-after-training", lesson(after={"evaluate": "while True:\n    pass"}),
+    # It waits rather than spins: the limit is the same for both, and a spinning cell (test_sandbox)
+    # would take the run's whole minute of CPU from the notebooks graded beside it.
+    Case("timeout-after-training", lesson(after={"evaluate": "import time\nwhile True:\n    time.sleep(0.1)"}),
          status="timeout", timeout=60, says={}),
     Case("timeout-before-training", lesson(before={"fit": "import time\nwhile True:\n    time.sleep(0.1)"}),
          status="timeout", timeout=40, failing=ALL_FIT | {"evaluate.called", "accuracy.threshold"},

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import nbformat
 
+from process_budget import count
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "keras-dense"
 
@@ -43,6 +45,8 @@ def scripts_on_path() -> dict[str, str]:
 
 def nbgrader(root: Path, *arguments: str, timeout: float = 1800) -> subprocess.CompletedProcess:
     """`nbgrader ARGUMENTS...` in the course."""
+    if arguments and arguments[0] == "autograde":
+        count("cli_graders")  # our preprocessor grades each notebook with a kernel and an evaluator
     return subprocess.run([sys.executable, "-m", "nbgrader", *arguments], cwd=root, env=scripts_on_path(),
                           capture_output=True, text=True, timeout=timeout)
 

@@ -1,25 +1,24 @@
 """The adversarial suite: every attack of docs/security.md as a real submission.
 
-The hostile notebooks of the corpus, plus ones that leave processes behind and an
-archive built to escape, are graded as one class next to an honest student, then
-graded again. No attack may change a verdict (each gets exactly its expected
-one), the honest student's grade must be what it is alone, nothing of a
-submission may survive (no process, no file in the grader's temporary folder, no
-file the attacks aim at the grader's machine), and the regrade must be identical.
+The hostile notebooks of the corpus that attack the grading machine, plus one that
+leaves processes behind and an archive built to escape, are graded as one class
+next to an honest student, through the real `autograder grade` (graded_classes.py;
+the attacks on what the grader reads back are graded with the rest of the corpus).
+No attack may change a verdict (each gets exactly its expected one), the honest
+student's grade must be what it is alone, and nothing of a submission may survive
+(no process, no file in the grader's temporary folder, no file the attacks aim at
+the grader's machine). Copies in one class are graded exactly alike
+(test_determinism.py).
 """
 from __future__ import annotations
 
-import json
 import re
-import secrets
-import time
-from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import ROOT, grade, hostile_archive, run_cli, write_notebook
-from corpus import CASES, HOST_MARKERS, HOSTILE, lesson
+from conftest import ROOT
+from corpus import CASES
+from graded_classes import HOSTILE_CLASS, MEMBERS, survivors
 from test_corpus import verify
 
 SECURITY = ROOT / "docs" / "security.md"
@@ -67,31 +66,6 @@ def test_the_grader_loads_no_code_carrying_format():
                 f"{path.name} line {first.start[0]}: {first.string}={third.string}"
 
 
-def daemon_notebook(token: str) -> list[str]:
-    """Processes meant to outlive grading: a new session, a double fork, and one that ignores SIGTERM."""
-    return lesson(after={"evaluate": f"""\
-import os, signal, subprocess
-subprocess.Popen(['sleep', '3600.{token}1'], start_new_session=True)
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        os.execvp('sleep', ['sleep', '3600.{token}2'])
-    os._exit(0)
-subprocess.Popen(['nohup', 'sleep', '3600.{token}3'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                 preexec_fn=os.setpgrp)
-print('daemons started')"""})
-
-
-def survivors(token: str) -> list[str]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        line = " ".join(process.info["cmdline"] or [])
-        if token in line:
-            found.append(line)
-    return found
-
-
 def fingerprint(result: dict) -> dict:
     return {"status": result["status"], "score": result["score"],
             "verdicts": {c["id"]: (c["passed"], c["points"]) for c in result["checks"]},
@@ -99,51 +73,24 @@ def fingerprint(result: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_a_hostile_class_changes_no_verdict_harms_nothing_and_regrades_the_same(tmp_path, standin_file):
-    token = str(secrets.randbelow(10**9)).zfill(9)
-    honest = write_notebook(tmp_path / "honest.ipynb", lesson(), "keras-dense")
-    _, alone = grade(honest, tmp_path, "--data", str(standin_file))
-
-    submissions = tmp_path / "class"
-    submissions.mkdir()
-    hostile = [case for case in HOSTILE if case.timeout is None]
-    for case in hostile:
-        write_notebook(submissions / f"{case.name}.ipynb", case.cells, case.exercise)
-    write_notebook(submissions / "leaves-daemons.ipynb", daemon_notebook(token), "keras-dense")
-    (submissions / "honest.ipynb").write_bytes(honest.read_bytes())
-    good = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode()
-    # an LMS download is opened only when the instructor names it (collect.py), so it is given apart
-    download = hostile_archive(tmp_path / "lms-download.zip", good, bomb_mib=8)
-    scratch = tmp_path / "grader-tmp"  # the grader's own temporary folder, to see what is left in it
-    scratch.mkdir()
-    before_markers = [marker for marker in HOST_MARKERS if Path(marker).exists()]
-
-    out = tmp_path / "out"
-    rounds = []
-    for extra in ([], ["--regrade"]):
-        started = time.monotonic()
-        completed = run_cli("grade", str(submissions), str(download), "--out", str(out), "--data", str(standin_file),
-                            "--jobs", "2", *extra, env={"TMPDIR": str(scratch)}, timeout=1800)
-        assert completed.returncode in (0, 1), completed.stderr[-3000:]
-        assert time.monotonic() - started < 600
-        results = {path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")}
-        rounds.append({name: fingerprint(result) for name, result in results.items()})
-
-        for case in hostile:
-            verify(case, results[case.name])
-        daemons = results["leaves-daemons"]
-        assert daemons["score"] == 100.0 and all(c["status"] == "ok" for c in daemons["cells"]), daemons["cells"]
-        assert fingerprint(results["honest"]) == fingerprint(alone)
-        assert results["honest"]["details"]["predicted_probabilities"] == alone["details"]["predicted_probabilities"]
-        summary = (out / "summary.html").read_text()
-        for reason in ("a path that leaves the archive", "a symbolic link", "zip bomb"):
-            assert reason in summary
-
-        # Nothing survives: no process, nothing in the grader's temporary folder, nothing escaped.
-        time.sleep(1.0)
-        assert survivors(token) == []
-        assert list(scratch.iterdir()) == []
-        assert [marker for marker in HOST_MARKERS if Path(marker).exists()] == before_markers
-        assert not list(tmp_path.rglob("passwd.ipynb")) and not list(tmp_path.rglob("olute.ipynb"))
-    first, second = rounds
-    assert first == second
+@pytest.mark.timeout(1800)
+@pytest.mark.xdist_group(HOSTILE_CLASS)
+def test_a_hostile_class_changes_no_verdict_and_harms_nothing(corpus_class):
+    """The hostile class (graded_classes.py) through the real `grade`: every attack gets exactly
+    its expected verdicts (test_corpus.py), the notebook that leaves daemons loses nothing for
+    it, the honest student's grade is what it is alone in a cold kernel, and nothing of a
+    submission survives: no process, no file in the grader's temporary folder, no file the
+    attacks aim at the grader's machine, nothing extracted from the archive."""
+    run = corpus_class(HOSTILE_CLASS)
+    assert run.seconds < 600
+    for name in MEMBERS[HOSTILE_CLASS]:
+        verify(CASES[name], run.results[name])
+    daemons = run.results["leaves-daemons"]
+    assert daemons["score"] == 100.0 and all(c["status"] == "ok" for c in daemons["cells"]), daemons["cells"]
+    assert fingerprint(run.results["honest"]) == fingerprint(run.alone)
+    for reason in ("a path that leaves the archive", "a symbolic link", "zip bomb"):
+        assert reason in run.summary_html
+    assert run.survivors == [] and survivors(run.token) == []
+    assert run.left_in_scratch == []
+    assert run.markers_after == run.markers_before
+    assert run.escaped == []

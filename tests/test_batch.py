@@ -17,8 +17,9 @@ import psutil
 import pytest
 
 from autograder.exercises import get
-from conftest import ROOT, run_cli, write_notebook
+from conftest import ROOT, write_notebook
 from corpus import CASES
+from process_budget import count
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +53,12 @@ def make_class(root):
     return [str(folder), str(root / "course" / "submitted"), str(archive)]
 
 
-def test_a_class_is_graded_like_check_would(tmp_path, standin_file):
+def test_a_class_is_graded_like_check_would(tmp_path, standin_file, warm_grader):
     inputs = make_class(tmp_path)
     out = tmp_path / "out"
     step_summary = tmp_path / "step-summary.md"
-    completed = run_cli("grade", *inputs, "--out", str(out), "--jobs", "2", "--data", str(standin_file),
-                        "--exercise", "keras-dense", timeout=900, env={"GITHUB_STEP_SUMMARY": str(step_summary)})
+    completed = warm_grader.main("grade", *inputs, "--out", str(out), "--jobs", "2", "--data", str(standin_file),
+                                 "--exercise", "keras-dense", env={"GITHUB_STEP_SUMMARY": str(step_summary)})
     assert completed.returncode == 1, completed.stderr  # erin and the stray files were not graded
     rows = list(csv.DictReader(open(out / "grades.csv")))
     assert [row["student_id"] for row in rows] == sorted([*CLASS, *UNSTARTED, "erin"])
@@ -109,7 +110,8 @@ def test_a_class_is_graded_like_check_would(tmp_path, standin_file):
     assert any(line.startswith("::warning ") and "stray.txt" in line for line in completed.stdout.splitlines())
 
 
-def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file):
+def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file, warm_grader):
+    """Ctrl-C on the real `grade` process; the runs that resume it use the session's grader."""
     folder = tmp_path / "class"
     folder.mkdir()
     for number in range(6):
@@ -117,6 +119,7 @@ def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out), "--jobs", "2",
                "--data", str(standin_file)]
+    count("cli_graders")
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     database = out / "gradebook.sqlite"
     deadline = time.monotonic() + 300
@@ -141,8 +144,7 @@ def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file):
     assert 2 <= len(first) < 6
     time.sleep(1)
     assert [p.pid for p in in_flight if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
-    completed = run_cli("grade", str(folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
-                        timeout=900)
+    completed = warm_grader.main("grade", str(folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file))
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr.count(", already graded)") == len(first)
     with sqlite3.connect(database) as db:
@@ -153,5 +155,5 @@ def test_interrupted_batch_resumes_without_regrading(tmp_path, standin_file):
     assert len(rows) == 6 and all(float(row["score"]) == 100 for row in rows)
     changed = folder / "student0.ipynb"
     write_notebook(changed, CASES["mse-loss"].cells, exercise="keras-dense")
-    completed = run_cli("grade", str(folder), "--out", str(out), "--data", str(standin_file), timeout=900)
+    completed = warm_grader.main("grade", str(folder), "--out", str(out), "--data", str(standin_file))
     assert completed.stderr.count(", already graded)") == 5  # only the changed notebook is graded again

@@ -36,7 +36,7 @@ from autograder.report import model as report_model, plots
 from autograder.report.documents import render_html
 from autograder.sandbox.slots import SlotError
 from autograder.settings import Request
-from conftest import grade, run_cli, write_notebook
+from conftest import run_cli, write_notebook
 from corpus import lesson
 
 # A compiled, never-trained model whose predict takes far longer than the budget: many
@@ -49,23 +49,26 @@ model = Sequential([layers.Input((784,)), layers.Reshape((28, 28, 1)), layers.Up
 model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"""
 
 
-def grade_class(inputs: list[str], out: Path, standin_file: Path, jobs: int = 2) -> batch.BatchReport:
+def grade_class(inputs: list[str], out: Path, standin_file: Path, jobs: int = 2,
+                early: workers.Workers | None = None) -> batch.BatchReport:
     """`grade --jobs N --exercise keras-dense` in this process (so a test can set the grader's budgets)."""
     plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
-    return batch.run(inputs, out, plan, jobs, regrade=False, progress=progress.LogProgress(io.StringIO()))
+    return batch.run(inputs, out, plan, jobs, regrade=False, progress=progress.LogProgress(io.StringIO()),
+                     early=early)
 
 
 @pytest.mark.slow
-def test_a_slow_model_fails_only_itself(tmp_path, standin_file, monkeypatch):
+def test_a_slow_model_fails_only_itself(tmp_path, standin_file, warm_grader):
+    """On the session's slot, with an evaluator of its own whose budget is 5 s."""
     budget = 5.0
-    monkeypatch.setattr(evaluation, "EVALUATION_BUDGET_S", budget)
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / "alice.ipynb", lesson())
     write_notebook(folder / "mallory.ipynb", lesson(build=SLOW_MODEL, fit=None, evaluate=None))
     write_notebook(folder / "bob.ipynb", lesson())
     out = tmp_path / "out"
-    report = grade_class([str(folder)], out, standin_file)
+    with evaluation.Evaluator(budget=budget) as evaluator:
+        report = grade_class([str(folder)], out, standin_file, early=warm_grader.with_evaluator(evaluator))
     results = {o.submission.student: o.result for o in report.outcomes}
     for honest in ("alice", "bob"):
         assert results[honest]["score"] == 100.0, json.dumps(results[honest]["checks"], indent=1)
@@ -203,9 +206,9 @@ def test_stored_outputs_are_dropped_while_reading(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_notebook_large_only_by_its_outputs_is_graded(tmp_path, standin_file):
+def test_a_notebook_large_only_by_its_outputs_is_graded(tmp_path, standin_file, warm_grader):
     path = with_stored_outputs(write_notebook(tmp_path / "big.ipynb", lesson(), exercise="keras-dense"), 30)
-    status, document = grade(path, tmp_path, "--data", str(standin_file))
+    status, document = warm_grader.check(path, tmp_path, "--data", str(standin_file))
     assert (status, document["status"], document["score"]) == (0, "graded", 100.0)  # it got exit 2 at 25 MB
 
 
@@ -283,12 +286,13 @@ time.sleep(120)"""
 
 
 @pytest.mark.slow
-def test_memory_spread_over_forked_processes_is_held_to_the_cap(tmp_path, standin_file):
+def test_memory_spread_over_forked_processes_is_held_to_the_cap(tmp_path, standin_file, warm_grader):
     path = write_notebook(tmp_path / "forks.ipynb", [*lesson()[:2], FORKED_MEMORY, "print('after')"],
                           exercise="keras-dense")
     started = time.monotonic()
     # 2 GiB: the smallest cap a kernel with TensorFlow trains under (its address space is 1.1 GiB).
-    status, document = grade(path, tmp_path, "--data", str(standin_file), "--memory-mb", "2048")
+    status, document = warm_grader.check(path, tmp_path, "--data", str(standin_file), "--memory-mb", "2048",
+                                         cold=True)
     assert time.monotonic() - started < 100  # stopped at the cap, not at the 120 s sleep
     assert document["status"] == "kernel_died" and status == 1
     assert [c["status"] for c in document["cells"]][:2] == ["ok", "ok"]

@@ -16,7 +16,6 @@ from autograder import causes, checks, exercises, notebook, result
 from autograder.facts import Facts
 from autograder.report import documents, model
 from cascades import CASCADES, SLOW, write
-from conftest import run_cli
 from reports import RECORDINGS, report_of
 from test_reports import sentences
 
@@ -164,7 +163,7 @@ def test_unclosed_bracket_is_found_by_the_tokens():
 
 
 @pytest.fixture(scope="module")
-def cascading_class(tmp_path_factory, standin_file):
+def cascading_class(tmp_path_factory, standin_file, warm_grader):
     """The brief's cascading notebooks, graded for real once, as a class with `grade`."""
     root = tmp_path_factory.mktemp("cascades")
     folder = root / "submissions"
@@ -172,9 +171,9 @@ def cascading_class(tmp_path_factory, standin_file):
     for name in SLOW:
         write(folder / f"{name}.ipynb", CASCADES[name])
     out = root / "out"
-    completed = run_cli("grade", str(folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
-                        "--exercise", "keras-dense", timeout=900)
-    assert completed.returncode == 0, completed.stderr[-3000:]  # every notebook was graded
+    graded = warm_grader.grade(str(folder), "--jobs", "2", "--data", str(standin_file), "--exercise", "keras-dense",
+                               out=out)
+    assert graded.status == 0, graded.printed[-3000:]  # every notebook was graded
     return {name: json.loads((out / "results" / f"{name}.json").read_text()) for name in SLOW}, out
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from autograder import exercises
-from conftest import ROOT, grade, run_cli, write_notebook
+from conftest import REAL_DATA, ROOT, grade, run_cli, write_notebook
 from corpus import lesson
 
 
@@ -92,14 +92,14 @@ def test_exercise_from_metadata_reports_and_exit_0(tmp_path, standin_file):
 
 
 @pytest.mark.slow
-def test_terminal_summary_and_github_annotations_list_the_failures(tmp_path, standin_file):
+def test_terminal_summary_and_github_annotations_list_the_failures(tmp_path, standin_file, warm_grader):
     """On a terminal: failures first. In GitHub Actions (GITHUB_STEP_SUMMARY set): the
     Markdown report appended to the job summary and one ::error per failed check."""
     notebook = write_notebook(tmp_path / "bob.ipynb", lesson(fit=None))
     summary = tmp_path / "step-summary.md"
     summary.write_text("earlier step\n")
-    completed = run_cli("check", str(notebook), "--exercise", "keras-dense", "--data", str(standin_file),
-                        "--json", str(tmp_path / "bob.json"), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    completed = warm_grader.main("check", str(notebook), "--exercise", "keras-dense", "--data", str(standin_file),
+                                 "--json", str(tmp_path / "bob.json"), env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert completed.returncode == 1
     lines = [line for line in completed.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert len(lines) == 14 and lines[0].startswith("FAIL") and lines[-1].startswith("PASS")
@@ -118,34 +118,29 @@ def test_terminal_summary_and_github_annotations_list_the_failures(tmp_path, sta
 
 
 @pytest.mark.slow
-def test_nbformat_3_notebook_is_converted_and_graded(tmp_path, standin_file):
+def test_nbformat_3_notebook_is_converted_and_graded(tmp_path, standin_file, warm_grader):
     cells = [{"cell_type": "code", "input": source, "language": "python", "outputs": [], "metadata": {}}
              for source in lesson()]
     notebook = tmp_path / "old.ipynb"
     notebook.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
                                     "worksheets": [{"cells": cells, "metadata": {}}]}))
-    status, result = grade(notebook, tmp_path, "--exercise", "keras-dense", "--data", str(standin_file))
+    status, result = warm_grader.check(notebook, tmp_path, "--exercise", "keras-dense", "--data", str(standin_file))
     assert status == 0 and result["status"] == "graded"
 
 
 @pytest.mark.slow
-def test_shipped_solutions_pass_on_the_standin(tmp_path, standin_file):
-    for exercise in ("keras-dense", "keras-deeper"):
-        status, result = grade(ROOT / "solutions" / f"{exercise}.ipynb", tmp_path, "--data", str(standin_file))
-        assert status == 0, [c for c in result["checks"] if not c["passed"]]
-
-
-@pytest.mark.slow
-def test_shipped_solutions_pass_on_the_real_lesson_data(tmp_path, real_data_file):
-    for exercise in ("keras-dense", "keras-deeper"):
-        status, result = grade(ROOT / "solutions" / f"{exercise}.ipynb", tmp_path, "--data", str(real_data_file))
+@pytest.mark.parametrize("exercise", ["keras-dense", "keras-deeper"])
+def test_shipped_solutions_pass_on_the_standin_and_the_real_lesson_data(tmp_path, standin_file, warm_grader,
+                                                                        exercise):
+    for data_file in (standin_file, *([REAL_DATA] if REAL_DATA.is_file() else [])):
+        status, result = warm_grader.check(ROOT / "solutions" / f"{exercise}.ipynb", tmp_path, "--data", str(data_file))
         assert status == 0, [c for c in result["checks"] if not c["passed"]]
         assert result["metrics"]["test_accuracy"] >= 0.8
 
 
 @pytest.mark.slow
-def test_released_exercise_is_graded_as_not_done(tmp_path, standin_file):
-    status, result = grade(ROOT / "exercises" / "keras-dense.ipynb", tmp_path, "--data", str(standin_file))
+def test_released_exercise_is_graded_as_not_done(tmp_path, standin_file, warm_grader):
+    status, result = warm_grader.check(ROOT / "exercises" / "keras-dense.ipynb", tmp_path, "--data", str(standin_file))
     assert status == 1 and result["status"] == "graded" and result["score"] == 0
     assert "NotImplementedError" in next(c for c in result["checks"] if c["id"] == "data.load")["message"]
 

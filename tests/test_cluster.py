@@ -29,8 +29,11 @@ from cluster_faults import KILL_MARKER
 from conftest import ROOT, run_cli, write_notebook
 from corpus import CASES
 from dask_cluster import LocalCluster
+from process_budget import count
 
 CLASS = {"alice": "reference", "bob": "lesson-as-printed", "carol": "reference", "dave": "mse-loss"}
+# One cluster (a scheduler, two workers, each worker's slot and evaluator) for the whole file.
+pytestmark = pytest.mark.xdist_group("dask-cluster")
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +79,17 @@ def gradebook_rows(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def with_jobs(tmp_path_factory, class_folder, standin_file) -> dict[str, tuple]:
+def with_jobs(tmp_path_factory, class_folder, standin_file, warm_grader) -> dict[str, tuple]:
+    """The class graded with --jobs 2 on this machine (the session's grader)."""
     out = tmp_path_factory.mktemp("jobs") / "out"
-    completed = run_cli("grade", str(class_folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
-                        "--exercise", "keras-dense", timeout=900)
-    assert completed.returncode == 0, completed.stderr
+    graded = warm_grader.grade(str(class_folder), "--jobs", "2", "--data", str(standin_file),
+                               "--exercise", "keras-dense", out=out)
+    assert graded.status == 0, graded.printed
     return verdicts(out)
 
 
 def start_grading(out: Path, class_folder: Path, standin_file: Path, address: str) -> subprocess.Popen:
+    count("cli_graders")
     return subprocess.Popen(
         [sys.executable, "-m", "autograder", "grade", str(class_folder), "--out", str(out), "--scheduler", address,
          "--data", str(standin_file), "--exercise", "keras-dense"],

@@ -216,18 +216,17 @@ net.evaluate(test_data, test_labels)"""], set(), ""),
 
 
 @pytest.mark.slow
-def test_a_class_of_usual_cnn_mistakes_fails_the_checks_that_name_them(tmp_path, standin_file):
+def test_a_class_of_usual_cnn_mistakes_fails_the_checks_that_name_them(tmp_path, standin_file, warm_grader):
     """The class above graded once, as an instructor would: `grade --exercise keras-cnn`."""
-    from conftest import run_cli, write_notebook
+    from conftest import write_notebook
 
     folder = tmp_path / "submissions"
     folder.mkdir()
     for student, (cells, _failing, _words) in CNN_CLASS.items():
         write_notebook(folder / f"{student}.ipynb", cells)
     out = tmp_path / "out"
-    completed = run_cli("grade", str(folder), "--out", str(out), "--jobs", "2", "--data", str(standin_file),
-                        "--exercise", "keras-cnn", timeout=900)
-    assert completed.returncode == 0, completed.stderr[-3000:]  # every notebook graded (some fail checks)
+    graded = warm_grader.grade(str(folder), "--data", str(standin_file), "--exercise", "keras-cnn", out=out)
+    assert graded.status == 0, graded.printed[-3000:]  # every notebook graded (some fail checks)
     results = {student: json.loads((out / "results" / f"{student}.json").read_text()) for student in CNN_CLASS}
     wrong = {}
     for student, (_cells, expected, words) in CNN_CLASS.items():
@@ -251,11 +250,13 @@ def test_a_class_of_usual_cnn_mistakes_fails_the_checks_that_name_them(tmp_path,
 
 
 @pytest.mark.slow
-def test_the_solution_scores_full_marks_through_check(tmp_path, standin_file):
-    from conftest import ROOT, grade
+def test_the_solution_scores_full_marks_through_check(tmp_path, standin_file, warm_grader):
+    from conftest import ROOT
 
-    status, result = grade(ROOT / "solutions" / "keras-cnn.ipynb", tmp_path, "--exercise", "keras-cnn",
-                           "--data", str(standin_file), "--html", str(tmp_path / "report.html"))
+    solution = ROOT / "solutions" / "keras-cnn.ipynb"
+    completed = warm_grader.main("check", str(solution), "--exercise", "keras-cnn", "--data", str(standin_file),
+                                 "--json", str(tmp_path / "result.json"), "--html", str(tmp_path / "report.html"))
+    status, result = completed.returncode, json.loads((tmp_path / "result.json").read_text())
     assert status == 0 and result["score"] == result["max_score"] == 100.0, \
         [(c["id"], c["message"]) for c in result["checks"] if not c["passed"]]
     assert result["metrics"]["test_accuracy"] >= 0.9  # the stand-in's measured range: 0.91-0.96

@@ -1,20 +1,24 @@
-"""Same submission, same grade: five gradings of each of several submissions agree exactly,
-including one whose accuracy sits exactly on the threshold, and the warm batch agrees
-with a cold `check` of each."""
+"""Same submission, same grade.
+
+- Copies of one notebook handed in by two students of one class (graded_classes.COPIES) are
+  graded exactly alike: verdicts, messages, accuracy, every predicted probability and the
+  training history, although they run in different jobs of the slot, side by side.
+- The warm batch agrees with a cold `check` to the last probability (the honest student of the
+  hostile class, checked alone in a cold kernel).
+- A model whose accuracy sits exactly on the threshold passes, and one wrong prediction more
+  would fail it: the threshold is a pure function of the recorded facts.
+"""
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import pytest
 
-from conftest import grade, run_cli, write_notebook
-from corpus import CASES
+from autograder import checks, exercises
+from graded_classes import COPIES, COPY_SUFFIX, HOSTILE_CLASS, WARM_CLASSES
+from test_checks import recorded
 
-pytestmark = pytest.mark.slow
-
-SUBMISSIONS = ["reference", "wrong-epochs-and-batch", "sigmoid-output", "deeper-missing-hidden-layer"]
-EDGE = "wrong-epochs-and-batch"  # graded with its own accuracy as the threshold
-RUNS = 5
+EDGE = "wrong-epochs-and-batch"  # recorded; graded with its own accuracy as the threshold
 
 
 def fingerprint(result: dict) -> dict:
@@ -25,42 +29,36 @@ def fingerprint(result: dict) -> dict:
             "history": result["details"]["history"]}
 
 
-def test_five_gradings_agree_exactly_even_on_the_threshold(tmp_path, standin_file):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    cold = {}
-    for name in SUBMISSIONS:
-        case = CASES[name]
-        notebook = write_notebook(sources / f"{name}.ipynb", case.cells, case.exercise)
-        _, cold[name] = grade(notebook, tmp_path, "--data", str(standin_file))
-    edge = cold[EDGE]["metrics"]["test_accuracy"]
-    assert 0.4 < edge < 1.0  # a real edge: one more wrong prediction fails it
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("group", [pytest.param(group, marks=pytest.mark.xdist_group(group))
+                                   for group in WARM_CLASSES])
+def test_copies_in_a_class_are_graded_exactly_alike(group, corpus_class):
+    results = corpus_class(group).results
+    for name in COPIES[group]:
+        original, copy = results[name], results[f"{name}{COPY_SUFFIX}"]
+        assert original["execution"] == copy["execution"]
+        assert fingerprint(original) == fingerprint(copy), name
 
-    for name, threshold in ((EDGE, edge), (EDGE, round(edge + 0.01, 2))):
-        _, again = grade(sources / f"{name}.ipynb", tmp_path, "--data", str(standin_file),
-                         "--threshold", str(threshold))
-        accuracy = next(c for c in again["checks"] if c["id"] == "accuracy.threshold")
-        assert accuracy["passed"] == (threshold == edge), (threshold, accuracy["message"])
 
-    submissions = tmp_path / "class"
-    submissions.mkdir()
-    for name in SUBMISSIONS:
-        for run in range(RUNS):
-            (submissions / f"{name}--{run}.ipynb").write_bytes((sources / f"{name}.ipynb").read_bytes())
-    out = tmp_path / "out"
-    completed = run_cli("grade", str(submissions), "--out", str(out), "--data", str(standin_file), "--jobs", "2",
-                        "--threshold", str(edge), timeout=1200)
-    assert completed.returncode in (0, 1), completed.stderr[-3000:]
-    for name in SUBMISSIONS:
-        results = [json.loads((out / "results" / f"{name}--{run}.json").read_text()) for run in range(RUNS)]
-        assert all(r["execution"] == "warm" for r in results) or results[0]["isolation"] == "rlimits"
-        prints = [fingerprint(r) for r in results]
-        assert all(p == prints[0] for p in prints), name
-        expected = fingerprint(cold[name])
-        assert prints[0]["probabilities"] == expected["probabilities"], name
-        assert prints[0]["accuracy"] == expected["accuracy"], name
-        # The batch's threshold is the edge submission's accuracy, not the default.
-        assert {k: v[0] for k, v in prints[0]["verdicts"].items() if k != "accuracy.threshold"} == \
-               {k: v[0] for k, v in expected["verdicts"].items() if k != "accuracy.threshold"}, name
-    edge_results = [json.loads((out / "results" / f"{EDGE}--{run}.json").read_text()) for run in range(RUNS)]
-    assert all(next(c for c in r["checks"] if c["id"] == "accuracy.threshold")["passed"] for r in edge_results)
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.xdist_group(HOSTILE_CLASS)
+def test_the_warm_batch_agrees_with_a_cold_check_to_the_last_probability(corpus_class):
+    run = corpus_class(HOSTILE_CLASS)
+    warm, cold = run.results["honest"], run.alone
+    assert (warm["execution"], cold["execution"]) == ("warm", "cold") or warm["isolation"] == "rlimits"
+    assert fingerprint(warm) == fingerprint(cold)
+
+
+def test_a_model_exactly_on_the_threshold_passes_and_one_hundredth_more_fails():
+    facts = recorded(EDGE)
+    edge = facts.test_accuracy
+    assert edge is not None and 0.4 < edge < 1.0  # a real edge: one more wrong prediction fails it
+    exercise = exercises.get(facts.exercise)
+    for threshold, passes in ((edge, True), (round(edge + 0.01, 2), False)):
+        result = {r.id: r for r in checks.run_checks(facts, dataclasses.replace(exercise, threshold=threshold))}
+        accuracy = result["accuracy.threshold"]
+        assert accuracy.passed is passes, (threshold, accuracy.message)
+        assert all(r.passed == other.passed for r, other in zip(result.values(), checks.run_checks(facts, exercise))
+                   if r.id != "accuracy.threshold")

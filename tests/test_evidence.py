@@ -272,7 +272,7 @@ CLASS = {
 
 
 @pytest.mark.slow
-def test_a_class_of_memorisers_and_forgers_fails_what_they_forged_and_keeps_the_rest(tmp_path):
+def test_a_class_of_memorisers_and_forgers_fails_what_they_forged_and_keeps_the_rest(tmp_path, warm_grader):
     """Graded once with the default holdout (the one `data standin` wrote beside the data)."""
     data_file = tmp_path / "data" / "fashion.npz"
     data_file.parent.mkdir()
@@ -282,7 +282,7 @@ def test_a_class_of_memorisers_and_forgers_fails_what_they_forged_and_keeps_the_
     for name, cells in CLASS.items():
         write_notebook(submissions / f"{name}.ipynb", cells, "keras-dense")
     out = tmp_path / "out"
-    completed = run_cli("grade", str(submissions), "--out", str(out), "--data", str(data_file), "--jobs", "2")
+    completed = warm_grader.main("grade", str(submissions), "--out", str(out), "--data", str(data_file), "--jobs", "2")
     assert completed.returncode in (0, 1), completed.stderr[-3000:]
     results = {name: json.loads((out / "results" / f"{name}.json").read_text()) for name in CLASS}
     checks = {name: {c["id"]: c for c in result["checks"]} for name, result in results.items()}

@@ -22,7 +22,7 @@ from autograder.errors import UsageError
 from autograder.facts import Facts
 from autograder.plan import make_plan
 from autograder.settings import Request
-from conftest import ROOT, grade, run_cli, write_notebook
+from conftest import IN_PROCESS_KERAS, ROOT, Imported, run_cli, write_notebook
 
 RECORDINGS = Path(__file__).parent / "recorded"
 
@@ -177,8 +177,8 @@ def test_a_notebooks_metadata_may_name_built_in_exercises_only():
 
 # --- the checks, generalised over the declared model ------------------------------
 
-keras = pytest.importorskip("keras")
-L = keras.layers
+keras = Imported("keras")
+L = Imported("keras", "layers")
 
 
 def recorded(name: str = "reference") -> Facts:
@@ -220,6 +220,7 @@ def cnn_functional():
     return keras.Model(inputs, L.Softmax()(L.Dense(3)(x)))
 
 
+@IN_PROCESS_KERAS
 @pytest.mark.parametrize("build", [cnn_reference, cnn_functional], ids=["lesson", "functional-aliases-objects"])
 def test_a_cnn_and_its_equivalent_forms_pass_the_model_checks(tmp_path, build):
     cnn = exercise_file.parse(CNN, "cnn.toml")
@@ -262,6 +263,7 @@ CNN_MISTAKES = [  # (name, model, the failing model checks, what architecture or
 ]
 
 
+@IN_PROCESS_KERAS
 @pytest.mark.parametrize("build,failing,says", [c[1:] for c in CNN_MISTAKES], ids=[c[0] for c in CNN_MISTAKES])
 def test_cnn_mistakes_fail_the_right_model_checks_and_say_what_differs(tmp_path, build, failing, says):
     results = verdicts(with_model(build(), tmp_path), exercise_file.parse(CNN, "cnn.toml"))
@@ -269,6 +271,7 @@ def test_cnn_mistakes_fail_the_right_model_checks_and_say_what_differs(tmp_path,
     assert any(says in results[c].message for c in failing), [results[c].message for c in failing]
 
 
+@IN_PROCESS_KERAS
 def test_a_dense_exercise_names_the_layer_whose_units_differ(tmp_path):
     wider = exercise_file.parse(WIDER, "wider.toml")
     model = keras.Sequential([keras.Input((784,)), L.Dense(32, activation="relu"), L.Dense(8, activation="relu"),
@@ -381,16 +384,16 @@ DIFFERING = {"model.architecture", "compile.optimizer", "fit.settings", "fit.val
 
 
 @pytest.mark.slow
-def test_a_toml_only_exercise_grades_its_solution_and_fails_the_lessons_where_they_differ(tmp_path):
+def test_a_toml_only_exercise_grades_its_solution_and_fails_the_lessons_where_they_differ(tmp_path, warm_grader):
     exercise = write(tmp_path, WIDER)
     solves = write_notebook(tmp_path / "solves.ipynb", WIDER_SOLUTION)
     lesson = ROOT / "solutions" / "keras-dense.ipynb"
-    status, solved = grade(solves, tmp_path, "--exercise", str(exercise))
+    status, solved = warm_grader.check(solves, tmp_path, "--exercise", str(exercise))
     assert status == 0, [(c["id"], c["message"]) for c in solved["checks"] if not c["passed"]]
     assert solved["exercise"] == "dense-32-16" and solved["max_score"] == 110.0
     titles = {c["id"]: c["title"] for c in solved["checks"]}
     assert "RMSprop" in titles["compile.optimizer"] and "5 epochs" in titles["fit.settings"]
-    status, other = grade(lesson, tmp_path, "--exercise", str(exercise))
+    status, other = warm_grader.check(lesson, tmp_path, "--exercise", str(exercise))
     failed = {c["id"] for c in other["checks"] if not c["passed"]}
     assert status == 1 and DIFFERING <= failed and failed - DIFFERING <= {"accuracy.threshold"}, failed
 
@@ -411,7 +414,7 @@ CNN_FLATTENED = [CNN_SOLUTION[0], WIDER_SOLUTION[1], CNN_SOLUTION[1],
 
 
 @pytest.mark.slow
-def test_grade_takes_a_cnn_exercise_file_for_a_class(tmp_path):
+def test_grade_takes_a_cnn_exercise_file_for_a_class(tmp_path, warm_grader):
     """`grade --exercise FILE` (the batch path): the CNN passes with aliases and a Dropout the file does not
     declare; flattening the images for it fails data.reshape and what follows, saying why."""
     exercise = write(tmp_path, CNN)
@@ -420,7 +423,8 @@ def test_grade_takes_a_cnn_exercise_file_for_a_class(tmp_path):
     write_notebook(submissions / "ada.ipynb", CNN_SOLUTION)
     write_notebook(submissions / "ben.ipynb", CNN_FLATTENED)
     out = tmp_path / "out"
-    completed = run_cli("grade", str(submissions), "--out", str(out), "--exercise", str(exercise), "--jobs", "2")
+    completed = warm_grader.main("grade", str(submissions), "--out", str(out), "--exercise", str(exercise),
+                                 "--jobs", "2")
     assert completed.returncode == 0, completed.stderr[-2000:]
     results = {path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")}
     failed = {name: {c["id"] for c in result["checks"] if not c["passed"]} for name, result in results.items()}

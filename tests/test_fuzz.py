@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, Phase, example, given, settings, strategies 
 
 from autograder import exercises, notebook
 from autograder.collect import collect
-from conftest import run_cli
 
 KNOWN = tuple(exercises.EXERCISES)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -187,7 +186,8 @@ def test_any_archive_gives_submissions_and_reasons_and_writes_nothing(tmp_path, 
 @settings(max_examples=2, deadline=None, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(raw_inputs, min_size=10, max_size=10), st.lists(entries, min_size=3, max_size=3), st.booleans())
-def test_a_generated_class_is_graded_to_the_end(tmp_path, standin_file, notebooks, archives, given_exercise):
+def test_a_generated_class_is_graded_to_the_end(tmp_path, standin_file, warm_grader, notebooks, archives,
+                                                given_exercise):
     """A class of generated files through `autograder grade`: it finishes, and every input is in
     the gradebook or the list of files that could not be read. The simplest class is graded
     without --exercise: each notebook's exercise then comes from its name or its metadata."""
@@ -200,8 +200,8 @@ def test_a_generated_class_is_graded_to_the_end(tmp_path, standin_file, notebook
         (folder / f"lms{index}.zip").write_bytes(build_zip(items))
     out = tmp_path / f"out-{time.monotonic_ns()}"
     exercise = ["--exercise", "keras-dense"] if given_exercise else []
-    completed = run_cli("grade", str(folder), "--out", str(out), *exercise, "--data",
-                        str(standin_file), "--jobs", "2", "--timeout", "60", timeout=900)
+    completed = warm_grader.main("grade", str(folder), "--out", str(out), *exercise, "--data",
+                                 str(standin_file), "--jobs", "2", "--timeout", "60")
     assert completed.returncode in (0, 1), completed.stderr[-3000:]
     summary = (out / "summary.html").read_text()
     graded = {path.stem for path in (out / "results").glob("*.json")}

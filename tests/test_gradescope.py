@@ -13,6 +13,7 @@ import pytest
 from autograder.exercises import get
 from conftest import run_cli, write_notebook
 from corpus import CASES, lesson
+from process_budget import count
 
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "output_format", "visibility", "tags"}
 
@@ -42,6 +43,7 @@ def run_autograder(root, path="/usr/bin:/bin"):
     venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     venv_python.chmod(0o755)
     env = {"PATH": path, "GRADESCOPE_AUTOGRADER_ROOT": str(root), "HOME": str(root)}
+    count("cli_graders")  # Gradescope's run_autograder: an `autograder` process of its own
     completed = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
                                env=env, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]

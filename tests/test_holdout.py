@@ -11,7 +11,7 @@ from autograder import data, plan
 from autograder.errors import UsageError
 from autograder.report import documents, model as report_model
 from autograder.sandbox import isolation
-from conftest import grade, run_cli, write_notebook
+from conftest import write_notebook
 from corpus import lesson
 
 
@@ -60,13 +60,14 @@ def _accuracy_check(result):
 
 @pytest.mark.slow
 def test_the_verdict_comes_from_the_holdout_and_students_see_only_what_is_allowed(tmp_path, standin_file,
-                                                                                  holdouts):
+                                                                                  holdouts, warm_grader):
     notebook = write_notebook(tmp_path / "student.ipynb", lesson(), "keras-dense")
-    status, fair = grade(notebook, tmp_path, "--data", str(standin_file), "--holdout", str(holdouts / "fair.npz"))
+    status, fair = warm_grader.check(notebook, tmp_path, "--data", str(standin_file),
+                                     "--holdout", str(holdouts / "fair.npz"))
     assert status == 0 and fair["metrics"]["holdout_accuracy"] >= 0.8 and fair["metrics"]["holdout_size"] == 100
     assert "never saw it also reaches 0.80" in _accuracy_check(fair)["message"]
 
-    status, wrong = grade(notebook, tmp_path, "--data", str(standin_file),
+    status, wrong = warm_grader.check(notebook, tmp_path, "--data", str(standin_file),
                           "--holdout", str(holdouts / "mislabelled.npz"))
     assert status == 1 and wrong["score"] == 90.0
     check = _accuracy_check(wrong)
@@ -80,7 +81,7 @@ def test_the_verdict_comes_from_the_holdout_and_students_see_only_what_is_allowe
     assert f"never saw: <strong>{hidden_number}" not in documents.render_html(report)
     assert hidden_number not in check["message"]
 
-    status, shown = grade(notebook, tmp_path, "--data", str(standin_file),
+    status, shown = warm_grader.check(notebook, tmp_path, "--data", str(standin_file),
                           "--holdout", str(holdouts / "mislabelled.npz"), "--show-holdout")
     assert f"{hidden_number} on 100 images your notebook never saw" in _accuracy_check(shown)["message"]
     assert f"never saw: <strong>{hidden_number}</strong>" in documents.render_html(report_model.build(shown))
@@ -88,7 +89,7 @@ def test_the_verdict_comes_from_the_holdout_and_students_see_only_what_is_allowe
 
 @pytest.mark.slow
 def test_a_notebook_cannot_find_the_holdout_and_the_class_gets_both_accuracies(tmp_path, standin_file,
-                                                                              holdouts):
+                                                                              holdouts, warm_grader):
     """The holdout stays out of every sandbox: a notebook looking for it by its path and in its
     folder finds nothing (finding it would cost it its training data). The instructor's
     gradebook lists both accuracies."""
@@ -100,8 +101,8 @@ def test_a_notebook_cannot_find_the_holdout_and_the_class_gets_both_accuracies(t
     write_notebook(submissions / "peeker.ipynb", lesson(before={"fit": peek}), "keras-dense")
     write_notebook(submissions / "honest.ipynb", lesson(), "keras-dense")
     out = tmp_path / "out"
-    completed = run_cli("grade", str(submissions), "--out", str(out), "--data", str(standin_file),
-                        "--holdout", str(secret), "--jobs", "2")
+    completed = warm_grader.main("grade", str(submissions), "--out", str(out), "--data", str(standin_file),
+                                 "--holdout", str(secret), "--jobs", "2")
     assert completed.returncode == 0, completed.stderr[-2000:]
     rows = {row["student_id"]: row for row in csv.DictReader(open(out / "grades.csv"))}
     for student in ("peeker", "honest"):

@@ -15,10 +15,11 @@ import zipfile
 
 import pytest
 
-from conftest import run_cli, write_notebook
+from conftest import write_notebook
 from corpus import CASES
 
-pytestmark = pytest.mark.slow
+# One class graded once: every test of this file on the worker that grades it.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile-ids")]
 
 INJECTION = '=HYPERLINK("http:evil","click")'
 LONG = "x" * 120
@@ -33,7 +34,7 @@ def forged_zip(path, notebook):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, standin_file):
+def graded(tmp_path_factory, standin_file, warm_grader):
     root = tmp_path_factory.mktemp("hostile")
     forged = write_notebook(root / "forged.ipynb", CASES["never-trained"].cells)
     download = root / "download"
@@ -52,8 +53,8 @@ def graded(tmp_path_factory, standin_file):
     write_notebook(submitted / "dave" / "keras-dense" / "keras-dense.ipynb", CASES["reference"].cells)
     forged_zip(submitted / "carol" / "keras-dense" / "backup.zip", forged)
     out = root / "out"
-    completed = run_cli("grade", str(download), str(submitted), "--out", str(out), "--jobs", "2", "--data",
-                        str(standin_file), "--format", "canvas", timeout=900)
+    completed = warm_grader.main("grade", str(download), str(submitted), "--out", str(out), "--jobs", "2", "--data",
+                                 str(standin_file), "--format", "canvas")
     rows = {row["student_id"]: row for row in csv.DictReader(open(out / "grades.csv", newline=""))}
     return completed, out, rows
 

@@ -10,7 +10,7 @@ import pytest
 
 import hostile
 from autograder.report import escaping
-from conftest import run_cli, write_notebook
+from conftest import write_notebook
 from corpus import lesson
 
 pytestmark = pytest.mark.slow
@@ -32,13 +32,13 @@ raise ValueError(payload)'''
 CELLS = lesson(build=BUILD, after={"evaluate": RAISE})
 
 
-def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path, standin_file):
+def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path, standin_file, warm_grader):
     notebook = write_notebook(tmp_path / f"{hostile.STUDENT}.ipynb", CELLS)
     paths = {kind: tmp_path / f"report.{kind}" for kind in ("md", "html", "json")}
     summary = tmp_path / "step-summary.md"
-    completed = run_cli("check", str(notebook), "--markdown", str(paths["md"]), "--html", str(paths["html"]),
-                        "--json", str(paths["json"]), "--data", str(standin_file), "--exercise", "keras-dense",
-                        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "NO_COLOR": None})
+    completed = warm_grader.main("check", str(notebook), "--markdown", str(paths["md"]), "--html", str(paths["html"]),
+                                 "--json", str(paths["json"]), "--data", str(standin_file), "--exercise", "keras-dense",
+                                 env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "NO_COLOR": None})
     document = json.loads(paths["json"].read_text())
     assert document["status"] == "graded", completed.stderr[-2000:]
     failed = {c["id"]: c for c in document["checks"] if not c["passed"]}
@@ -69,16 +69,16 @@ def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path
     assert "\u202e" not in markdown + paths["html"].read_text()
 
 
-def test_grade_in_github_actions_shows_a_hostile_student_as_text(tmp_path, standin_file):
+def test_grade_in_github_actions_shows_a_hostile_student_as_text(tmp_path, standin_file, warm_grader):
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / f"{hostile.STUDENT}.ipynb", CELLS)
     # graded too: identity.py drops the escape codes from its id, which the summary spells out
     write_notebook(folder / f"{hostile.NAME}.ipynb", CELLS)
     summary = tmp_path / "step-summary.md"
-    completed = run_cli("grade", str(folder), "--out", str(tmp_path / "out"), "--jobs", "1", "--data",
-                        str(standin_file), "--exercise", "keras-dense",
-                        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    completed = warm_grader.main("grade", str(folder), "--out", str(tmp_path / "out"), "--jobs", "2", "--data",
+                                 str(standin_file), "--exercise", "keras-dense",
+                                 env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert completed.returncode == 0, completed.stderr[-2000:]
     hostile.assert_terminal_safe(completed.stdout)
     hostile.assert_terminal_safe(completed.stderr)

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from autograder import modelfile
+from conftest import IN_PROCESS_KERAS, Imported
 
-keras = pytest.importorskip("keras")
+keras = Imported("keras")
+# Every test here saves a real Keras model in this process: all on the worker that imports Keras.
+pytestmark = IN_PROCESS_KERAS
 
 
 def saved(model, tmp_path, compile=None, train=False):
@@ -61,11 +64,12 @@ def test_equivalent_forms_describe_alike(tmp_path):
 
 @pytest.mark.parametrize("loss, name", [
     ("mse", "mean_squared_error"),
-    (keras.losses.categorical_crossentropy, "categorical_crossentropy"),
-    (keras.losses.SparseCategoricalCrossentropy(), "sparse_categorical_crossentropy"),
+    (lambda: keras.losses.categorical_crossentropy, "categorical_crossentropy"),
+    (lambda: keras.losses.SparseCategoricalCrossentropy(), "sparse_categorical_crossentropy"),
     ("binary_crossentropy", "binary_crossentropy"),
-])
+], ids=["mse", "function", "object", "binary"])
 def test_losses_are_named_canonically(tmp_path, loss, name):
+    loss = loss() if callable(loss) else loss  # Keras is imported when the test runs, not when it is collected
     raw = saved(dense_model(keras.layers.Dense(3)), tmp_path, compile=dict(loss=loss, optimizer="sgd"))
     structure = modelfile.describe(modelfile.read_config(raw))
     assert structure.loss["name"] == name

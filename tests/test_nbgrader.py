@@ -7,7 +7,7 @@ import pytest
 
 from autograder import exercises
 from autograder.release import verdict_cells
-from conftest import ROOT, grade
+from conftest import ROOT
 from nbgrader_course import course, nbgrader, submit
 
 
@@ -76,7 +76,8 @@ LOOKALIKE = {"autograder/__init__.py": "",
 
 
 @pytest.mark.slow
-def test_nbgrader_autograde_records_the_verdicts_of_check_and_forged_verdicts_get_nothing(tmp_path, standin_file):
+def test_nbgrader_autograde_records_the_verdicts_of_check_and_forged_verdicts_get_nothing(tmp_path, standin_file,
+                                                                                         warm_grader):
     from nbgrader.api import Gradebook
 
     root = course(tmp_path / "course", standin_file, graded_outside_kernel=True)
@@ -96,7 +97,7 @@ def test_nbgrader_autograde_records_the_verdicts_of_check_and_forged_verdicts_ge
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Grading keras-dense/keras-dense with the autograder, outside any kernel" in completed.stderr
 
-    _, alone = grade(wrong, tmp_path, "--exercise", "keras-dense", "--data", str(standin_file))
+    _, alone = warm_grader.check(wrong, tmp_path, "--exercise", "keras-dense", "--data", str(standin_file))
     assert alone["score"] < 100
     exercise = exercises.get("keras-dense")
     nothing = dict.fromkeys(exercise.check_ids, 0.0)  # the attackers did none of the work

@@ -10,6 +10,7 @@ import pytest
 from autograder.exercises import get
 from conftest import write_notebook
 from corpus import CASES
+from process_budget import count
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +23,7 @@ def test_every_check_is_a_test_with_the_verdict_of_check(tmp_path, standin_file)
     (folder / "corrupt.ipynb").write_text("{ not json")
     report = tmp_path / "junit.xml"
     # Run from an empty folder, as a course repository would: no project conftest or ini.
+    count("cli_graders")
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "--autograder", str(folder), "--exercise", "keras-dense",
          "--autograder-data", str(standin_file), "--junitxml", str(report), "-p", "no:cacheprovider"],

@@ -10,16 +10,10 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.plan import make_plan
 from autograder.sandbox import Limits, isolation, run_notebook
-from autograder.settings import Request
 
 pytestmark = pytest.mark.slow
 MODES = ["bubblewrap", "rlimits"]
-
-
-def plan_for(data_file):
-    return make_plan(Request(exercise="keras-dense", data=str(data_file)))
 
 
 def run(cells, data_file, tmp_path, mode, **limits):
@@ -127,8 +121,9 @@ def test_memory_and_output_are_capped(tmp_path, standin_file, mode):
 def test_wall_clock_limit_holds_even_when_sigint_is_ignored(tmp_path, standin_file, mode):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     started = time.monotonic()
+    # The cell's own limit ends the spinning cell (8 s of CPU, not the run's 25).
     record = run(["x = 1", stubborn, "y = 2"], standin_file, tmp_path, mode, timeout_s=25,
-                 cell_timeout_s=25)
+                 cell_timeout_s=8)
     elapsed = time.monotonic() - started
     assert record.status == "timeout"
     assert elapsed < 25 + 30, elapsed
@@ -143,29 +138,12 @@ def test_a_dead_kernel_is_reported(tmp_path, standin_file):
     assert record.status == "kernel_died" and statuses == {0: "ok", 1: "died", 2: "not_run"}
 
 
-def test_grading_is_deterministic(tmp_path, standin_file):
-    from autograder import pipeline
-    from conftest import write_notebook
-    from corpus import lesson
-
-    notebook = write_notebook(tmp_path / "same.ipynb", lesson())
-    captured = []
-    for _ in range(2):
-        result = pipeline.grade_notebook(str(notebook), plan_for(standin_file),
-                                         on_facts=captured.append)
-        assert result["score"] == 100.0
-    first, second = captured
-    assert first.probabilities == second.probabilities
-    assert first.test_accuracy == second.test_accuracy
-    history = [next(c for c in f.calls if c["kind"] == "fit")["history"] for f in captured]
-    assert history[0] == history[1]
-
-
-def test_recorded_facts_are_current(tmp_path):
-    """The facts the fast tests use still match what a real run records."""
+def test_recorded_facts_are_current(tmp_path, warm_grader):
+    """The facts the fast tests use still match what a real run records (in a cold kernel, as
+    record_facts.py records them)."""
     from record_facts import record, stable
 
-    fresh = stable(json.loads(json.dumps(record("reference", tmp_path))))
+    fresh = stable(json.loads(json.dumps(record("reference", tmp_path, warm_grader.workers.shared_evaluator()))))
     stored = json.loads((Path(__file__).parent / "recorded" / "reference.json").read_text())
     assert differences(fresh, stored) == []
 

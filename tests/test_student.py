@@ -6,9 +6,11 @@ showed.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import datetime
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,8 +19,9 @@ from nbclient import NotebookClient
 from autograder.exercises import TASKS
 from conftest import ROOT, write_notebook
 from corpus import CASES
+from record_facts import LIVE, LIVE_PREFIX
 
-pytestmark = pytest.mark.slow
+RECORDINGS = Path(__file__).parent / "recorded"
 
 VERDICT = re.compile(r'data-check="([^"]+)" data-verdict="(passed|failed)"')
 
@@ -84,6 +87,7 @@ def step_cells(node):
             if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("selfcheck-")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exercise", ["keras-dense", "keras-deeper"])
 def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, standin_file, exercise):
     path = filled_release(tmp_path, exercise)
@@ -118,6 +122,7 @@ def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, 
     assert seconds(cells["selfcheck-evaluate"]) < seconds(fit), (seconds(cells["selfcheck-evaluate"]), seconds(fit))
 
 
+@pytest.mark.slow
 def test_released_exercise_as_handed_out_says_each_step_is_not_started(tmp_path, standin_file):
     """...at once: with nothing to measure, no evaluator process is started (its TensorFlow
     import took 6-11 s of `ex.check('evaluate')`)."""
@@ -139,30 +144,39 @@ def test_released_exercise_as_handed_out_says_each_step_is_not_started(tmp_path,
     assert_no_traceback_of_ours(node)
 
 
-# Mistakes and equivalent forms from the corpus, each with every check's expected verdict.
-PARITY = ["keras-input-layer", "lesson-as-printed", "sigmoid-output", "mse-loss", "no-validation-split",
-          "never-trained", "evaluated-on-training-data", "name-error-dense-not-imported",
-          "deeper-missing-hidden-layer", "trained-on-test-data"]
-
-
-@pytest.mark.parametrize("name", PARITY)
-def test_check_all_gives_the_verdicts_of_autograder_check(tmp_path, standin_file, name):
+@pytest.mark.parametrize("name", LIVE)
+def test_check_all_gives_the_verdicts_of_autograder_check(name):
     """A student's notebook with the self-check set up first and `ex.check_all()` last shows
-    exactly the corpus's expected verdicts, which `autograder check` is held to in test_corpus."""
-    case = CASES[name]
-    setup = f"from autograder.student import Exercise\nex = Exercise({case.exercise!r})"
-    path = write_notebook(tmp_path / f"{name}.ipynb", [setup, *case.cells, "ex.check_all()"], case.exercise)
-    node = execute(path, standin_file)
-    html, text = shown(node.cells[-1])
-    verdicts = dict(VERDICT.findall(html))
+    exactly the corpus's expected verdicts, which `autograder check` is held to in test_corpus.
+    The facts are those the self-check saw in a real kernel (record_facts.py, LIVE); the panel is
+    the one that cell shows."""
+    from autograder import checks
     from autograder.exercises import get
+    from autograder.facts import Facts
+    from autograder.report import inline
 
-    expected = {check_id: "failed" if check_id in case.failing else "passed"
-                for check_id in get(case.exercise).check_ids}
-    assert verdicts == expected, text
-    assert_no_traceback_of_ours(node)
+    case = CASES[name]
+    facts = Facts.from_dict(json.loads((RECORDINGS / f"{LIVE_PREFIX}{name}.json").read_text()))
+    exercise = get(case.exercise)
+    results = checks.run_checks(facts, exercise)
+    panel = inline.all_panel(results, sum(r.points for r in results), exercise.max_score, facts.test_accuracy)
+    verdicts = dict(VERDICT.findall(panel._repr_html_()))
+    expected = {check_id: "failed" if check_id in case.failing else "passed" for check_id in exercise.check_ids}
+    assert verdicts == expected, repr(panel)
 
 
+@pytest.mark.slow
+def test_live_facts_are_current(tmp_path):
+    """The self-check's recorded facts still match what a real kernel records: one case, live."""
+    from record_facts import record_live
+    from test_sandbox import differences
+
+    fresh = record_live("sigmoid-output", tmp_path)
+    stored = json.loads((RECORDINGS / f"{LIVE_PREFIX}sigmoid-output.json").read_text())
+    assert differences(fresh, stored) == []
+
+
+@pytest.mark.slow
 def test_checks_are_kind_to_odd_calls_and_fast_on_structure(tmp_path, standin_file):
     """An unknown step, a hint, a check before anything exists and a broken data path are notes, not
     tracebacks; a structure check on the live kernel takes well under a second."""
@@ -197,12 +211,11 @@ def test_checks_are_kind_to_odd_calls_and_fast_on_structure(tmp_path, standin_fi
     assert_no_traceback_of_ours(node)
 
 
-def test_self_check_cells_do_nothing_when_the_autograder_grades_the_notebook(tmp_path, standin_file):
+@pytest.mark.slow
+def test_self_check_cells_do_nothing_when_the_autograder_grades_the_notebook(tmp_path, standin_file, warm_grader):
     """In the grader's sandbox the kernel is recorded by the grader; the self-check stays out of
     the way, so the notebook grades exactly as without it."""
-    from conftest import grade
-
     path = filled_release(tmp_path, "keras-dense")
-    status, result = grade(path, tmp_path, "--data", str(standin_file))
+    status, result = warm_grader.check(path, tmp_path, "--data", str(standin_file))
     assert status == 0 and result["score"] == 100.0
     assert not [c for c in result["cells"] if c["status"] != "ok"]

@@ -17,7 +17,7 @@ import pytest
 
 import autograder
 from autograder.sandbox import isolation
-from conftest import grade, write_notebook
+from conftest import write_notebook
 from corpus import lesson
 
 pytestmark = pytest.mark.skipif(not isolation.running_as_root(), reason="the user switch happens only for root")
@@ -38,7 +38,8 @@ print(sorted(os.listdir(scratch)))"""
 
 
 @pytest.mark.slow
-def test_a_hostile_notebook_graded_as_root_without_bubblewrap_is_an_unprivileged_user(tmp_path, standin_file):
+def test_a_hostile_notebook_graded_as_root_without_bubblewrap_is_an_unprivileged_user(tmp_path, standin_file,
+                                                                                       warm_grader):
     folder = Path(tempfile.mkdtemp(prefix="autograder-root-files-"))
     folder.chmod(0o755)
     secret, readable = folder / "secret.txt", folder / "public.txt"
@@ -50,8 +51,8 @@ def test_a_hostile_notebook_graded_as_root_without_bubblewrap_is_an_unprivileged
     try:
         cells = list(attack(secret, readable, planted))
         notebook = write_notebook(tmp_path / "hostile.ipynb", cells + lesson())
-        status, result = grade(notebook, tmp_path, "--exercise", "keras-dense", "--data", str(standin_file),
-                               "--isolation", "rlimits")
+        status, result = warm_grader.check(notebook, tmp_path, "--exercise", "keras-dense", "--data",
+                                           str(standin_file), "--isolation", "rlimits")
     finally:
         secret.unlink()
         readable.unlink()

@@ -49,10 +49,12 @@ def test_preload_refuses_to_serve_with_threads_running():
 
 
 @pytest.fixture(scope="module")
-def slot():
-    warm = Slot(capacity=2)
-    yield warm
-    warm.close()
+def slot(warm_grader):
+    """The session's slot (warm_grader.py), which every batch of this worker uses too: what these
+    tests do to it (killed spares, stuck and crashed jobs) must leave it serving the next notebook."""
+    warm_grader.workers.slot_ready.wait()
+    assert isinstance(warm_grader.workers.slot, Slot), "the session's slot did not start"
+    return warm_grader.workers.slot
 
 
 def run(slot, cells, data_file, tmp_path, **limits):
@@ -139,7 +141,7 @@ def test_next_job_after_a_crash_finds_nothing_left(slot, tmp_path, standin_file)
 def test_a_stuck_job_is_killed_at_its_limit(slot, tmp_path, standin_file):
     stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     started = time.monotonic()
-    record = run(slot, ["x = 1", stubborn], standin_file, tmp_path, timeout_s=15, cell_timeout_s=15)
+    record = run(slot, ["x = 1", stubborn], standin_file, tmp_path, timeout_s=15, cell_timeout_s=6)
     assert record.status == "timeout" and time.monotonic() - started < 15 + 30
 
 
