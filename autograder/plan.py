@@ -8,13 +8,16 @@ reads an option or a default of its own.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from . import __version__, data, exercises
 from .errors import UsageError
+from .result import GradedWith
 from .sandbox import isolation
 from .sandbox.isolation import Limits
 from .settings import Request
@@ -42,6 +45,13 @@ class GradingPlan:
     @property
     def seed(self) -> int:
         return self.request.seed
+
+    def graded_with(self) -> GradedWith:
+        """The data this plan grades with, as every result names it."""
+        data_name = Path(self.request.data).name if self.request.data else self.lesson.source
+        holdout = holdout_of(self.request) if self.holdout is not None else None
+        return GradedWith(data=data_name, data_digest=self.lesson_digest[:12],
+                          holdout=Path(holdout).name if holdout else None)
 
     def exercise_for(self, named: str | None) -> exercises.Exercise:
         """The exercise of one notebook: the plan's own, else the one `named` (by the notebook
@@ -77,9 +87,23 @@ class GradingPlan:
             "seed": self.seed,
             "data": self.lesson_digest,
             "holdout": self.holdout.digest if self.holdout is not None else "",
-            "grader": __version__,
+            # A verdict of weaker isolation is not kept once bubblewrap is there, nor one of
+            # another build of the grader (its version string changes less often than its code).
+            "isolation": self.isolation,
+            "grader": f"{__version__}+{grader_build()}",
         }
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def grader_build() -> str:
+    """A digest of the grader's own code, templates and built-in exercises, as installed."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".j2", ".toml"):
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def make_plan(request: Request) -> GradingPlan:

@@ -115,6 +115,29 @@ def test_rubric_changes_with_every_setting_that_changes_a_verdict():
         # `grade` without --exercise asks with the bare exercise a notebook names
         unnamed = make_plan(settings.Request(**changed))
         assert unnamed.rubric(exercises.get("keras-dense")) != rubric, changed
+    # A result graded without bubblewrap is not reused once bubblewrap is there (nor the reverse).
+    plain = make_plan(settings.Request(exercise="keras-dense", isolation="rlimits"))
+    assert (plain.rubric(plain.exercise) != rubric) == (base.isolation != plain.isolation)
+
+
+def test_the_rubric_names_the_graders_build(tmp_path, monkeypatch):
+    """Another build of the grader (its code changed, its version string not) grades again."""
+    import shutil
+
+    import autograder
+    from autograder import plan as plan_module
+
+    copy = tmp_path / "autograder"
+    shutil.copytree(Path(autograder.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(plan_module, "__file__", str(copy / "plan.py"))
+    plan_module.grader_build.cache_clear()
+    try:
+        same = plan_module.grader_build()
+        (copy / "checks" / "model.py").write_text((copy / "checks" / "model.py").read_text() + "\n# changed\n")
+        plan_module.grader_build.cache_clear()
+        assert plan_module.grader_build() != same
+    finally:
+        plan_module.grader_build.cache_clear()
 
 
 def test_errors_form_one_tree():
