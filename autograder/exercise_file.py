@@ -7,6 +7,8 @@ numbers, a threshold outside [0, 1], non-positive epochs or batch size, a split 
 [0, 1), or a model that cannot work (an output layer whose units differ from the number
 of classes, a Conv2D on flat input, a Dense layer on images without a Flatten) is refused
 with an ExerciseFileError: a UsageError (exit 2) whose one line names the file and key.
+Every number, list and string is bounded (MAX_*) and nesting too, so that a file can only
+be refused, never overflow a score or crash a grading.
 """
 from __future__ import annotations
 
@@ -32,7 +34,18 @@ from .modelfile import LOSS_ALIASES
 
 #: The lesson's images: whatever shape an exercise declares, one image is 28x28x1 values.
 IMAGE_VALUES = 28 * 28 * 1
+IMAGE_SIDE = 28  # the largest kernel or pooling window an image can take
 MAX_FILE_BYTES = 256 * 1024
+# Bounds on what a file may declare: far above any lesson's, low enough that no sum, product or
+# rendering of them overflows, and that a file is refused in one line rather than crashing a grading.
+MAX_POINTS = 1000.0  # a check's points
+MAX_UNITS = 100_000  # a layer's units or filters
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_LAYERS = 100
+MAX_CLASSES = 1000
+MAX_TEXT = 200  # an id, a title, a class name
+MAX_METRICS = 16
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 TOP_KEYS = ("id", "title", "classes", "threshold", "model", "compile", "fit", "points")
@@ -84,13 +97,15 @@ class _Reader:
     def text(self, value: object, key: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, f"must be a non-empty string, not {_kind(value)}")
+        if len(value) > MAX_TEXT:
+            raise self.fail(key, f"must be at most {MAX_TEXT} characters, not {len(value)}")
         return value
 
-    def whole(self, value: object, key: str) -> int:
+    def whole(self, value: object, key: str, maximum: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"must be a whole number, not {_kind(value)}")
-        if value <= 0:
-            raise self.fail(key, f"must be more than 0, not {value}")
+        if not 0 < value <= maximum:
+            raise self.fail(key, f"must be from 1 to {maximum}, not {_shown(value)}")
         return value
 
     def number(self, value: object, key: str) -> float:
@@ -98,14 +113,21 @@ class _Reader:
             raise self.fail(key, f"must be a number, not {_kind(value)}")
         return float(value)
 
+    def listed(self, value: object, key: str, most: int, what: str) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f"must be a non-empty list of {what}, not {_kind(value)}")
+        if len(value) > most:
+            raise self.fail(key, f"must list at most {most} {what}, not {len(value)}")
+        return value
+
     def size(self, value: object, key: str) -> tuple[int, int]:
         """A kernel or pool size: 3 or [3, 3]."""
         if isinstance(value, list):
             if len(value) != 2:
                 raise self.fail(key, f"must be a number or a pair of numbers, not a list of {len(value)}")
-            first, second = (self.whole(v, key) for v in value)
+            first, second = (self.whole(v, key, IMAGE_SIDE) for v in value)
             return first, second
-        side = self.whole(value, key)
+        side = self.whole(value, key, IMAGE_SIDE)
         return side, side
 
     def choice(self, value: object, key: str, known: tuple[str, ...]) -> str:
@@ -115,11 +137,18 @@ class _Reader:
         return name
 
 
+def _shown(number: int | float) -> str:
+    """A number as a reason quotes it: a huge one by its size (Python will not print 10**5000)."""
+    if isinstance(number, int) and abs(number) >= 10**12:
+        return f"a number of {len(str(abs(number))) if abs(number) < 10**4000 else 'thousands of'} digits"
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
 def _kind(value: object) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value}"
+        return f"the number {_shown(value)}"
     if isinstance(value, str):
         return f"the string {value!r}" if len(value) < 40 else "a string"
     if isinstance(value, list):
@@ -140,9 +169,10 @@ def _layer(reader: _Reader, value: object, key: str) -> LayerSpec:
     if "activation" in LAYER_KEYS[kind]:
         activation = reader.choice(settings.get("activation", "linear"), f"{key}.activation", ACTIVATIONS)
     if kind == "Dense":
-        return LayerSpec(kind, units=reader.whole(settings.get("units"), f"{key}.units"), activation=activation)
+        return LayerSpec(kind, units=reader.whole(settings.get("units"), f"{key}.units", MAX_UNITS),
+                         activation=activation)
     if kind == "Conv2D":
-        return LayerSpec(kind, filters=reader.whole(settings.get("filters"), f"{key}.filters"),
+        return LayerSpec(kind, filters=reader.whole(settings.get("filters"), f"{key}.filters", MAX_UNITS),
                          kernel_size=reader.size(settings.get("kernel_size"), f"{key}.kernel_size"),
                          activation=activation)
     if kind in POOLING:
@@ -192,13 +222,11 @@ def _model(reader: _Reader, value: object) -> tuple[tuple[int, ...], tuple[Layer
     raw_shape = model.get("input_shape", [IMAGE_VALUES])
     if not isinstance(raw_shape, list) or not raw_shape or len(raw_shape) > 3:
         raise reader.fail("model.input_shape", "must be a list of 1 to 3 whole numbers, e.g. [784] or [28, 28, 1]")
-    input_shape = tuple(reader.whole(v, "model.input_shape") for v in raw_shape)
+    input_shape = tuple(reader.whole(v, "model.input_shape", IMAGE_VALUES) for v in raw_shape)
     if math.prod(input_shape) != IMAGE_VALUES:
         raise reader.fail("model.input_shape", f"{list(input_shape)} holds {math.prod(input_shape)} values, but "
                                                f"each lesson image has {IMAGE_VALUES} (28x28x1)")
-    raw_layers = model.get("layers")
-    if not isinstance(raw_layers, list) or not raw_layers:
-        raise reader.fail("model.layers", "must be a non-empty list of layers")
+    raw_layers = reader.listed(model.get("layers"), "model.layers", MAX_LAYERS, "layers")
     layers = tuple(_layer(reader, layer, f"model.layers[{i}]") for i, layer in enumerate(raw_layers))
     if layers[-1].type != "Dense":
         raise reader.fail(f"model.layers[{len(layers) - 1}]", f"the last layer must be the Dense output "
@@ -212,8 +240,8 @@ def _points(reader: _Reader, value: object) -> dict[str, float]:
     points = dict(DEFAULT_POINTS)
     for check_id, amount in given.items():
         number = reader.number(amount, f"points.{check_id!r}")
-        if number < 0:
-            raise reader.fail(f"points.{check_id!r}", f"must not be negative, not {number:g}")
+        if not 0 <= number <= MAX_POINTS:
+            raise reader.fail(f"points.{check_id!r}", f"must be from 0 to {MAX_POINTS:g}, not {number:g}")
         points[check_id] = number
     if sum(points.values()) <= 0:
         raise reader.fail("points", "the checks are worth no points at all")
@@ -227,6 +255,8 @@ def parse(text: str, origin: str) -> Exercise:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ExerciseFileError(f"exercise file {origin}: not valid TOML: {error}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ExerciseFileError(f"exercise file {origin}: nested too deeply to be an exercise file") from None
     reader.table(document, "", TOP_KEYS)
     exercise_id = reader.text(document.get("id"), "id")
     if not ID_PATTERN.fullmatch(exercise_id):
@@ -236,8 +266,8 @@ def parse(text: str, origin: str) -> Exercise:
         raise reader.fail("model", "missing; declare [model] with input_shape and layers")
     input_shape, layers = _model(reader, document["model"])
     raw_classes = document.get("classes", list(LESSON_CLASSES))
-    if not isinstance(raw_classes, list) or len(raw_classes) < 2:
-        raise reader.fail("classes", "must be a list of at least two class names, in label-column order")
+    if not isinstance(raw_classes, list) or not 2 <= len(raw_classes) <= MAX_CLASSES:
+        raise reader.fail("classes", f"must be a list of 2 to {MAX_CLASSES} class names, in label-column order")
     classes = tuple(reader.text(c, "classes") for c in raw_classes)
     if layers[-1].units != len(classes):
         raise reader.fail(f"model.layers[{len(layers) - 1}].units",
@@ -253,6 +283,8 @@ def parse(text: str, origin: str) -> Exercise:
     raw_metrics = compiled.get("metrics", ["accuracy"])
     if not isinstance(raw_metrics, list):
         raise reader.fail("compile.metrics", f"must be a list of metric names, not {_kind(raw_metrics)}")
+    if len(raw_metrics) > MAX_METRICS:
+        raise reader.fail("compile.metrics", f"must list at most {MAX_METRICS} metrics, not {len(raw_metrics)}")
     metrics = tuple(reader.choice({"acc": "accuracy"}.get(m, m), "compile.metrics", METRICS) for m in raw_metrics)
     fit = reader.table(document.get("fit", {}), "fit", FIT_KEYS)
     split = reader.number(fit.get("validation_split", 0.2), "fit.validation_split")
@@ -260,8 +292,8 @@ def parse(text: str, origin: str) -> Exercise:
         raise reader.fail("fit.validation_split", f"must be in [0, 1), not {split:g}")
     return Exercise(id=exercise_id, title=reader.text(document.get("title", exercise_id), "title"),
                     layers=layers, input_shape=input_shape, classes=classes, loss=loss, optimizer=optimizer,
-                    metrics=metrics, epochs=reader.whole(fit.get("epochs", 10), "fit.epochs"),
-                    batch_size=reader.whole(fit.get("batch_size", 10), "fit.batch_size"),
+                    metrics=metrics, epochs=reader.whole(fit.get("epochs", 10), "fit.epochs", MAX_EPOCHS),
+                    batch_size=reader.whole(fit.get("batch_size", 10), "fit.batch_size", MAX_BATCH_SIZE),
                     validation_split=split, threshold=threshold, points=_points(reader, document.get("points", {})))
 
 

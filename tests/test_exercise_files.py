@@ -133,8 +133,8 @@ BAD_FILES = [  # (what is wrong, the file's text, what the one-line reason names
      "model.layers[2].units: the output layer has 10 units but classes names 3"),
     ("a threshold above 1", WIDER.replace("threshold = 0.70", "threshold = 80"), "threshold: must be between 0 and 1"),
     ("a negative threshold", WIDER.replace("threshold = 0.70", "threshold = -0.1"), "threshold: must be between"),
-    ("zero epochs", WIDER.replace("epochs = 5", "epochs = 0"), "fit.epochs: must be more than 0"),
-    ("a negative batch size", WIDER.replace("batch_size = 20", "batch_size = -1"), "fit.batch_size: must be more"),
+    ("zero epochs", WIDER.replace("epochs = 5", "epochs = 0"), "fit.epochs: must be from 1 to"),
+    ("a negative batch size", WIDER.replace("batch_size = 20", "batch_size = -1"), "fit.batch_size: must be from 1 to"),
     ("epochs that are not whole", WIDER.replace("epochs = 5", "epochs = 2.5"), "fit.epochs: must be a whole number"),
     ("a split of 1", WIDER.replace("validation_split = 0.1", "validation_split = 1.0"),
      "fit.validation_split: must be in [0, 1)"),
@@ -145,6 +145,25 @@ BAD_FILES = [  # (what is wrong, the file's text, what the one-line reason names
     ("a Dense layer on images", CNN.replace('  { type = "Flatten" },\n', ""), "declare a Flatten layer before it"),
     ("an input of another size", WIDER.replace("[784]", "[100]"), "model.input_shape: [100] holds 100 values"),
     ("a built-in's id", WIDER.replace('"dense-32-16"', '"keras-dense"'), "id: 'keras-dense' is a built-in"),
+    # Numbers and nesting a file may use to overflow a score or crash the grader, each refused in one line.
+    ("points of 1e308", WIDER.replace('"model.architecture" = 20', '"model.architecture" = 1e308'),
+     "points.'model.architecture': must be from 0 to 1000"),
+    ("points summing past a float", WIDER.replace('"model.architecture" = 20', "".join(
+        f'"{c}" = 1e300\n' for c in ("model.architecture", "fit.called"))), "must be from 0 to 1000"),
+    ("a huge number of units", WIDER.replace("units = 32,", f"units = {10**18},"),
+     "model.layers[0].units: must be from 1 to 100000, not a number of 19 digits"),
+    ("epochs beyond reason", WIDER.replace("epochs = 5", "epochs = 99999999"), "fit.epochs: must be from 1 to 10000"),
+    ("a kernel larger than an image", CNN.replace("kernel_size = 3", "kernel_size = 1000", 1),
+     "kernel_size: must be from 1 to 28"),
+    ("a title of a megabyte", WIDER.replace('title = "A wider', 'title = "' + "x" * 300 + 'A wider'),
+     "title: must be at most 200 characters"),
+    ("arrays nested ten thousand deep", WIDER + "\nextra = " + "[" * 10000 + "]" * 10000 + "\n",
+     "nested too deeply"),
+    ("tables nested ten thousand deep", WIDER + "\nextra = " + "{a=" * 10000 + "1" + "}" * 10000 + "\n",
+     "nested too deeply"),
+    ("a thousand layers", WIDER.replace('  { type = "Dense", units = 32, activation = "relu" },\n',
+                                        '  { type = "Dense", units = 32, activation = "relu" },\n' * 1000),
+     "model.layers: must list at most 100 layers"),
 ]
 
 
