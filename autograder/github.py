@@ -1,4 +1,4 @@
-"""GitHub Actions: the Markdown report in the job summary, failed checks as annotations.
+"""GitHub Actions: the Markdown report in the job summary, mistakes as annotations.
 
 Active only when the runner sets GITHUB_STEP_SUMMARY (GitHub Actions does, for every
 step); elsewhere these functions do nothing, so `check` and `grade` print as usual.
@@ -57,18 +57,32 @@ def _points(result: ResultDocument) -> str:
 
 
 def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
-    """One ::error per failed check (its message and hint), or one for a notebook that
-    could not be graded, pointing at the notebook."""
+    """One ::error per mistake: per root cause (where it was made, what to do, the checks it
+    costs), and per failed check no cause explains (its message and hint); or one for a
+    notebook that could not be graded. GitHub shows a step's first few annotations only: one
+    mistake must not fill them with the checks it fails."""
     from .result import check_text
 
     if document.get("status") == "invalid":
         return [annotation("error", notebook, "not graded", str(document.get("reason") or "not graded"))]
     lines = isolation_warnings([document.get("isolation")], notebook)
-    for check in document.get("checks", []):
-        if check.get("passed"):
+    failed = [check for check in document.get("checks", []) if not check.get("passed")]
+    causes = document.get("causes") or []
+    for cause in causes:
+        explained = [check for check in failed if check.get("cause") == cause["id"]]
+        if not explained:
             continue
-        title = f"{check['id']} ({check.get('points', 0):g}/{check.get('max_points', 0):g})"
-        lines.append(annotation("error", notebook, title, check_text(check, causes=document.get("causes"))))
+        lost = sum(check.get("max_points", 0) - check.get("points", 0) for check in explained)
+        place = f"{cause['where']}: " if cause.get("where") else ""
+        title = f"{place}{cause['title']} (-{lost:g} points)"
+        ids = ", ".join(check["id"] for check in explained)
+        lines.append(annotation("error", notebook, title,
+                                f"{cause['message']}\nNext step: {cause['next_step']}\nChecks it fails: {ids}"))
+    known = {cause["id"] for cause in causes}
+    for check in failed:
+        if check.get("cause") not in known:
+            title = f"{check['id']} ({check.get('points', 0):g}/{check.get('max_points', 0):g})"
+            lines.append(annotation("error", notebook, title, check_text(check)))
     return lines
 
 

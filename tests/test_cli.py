@@ -108,10 +108,15 @@ def test_terminal_summary_and_github_annotations_list_the_failures(tmp_path, sta
     result = json.loads((tmp_path / "bob.json").read_text())
     failed = [c for c in result["checks"] if not c["passed"]]
     errors = [line for line in completed.stdout.splitlines() if line.startswith("::error ")]
-    assert len(errors) == len(failed) > 0
-    for line, check in zip(errors, failed):
-        assert line.startswith(f"::error file={notebook},title={check['id']} (0/")
+    # One per mistake: per root cause, and per failed check no cause explains.
+    causes = [cause for cause in result.get("causes", []) if any(c["cause"] == cause["id"] for c in failed)]
+    own = [c for c in failed if c.get("cause") is None]
+    assert 0 < len(errors) == len(causes) + len(own) <= len(failed)
+    for line in errors:
+        assert line.startswith(f"::error file={notebook},title=")
         assert "\n" not in line and "%0ANext step%3A" not in line and "%0ANext step: " in line
+    for line, check in zip(errors[len(causes):], own):
+        assert line.startswith(f"::error file={notebook},title={check['id']} (0/")
     text = summary.read_text()
     assert text.startswith("earlier step\n")  # appended, never overwritten
     assert f"{result['score']:g}" in text and all(c["id"] in text for c in result["checks"])
