@@ -108,14 +108,26 @@ def build_parser() -> argparse.ArgumentParser:
     holdout.add_argument("--data", required=True, help="your fashion.npz; the holdout is written beside it")
     for command in (fetch, holdout):
         command.add_argument("--release", default=None, metavar="URL",
-                             help="where the Fashion-MNIST release files are (default: its GitHub repository)")
+                             help="where the Fashion-MNIST release files are: a URL, or a local folder holding "
+                                  "them (offline); default: its GitHub repository")
     validate = data_commands.add_parser("validate", help="check that a file is in the lesson's format")
     validate.add_argument("file")
     return parser
 
 
-def request_of(args: argparse.Namespace) -> settings.Request:
-    return settings.Request.from_options(vars(args))
+def request_of(args: argparse.Namespace, **defaults: str | None) -> settings.Request:
+    """The grading request the options make; `defaults` stand in for options not given."""
+    given = {name: value for name, value in vars(args).items() if value is not None}
+    return settings.Request.from_options({**defaults, **given})
+
+
+def lesson_beside(notebook: str) -> str | None:
+    """`check` without --data grades with the lesson file beside the notebook, as the notebook's own
+    `np.load('fashion.npz')` reads it (the built-in stand-in only when there is none): a grade at
+    home is then decided on the data the class is graded on. `grade` never does this: its
+    submissions' folders are the students'."""
+    beside = Path(notebook).parent / "fashion.npz"
+    return str(beside) if beside.is_file() else None
 
 
 def fail(message: str) -> int:
@@ -139,7 +151,7 @@ def check_document(args: argparse.Namespace,
     started = time.monotonic()
     plan = None
     try:
-        plan = make_plan(request_of(args))
+        plan = make_plan(request_of(args, data=lesson_beside(args.notebook)))
         if workers is None:
             document = pipeline.grade_notebook(args.notebook, plan)
         else:
@@ -239,7 +251,7 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
 
 
 def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
-    from . import batch, github, progress
+    from . import batch, github, progress, result as result_module
     from .plan import make_plan
     from .sandbox.isolation import RLIMITS
 
@@ -262,6 +274,9 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
     graded = sum(1 for o in report.outcomes if o.result["status"] != "invalid")
     print(f"{graded} of {len(report.outcomes)} submissions graded, {len(report.problems)} file(s) could not "
           f"be; see {Path(args.out) / 'summary.html'} and {Path(args.out) / 'grades.csv'}")
+    notice = next((text for o in report.outcomes if (text := result_module.grading_notice(o.result))), None)
+    if notice:
+        print(notice)
     faults = sum(1 for o in report.outcomes if o.result.get("grader_fault"))
     if faults:
         print(f"{faults} of these results the grader failed to complete, not the student (each result's "

@@ -279,16 +279,25 @@ class Release:
 
 
 def download_release(base_url: str = FASHION_MNIST_URL, timeout: float = 60) -> Release:
-    """Download the public release (needs network, or a file:// URL of a local copy)."""
+    """The public release: downloaded from a URL (needs the network), or read from a local copy
+    (a folder holding the four files, or a file:// URL of one)."""
     import urllib.request
 
+    local = Path(base_url).expanduser()
     raw = {}
     for name, file_name in FASHION_MNIST_FILES.items():
         try:
-            with urllib.request.urlopen(base_url + file_name, timeout=timeout) as response:
+            if "://" not in base_url:
+                raw[name] = parse_idx((local / file_name).read_bytes())
+                continue
+            with urllib.request.urlopen(base_url.rstrip("/") + "/" + file_name, timeout=timeout) as response:
                 raw[name] = parse_idx(response.read())
         except OSError as error:
-            raise DataError(f"cannot download {base_url + file_name}: {error}") from None
+            where = local / file_name if "://" not in base_url else base_url.rstrip("/") + "/" + file_name
+            raise DataError(f"cannot {'read' if '://' not in base_url else 'download'} {where}: "
+                            f"{getattr(error, 'strerror', None) or getattr(error, 'reason', None) or error}. "
+                            f"Offline, copy the release's {', '.join(FASHION_MNIST_FILES.values())} into a "
+                            "folder and pass --release FOLDER") from None
     return Release(raw["train_images"], raw["train_labels"], raw["test_images"], raw["test_labels"])
 
 

@@ -166,6 +166,7 @@ def finish(job: NotebookJob, evaluator: Evaluator,
         faults.append(f"the grader could not decide {', '.join(undecided)}")
     if faults:
         document["grader_fault"] = faults[0]
+    document["graded_with"] = job.plan.graded_with()
     return document
 
 

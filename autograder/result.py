@@ -168,6 +168,42 @@ class Details(TypedDict):
     first_layer: NotRequired[FirstLayer | None]
 
 
+class GradedWith(TypedDict):
+    """The data a grading measured with: what every output names, so that a grade is never
+    taken for one decided on other data."""
+
+    #: The lesson file's name, or "built-in stand-in".
+    data: str
+    #: The first 12 hex digits of its content's digest.
+    data_digest: str
+    #: The holdout file's name; None when accuracy was decided on the visible test images only.
+    holdout: str | None
+
+
+#: What every output says of a grade decided without a holdout, with how to get one.
+NO_HOLDOUT = ("Accuracy was measured on the test images the notebook could load: no holdout was given "
+              "(`autograder data holdout --data FASHION_NPZ` makes one, offline from a local copy of the "
+              "Fashion-MNIST release with --release DIR).")
+
+
+def grading_notice(document: ResultDocument) -> str | None:
+    """The one line an output adds when the grade was decided without a holdout; None otherwise
+    (or when it is not known which data graded it)."""
+    used = document.get("graded_with")
+    if used is None or used.get("holdout") is not None or document.get("status") == "invalid":
+        return None
+    return NO_HOLDOUT
+
+
+def graded_with_text(document: ResultDocument) -> str | None:
+    """"data: fashion.npz (3f2a…), holdout: fashion-holdout.npz" for the outputs' headers."""
+    used = document.get("graded_with")
+    if used is None:
+        return None
+    holdout = used.get("holdout") or "none"
+    return f"data: {used['data']} ({used['data_digest']}), holdout: {holdout}"
+
+
 class ResultDocument(TypedDict):
     """DESIGN.md's result file: the outcome of grading one notebook."""
 
@@ -210,6 +246,8 @@ class ResultDocument(TypedDict):
     #: Set when a fault of the grader (not the notebook) shaped this result, saying which:
     #: the result is not final, and `grade` grades the notebook again on its next run.
     grader_fault: NotRequired[str]
+    #: Which data graded it: the lesson file and the holdout (None without one).
+    graded_with: NotRequired[GradedWith]
     #: `grade` only: whose submission it is (from the instructor's layout of the files).
     student: NotRequired[str]
     #: `grade` only: where the submission was found (a path, or archive!member).

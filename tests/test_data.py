@@ -167,10 +167,14 @@ def test_fetch_writes_the_lesson_and_a_holdout_of_the_releases_other_images(tmp_
     own.parent.mkdir()
     data.LessonData(lesson.train_data[:300], lesson.train_labels[:300], hidden.test_data[:50],
                     hidden.test_labels[:50], "own").save(own)
-    completed = run_cli("data", "holdout", "--data", str(own), "--release", release.as_uri() + "/")
+    # offline, from a local copy of the release: a plain folder
+    completed = run_cli("data", "holdout", "--data", str(own), "--release", str(release))
     assert completed.returncode == 0, completed.stderr
     theirs = data.load_holdout(own.parent / "lesson-holdout.npz")
     assert not data.row_digests(theirs.test_data) & data.row_digests(hidden.test_data[:50])
     nowhere = (tmp_path / "none").as_uri() + "/"
     offline = run_cli("data", "fetch", "--out", str(tmp_path / "x.npz"), "--release", nowhere)
     assert offline.returncode == 2 and "cannot download" in offline.stderr
+    assert "pass --release FOLDER" in offline.stderr  # the next step, offline
+    missing = run_cli("data", "holdout", "--data", str(own), "--release", str(tmp_path / "none"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "t10k-images" in missing.stderr

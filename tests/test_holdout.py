@@ -111,3 +111,43 @@ def test_a_notebook_cannot_find_the_holdout_and_the_class_gets_both_accuracies(t
     assert "Holdout accuracy" in (out / "summary.html").read_text()
     result = json.loads((out / "results" / "peeker.json").read_text())
     assert result["metrics"]["holdout_accuracy"] == float(rows["peeker"]["holdout_accuracy"])
+
+
+@pytest.mark.slow
+def test_every_output_names_the_data_that_graded_and_says_when_no_holdout_did(tmp_path, warm_grader):
+    """`check` without --data grades with the fashion.npz beside the notebook (and the holdout
+    beside that); a grade decided without a holdout says so in one line, with how to get one, in
+    the result, the terminal, the reports, the class summary and `grade`'s last lines."""
+    from autograder.result import NO_HOLDOUT
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert warm_grader.main("data", "standin", "--out", str(home / "fashion.npz")).returncode == 0
+    notebook = write_notebook(home / "alice.ipynb", lesson(), "keras-dense")
+    completed = warm_grader.main("check", str(notebook), "--json", str(tmp_path / "alice.json"))
+    result = json.loads((tmp_path / "alice.json").read_text())
+    assert completed.returncode == 0, completed.stderr
+    assert result["graded_with"]["data"] == "fashion.npz" and result["graded_with"]["holdout"] == "fashion-holdout.npz"
+    assert result["metrics"]["holdout_size"] and NO_HOLDOUT not in completed.stdout
+    assert "holdout: fashion-holdout.npz" in completed.stdout
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "fashion.npz").write_bytes((home / "fashion.npz").read_bytes())  # no holdout beside it
+    write_notebook(bare / "bob.ipynb", lesson(), "keras-dense")
+    completed = warm_grader.main("check", str(bare / "bob.ipynb"), "--json", str(tmp_path / "bob.json"),
+                                 "--markdown", str(tmp_path / "bob.md"), "--html", str(tmp_path / "bob.html"))
+    result = json.loads((tmp_path / "bob.json").read_text())
+    assert result["graded_with"] == {"data": "fashion.npz", "data_digest": result["graded_with"]["data_digest"],
+                                     "holdout": None}
+    said = " ".join(completed.stdout.split())
+    assert "holdout: none" in said and NO_HOLDOUT in said
+    assert "autograder data holdout" in (tmp_path / "bob.md").read_text()
+    assert "autograder data holdout" in (tmp_path / "bob.html").read_text()
+
+    out = tmp_path / "out"
+    graded = warm_grader.main("grade", str(bare / "bob.ipynb"), "--data", str(bare / "fashion.npz"), "--out", str(out))
+    assert graded.returncode == 0 and NO_HOLDOUT in graded.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["holdout_notice"] == NO_HOLDOUT and summary["graded_with"][0].startswith("data: fashion.npz")
+    assert "no holdout was given" in (out / "summary.html").read_text()

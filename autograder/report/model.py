@@ -16,7 +16,7 @@ from ..exercises import Exercise
 from ..facts import FirstLayer
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
-from ..result import CellEntry, CheckEntry, Details, ResultDocument
+from ..result import CellEntry, CheckEntry, Details, ResultDocument, graded_with_text, grading_notice
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
@@ -54,6 +54,9 @@ class Report:
     causes: list[dict] = field(default_factory=list)
     not_graded: list[str] = field(default_factory=list)
     isolation: str | None = None
+    #: Which data graded it ("data: fashion.npz (…), holdout: …"), and the line said when no holdout did.
+    graded_with: str | None = None
+    holdout_notice: str | None = None
     duration: float = 0.0
     first_layer: FirstLayer | None = None  # a first Conv2D's filters and feature maps, to picture
     first_layer_image: object = None  # the test image its feature maps are of, when known
@@ -415,6 +418,7 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
                     max_score=result["max_score"], verdict=_verdict(result, passed), checks=checks,
                     passed=passed, accuracy=metrics.get("test_accuracy"), threshold=metrics.get("threshold"),
                     threshold_hidden=bool(metrics.get("threshold_hidden")), isolation=result.get("isolation"),
+                    graded_with=graded_with_text(result), holdout_notice=grading_notice(result),
                     duration=result["duration_s"])
     if metrics.get("holdout_shown"):
         report.holdout_accuracy = metrics.get("holdout_accuracy")

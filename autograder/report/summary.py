@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import identity
 from ..gapstat import SUSPICIOUS_P
+from ..result import graded_with_text, grading_notice
 from . import plots
 from .templating import ENV as _ENV
 
@@ -155,6 +156,8 @@ def build(report, report_link: Callable[[str], str]) -> dict:
         "isolations": sorted(Counter(str(o.result.get("isolation")) for o in graded
                                      if o.result.get("isolation")).items()),
         "suspicious_p": SUSPICIOUS_P,
+        "graded_with": sorted({text for o in graded if (text := graded_with_text(o.result))}),
+        "holdout_notice": next((notice for o in graded if (notice := grading_notice(o.result))), None),
     }
 
 
@@ -175,6 +178,8 @@ def machine_readable(summary: dict) -> dict:
         "checks": [{"id": c["id"], "title": c["title"], "passed": c["passed"], "total": c["total"],
                     "rate": round(c["rate"], 4)} for c in summary["checks"]],
         "holdout_gap_flags": {"p_below": summary["suspicious_p"], "students": summary["gap_flags"]},
+        "graded_with": summary["graded_with"],
+        "holdout_notice": summary["holdout_notice"],
     }
 
 

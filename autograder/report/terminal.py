@@ -82,7 +82,10 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
         lines.append(f"{paint('PASS', '32')}  {plain(entry['id']).ljust(id_width)} {points}  {plain(entry['title'])}")
     lines.append("")
     isolated = f", isolated with {plain(report.isolation)}" if report.isolation else ""
-    lines.append(f"Graded in {report.duration:.1f} s{isolated}.")
+    data = f"; {plain(report.graded_with)}" if report.graded_with else ""
+    lines.append(f"Graded in {report.duration:.1f} s{isolated}{data}.")
+    if report.holdout_notice:
+        lines.extend(textwrap.wrap(plain(report.holdout_notice), text_width))
     return "\n".join(not_a_command(line) for line in lines) + "\n"
 
 
