@@ -80,6 +80,7 @@ class Server:
     course: Path
     log: Path
     jobs: int = 1
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     port: int = 0
     started: list[int] = field(default_factory=list)
@@ -99,7 +100,7 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "autograder", "serve", str(self.course), "--port", str(self.port),
                  "--jobs", str(self.jobs)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                start_new_session=True)
+                start_new_session=True, env={**os.environ, **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"the server ended: {self.log.read_text()[-3000:]}"

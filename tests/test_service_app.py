@@ -352,7 +352,7 @@ def test_every_page_has_a_strict_content_security_policy(client, course):
         policy_text = headers["content-security-policy"]
         assert "default-src 'none'" in policy_text and "script-src 'self'" in policy_text
         assert "unsafe-inline" not in policy_text and "frame-ancestors 'none'" in policy_text
-        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "same-origin"
         assert headers["cache-control"] == "no-store"
 
 
