@@ -450,3 +450,51 @@ def test_a_path_in_the_file_name_names_nothing(client, course):
     shown = client.get(f"/api/submissions/{answer.json()['id']}", headers=bearer(token)).json()
     assert shown["filename"] == "pwned.ipynb"
     assert not list(course[0].rglob("pwned*"))
+
+
+# -- the queue -------------------------------------------------------------------------------------
+
+def test_one_at_a_time_per_student_and_the_least_served_first(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'queue.sqlite'}")
+    store.add_students(["alice", "bob", "carol"])
+    sent = [store.accept(student, "keras-dense", "n.ipynb", b"{}", "d", 100).id
+            for student in ["alice", "alice", "alice", "bob", "carol"]]
+    first = store.claim_next()
+    assert first["id"] == sent[0] and first["attempts"] == 1
+    claimed = [store.claim_next()["student"], store.claim_next()["student"]]
+    assert claimed == ["bob", "carol"] and store.claim_next() is None  # alice's next waits for her first
+    assert store.record(first["id"], 1, {"status": "graded", "score": 50.0, "max_score": 100.0}, "<p>r</p>")
+    assert store.claim_next()["id"] == sent[1]
+    store.close()
+
+
+def test_a_result_is_recorded_once_and_only_by_the_attempt_that_holds_it(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'once.sqlite'}")
+    store.add_students(["alice"])
+    identifier = store.accept("alice", "keras-dense", "n.ipynb", b"{}", "d", 100).id
+    document = {"status": "graded", "score": 80.0, "max_score": 100.0}
+    store.claim_next()
+    assert store.recover() == 1  # the server stopped while attempt 1 ran
+    again = store.claim_next()
+    assert again["attempts"] == 2
+    assert not store.record(identifier, 1, document, None)  # the stopped attempt's late result is refused
+    assert store.record(identifier, 2, document, None)
+    assert not store.record(identifier, 2, document, None)  # and nothing is recorded twice
+    assert [e["event"] for e in store.events_of(identifier)] == ["accepted", "started", "requeued", "started",
+                                                                  "graded"]
+    store.close()
+
+
+def test_a_submission_that_keeps_stopping_the_server_is_given_up(tmp_path):
+    from autograder.service.store import MAX_ATTEMPTS
+
+    store = Store(f"sqlite:///{tmp_path / 'poison.sqlite'}")
+    store.add_students(["alice"])
+    identifier = store.accept("alice", "keras-dense", "n.ipynb", b"{}", "d", 100).id
+    for _ in range(MAX_ATTEMPTS):
+        assert store.claim_next()["id"] == identifier
+        store.recover()
+    row = store.submission(identifier)
+    assert row["status"] == "not-graded" and "interrupted 3 times" in row["reason"]
+    assert store.claim_next() is None
+    store.close()

@@ -134,6 +134,9 @@ def serve(directory: str, host: str, port: int, jobs: int, scheduler: str | None
              len(store.roster()), f"on {scheduler}" if scheduler else f"{jobs} at once on this machine")
     try:
         uvicorn.Server(config).run()
+    except SystemExit as stopped:  # uvicorn's way of saying it could not listen (its log says why)
+        if stopped.code not in (0, None):
+            raise UsageError(f"could not serve on {host}:{port} (the line above says why)") from None
     finally:
         grader.close()  # idempotent after the lifespan's close
         store.close()

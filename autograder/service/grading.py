@@ -23,7 +23,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from .. import batch, pipeline, processes
+from .. import batch, pipeline, processes, scratch
 from ..collect import LmsName, Submission
 from ..errors import AutograderError, GraderFault, internal_error
 from ..plan import GradingPlan
@@ -34,6 +34,8 @@ log = logging.getLogger("autograder.service")
 
 #: Seconds between looks at the queue when nothing wakes the dispatcher (a safety net only).
 POLL_S = 1.0
+#: Seconds between sweeps of the scratch folders killed graders left (scratch.sweep).
+SWEEP_S = 600.0
 
 
 def as_submission(row: dict[str, Any]) -> Submission:
@@ -88,8 +90,12 @@ class Grader:
         self.wakeup.set()
 
     def _dispatch(self) -> None:
+        swept = time.monotonic()
         while not self.stopping.is_set():
             self.wakeup.clear()
+            if time.monotonic() - swept > SWEEP_S:
+                scratch.sweep()  # what a killed server left, once old enough to be sure of it
+                swept = time.monotonic()
             while not self.stopping.is_set():
                 with self.lock:
                     if self.in_flight >= self.capacity:
