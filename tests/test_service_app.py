@@ -498,3 +498,57 @@ def test_a_submission_that_keeps_stopping_the_server_is_given_up(tmp_path):
     assert row["status"] == "not-graded" and "interrupted 3 times" in row["reason"]
     assert store.claim_next() is None
     store.close()
+
+
+# -- ex.submit() -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def live_server(course):
+    """The application on a real loopback port (uvicorn in a thread), for clients that are not ours."""
+    import threading
+
+    import uvicorn
+
+    from service_course import free_port
+
+    folder, _, instructor = course
+    loaded = course_module.load(folder)
+    store = Store(loaded.database_url)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app_module.build(Service(loaded, store, None, tokens.digest(instructor))),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+def test_ex_submit_sends_the_running_notebook(live_server, course, tmp_path, monkeypatch, capsys):
+    from autograder import submitting
+    from autograder.student import Exercise
+
+    path = tmp_path / "keras-dense.ipynb"
+    path.write_bytes(notebook_bytes("x = 1"))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    monkeypatch.delenv("AUTOGRADER_SANDBOX", raising=False)
+    (tmp_path / submitting.SETTINGS_FILE).write_text(f'server = "{live_server}"\ntoken = "{course[1]["alice"]}"\n')
+    monkeypatch.chdir(tmp_path)
+    exercise = Exercise.__new__(Exercise)  # the recorder is not needed to submit
+    exercise.id, exercise._in_grader = "keras-dense", False
+    exercise.submit(wait=False)
+    assert "queued (number 1)" in capsys.readouterr().out
+    service = submitting.find_service(environ={})
+    listed = submitting._request(service, "/api/submissions")["submissions"]
+    assert [(s["student"], s["filename"], s["status"]) for s in listed] == [("alice", "keras-dense.ipynb", "queued")]
+    assert submitting.status(service, listed[0]["id"])["status"] == "queued"
+    with pytest.raises(submitting.SubmitError, match="refused it \\(404\\)"):
+        submitting.send(service, "keras-nope", path)
+    with pytest.raises(submitting.SubmitError, match="not https"):
+        submitting.find_service(environ={"AUTOGRADER_SERVER": "http://grader.example.edu", "AUTOGRADER_TOKEN": "t"},
+                                places=[])
+    with pytest.raises(submitting.SubmitError, match="no course service"):
+        submitting.find_service(environ={}, places=[])
