@@ -150,12 +150,13 @@ def test_the_migrations_build_exactly_the_schema(tmp_path):
 def test_late_days_penalty_extensions_and_cutoff(course):
     folder = course[0]
     configure(folder, deadline='"2026-06-01T12:00:00+00:00"', cutoff='"2026-06-04T12:00:00+00:00"',
-              extensions={"alice": "2", "bob": '"2026-06-02T12:00:00Z"'})
+              extensions={"alice": "2", "bob": '"2026-06-02T12:00:00Z"', "dave": "{ days = 3 }"})
     loaded = course_module.load(folder)
     deadline = loaded.deadline.timestamp()
     assert policy.due(loaded, "carol") == deadline
     assert policy.due(loaded, "alice") == deadline + 2 * policy.DAY_S
     assert policy.due(loaded, "bob") == deadline + policy.DAY_S
+    assert policy.due(loaded, "dave") == deadline + 3 * policy.DAY_S
     assert policy.due(loaded, "bob", granted=deadline + 5) == deadline + 5  # the desk's word is the latest
     assert policy.days_late(deadline, deadline) == 0
     assert policy.days_late(deadline + 1, deadline) == 1  # a second late is a day late

@@ -134,6 +134,8 @@ def _extensions(table: object, deadline: dt.datetime | None) -> dict[str, dt.dat
     resolved: dict[str, dt.datetime] = {}
     for student, value in table.items():
         key = f"extensions.{student}"
+        if isinstance(value, dict):  # [extensions.alice] deadline = ... (or days = ...)
+            value = next((value[name] for name in ("deadline", "until", "days") if name in value), "")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if deadline is None:
                 raise _fail(key, "days of extension need a course deadline")

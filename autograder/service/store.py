@@ -267,8 +267,11 @@ class Store:
                                      .group_by(submissions.c.student)).all())
             # A grading a stopped server interrupted goes first: it was already its turn.
             chosen = min(queued, key=lambda row: (row.attempts == 0, served.get(row.student) or 0.0, row.seq))
-            db.execute(update(submissions).where(submissions.c.id == chosen.id).values(
-                status="running", started_at=now, attempts=submissions.c.attempts + 1))
+            claimed = db.execute(update(submissions).where(
+                submissions.c.id == chosen.id, submissions.c.status == "queued").values(
+                status="running", started_at=now, attempts=submissions.c.attempts + 1)).rowcount
+            if not claimed:  # another server on the same database took it first
+                return None
             db.execute(events.insert().values(submission=chosen.id, event="started", at=now))
             row = db.execute(select(submissions.c.id, submissions.c.student, submissions.c.exercise,
                                     submissions.c.notebook, submissions.c.attempts)
