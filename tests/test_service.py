@@ -163,14 +163,25 @@ def test_over_the_limit_is_429_and_each_submission_is_graded_once(served, class_
 
 
 @SHARED
+def test_at_idle_the_report_is_ready_within_two_seconds_of_the_cells(served, class_graded):
+    server, tokens, instructor = served
+    identifier = submit(server.url, tokens["erin"], QUICK).json()["id"]
+    wait_graded(server.url, tokens["erin"], identifier)
+    at = {event["event"]: event["at"] for event in _events(server.course, identifier)}
+    shown = httpx.get(f"{server.url}/api/submissions/{identifier}", headers=bearer(instructor)).json()
+    cells = shown["result"]["timings"]["cells"]
+    assert at["graded"] - at["accepted"] < cells + 2.0, (at, shown["result"]["timings"])
+
+
+@SHARED
 def test_oversized_and_broken_uploads_are_refused_before_the_queue(served):
     server, tokens, _ = served
-    big = submit(server.url, tokens["erin"], b"{" + b" " * (2 * 2**20) + b"}")
+    big = submit(server.url, tokens["carol"], b"{" + b" " * (2 * 2**20) + b"}")
     assert big.status_code == 413
-    broken = submit(server.url, tokens["erin"], REFERENCE[: len(REFERENCE) // 2])
+    broken = submit(server.url, tokens["carol"], REFERENCE[: len(REFERENCE) // 2])
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["detail"]
-    assert submit(server.url, tokens["erin"], QUICK, exercise="keras-nope").status_code == 404
-    assert httpx.get(f"{server.url}/api/submissions", headers=bearer(tokens["erin"])).json()["submissions"] == []
+    assert submit(server.url, tokens["carol"], QUICK, exercise="keras-nope").status_code == 404
+    assert httpx.get(f"{server.url}/api/submissions", headers=bearer(tokens["carol"])).json()["submissions"] == []
 
 
 @SHARED
