@@ -553,3 +553,16 @@ def test_ex_submit_sends_the_running_notebook(live_server, course, tmp_path, mon
                                 places=[])
     with pytest.raises(submitting.SubmitError, match="no course service"):
         submitting.find_service(environ={}, places=[])
+
+
+def test_a_student_on_the_instructors_pages_is_403(client, course):
+    alice = course[1]["alice"]
+    for path in ("/instructor", "/instructor/grades.csv"):
+        answer = client.get(path, headers=bearer(alice))
+        assert answer.status_code == 403 and "bob" not in answer.text
+    assert client.get("/instructor").status_code == 401  # nobody: the sign-in form
+    sign_in(client, alice)
+    csrf = client.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+    form = {"student": "alice", "exercise": "keras-dense", "score": "100", "csrf": csrf}
+    assert client.post("/instructor/override", data=form).status_code == 403
+    assert client.app.state.service.store.decisions() == []

@@ -129,7 +129,8 @@ def serve(directory: str, host: str, port: int, jobs: int, scheduler: str | None
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"), server_header=False,
-        timeout_keep_alive=5, limit_concurrency=MAX_CONNECTIONS, h11_max_incomplete_event_size=64 * 1024)
+        timeout_keep_alive=5, limit_concurrency=MAX_CONNECTIONS, h11_max_incomplete_event_size=64 * 1024,
+        timeout_graceful_shutdown=10)
     log.info("course %s: %s; %d student(s); grading %s", course.title, ", ".join(course.exercises),
              len(store.roster()), f"on {scheduler}" if scheduler else f"{jobs} at once on this machine")
     try:

@@ -61,6 +61,12 @@ async def small_form(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in parsed.items()}
 
 
+def forbidden(request: Request, caller: Caller) -> HTMLResponse:
+    """A student on an instructor's page: 403, and nothing of the class."""
+    return render(request, "message.html.j2", 403, caller=caller if caller.session_key else None,
+                  error="This page is the instructor's.", link="/")
+
+
 def signin_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
     value, fresh = auth.presession(request)
     response = render(request, "signin.html.j2", status, csrf=value, error=error, caller=None)
@@ -166,9 +172,9 @@ async def submit(request: Request) -> Response:
 async def instructor(request: Request) -> Response:
     caller = await caller_of(request)
     if caller is None:
-        return signin_page(request)
+        return signin_page(request, status=401)
     if not caller.instructor:
-        return RedirectResponse("/", status_code=303)
+        return forbidden(request, caller)
     context = await run_in_threadpool(instructor_context, service_of(request))
     return render(request, "instructor.html.j2", caller=caller, error=None, **context)
 
@@ -211,8 +217,10 @@ def instructor_context(service: Service) -> dict[str, Any]:
 
 async def instructor_form(request: Request) -> tuple[Caller, dict[str, str]] | Response:
     caller = await caller_of(request)
-    if caller is None or not caller.instructor or caller.session_key is None:
+    if caller is None or caller.session_key is None:
         return signin_page(request, "Sign in as the instructor.", 401)
+    if not caller.instructor:
+        return forbidden(request, caller)
     try:
         form = await small_form(request)
     except UploadError as error:
@@ -264,8 +272,10 @@ async def extension(request: Request) -> Response:
 
 async def grades_csv(request: Request) -> Response:
     caller = await caller_of(request)
-    if caller is None or not caller.instructor:
+    if caller is None:
         return signin_page(request, "Sign in as the instructor.", 401)
+    if not caller.instructor:
+        return forbidden(request, caller)
     service = service_of(request)
     return csv_response(await run_in_threadpool(class_rows, service.course, service.store))
 
