@@ -182,11 +182,26 @@ def run_timings(record: RunRecord) -> dict[str, float]:
 
 def finish_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
                plan: GradingPlan, out: OutputFolder, workers: Workers) -> ResultDocument:
-    """Stage 3 and the reports, on another thread, so the slot is free for the next notebook.
-    A graded submission's result keeps the seconds each stage took (STAGE_TIMINGS)."""
+    """Stage 3 and the reports, on another thread, so the slot is free for the next notebook;
+    the report and the result written into `out`."""
+    document, _ = complete_one(submission, exercise, started, plan, workers,
+                               write_report=out.report(submission.student).write_text)
+    result_module.write(document, out.result(submission.student))
+    return document
+
+
+def complete_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
+                 plan: GradingPlan, workers: Workers | None, write_report: Callable[[str], object] | None = None
+                 ) -> tuple[ResultDocument, str]:
+    """Stage 3 and the HTML report of one submission: its result document and report (the
+    course service stores both; `grade` writes them as files, the report through `write_report`
+    before the result is complete, so that its timings count the writing). A graded
+    submission's result keeps the seconds each stage took (STAGE_TIMINGS). `started` may be a
+    finished result already (an invalid notebook, or one graded on a Dask worker)."""
     began = time.monotonic()
     timings: dict[str, float] = {}
     if isinstance(started, pipeline.NotebookJob):
+        assert workers is not None, "a notebook run here is measured by this machine's evaluator"
         if started.record is not None:
             timings = run_timings(started.record)
             timings["prepare_wait"] = max(began - started.started - started.record.seconds, 0.0)
@@ -202,15 +217,18 @@ def finish_one(submission: Submission, exercise: str | None, started: pipeline.N
     drawing = time.monotonic()  # the report first, then the result: its timings include the drawing
     try:
         report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
-        documents.write_html(report, out.report(submission.student))
+        html = documents.render_html(report)
+        if write_report is not None:
+            write_report(html)
     except Exception as error:  # noqa: BLE001 - the grade stands without its report, and is graded again
         document.setdefault("grader_fault", f"the report could not be drawn: {internal_error(error)}")
-        documents.write_missing(out.report(submission.student))
+        html = documents.MISSING_REPORT
+        if write_report is not None:
+            write_report(html)
     if timings:
         timings["report"] = time.monotonic() - drawing
         document["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}
-    result_module.write(document, out.result(submission.student))
-    return document
+    return document, html
 
 
 def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regrade: bool):

@@ -6,6 +6,8 @@
     autograder gradescope         build a Gradescope autograder archive
     autograder data               make, fetch or validate a fashion.npz
     autograder exercise           write an exercise file from a solution, or validate one
+    autograder course             make a course for the service, and give its students their tokens
+    autograder serve DIR          the course service: students submit and read their reports (docs/service.md)
 
 Every grading setting (--exercise, --data, --timeout, --threshold, ...) is declared once,
 in settings.py, and resolved once per command into a GradingPlan (plan.py).
@@ -95,6 +97,27 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_arguments(new, "data", "timeout_s", "isolation")
     validate_exercise = exercise_commands.add_parser("validate", help="check an exercise file")
     validate_exercise.add_argument("file")
+
+    course = commands.add_parser("course", help="make a course for the service, and give its students tokens")
+    course_commands = course.add_subparsers(dest="course_command", required=True)
+    init = course_commands.add_parser("init", help="write DIR/course.toml and the instructor's token")
+    init.add_argument("directory", metavar="DIR")
+    init.add_argument("--exercise", dest="exercises", action="append", required=True, metavar="ID|FILE.toml",
+                      help="an exercise of the course (repeat for more)")
+    init.add_argument("--data", metavar="FASHION_NPZ", help="the lesson's fashion.npz (default: the stand-in)")
+    roster = course_commands.add_parser("students", help="add a roster's new students; prints their tokens once")
+    roster.add_argument("directory", metavar="DIR")
+    roster.add_argument("roster", metavar="ROSTER.csv", help="a CSV file with a 'student' column")
+
+    serve = commands.add_parser("serve", help="run the course service (docs/service.md)")
+    serve.add_argument("directory", metavar="DIR")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="notebooks graded at once on this machine (default: the number of cores)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the workers of a running Dask scheduler, tcp://HOST:PORT")
 
     data = commands.add_parser("data", help="make, fetch or validate a fashion.npz")
     data_commands = data.add_subparsers(dest="data_command", required=True)
@@ -369,10 +392,46 @@ def run_exercise(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_course(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("starlette") is None:
+        return fail("the course service needs its libraries: pip install 'keras-autograder[service]'")
+    from .service import commands
+
+    try:
+        if args.course_command == "init":
+            print(commands.init(args.directory, args.exercises, args.data))
+        else:
+            sys.stdout.write(commands.students(args.directory, args.roster))
+    except AutograderError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(f"cannot write to {args.directory}: {error.strerror or error}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("uvicorn") is None:
+        return fail("the course service needs its libraries: pip install 'keras-autograder[service]'")
+    if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
+        return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
+    jobs = args.jobs or os.cpu_count() or 1
+    if jobs < 1:
+        return fail("--jobs must be at least 1")
+    if not 0 <= args.port <= 65535:
+        return fail("--port must be from 0 to 65535")
+    from .service import commands
+
+    try:
+        commands.serve(args.directory, args.host, args.port, jobs, args.scheduler)
+    except AutograderError as error:
+        return fail(str(error))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"check": run_check, "grade": run_grade, "release": run_release, "gradescope": run_gradescope,
-                "data": run_data, "exercise": run_exercise}
+                "data": run_data, "exercise": run_exercise, "course": run_course, "serve": run_serve}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

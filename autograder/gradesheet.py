@@ -56,9 +56,7 @@ def cell(value: object) -> Cell:
 def _write(path: Path, rows: Iterable[Sequence[object]]) -> None:
     temporary = path.with_name(path.name + ".partial")
     with open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        for row in rows:
-            writer.writerow([cell(value) for value in row])
+        write_rows(rows, handle)
     os.replace(temporary, path)  # a reader never sees half a file
 
 
@@ -77,8 +75,20 @@ def reason(outcome: GradedSubmission) -> str:
 
 
 def write_grades(outcomes: Sequence[GradedSubmission], path: Path) -> None:
-    """One row per student: score (blank when not graded), status and why, the LMS's ids,
-    accuracy, every check's points, and what the instructor should look at."""
+    """grades.csv: the rows of `grade_rows`."""
+    _write(path, grade_rows(outcomes))
+
+
+def write_rows(rows: Iterable[Sequence[object]], handle) -> None:
+    """Rows as CSV on an open text handle, every cell as `cell` makes it (the course service's /api/grades)."""
+    writer = csv.writer(handle)
+    for row in rows:
+        writer.writerow([cell(value) for value in row])
+
+
+def grade_rows(outcomes: Sequence[GradedSubmission]) -> list[list[object]]:
+    """A header and one row per student: score (blank when not graded), status and why, the LMS's
+    ids, accuracy, every check's points, and what the instructor should look at."""
     check_ids: list[str] = []
     for outcome in outcomes:
         for entry in outcome.result.get("checks", []):
@@ -101,7 +111,7 @@ def write_grades(outcomes: Sequence[GradedSubmission], path: Path) -> None:
                      *[metrics.get(key) if metrics.get(key) is not None else "" for key in accuracies],
                      *[points.get(check_id, 0.0) if graded else "" for check_id in check_ids],
                      document.get("isolation") or "", "; ".join(outcome.submission.notes)])
-    _write(path, rows)
+    return rows
 
 
 def canvas_column(exercise: str, assignment: str | None) -> str:

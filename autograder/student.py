@@ -6,6 +6,7 @@
     ex.check("build")                 # that step's checks, on the kernel's current state
     ex.hint("build")                  # a further hint for the step
     ex.check_all()                    # every check, with the accuracy measured by the grader
+    ex.submit()                       # send the saved notebook to the course service, show its score
 
 The steps are load, reshape, build, compile, fit and evaluate
 (`autograder.exercises.TASKS`). A check runs the same checks as
@@ -25,6 +26,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import exercises
@@ -48,6 +50,16 @@ def _display(panel) -> None:
         display(panel)
     except Exception:  # noqa: BLE001 - no rich display here: plain text still helps
         print(repr(panel))
+
+
+def _user_namespace() -> dict | None:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        return None
+    return getattr(shell, "user_ns", None)
 
 
 def _graded_here() -> bool:
@@ -138,6 +150,41 @@ class Exercise:
         return f"Exercise({self.id!r})"
 
     # --- what students call -------------------------------------------------------
+    def submit(self, notebook: str | None = None, wait: bool = True) -> None:
+        """Send this notebook's saved file to the course service (autograder/submitting.py says
+        where the server and token come from), then, with `wait`, show its score once graded.
+        Save the notebook first: the file is what is graded, as it would be from the page."""
+        if self._in_grader:
+            return  # the grader's own run never submits anything
+        from . import submitting
+        from .report import inline
+
+        try:
+            service = submitting.find_service()
+            path = Path(notebook) if notebook else submitting.running_notebook(_user_namespace())
+            if path is None:
+                raise submitting.SubmitError("this kernel does not say which notebook it runs: save the notebook "
+                                             "and give its file, ex.submit(\"my-notebook.ipynb\")")
+            sent = submitting.send(service, self.id, path)
+            _display(inline.note_panel("Submitted", f"{path.name} is queued (number {sent.get('position')}); "
+                                                    "it is graded in the saved form of the file.", state="not_started"))
+            if not wait:
+                return
+            shown = submitting.wait_graded(service, str(sent["id"]))
+        except submitting.SubmitError as error:
+            _display(inline.note_panel("Submission", str(error)))
+            return
+        if shown.get("status") == "graded":
+            late = " (late)" if shown.get("late") else ""
+            _display(inline.note_panel("Graded", f"{shown.get('score'):g} / {shown.get('max_score'):g}{late}. "
+                                                 f"Your report: {service.server}/ (sign in with your token).",
+                                       state="passed" if shown.get("score") == shown.get("max_score") else "failed"))
+        elif shown.get("status") == "not-graded":
+            _display(inline.note_panel("Not graded", str(shown.get("reason") or "the notebook could not be graded")))
+        else:
+            _display(inline.note_panel("Submitted", f"still {shown.get('status')}; see {service.server}/",
+                                       state="not_started"))
+
 
     def check(self, step: str) -> None:
         """Show whether one step of the lesson is done right, and what to do if not."""

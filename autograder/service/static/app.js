@@ -1,0 +1,39 @@
+// Live status of the submissions being graded: asks the API each second (with the session
+// cookie), shows the place in the queue, and reloads the page once the report is ready.
+"use strict";
+
+function describe(submission) {
+  if (submission.status === "queued") {
+    return submission.position ? `Queued: number ${submission.position} in the queue.` : "Queued.";
+  }
+  if (submission.status === "running") {
+    return "Running your notebook…";
+  }
+  return "Graded.";
+}
+
+async function follow(element) {
+  const id = element.dataset.live;
+  const status = element.querySelector(".status");
+  for (;;) {
+    try {
+      const response = await fetch(`/api/submissions/${encodeURIComponent(id)}`,
+                                   {credentials: "same-origin", headers: {Accept: "application/json"}});
+      if (response.ok) {
+        const submission = await response.json();
+        status.textContent = describe(submission);
+        if (submission.status === "graded" || submission.status === "not-graded") {
+          window.location.reload();
+          return;
+        }
+      }
+    } catch (error) {
+      status.textContent = "Waiting for the server…";
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-live]").forEach((element) => follow(element));
+});
