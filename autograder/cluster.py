@@ -204,6 +204,14 @@ def killed_workers_result(submission: Submission, exercise: str | None, plan: Gr
                                0.0, status="kernel_died", reason=reason)
 
 
+def _readable(error: BaseException) -> str:
+    """What an exception from a worker says, in a few words. Dask hands over one it could not (or
+    was not allowed to) unpickle as Exception(the pickle's bytes): those are not worth showing."""
+    if error.args and isinstance(error.args[0], (bytes, bytearray)):
+        return "its exception could not be read safely"
+    return str(error)[:300]
+
+
 def task_key(token: str, number: int, student: str) -> str:
     """A key that names the student: identical notebooks of two students are two tasks."""
     return f"autograder-{token}-{number}-{re.sub(r'[^A-Za-z0-9_.-]', '_', student)[:80]}"
@@ -246,9 +254,8 @@ class ClusterStarter:
             except distributed.KilledWorker as error:
                 bridge.set_result(killed_workers_result(submission, exercise, self.plan, error))
             except Exception as error:  # noqa: BLE001 - our tasks answer faults as data: this is not ours
-                # (what the exception held may have been refused unpickling: its type is what is sure)
                 bridge.set_exception(GraderFault(f"the grading worker's task failed without an answer "
-                                                 f"({type(error).__name__}: {str(error)[:300]})"))
+                                                 f"({type(error).__name__}: {_readable(error)})"))
             else:
                 try:
                     bridge.set_result(remote_result.read(answer, batch.notebook_name(submission),

@@ -26,7 +26,7 @@ from autograder.errors import GraderFault, UsageError
 from autograder.exercises import get
 from autograder.plan import make_plan
 from autograder.settings import Request
-from cluster_faults import KILL_MARKER
+from cluster_faults import BOMB_FOLDER, KILL_MARKER, ROGUE_KINDS, ROGUE_MARKER
 from conftest import ROOT, run_cli, write_notebook
 from corpus import CASES
 from dask_cluster import LocalCluster
@@ -196,6 +196,60 @@ def test_a_notebook_that_kills_its_worker_every_time_is_a_graded_result(dask_clu
     assert not any(c["passed"] for c in mallory["checks"])
     assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
     assert gradebook_rows(out) == ["alice", "mallory"]
+
+
+@pytest.mark.slow
+def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_cluster, standin_file, tmp_path):
+    """A worker listening on every interface (`dask worker`'s default) is refused before any
+    grading; then workers that turn rogue answer with pickles that would run code, an exception
+    and a warning carrying one, and a full score claimed for another student: none of it runs
+    in the grading process, each is that submission's grader fault (graded again next run), and
+    the honest student is graded as always."""
+    dask_cluster.start_worker("open", loopback=False)
+    try:
+        dask_cluster.wait_for_workers(len(dask_cluster.workers))
+        refused = run_cli("grade", str(tmp_path), "--out", str(tmp_path / "refused"), "--scheduler",
+                          dask_cluster.address, "--exercise", "keras-dense", timeout=300)
+    finally:
+        dask_cluster.kill_worker("open")
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "refusing a Dask cluster that others could join" in refused.stderr
+    assert "takes plain TCP on every interface" in refused.stderr
+    # Refused before any worker warmed up.
+    assert not any(dask_cluster.grading_processes(name) for name in dask_cluster.workers)
+
+    bombs = tmp_path / "bombs"
+    bombs.mkdir()
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / "alice.ipynb", CASES["reference"].cells, exercise="keras-dense")
+    for kind in ROGUE_KINDS:
+        write_notebook(folder / f"eve-{kind}.ipynb", [f"# {ROGUE_MARKER.decode()}{kind}",
+                                                      f"# {BOMB_FOLDER.decode()}{bombs}", *CASES["reference"].cells],
+                       exercise="keras-dense")
+    out = tmp_path / "out"
+    grading = start_grading(out, folder, standin_file, dask_cluster.address)
+    try:
+        stdout, stderr = grading.communicate(timeout=900)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+    assert not (bombs / f"unpickled-by-{grading.pid}").exists(), "a worker's pickle ran code in grade"
+    assert grading.returncode == 1, stderr  # some submissions could not be graded (by the grader's fault)
+    assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
+    for kind in ROGUE_KINDS:
+        document = json.loads((out / "results" / f"eve-{kind}.json").read_text())
+        assert document["status"] == "invalid" and document["score"] == 0, document
+        assert document["grader_fault"] and document["student"] == f"eve-{kind}", document
+    faults = {kind: json.loads((out / "results" / f"eve-{kind}.json").read_text())["grader_fault"]
+              for kind in ROGUE_KINDS}
+    assert "refused to unpickle builtins.exec" in faults["pickle-bomb"]
+    assert "its exception could not be read" in faults["raise-bomb"] and "\\x80" not in faults["raise-bomb"]
+    for kind in ("warn-bomb", "forged"):  # the warning never reached grade; the answer was refused
+        assert "it names student, which only the grading machine records" in faults[kind]
+    # Nothing of the rogue answers was recorded as final: the next run grades them again.
+    assert f"{len(ROGUE_KINDS)} of these results the grader failed to complete" in stdout
+    assert gradebook_rows(out) == ["alice", *sorted(f"eve-{kind}" for kind in ROGUE_KINDS)]
 
 
 def test_identical_notebooks_of_two_students_are_two_tasks():
