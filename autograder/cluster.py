@@ -290,9 +290,18 @@ class Access:
     tls_key: str | None = None
     insecure: bool = False
 
-    def security(self) -> distributed.Security | None:
+    def security(self, scheme: str) -> distributed.Security | None:
+        """The certificates to connect with; refuses a tls:// scheduler without any (Dask would
+        fail deep inside) and certificates for a plain one."""
         if not (self.tls_ca_file or self.tls_cert or self.tls_key):
+            if scheme in cluster_access.SECURE_SCHEMES:
+                configured = distributed.Security()
+                if not (getattr(configured, "tls_ca_file", None) and getattr(configured, "tls_client_cert", None)):
+                    raise UsageError(f"a {scheme}:// scheduler needs the course's certificates: --tls-ca-file, "
+                                     "--tls-cert and --tls-key (or Dask's distributed.comm.tls configuration)")
             return None
+        if scheme not in cluster_access.SECURE_SCHEMES:
+            raise UsageError(f"--tls-* are for a tls:// scheduler, not {scheme}://")
         if not (self.tls_ca_file and self.tls_cert and self.tls_key):
             raise UsageError("--tls-ca-file, --tls-cert and --tls-key go together: the course's CA, and this "
                              "machine's certificate and key signed by it")
@@ -310,13 +319,13 @@ class ClusterWorkers:
     def __init__(self, address: str, plan: GradingPlan, access: Access | None = None):
         access = access or Access()
         try:
-            cluster_access.split_address(address)
+            scheme = cluster_access.split_address(address)[0]
         except ValueError as error:
             raise UsageError(f"--scheduler {error}") from None
         exposed = cluster_access.exposure(address)
         if exposed and not access.insecure:
             raise UsageError(cluster_access.refusal([f"the scheduler: {exposed}"]))
-        security = access.security()
+        security = access.security(scheme)
         self.unpickling = contextlib.ExitStack()  # closed last, with the connection
         self.unpickling.enter_context(cluster_access.refusing_pickles())
         try:

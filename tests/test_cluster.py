@@ -361,6 +361,33 @@ def test_grade_refuses_an_open_scheduler_and_rlimits_on_a_cluster_before_connect
     assert cli.main([*common, "--insecure"]) == 2
     assert cli.main([*common, "--scheduler", "tls://127.0.0.1:8786", "--tls-ca-file", str(tmp_path)]) == 2
     assert "go together" in capsys.readouterr().err
+    assert cli.main([*common, "--scheduler", "tls://127.0.0.1:8786"]) == 2
+    assert "needs the course's certificates: --tls-ca-file" in capsys.readouterr().err
+    assert cli.main([*common, "--scheduler", "tcp://127.0.0.1:8786", "--tls-ca-file", str(tmp_path)]) == 2
+    assert "are for a tls:// scheduler" in capsys.readouterr().err
+
+
+class _Listener:
+    def __init__(self, address):
+        self.listen_address = address
+
+
+def test_a_worker_without_bubblewrap_or_listening_on_the_network_refuses_the_plan(standin_file, monkeypatch):
+    """On each worker (also one that joins later), before it grades anything: a RuntimeError,
+    which the grading machine may unpickle, carries the reason to the instructor."""
+    plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
+    loopback = type("Worker", (), {"name": "w9", "nanny": None, "listeners": [_Listener("tcp://127.0.0.1:4001")]})()
+    everywhere = type("Worker", (), {"name": "w9", "nanny": None, "listeners": [_Listener("tcp://0.0.0.0:4001")]})()
+    plugin = cluster.GradingPlugin("p", plan)
+    monkeypatch.setattr(cluster.isolation, "bubblewrap_works", lambda: True)
+    assert plugin.refusal(loopback) is None
+    assert "worker w9: tcp://0.0.0.0:4001 takes plain TCP on every interface" in plugin.refusal(everywhere)
+    assert cluster.GradingPlugin("p", plan, guard_listeners=False).refusal(everywhere) is None  # --insecure
+    monkeypatch.setattr(cluster.isolation, "bubblewrap_works", lambda: False)
+    reason = plugin.refusal(loopback) or ""
+    assert "cannot run bubblewrap" in reason and "needs it on every worker" in reason
+    with pytest.raises(RuntimeError, match="cannot run bubblewrap"):
+        plugin.setup(loopback)
 
 
 def forged(document: dict, **changes) -> str:
