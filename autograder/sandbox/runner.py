@@ -421,7 +421,10 @@ def prepare(job: RunnerJob, channel_path: str | None = None) -> tuple[Channel, i
     events_fd = open_events(job.probe_dir)
     # In a network namespace of the run's own (unshare --net, without bubblewrap) the loopback
     # the kernel's channels use starts down; bringing it up needs the privileges confine drops.
-    loopback_up()
+    try:
+        loopback_up()
+    except OSError as error:  # the kernel cannot start then: say why, and let it fail as it will
+        channel.send("runner_error", error=f"the run's loopback interface could not be brought up: {error}")
     confine(job)
     os.environ[MARKER_VARIABLE] = job.marker
     os.makedirs(job.runtime_dir, exist_ok=True)
