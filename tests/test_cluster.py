@@ -199,7 +199,8 @@ def test_a_notebook_that_kills_its_worker_every_time_is_a_graded_result(dask_clu
 
 
 @pytest.mark.slow
-def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_cluster, standin_file, tmp_path):
+def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_cluster, standin_file, tmp_path,
+                                                                          capsys):
     """A worker listening on every interface (`dask worker`'s default) is refused before any
     grading; then workers that turn rogue answer with pickles that would run code, an exception
     and a warning carrying one, and a full score claimed for another student: none of it runs
@@ -208,13 +209,17 @@ def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_
     dask_cluster.start_worker("open", loopback=False)
     try:
         dask_cluster.wait_for_workers(len(dask_cluster.workers))
-        refused = run_cli("grade", str(tmp_path), "--out", str(tmp_path / "refused"), "--scheduler",
-                          dask_cluster.address, "--exercise", "keras-dense", timeout=300)
+        from autograder import cli
+
+        capsys.readouterr()
+        status = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "refused"), "--scheduler",
+                           dask_cluster.address, "--exercise", "keras-dense"])
+        refused = capsys.readouterr().err
     finally:
         dask_cluster.kill_worker("open")
-    assert refused.returncode == 2, refused.stderr
-    assert refused.stderr.count("\n") == 1 and "refusing a Dask cluster that others could join" in refused.stderr
-    assert "takes plain TCP on every interface" in refused.stderr
+    assert status == 2, refused
+    assert refused.count("\n") == 1 and "refusing a Dask cluster that others could join" in refused
+    assert "takes plain TCP on every interface" in refused
     # Refused before any worker warmed up.
     assert not any(dask_cluster.grading_processes(name) for name in dask_cluster.workers)
 
