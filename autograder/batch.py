@@ -146,9 +146,14 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
         cells_over()
 
 
+def notebook_name(submission: Submission) -> str:
+    """The file name a submission's result names (its `notebook`)."""
+    return Path(submission.origin.split("!")[-1]).name or "submission.ipynb"
+
+
 def _start_one(submission: Submission, exercise: str | None, plan: GradingPlan, run: Callable[..., RunRecord]):
     started = time.monotonic()
-    name = Path(submission.origin.split("!")[-1]).name or "submission.ipynb"
+    name = notebook_name(submission)
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
         path = Path(work) / name
         path.write_bytes(submission.content)

@@ -61,8 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="notebooks graded at once (default: the number of cores); with --scheduler, "
                             "reports drawn at once")
     grade.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run the notebooks on the workers of a running Dask scheduler, tcp://HOST:PORT "
-                            "(needs the 'cluster' extra; see docs/cluster.md); results still land in --out")
+                       help="run the notebooks on the workers of a running Dask scheduler, tls://HOST:PORT "
+                            "(or tcp://127.0.0.1:PORT with every worker on this machine; needs the 'cluster' "
+                            "extra; see docs/cluster.md); results still land in --out")
+    grade.add_argument("--tls-ca-file", metavar="PEM",
+                       help="with --scheduler tls://: the course's CA certificate (default: Dask's configuration)")
+    grade.add_argument("--tls-cert", metavar="PEM", help="with --scheduler tls://: this machine's certificate")
+    grade.add_argument("--tls-key", metavar="PEM", help="with --scheduler tls://: this machine's private key")
+    grade.add_argument("--insecure", action="store_true",
+                       help="with --scheduler: grade even on a cluster that anyone who reaches it could join "
+                            "(plain TCP beyond the loopback)")
+    grade.add_argument("--shared-network", action="store_true",
+                       help="without bubblewrap and a network namespace: grade --jobs notebooks side by side "
+                            "even though they share this machine's network")
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
@@ -235,14 +246,14 @@ def run_check(args: argparse.Namespace) -> int:
     return result_module.exit_code(document)
 
 
-def remote_workers(scheduler: str | None, plan) -> contextlib.AbstractContextManager:
+def remote_workers(args: argparse.Namespace, plan) -> contextlib.AbstractContextManager:
     """A Dask cluster's workers, given the plan, for the grading's duration; none without --scheduler
     (and then Dask is not imported)."""
-    if scheduler is None:
+    if args.scheduler is None:
         return contextlib.nullcontext()
-    from .cluster import ClusterWorkers
+    from .cluster import Access, ClusterWorkers
 
-    return ClusterWorkers(scheduler, plan)
+    return ClusterWorkers(args.scheduler, plan, Access(args.tls_ca_file, args.tls_cert, args.tls_key, args.insecure))
 
 
 def run_grade(args: argparse.Namespace) -> int:
@@ -260,6 +271,10 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
         return fail("--jobs must be at least 1")
     if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
         return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
+    if args.scheduler is not None and args.isolation == RLIMITS:
+        return fail("--scheduler grades in bubblewrap on every worker; --isolation rlimits cannot be used with it")
+    if args.scheduler is None and (args.insecure or args.tls_ca_file or args.tls_cert or args.tls_key):
+        return fail("--insecure and --tls-* are for --scheduler")
     local = not args.cold and args.scheduler is None and args.isolation != RLIMITS
     if lent is not None:
         return _grade(args, jobs, lent if local else None)
@@ -276,11 +291,15 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
 def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
     from . import batch, github, progress, result as result_module
     from .plan import make_plan
-    from .sandbox.isolation import RLIMITS
+    from .sandbox.isolation import RLIMITS, side_by_side_problem
 
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
-        with remote_workers(args.scheduler, plan) as remote:
+        if args.scheduler is None:  # a cluster's workers grade in bubblewrap: a network of each notebook's own
+            problem = side_by_side_problem(plan.isolation, jobs, args.shared_network)
+            if problem:
+                return fail(problem)
+        with remote_workers(args, plan) as remote:
             report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
                                progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
                                formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,

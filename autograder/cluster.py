@@ -18,6 +18,16 @@ measure with the evaluator, check. Each task returns a result document.
   bubblewrap dies with the worker thread that started it (--die-with-parent), so a
   killed worker takes its sandboxes with it; the evaluator ends when its stdin, the
   worker's pipe, closes.
+- Only a cluster no one else can join is used (cluster_access.py): TLS with the course's
+  certificates, or plain TCP on the loopback only, checked on the scheduler (where it
+  listens, as it says itself) and by the plugin on every worker and its nanny, including
+  workers that join later. `--insecure` is the instructor's acceptance of anything else.
+- Every worker grades in bubblewrap: the plugin refuses the plan on a worker without it.
+- Results cross as data: each task returns its result document as JSON text, which the
+  grading machine checks field by field before recording it (remote_result.py); while the
+  grading is connected, Dask's transport may unpickle nothing but plain values and
+  exceptions in this process (cluster_access.refusing_pickles). A task never raises for a
+  failure of its own: it answers with the reason, as data.
 - Each task's key names the student, so two students' byte-identical notebooks are two
   tasks. A worker that dies mid-notebook loses that attempt; the scheduler runs it again
   elsewhere. After `distributed.scheduler.allowed-failures` deaths (3 by default) the
@@ -28,23 +38,26 @@ Dask is imported only here, and this module only when --scheduler is given.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import dataclasses
+import json
+import os
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import distributed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import batch, checks, pipeline, processes, result as result_module
+from . import batch, checks, cluster_access, pipeline, processes, remote_result, result as result_module
 from .collect import Submission
 from .errors import GraderFault, UsageError
-from .plan import GradingPlan, choose_isolation
+from .plan import GradingPlan
 from .result import ResultDocument
-from .sandbox import RunRecord, run_notebook
+from .sandbox import RunRecord, isolation, run_notebook
 from .sandbox.slots import SlotError, warm_path_available
 from .workers import Workers
 
@@ -75,28 +88,69 @@ class WorkerSlot(Workers):
 
 
 class GradingPlugin(WorkerPlugin):
-    """One grading's plan and warm workers on one Dask worker, for all of that grading's tasks."""
+    """One grading's plan and warm workers on one Dask worker, for all of that grading's tasks.
 
-    def __init__(self, name: str, plan: GradingPlan):
+    `guard_listeners`: refuse a worker that, or whose nanny, takes plain TCP on an address other
+    than the loopback (anyone reaching it could run code on it). A refusal travels back as a
+    RuntimeError, a class the grading machine may unpickle, with the reason in its message."""
+
+    def __init__(self, name: str, plan: GradingPlan, guard_listeners: bool = True):
         self.name = name
         self.plan = plan
+        self.guard_listeners = guard_listeners
         self.workers: WorkerSlot | None = None
 
     def setup(self, worker: distributed.Worker) -> None:
-        """Check what arrived against the plan's digests and this machine's sandbox, then warm up."""
-        plan = self.plan
-        if plan.lesson.digest() != plan.lesson_digest:
-            raise GraderFault("the lesson data arrived damaged on this worker (its digest differs)")
-        if plan.holdout is not None and _holdout_digest(plan) != plan.holdout.digest:
-            raise GraderFault("the holdout arrived damaged on this worker (its digest differs)")
-        if choose_isolation("auto") != plan.isolation:
-            raise GraderFault(f"this worker cannot confine notebooks with {plan.isolation}, as the plan asks")
+        """Check this worker's sandbox and listeners and what arrived against the plan's digests,
+        then warm up."""
+        problem = self.refusal(worker)
+        if problem:
+            raise RuntimeError(problem)
         # Jobs side by side in the slot: as many as the worker runs tasks at once.
         self.workers = WorkerSlot(warm_path_available(), worker.state.nthreads)
+
+    def refusal(self, worker: distributed.Worker) -> str | None:
+        plan = self.plan
+        if not isolation.bubblewrap_works():
+            return ("this worker cannot run bubblewrap (install it: apt-get install bubblewrap; it must be able to "
+                    "make namespaces), and grading on a cluster needs it on every worker")
+        if self.guard_listeners:
+            exposed = cluster_access.exposures(worker_listeners(worker))
+            if exposed:
+                return cluster_access.refusal(exposed)
+        if plan.lesson.digest() != plan.lesson_digest:
+            return "the lesson data arrived damaged on this worker (its digest differs)"
+        if plan.holdout is not None and _holdout_digest(plan) != plan.holdout.digest:
+            return "the holdout arrived damaged on this worker (its digest differs)"
+        return None
 
     def teardown(self, worker: distributed.Worker) -> None:
         if self.workers is not None:
             self.workers.close()
+
+
+def worker_listeners(worker: distributed.Worker) -> dict[str, list[str]]:
+    """Where this worker and its nanny take connections: the worker's listeners as Dask has
+    them, and the nanny's (this process's parent) as the system sees its listening sockets,
+    with the worker's scheme (a nanny shares its worker's security)."""
+    import psutil
+
+    name = f"worker {worker.name}"
+    found = {name: [listener.listen_address for listener in worker.listeners]}
+    if worker.nanny:
+        scheme = cluster_access.split_address(found[name][0])[0] if found[name] else "tcp"
+        try:
+            sockets = psutil.Process(os.getppid()).net_connections(kind="inet")
+        except psutil.Error as error:
+            found[f"the nanny of {name}"] = [f"{scheme}://unknown (its sockets could not be read: {error})"]
+        else:
+            found[f"the nanny of {name}"] = [
+                f"{scheme}://{_host_port(c.laddr.ip, c.laddr.port)}" for c in sockets if c.status == psutil.CONN_LISTEN]
+    return found
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _holdout_digest(plan: GradingPlan) -> str:
@@ -107,9 +161,20 @@ def _holdout_digest(plan: GradingPlan) -> str:
     return hashlib.sha256(both).hexdigest()[:16]  # as data.load_holdout computes it
 
 
-def grade_on_worker(plugin_name: str, lesson_digest: str, submission: Submission,
-                    exercise: str | None) -> ResultDocument:
-    """The Dask task: stages 1-3 of one submission on this worker's warm slot and evaluator."""
+def grade_on_worker(plugin_name: str, lesson_digest: str, submission: Submission, exercise: str | None) -> str:
+    """The Dask task: stages 1-3 of one submission on this worker's warm slot and evaluator.
+
+    Returns JSON text, `{"result": DOCUMENT}` or `{"fault": REASON}` (remote_result.py): plain
+    data that the grading machine checks, never an object of ours nor an exception to unpickle."""
+    try:
+        document = _grade_here(plugin_name, lesson_digest, submission, exercise)
+        return json.dumps({"result": document}, allow_nan=False)
+    except Exception as error:  # noqa: BLE001 - said to the grading machine as data: a grader's fault
+        reason = str(error) if isinstance(error, GraderFault) else f"{type(error).__name__}: {error}"
+        return json.dumps({"fault": reason[:remote_result.MAX_FAULT]})
+
+
+def _grade_here(plugin_name: str, lesson_digest: str, submission: Submission, exercise: str | None) -> ResultDocument:
     plugin = distributed.get_worker().plugins.get(plugin_name)
     if not isinstance(plugin, GradingPlugin) or plugin.workers is None:
         raise GraderFault("this worker has not received the grading's plan")
@@ -134,9 +199,17 @@ def killed_workers_result(submission: Submission, exercise: str | None, plan: Gr
         graded = plan.exercise_for(exercise)
     except UsageError:
         return pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
-    name = Path(submission.origin.split("!")[-1]).name
-    return result_module.build(graded, name, None, checks.not_graded(graded, f"The notebook was not graded: {reason}."),
+    return result_module.build(graded, batch.notebook_name(submission), None,
+                               checks.not_graded(graded, f"The notebook was not graded: {reason}."),
                                0.0, status="kernel_died", reason=reason)
+
+
+def _readable(error: BaseException) -> str:
+    """What an exception from a worker says, in a few words. Dask hands over one it could not (or
+    was not allowed to) unpickle as Exception(the pickle's bytes): those are not worth showing."""
+    if error.args and isinstance(error.args[0], (bytes, bytearray)):
+        return "its exception could not be read safely"
+    return str(error)[:300]
 
 
 def task_key(token: str, number: int, student: str) -> str:
@@ -172,7 +245,7 @@ class ClusterStarter:
 
         def arrived(done: distributed.Future) -> None:
             try:
-                bridge.set_result(done.result())
+                answer = done.result()
             except distributed.client.FutureCancelledError as error:
                 if self.stopping:  # our own Ctrl-C: not recorded, as with --jobs
                     bridge.set_exception(processes.Stopped("grading was interrupted"))
@@ -180,8 +253,15 @@ class ClusterStarter:
                     bridge.set_exception(GraderFault(f"the Dask scheduler dropped this task ({error})"))
             except distributed.KilledWorker as error:
                 bridge.set_result(killed_workers_result(submission, exercise, self.plan, error))
-            except BaseException as error:  # noqa: BLE001 - the batch's loop judges it, as a local run's
-                bridge.set_exception(error)
+            except Exception as error:  # noqa: BLE001 - our tasks answer faults as data: this is not ours
+                bridge.set_exception(GraderFault(f"the grading worker's task failed without an answer "
+                                                 f"({type(error).__name__}: {_readable(error)})"))
+            else:
+                try:
+                    bridge.set_result(remote_result.read(answer, batch.notebook_name(submission),
+                                                         self.plan.known_exercise(exercise)))
+                except GraderFault as error:  # a fault the worker reported, or a forged answer
+                    bridge.set_exception(error)
             finally:
                 with self.lock:
                     self.in_flight.pop(key, None)  # the scheduler may forget it now
@@ -200,27 +280,118 @@ class ClusterStarter:
         """Nothing to release here: the tasks end with the grading (ClusterWorkers.close)."""
 
 
-class ClusterWorkers:
-    """The batch's workers when they are a Dask cluster's: connected, given the plan, warmed
-    (batch.RemoteWorkers); closing removes the plan and the warm slots from every worker."""
+@dataclasses.dataclass(frozen=True)
+class Access:
+    """How `grade` reaches the cluster: its certificates for tls:// (None: Dask's configuration,
+    distributed.comm.tls.*), and whether the instructor accepts a cluster others could join."""
 
-    def __init__(self, address: str, plan: GradingPlan):
+    tls_ca_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    insecure: bool = False
+
+    def security(self, scheme: str) -> distributed.Security | None:
+        """The certificates to connect with; refuses a tls:// scheduler without any (Dask would
+        fail deep inside) and certificates for a plain one."""
+        if not (self.tls_ca_file or self.tls_cert or self.tls_key):
+            if scheme in cluster_access.SECURE_SCHEMES:
+                configured = distributed.Security()
+                if not (getattr(configured, "tls_ca_file", None) and getattr(configured, "tls_client_cert", None)):
+                    raise UsageError(f"a {scheme}:// scheduler needs the course's certificates: --tls-ca-file, "
+                                     "--tls-cert and --tls-key (or Dask's distributed.comm.tls configuration)")
+            return None
+        if scheme not in cluster_access.SECURE_SCHEMES:
+            raise UsageError(f"--tls-* are for a tls:// scheduler, not {scheme}://")
+        if not (self.tls_ca_file and self.tls_cert and self.tls_key):
+            raise UsageError("--tls-ca-file, --tls-cert and --tls-key go together: the course's CA, and this "
+                             "machine's certificate and key signed by it")
+        for path in (self.tls_ca_file, self.tls_cert, self.tls_key):
+            if not os.path.isfile(path):
+                raise UsageError(f"cannot read {path}: no such file")
+        return distributed.Security(tls_ca_file=self.tls_ca_file, tls_client_cert=self.tls_cert,
+                                    tls_client_key=self.tls_key, require_encryption=True)
+
+
+class ClusterWorkers:
+    """The batch's workers when they are a Dask cluster's: checked, connected, given the plan,
+    warmed (batch.RemoteWorkers); closing removes the plan and the warm slots from every worker."""
+
+    def __init__(self, address: str, plan: GradingPlan, access: Access | None = None):
+        access = access or Access()
         try:
-            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as error:
+            scheme = cluster_access.split_address(address)[0]
+        except ValueError as error:
+            raise UsageError(f"--scheduler {error}") from None
+        exposed = cluster_access.exposure(address)
+        if exposed and not access.insecure:
+            raise UsageError(cluster_access.refusal([f"the scheduler: {exposed}"]))
+        security = access.security(scheme)
+        self.unpickling = contextlib.ExitStack()  # closed last, with the connection
+        self.unpickling.enter_context(cluster_access.refusing_pickles())
+        try:
+            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False,
+                                             security=security, direct_to_workers=False)
+        except (OSError, TimeoutError, ValueError, TypeError) as error:
+            self.unpickling.close()
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        self.plugin_name = ""
+        self.registered = False
         try:
-            self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
-        except TimeoutError:
-            self.client.close()
-            raise UsageError(f"the Dask scheduler at {address} has no workers") from None
-        self.token = secrets.token_hex(4)
-        self.plugin_name = f"keras-autograder-{self.token}"
-        try:
-            self.client.register_plugin(GradingPlugin(self.plugin_name, plan))
-        except GraderFault as error:  # a worker without the sandbox, or data that arrived damaged
+            for topic in ("print", "warn"):  # workers' prints and warnings: pickles we have no use for
+                self.client.unsubscribe_topic(topic)
+            if not access.insecure:
+                self._refuse_an_open_scheduler(address)
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+            except TimeoutError:
+                raise UsageError(f"the Dask scheduler at {address} has no workers") from None
+            if not access.insecure:  # before any worker warms up (the plugin checks those that join later)
+                self._refuse_open_workers()
+            self.token = secrets.token_hex(4)
+            self.plugin_name = f"keras-autograder-{self.token}"
+            # Workers grade in bubblewrap, whatever this machine has (the plugin refuses a worker without it).
+            sent = dataclasses.replace(plan, isolation=isolation.BUBBLEWRAP)
+            try:
+                self.client.register_plugin(GradingPlugin(self.plugin_name, sent, not access.insecure))
+                self.registered = True
+            except Exception as error:  # noqa: BLE001 - a worker's refusal (RuntimeError), or Dask's failure
+                raise UsageError(f"a worker of {address} cannot grade: {error}") from None
+        except BaseException:
             self.close()
-            raise UsageError(f"a worker of {address} cannot grade: {error}") from None
+            raise
+
+    def _refuse_an_open_scheduler(self, address: str) -> None:
+        """Refuse a scheduler that takes connections others could make: where it says it is (its
+        identity) and every address it listens on."""
+        try:
+            said = self.client.scheduler_info(n_workers=0).get("address", "")
+            # A lambda travels by value: the scheduler needs no copy of this package to run it.
+            listened = self.client.run_on_scheduler(
+                lambda dask_scheduler: [listener.listen_address for listener in dask_scheduler.listeners])
+        except Exception as error:  # noqa: BLE001 - a scheduler that will not say is not known to be closed
+            raise UsageError(f"the Dask scheduler at {address} would not say where it listens ({error}); "
+                             "--insecure grades there anyway") from None
+        if not isinstance(listened, list) or not all(isinstance(item, str) for item in listened):
+            raise UsageError(f"the Dask scheduler at {address} gave no list of the addresses it listens on")
+        exposed = cluster_access.exposures({"the scheduler": [str(said), *listened]})
+        if exposed:
+            raise UsageError(cluster_access.refusal(exposed))
+
+    def _refuse_open_workers(self) -> None:
+        """Refuse workers, or their nannies, that take connections others could make."""
+        listened: dict[str, list[str]] = {}
+        for kind, nanny in (("worker", False), ("the nanny of worker", True)):
+            try:
+                found = self.client.run(
+                    lambda dask_worker: [listener.listen_address for listener in dask_worker.listeners], nanny=nanny)
+            except Exception as error:  # noqa: BLE001 - a worker that will not say is not known to be closed
+                raise UsageError(f"the Dask workers would not say where they listen ({error}); --insecure grades "
+                                 "there anyway") from None
+            for address, addresses in dict(found).items():
+                listened[f"{kind} {address}"] = [str(item) for item in addresses]
+        exposed = cluster_access.exposures(listened)
+        if exposed:
+            raise UsageError(cluster_access.refusal(exposed))
 
     @property
     def nthreads(self) -> int:
@@ -238,6 +409,14 @@ class ClusterWorkers:
     def close(self) -> None:
         """Tear the plugin down on every worker (slots and evaluators stop), then disconnect."""
         try:
-            self.client.unregister_worker_plugin(self.plugin_name)
+            if self.plugin_name:
+                try:
+                    self.client.unregister_worker_plugin(self.plugin_name)
+                except Exception:
+                    if self.registered:  # else: a worker refused it, and the others drop it here
+                        raise
         finally:
-            self.client.close()
+            try:
+                self.client.close()
+            finally:
+                self.unpickling.close()

@@ -161,6 +161,8 @@ def finish(job: NotebookJob, evaluator: Evaluator,
     outcomes = checks.run_checks(facts, job.exercise)
     document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started,
                             headings=notebook.headings(job.node))
+    if job.record.network:
+        document["network"] = job.record.network
     undecided = [outcome.id for outcome in outcomes if outcome.diagnosis == checks.UNDECIDED]
     if undecided:
         faults.append(f"the grader could not decide {', '.join(undecided)}")

@@ -235,6 +235,9 @@ class ResultDocument(TypedDict):
     stop_reason: NotRequired[str]
     #: The isolation the notebook ran under (bubblewrap, rlimits, live).
     isolation: NotRequired[str]
+    #: "own": the notebook had a network namespace of its own, holding only its loopback;
+    #: "shared": it shared the grading machine's network (rlimits where no namespace could be made).
+    network: NotRequired[str]
     #: "warm" (a forked kernel) or "cold" (a fresh process).
     execution: NotRequired[str]
     #: The limits it ran under.

@@ -1,6 +1,7 @@
-"""A Dask cluster on this machine for the tests and benchmarks: a `dask scheduler` bound
-to 127.0.0.1 and named single-threaded `dask worker`s, each in a session of its own so that
-a test can SIGKILL one (nanny and worker) as a failing machine would."""
+"""A Dask cluster on this machine for the tests and benchmarks: a `dask scheduler` and named
+single-threaded `dask worker`s (with their nannies), all bound to 127.0.0.1 so that nothing
+beyond this machine can join, each in a session of its own so that a test can SIGKILL one
+(nanny and worker) as a failing machine would."""
 from __future__ import annotations
 
 import json
@@ -39,14 +40,17 @@ class LocalCluster:
         self.scheduler_file = scheduler_file
         self.address = json.loads(scheduler_file.read_text())["address"]
 
-    def start_worker(self, name: str) -> None:
+    def start_worker(self, name: str, loopback: bool = True) -> None:
+        """A worker (and its nanny) listening on 127.0.0.1 only; `loopback=False`: on every
+        interface, `dask worker`'s default, which `grade` refuses (anyone could reach it)."""
         # Its own folder as working directory: a worker reads nothing of the grading machine's.
+        host = ["--host", "127.0.0.1"] if loopback else []
         home = self.folder / name
         home.mkdir(exist_ok=True)
         self.workers[name] = subprocess.Popen(
             [str(DASK), "worker", "--scheduler-file", str(self.scheduler_file), "--nworkers", "1",
              "--nthreads", "1", "--name", name, "--no-dashboard", "--local-directory", str(home),
-             "--death-timeout", "60", *self.preload],
+             "--death-timeout", "60", *host, *self.preload],
             cwd=home, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_for_workers(self, count: int) -> None:

@@ -20,12 +20,13 @@ import psutil
 import pytest
 from distributed import KilledWorker
 
-from autograder import cluster
+from autograder import cluster, cluster_access, remote_result
 from autograder.collect import Submission
+from autograder.errors import GraderFault, UsageError
 from autograder.exercises import get
 from autograder.plan import make_plan
 from autograder.settings import Request
-from cluster_faults import KILL_MARKER
+from cluster_faults import BOMB_FOLDER, KILL_MARKER, ROGUE_KINDS, ROGUE_MARKER
 from conftest import ROOT, run_cli, write_notebook
 from corpus import CASES
 from dask_cluster import LocalCluster
@@ -197,6 +198,65 @@ def test_a_notebook_that_kills_its_worker_every_time_is_a_graded_result(dask_clu
     assert gradebook_rows(out) == ["alice", "mallory"]
 
 
+@pytest.mark.slow
+def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_cluster, standin_file, tmp_path,
+                                                                          capsys):
+    """A worker listening on every interface (`dask worker`'s default) is refused before any
+    grading; then workers that turn rogue answer with pickles that would run code, an exception
+    and a warning carrying one, and a full score claimed for another student: none of it runs
+    in the grading process, each is that submission's grader fault (graded again next run), and
+    the honest student is graded as always."""
+    dask_cluster.start_worker("open", loopback=False)
+    try:
+        dask_cluster.wait_for_workers(len(dask_cluster.workers))
+        from autograder import cli
+
+        capsys.readouterr()
+        status = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "refused"), "--scheduler",
+                           dask_cluster.address, "--exercise", "keras-dense"])
+        refused = capsys.readouterr().err
+    finally:
+        dask_cluster.kill_worker("open")
+    assert status == 2, refused
+    assert refused.count("\n") == 1 and "refusing a Dask cluster that others could join" in refused
+    assert "takes plain TCP on every interface" in refused
+    # Refused before any worker warmed up.
+    assert not any(dask_cluster.grading_processes(name) for name in dask_cluster.workers)
+
+    bombs = tmp_path / "bombs"
+    bombs.mkdir()
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_notebook(folder / "alice.ipynb", CASES["reference"].cells, exercise="keras-dense")
+    for kind in ROGUE_KINDS:
+        write_notebook(folder / f"eve-{kind}.ipynb", [f"# {ROGUE_MARKER.decode()}{kind}",
+                                                      f"# {BOMB_FOLDER.decode()}{bombs}", *CASES["reference"].cells],
+                       exercise="keras-dense")
+    out = tmp_path / "out"
+    grading = start_grading(out, folder, standin_file, dask_cluster.address)
+    try:
+        stdout, stderr = grading.communicate(timeout=900)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+    assert not (bombs / f"unpickled-by-{grading.pid}").exists(), "a worker's pickle ran code in grade"
+    assert grading.returncode == 1, stderr  # some submissions could not be graded (by the grader's fault)
+    assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
+    for kind in ROGUE_KINDS:
+        document = json.loads((out / "results" / f"eve-{kind}.json").read_text())
+        assert document["status"] == "invalid" and document["score"] == 0, document
+        assert document["grader_fault"] and document["student"] == f"eve-{kind}", document
+    faults = {kind: json.loads((out / "results" / f"eve-{kind}.json").read_text())["grader_fault"]
+              for kind in ROGUE_KINDS}
+    assert "refused to unpickle builtins.exec" in faults["pickle-bomb"]
+    assert "its exception could not be read" in faults["raise-bomb"] and "\\x80" not in faults["raise-bomb"]
+    for kind in ("warn-bomb", "forged"):  # the warning never reached grade; the answer was refused
+        assert "it names student, which only the grading machine records" in faults[kind]
+    # Nothing of the rogue answers was recorded as final: the next run grades them again.
+    assert f"{len(ROGUE_KINDS)} of these results the grader failed to complete" in stdout
+    assert gradebook_rows(out) == ["alice", *sorted(f"eve-{kind}" for kind in ROGUE_KINDS)]
+
+
 def test_identical_notebooks_of_two_students_are_two_tasks():
     first, second = (cluster.task_key("abcd", number, student) for number, student in ((1, "alice"), (2, "carol")))
     assert first != second and "alice" in first and "carol" in second
@@ -225,3 +285,191 @@ def test_grade_without_scheduler_does_not_import_dask(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "out" / "grades.csv").exists()
+
+
+# --- Who may join, and what the grading machine takes back (issue 24) -----------------------
+
+def test_only_a_cluster_no_one_else_can_join_is_accepted():
+    def names(table):
+        return lambda host: table.get(host, [])
+
+    resolver = names({"localhost": ["127.0.0.1", "::1"], "grader.example": ["10.1.2.3"],
+                      "both.example": ["127.0.0.1", "10.1.2.3"]})
+    for closed in ("tcp://127.0.0.1:8786", "127.0.0.1:8786", "tcp://127.3.4.5:8786", "tcp://[::1]:8786",
+                   "tcp://localhost:8786", "tls://10.0.0.5:8786", "tls://grader.example:8786", "wss://10.0.0.5:1"):
+        assert cluster_access.exposure(closed, resolver) is None, closed
+    for open_, shown in (("tcp://10.0.0.5:8786", "plain TCP on 10.0.0.5"),
+                         ("tcp://0.0.0.0:8786", "plain TCP on every interface"),
+                         ("tcp://:8786", "plain TCP on every interface"), ("tcp://[::]:8786", "every interface"),
+                         ("tcp://grader.example:8786", "grader.example"), ("tcp://both.example:8786", "both"),
+                         ("tcp://nowhere.example:8786", "nowhere"), ("ws://127.0.0.1.nip.example:80", "WS"),
+                         ("ucx://10.0.0.5:8786", "UCX"), ("udp://127.0.0.1:8786", "not a Dask address")):
+        assert shown in (cluster_access.exposure(open_, resolver) or ""), open_
+    reason = cluster_access.refusal(cluster_access.exposures(
+        {"the scheduler": ["tcp://127.0.0.1:8786", "tcp://0.0.0.0:8786"], "worker w1": ["tcp://10.0.0.7:1"]}))
+    assert "\n" not in reason and "the scheduler: tcp://0.0.0.0:8786" in reason and "(and 1 more)" in reason
+    assert "tls://" in reason and "--insecure" in reason
+
+
+class _Scheduler:
+    """What ClusterWorkers asks a scheduler and its workers, answered as `dask scheduler` and
+    `dask worker` do when started without --host: reached on 127.0.0.1, listening everywhere."""
+
+    def __init__(self, said="tcp://192.0.2.2:8786", listened=("tcp://0.0.0.0:8786",), workers=None):
+        self.said, self.listened, self.workers = said, list(listened), workers or {}
+
+    def scheduler_info(self, n_workers=-1):
+        return {"address": self.said}
+
+    def run_on_scheduler(self, function):
+        class Listener:
+            def __init__(self, address):
+                self.listen_address = address
+
+        return function(dask_scheduler=type("S", (), {"listeners": [Listener(a) for a in self.listened]})())
+
+    def run(self, function, nanny=False):
+        return {address: listened for address, (kind, listened) in self.workers.items() if kind == nanny}
+
+
+def test_a_scheduler_or_worker_reached_on_the_loopback_but_listening_on_the_network_is_refused():
+    def asks(client):
+        return type("Connected", (), {"client": client})()
+
+    for client in (_Scheduler(), _Scheduler(said="tcp://127.0.0.1:8786"),
+                   _Scheduler(said="tcp://127.0.0.1:8786", listened=["tcp://127.0.0.1:8786", "tcp://[::]:8786"])):
+        with pytest.raises(UsageError, match="refusing a Dask cluster that others could join: the scheduler"):
+            cluster.ClusterWorkers._refuse_an_open_scheduler(asks(client), "tcp://127.0.0.1:8786")
+    closed = _Scheduler(said="tcp://127.0.0.1:8786", listened=["tcp://127.0.0.1:8786"])
+    cluster.ClusterWorkers._refuse_an_open_scheduler(asks(closed), "tcp://127.0.0.1:8786")
+    workers = {"tcp://127.0.0.1:4001": (False, ["tcp://0.0.0.0:4001"]),  # dask worker's default
+               "tcp://127.0.0.1:4002": (True, ["tcp://127.0.0.1:4002"])}
+    with pytest.raises(UsageError, match="worker tcp://127.0.0.1:4001: tcp://0.0.0.0:4001 takes plain TCP"):
+        cluster.ClusterWorkers._refuse_open_workers(asks(_Scheduler(workers=workers)))
+    workers["tcp://127.0.0.1:4001"] = (False, ["tcp://127.0.0.1:4001"])
+    workers["tcp://127.0.0.1:4002"] = (True, ["tcp://10.0.0.9:4002"])
+    with pytest.raises(UsageError, match="the nanny of worker tcp://127.0.0.1:4002"):
+        cluster.ClusterWorkers._refuse_open_workers(asks(_Scheduler(workers=workers)))
+
+
+def test_grade_refuses_an_open_scheduler_and_rlimits_on_a_cluster_before_connecting(tmp_path, capsys):
+    from autograder import cli
+
+    (tmp_path / "class").mkdir()
+    common = ["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out")]
+    assert cli.main([*common, "--scheduler", "tcp://192.0.2.7:8786"]) == 2
+    shown = capsys.readouterr().err
+    assert shown.count("\n") == 1 and "refusing a Dask cluster that others could join" in shown
+    assert "tcp://192.0.2.7:8786 takes plain TCP on 192.0.2.7" in shown
+    assert cli.main([*common, "--scheduler", "tcp://127.0.0.1:8786", "--isolation", "rlimits"]) == 2
+    assert "grades in bubblewrap on every worker" in capsys.readouterr().err
+    assert cli.main([*common, "--insecure"]) == 2
+    assert cli.main([*common, "--scheduler", "tls://127.0.0.1:8786", "--tls-ca-file", str(tmp_path)]) == 2
+    assert "go together" in capsys.readouterr().err
+    assert cli.main([*common, "--scheduler", "tls://127.0.0.1:8786"]) == 2
+    assert "needs the course's certificates: --tls-ca-file" in capsys.readouterr().err
+    assert cli.main([*common, "--scheduler", "tcp://127.0.0.1:8786", "--tls-ca-file", str(tmp_path)]) == 2
+    assert "are for a tls:// scheduler" in capsys.readouterr().err
+
+
+class _Listener:
+    def __init__(self, address):
+        self.listen_address = address
+
+
+def test_a_worker_without_bubblewrap_or_listening_on_the_network_refuses_the_plan(standin_file, monkeypatch):
+    """On each worker (also one that joins later), before it grades anything: a RuntimeError,
+    which the grading machine may unpickle, carries the reason to the instructor."""
+    plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
+    loopback = type("Worker", (), {"name": "w9", "nanny": None, "listeners": [_Listener("tcp://127.0.0.1:4001")]})()
+    everywhere = type("Worker", (), {"name": "w9", "nanny": None, "listeners": [_Listener("tcp://0.0.0.0:4001")]})()
+    plugin = cluster.GradingPlugin("p", plan)
+    monkeypatch.setattr(cluster.isolation, "bubblewrap_works", lambda: True)
+    assert plugin.refusal(loopback) is None
+    assert "worker w9: tcp://0.0.0.0:4001 takes plain TCP on every interface" in plugin.refusal(everywhere)
+    assert cluster.GradingPlugin("p", plan, guard_listeners=False).refusal(everywhere) is None  # --insecure
+    monkeypatch.setattr(cluster.isolation, "bubblewrap_works", lambda: False)
+    reason = plugin.refusal(loopback) or ""
+    assert "cannot run bubblewrap" in reason and "needs it on every worker" in reason
+    with pytest.raises(RuntimeError, match="cannot run bubblewrap"):
+        plugin.setup(loopback)
+
+
+def forged(document: dict, **changes) -> str:
+    return json.dumps({"result": {**document, **changes}}, allow_nan=False)
+
+
+def test_a_workers_answer_is_recorded_only_as_checked_data():
+    from reports import result_of
+
+    document, exercise = result_of("lesson-as-printed")
+    document.update(isolation="bubblewrap", network="own")
+    honest = json.dumps({"result": document})
+    assert remote_result.read(honest, "lesson-as-printed.ipynb", exercise) == json.loads(honest)["result"]
+    passed = [dict(check, passed=True, points=check["max_points"], cause=None) for check in document["checks"]]
+
+    def refused(answer, match, notebook="lesson-as-printed.ipynb"):
+        with pytest.raises(remote_result.ForgedResult, match=match):
+            remote_result.read(answer, notebook, exercise)
+
+    refused(honest, "not of 'mallory.ipynb'", notebook="mallory.ipynb")  # another student's result
+    refused(forged(document, student="mallory"), "only the grading machine records")
+    refused(forged(document, timings={"cells": 1.0}), "only the grading machine records")
+    refused(forged(document, flag=True), "result's form at result: Additional properties")
+    refused(forged(document, checks=passed), "not the sum of its checks' points")  # a full score, not the sum
+    refused(forged(document, checks=passed[1:], score=95.0), "checks are not keras-dense's")
+    refused(forged(document, score="100"), "result's form at result/score")
+    refused(forged(document, exercise="keras-deeper"), "graded against 'keras-deeper'")
+    refused(forged(document, isolation="rlimits"), "not graded in bubblewrap")
+    refused(honest.replace('"duration_s": 9.5', '"duration_s": NaN'), "NaN is not a number")
+    refused(honest.replace('"duration_s": 9.5', '"duration_s": 1e999'), "not a finite number")
+    refused(honest.replace('"duration_s": 9.5', '"duration_s": ' + "9" * 30), "larger integer")
+    refused(honest.replace('"index": 1,', '"index": 1.0,', 1), "result's form at result/cells/")
+    refused(forged(document, reason="x" * (remote_result.MAX_TEXT + 1)), "more than a result holds")
+    refused("[" * 100_000 + "]" * 100_000, "nested deeper|result's form")
+    refused(json.loads(honest), "answered with dict")
+    refused(b"\x80\x04", "answered with bytes")
+    with pytest.raises(GraderFault, match="on the grading worker: the slot stopped") as fault:
+        remote_result.read(json.dumps({"fault": "the slot stopped"}), "lesson-as-printed.ipynb", exercise)
+    assert not isinstance(fault.value, remote_result.ForgedResult)
+    # A submission of an exercise the grading machine does not know can only be invalid.
+    unknown = forged(document, exercise=None, checks=[], score=0.0, max_score=0.0, status="invalid")
+    assert remote_result.read(unknown, "lesson-as-printed.ipynb", None)["status"] == "invalid"
+    refused(forged(document, exercise=None), "an exercise the grading machine did not ask for")
+
+
+class _Bomb:
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.folder / "unpickled"),))
+
+
+def test_while_connected_the_grading_process_unpickles_plain_values_and_exceptions_only(tmp_path):
+    import pickle
+
+    import tblib.pickling_support
+
+    bomb = pickle.dumps(_Bomb(tmp_path))
+    try:
+        raise ValueError("a task's own error")
+    except ValueError as error:
+        tblib.pickling_support.install(error)
+        failure = pickle.dumps(error)
+    killed = pickle.dumps(KilledWorker("autograder-x-1-mallory", "tcp://127.0.0.1:1", allowed_failures=3))
+    with cluster_access.refusing_pickles():
+        for payload in (bomb, pickle.dumps([1, "x", _Bomb(tmp_path)]), pickle.dumps(Submission("a", "a", b""))):
+            with pytest.raises(cluster_access.RefusedPickle, match="refused to unpickle"):
+                pickle.loads(payload)
+        plain = {"result": "{}", "n": (1, 2.5, None), "s": {b"x"}}
+        assert pickle.loads(pickle.dumps(plain)) == plain
+        assert str(pickle.loads(failure)) == "a task's own error"
+        assert isinstance(pickle.loads(killed), KilledWorker)
+    assert not (tmp_path / "unpickled").exists()
+    pickle.loads(bomb)  # the same pickle, outside: it is the guard that stopped it
+    assert (tmp_path / "unpickled").exists()
+    assert not cluster_access.allowed_global("builtins", "getattr")
+    assert not cluster_access.allowed_global("builtins", "eval") and not cluster_access.allowed_global("os", "system")
+    assert not cluster_access.allowed_global("autograder.collect", "Submission")
+    assert cluster_access.allowed_global("builtins", "RuntimeError")

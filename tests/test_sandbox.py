@@ -168,3 +168,30 @@ def test_differences_compare_floats_to_four_digits():
     assert differences({"a": [0.3000001, "x"]}, {"a": [0.3, "x"]}) == []
     assert differences({"a": [0.31, "x"]}, {"a": [0.3, "x"]}) == ["facts.a[0]: 0.31 != 0.3"]
     assert differences({"a": 1}, {"b": 1}) == ["facts: keys ['a', 'b'] differ"]
+
+
+def test_without_bubblewrap_a_notebook_cannot_reach_a_server_on_the_hosts_loopback(tmp_path, standin_file):
+    """Without bubblewrap the notebook still gets a network namespace of its own (unshare --net):
+    a TCP server on the grading machine's 127.0.0.1 (another kernel, a Dask scheduler) is out of
+    its reach, while its own kernel still talks to the runner on the namespace's loopback."""
+    import socket
+
+    if isolation.network_of(isolation.RLIMITS) != isolation.OWN_NETWORK:
+        pytest.skip("no network namespace can be made here (the grade refuses --jobs > 1 then)")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0)
+        port = server.getsockname()[1]
+        reach = f"""
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).sendall(b"the notebook got through")
+    print("reached")
+except OSError as error:
+    print("refused", type(error).__name__)
+"""
+        record = run([reach, "print(1 + 1)"], standin_file, tmp_path, "rlimits")
+        with pytest.raises(BlockingIOError):  # nobody knocked
+            server.accept()
+    assert record.isolation == "rlimits" and record.network == "own" and record.status == "completed"
+    assert "refused" in printed(record, 0) and "reached" not in printed(record, 0)
+    assert printed(record, 1).strip() == "2"

@@ -407,6 +407,14 @@ def bounded_confusion(matrix: list[list[int]], class_names: tuple) -> tuple[list
     return folded, (*names[:kept], f"other outputs ({kept}-{len(names) - 1})")
 
 
+
+def _isolation(result: ResultDocument) -> str | None:
+    """How the notebook was isolated, in words: a run that shared the machine's network says so."""
+    isolation = result.get("isolation")
+    if isolation and result.get("network") == "shared":
+        return f"{isolation}, sharing the grading machine's network"
+    return isolation
+
 def build(result: ResultDocument, exercise: Exercise | None = None, test_images=None) -> Report:
     """The report of one result document; `test_images` enables the gallery of mistakes."""
     checks = _ordered(result)
@@ -417,7 +425,7 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
                     status=result["status"], score=result["score"],
                     max_score=result["max_score"], verdict=_verdict(result, passed), checks=checks,
                     passed=passed, accuracy=metrics.get("test_accuracy"), threshold=metrics.get("threshold"),
-                    threshold_hidden=bool(metrics.get("threshold_hidden")), isolation=result.get("isolation"),
+                    threshold_hidden=bool(metrics.get("threshold_hidden")), isolation=_isolation(result),
                     graded_with=graded_with_text(result), holdout_notice=grading_notice(result),
                     duration=result["duration_s"])
     if metrics.get("holdout_shown"):

@@ -39,17 +39,17 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import fcntl
 import gc
 import importlib
 import os
 import select
 import shutil
 import signal
-import socket
-import struct
 import sys
 from typing import TYPE_CHECKING
+
+# Brings up `lo` in each job's new network namespace: the kernel talks to its runner on it.
+from .isolation import loopback_up
 
 if TYPE_CHECKING:
     from jupyter_client.connect import KernelConnectionInfo
@@ -85,14 +85,6 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
 
 def unmount(target: str) -> None:
     _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
-
-
-def loopback_up() -> None:
-    """Bring up `lo` in a new network namespace: the kernel talks to its runner on it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
-        request = struct.pack("16sH14s", b"lo", 0, b"")
-        flags = struct.unpack("16sH14s", fcntl.ioctl(handle, 0x8913, request))[1]  # SIOCGIFFLAGS
-        fcntl.ioctl(handle, 0x8914, struct.pack("16sH14s", b"lo", flags | 1, b""))  # SIOCSIFFLAGS, IFF_UP
 
 
 def fresh_tmp(size: int, python_paths: list[str]) -> None:

@@ -4,9 +4,9 @@ bubblewrap gives the notebook its own PID, network, IPC and UTS namespaces,
 a read-only view of only the system and Python files it needs, a private
 size-capped /tmp and home (holding a fresh copy of the data), and one
 writable directory for the probe's output. Without bubblewrap the runner is a
-plain process in its own session (and PID namespace where `unshare` works), with
-the same resource limits and a clean environment, but it sees the host's files:
-the result says which was used.
+plain process in its own session (and PID, IPC and network namespaces where `unshare`
+works), with the same resource limits and a clean environment, but it sees the host's
+files: the result says which was used, and whether the network was the notebook's own.
 
 Either way, when the grader runs as root the runner becomes a user of the run's
 own before any student code runs (`become_user`). Without bubblewrap that user is
@@ -348,14 +348,28 @@ def plain_command() -> list[str]:
     return namespace_prefix() + [sys.executable, "-m", "autograder.sandbox.runner"]
 
 
+#: How a run's network is recorded (RunRecord.network, the result's `network`): a namespace of
+#: the notebook's own, holding only its loopback, or the machine's network, shared with every
+#: process of the machine (other notebooks' kernels, a Dask scheduler or worker on 127.0.0.1).
+OWN_NETWORK = "own"
+SHARED_NETWORK = "shared"
+
+
 @functools.lru_cache(maxsize=1)
 def namespace_prefix() -> list[str]:
-    """Without bubblewrap, still a PID namespace where util-linux's `unshare` can make one.
+    """Without bubblewrap, still PID, IPC and network namespaces where util-linux's `unshare`
+    can make them (as root, or with unprivileged user namespaces).
 
-    It matters most when the grader runs as root: `os.kill(-1, SIGKILL)` in a notebook
-    would otherwise kill every process on the machine (it reaches every process its user
-    may signal). In the namespace it reaches only the notebook's own processes; the runner
-    is their init, which such a signal skips, and when it ends they all end.
+    The PID namespace matters most when the grader runs as root: `os.kill(-1, SIGKILL)` in a
+    notebook would otherwise kill every process on the machine (it reaches every process its
+    user may signal). In the namespace it reaches only the notebook's own processes; the
+    runner is their init, which such a signal skips, and when it ends they all end.
+
+    The network namespace keeps the notebook off the machine's network, 127.0.0.1 included:
+    another student's kernel (whose IOPub channel anyone on its port may listen to), a Dask
+    scheduler or worker, any local service. Its own loopback, which the runner brings up
+    (`loopback_up`), carries only the runner's talk with its kernel. Where `unshare` cannot
+    make one, the run shares the machine's network and says so (`private_network`).
     """
     path = shutil.which("unshare")
     if path is None:
@@ -363,11 +377,50 @@ def namespace_prefix() -> list[str]:
     prefix = [path, "--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts"]
     if not running_as_root():
         prefix[1:1] = ["--user", "--map-root-user"]
-    try:
-        probe = subprocess.run(prefix + ["true"], capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return prefix if probe.returncode == 0 else []
+    for candidate in (prefix + ["--net"], prefix):
+        try:
+            probe = subprocess.run(candidate + ["true"], capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        if probe.returncode == 0:
+            return candidate
+    return []
+
+
+def network_of(isolation: str) -> str:
+    """OWN_NETWORK or SHARED_NETWORK: the network a notebook run under `isolation` gets here."""
+    if isolation == BUBBLEWRAP or "--net" in namespace_prefix():
+        return OWN_NETWORK
+    return SHARED_NETWORK
+
+
+def side_by_side_problem(isolation: str, jobs: int, accepted: bool) -> str | None:
+    """Why `jobs` notebooks must not run at once here, or None: without a network namespace of
+    their own, each could reach the others' kernels on 127.0.0.1 and read their code as it runs."""
+    if jobs <= 1 or accepted or network_of(isolation) == OWN_NETWORK:
+        return None
+    return (f"without bubblewrap, and with no network namespace to be had here (util-linux `unshare --net` "
+            f"failed), {jobs} notebooks graded side by side would share this machine's network and could reach "
+            "each other's kernels; install bubblewrap, grade with --jobs 1, or accept it with --shared-network")
+
+
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def loopback_up() -> None:
+    """Bring up the loopback interface if it is down, as it is in a fresh network namespace
+    (`unshare --net`), where the runner reaches its kernel through it; on the machine's own
+    network, or in bubblewrap's namespace, it is up already and nothing changes. Needs
+    CAP_NET_ADMIN over the namespace, which its creator (root, or root of its user namespace) has."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        request = struct.pack("16sH22x", b"lo", 0)  # struct ifreq: the name, then ifr_flags
+        flags = struct.unpack("16sH22x", fcntl.ioctl(handle, SIOCGIFFLAGS, request))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(handle, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
 
 
 def sandbox_env(home: str, tmp: str, marker: str, threads: int) -> dict[str, str]:

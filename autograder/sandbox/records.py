@@ -58,6 +58,9 @@ class RunRecord:
     limits: dict[str, float] = field(default_factory=dict)
     #: Run by a fork server's job (the warm path) rather than a fresh kernel process.
     warm: bool = False
+    #: isolation.OWN_NETWORK (a network namespace of its own) or SHARED_NETWORK (the machine's);
+    #: "" for the self-check, which runs in the student's own kernel.
+    network: str = ""
 
 
 def read_untrusted(path: Path, limit: int) -> bytes | None:
@@ -175,4 +178,5 @@ def collect(channel: list[dict[str, Any]], host_out: Path, models_dir: Path, iso
         models[int(match.group(1))] = str(target)
     log = read_untrusted(host_out / "kernel.log", MAX_LOG_BYTES) or b""
     return RunRecord(status=status, isolation=isolation, cells=cells, events=events, runner=runner,
-                     models=models, kernel_log=log[-MAX_LOG_TAIL:].decode("utf-8", "replace"))
+                     models=models, kernel_log=log[-MAX_LOG_TAIL:].decode("utf-8", "replace"),
+                     network=iso.network_of(isolation))

@@ -21,7 +21,7 @@ from queue import Empty
 
 from ..protocol import ANSI_ESCAPE
 from . import kernel
-from .isolation import MARKER_VARIABLE, become_user
+from .isolation import MARKER_VARIABLE, become_user, loopback_up
 from .job import JobError, RunnerJob, read_job
 
 KERNEL_NAME = "autograder-python"
@@ -419,6 +419,12 @@ def prepare(job: RunnerJob, channel_path: str | None = None) -> tuple[Channel, i
     """
     channel = private_channel(os.path.join(job.probe_dir, "kernel.log"), channel_path)
     events_fd = open_events(job.probe_dir)
+    # In a network namespace of the run's own (unshare --net, without bubblewrap) the loopback
+    # the kernel's channels use starts down; bringing it up needs the privileges confine drops.
+    try:
+        loopback_up()
+    except OSError as error:  # the kernel cannot start then: say why, and let it fail as it will
+        channel.send("runner_error", error=f"the run's loopback interface could not be brought up: {error}")
     confine(job)
     os.environ[MARKER_VARIABLE] = job.marker
     os.makedirs(job.runtime_dir, exist_ok=True)
