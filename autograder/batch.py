@@ -11,7 +11,7 @@ import functools
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +148,7 @@ def start_one(submission: Submission, exercise: str | None, plan: GradingPlan, w
 
 def _start_one(submission: Submission, exercise: str | None, plan: GradingPlan, run: Callable[..., RunRecord]):
     started = time.monotonic()
+    plan = plan.with_seed(submission.seed)
     name = Path(submission.origin.split("!")[-1]).name or "submission.ipynb"
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
         path = Path(work) / name
@@ -220,7 +221,7 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
         exercise, notes = exercise_for(submission, plan)
         submission.notes.extend(notes)
         key = exercise or "?"
-        rubric = plan.rubric(plan.known_exercise(key))
+        rubric = plan.with_seed(submission.seed).rubric(plan.known_exercise(key))
         stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
         if stored is not None:
             done.append(GradedSubmission(submission, exercise, stored, reused=True))
@@ -232,14 +233,16 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
         canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
-        early: Workers | None = None) -> BatchReport:
+        early: Workers | None = None, seeds: Mapping[str, int] | None = None) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
     `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
     everything is still recorded and written here, as without it. `early` are warm workers
     the caller started before reading the class (Workers.started_early): used if the batch
     grades warm here, else closed at once; the caller closes them too, in case this raises
-    before (closing twice does nothing)."""
+    before (closing twice does nothing). `seeds` gives some students' notebooks a seed of their
+    own instead of the plan's, by student id (the proof of an exercise trains its solution
+    with several)."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -247,6 +250,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     folder = OutputFolder(out)
     folder.create()
     collection = collect(inputs, plan.exercise_ids)
+    for submission in collection.submissions:
+        submission.seed = (seeds or {}).get(submission.student)
     book = Gradebook(folder.gradebook)
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)

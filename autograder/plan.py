@@ -43,6 +43,10 @@ class GradingPlan:
     def seed(self) -> int:
         return self.request.seed
 
+    def with_seed(self, seed: int | None) -> GradingPlan:
+        """This plan with another seed for the kernels (None: this one)."""
+        return self if seed is None or seed == self.seed else replace(self, request=replace(self.request, seed=seed))
+
     def exercise_for(self, named: str | None) -> exercises.Exercise:
         """The exercise of one notebook: the plan's own, else the one `named` (by the notebook
         or its file), with the plan's policy applied."""
