@@ -380,6 +380,13 @@ def run_exercise_with(args: argparse.Namespace, lent: Workers | None = None) -> 
     jobs = args.jobs or (lent.jobs if lent is not None else os.cpu_count() or 1)
     if jobs < 1:
         return fail("--jobs must be at least 1")
+    try:  # misuse is said before any process starts
+        if args.exercise_command == "prove":
+            exercises.get(args.exercise)
+    except AutograderError as error:
+        return fail(str(error))
+    if not Path(args.solution).is_file():
+        return fail(f"{args.solution}: no such notebook")
     scheduler = getattr(args, "scheduler", None)
     if scheduler is not None and importlib.util.find_spec("distributed") is None:
         return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")

@@ -139,13 +139,14 @@ class WarmGrader:
         return Graded(status, printed.getvalue(), out)
 
     def main(self, *argv: str, env: dict[str, str | None] | None = None) -> Invocation:
-        """`autograder ARGV...` through the command line's own `main`, in this process, with `check`
-        and `grade` on the lent workers: its exit status and what it printed on stdout and stderr.
-        `env` adds to (or, with None values, removes from) the environment meanwhile."""
+        """`autograder ARGV...` through the command line's own `main`, in this process, with `check`,
+        `grade` and `exercise new`/`prove` on the lent workers: its exit status and what it printed
+        on stdout and stderr. `env` adds to (or, with None values, removes from) the environment meanwhile."""
         out, err = io.StringIO(), io.StringIO()
         saved = {name: os.environ.get(name) for name in env or {}}
         patched = {"check_document": functools.partial(cli.check_document, workers=self.workers),
-                   "run_grade": functools.partial(cli.run_grade_with, lent=self.workers)}
+                   "run_grade": functools.partial(cli.run_grade_with, lent=self.workers),
+                   "run_exercise": functools.partial(cli.run_exercise_with, lent=self.workers)}
         originals = {name: getattr(cli, name) for name in patched}
         try:
             _set_environment(env or {})

@@ -44,14 +44,11 @@ def untrained_id(seed: int) -> str:
 
 
 def _distinct(problems: list[verdicts.Problem]) -> list[verdicts.Problem]:
-    """Each problem once: the untrained mutant and the untrained runs may say the same."""
-    seen: set[tuple[str, str]] = set()
-    kept = []
-    for problem in problems:
-        if (problem.expectation, problem.fix) not in seen:
-            seen.add((problem.expectation, problem.fix))
-            kept.append(problem)
-    return kept
+    """The untrained side of the threshold said once: the untrained mutant (seed 0) and the
+    untrained runs of the calibration (every seed) find the same weakness."""
+    untrained_said = any(p.proof == UNTRAINED and p.expectation == "threshold" for p in problems)
+    return [p for p in problems if not (untrained_said and p.proof == "calibration"
+                                        and p.what.startswith("an untrained model"))]
 
 
 def prove(solution_path: str, plan: GradingPlan, runs: int, parallel: int, progress, *, warm: bool = True,
@@ -94,7 +91,8 @@ def prove(solution_path: str, plan: GradingPlan, runs: int, parallel: int, progr
         problems += found
     equivalent_entries = []
     for variant in made_equivalents:
-        entry, found = verdicts.judge_equivalent(variant, results[f"equivalent-{variant.id}"], calibration)
+        entry, found = verdicts.judge_equivalent(variant, results[f"equivalent-{variant.id}"], calibration,
+                                                 verdicts.solution_fails(runs_graded))
         equivalent_entries.append({**entry, "change": changed_lines(solution_notebook, variant.notebook)})
         problems += found
     if not made_mutants:

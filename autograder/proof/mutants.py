@@ -387,11 +387,21 @@ def top_statement(site: Site) -> ast.stmt:
 
 
 def _retype(solution: Solution, index: int, kind: str) -> list[Edit]:
+    """The layer as another class from the same module: `layers.MaxPooling2D(2)` becomes
+    `layers.AveragePooling2D(2)`; an imported `MaxPool2D(2)` becomes `AveragePooling2D(2)`,
+    imported from where it was."""
     site = solution.layers()[index].site
     changed = with_arguments(site.call, site.kind, {})
-    changed.func = expression(f"keras.layers.{kind}")
-    return [replace(site.cell, site.call, unparse(changed)),
-            insert_before(site.cell, top_statement(site), ["import keras"])]
+    func = site.call.func
+    edits = []
+    if isinstance(func, ast.Attribute):
+        changed.func = ast.Attribute(value=func.value, attr=kind, ctx=ast.Load())
+    else:
+        module = solution.code.imported_from(func.id if isinstance(func, ast.Name) else "")
+        changed.func = expression(kind if module else f"keras.layers.{kind}")
+        line = f"from {module} import {kind}" if module else "import keras"
+        edits.append(insert_before(site.cell, top_statement(site), [line]))
+    return [replace(site.cell, site.call, unparse(changed)), *edits]
 
 
 def structure(solution: Solution) -> Iterator[Candidate]:

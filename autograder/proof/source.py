@@ -279,6 +279,16 @@ class Code:
                         if alias.asname:
                             self.aliases[alias.asname] = alias.name
 
+    def imported_from(self, name: str) -> str | None:
+        """The module a name was imported from (`from keras.layers import Dense` -> 'keras.layers')."""
+        for cell in self.parsed:
+            assert cell.tree is not None
+            for node in ast.walk(cell.tree):
+                if isinstance(node, ast.ImportFrom) and node.module and \
+                        any((alias.asname or alias.name) == name for alias in node.names):
+                    return node.module
+        return None
+
     @property
     def parsed(self) -> list[CodeCell]:
         return [cell for cell in self.cells if cell.tree is not None]
