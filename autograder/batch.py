@@ -182,9 +182,10 @@ def run_timings(record: RunRecord) -> dict[str, float]:
 
 
 def finish_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
-               plan: GradingPlan, out: OutputFolder, workers: Workers) -> ResultDocument:
+               plan: GradingPlan, out: OutputFolder, workers: Workers, draw: bool = True) -> ResultDocument:
     """Stage 3 and the reports, on another thread, so the slot is free for the next notebook.
-    A graded submission's result keeps the seconds each stage took (STAGE_TIMINGS)."""
+    A graded submission's result keeps the seconds each stage took (STAGE_TIMINGS). Without
+    `draw`, no HTML report is drawn (a caller that reads only the results)."""
     began = time.monotonic()
     timings: dict[str, float] = {}
     if isinstance(started, pipeline.NotebookJob):
@@ -202,13 +203,15 @@ def finish_one(submission: Submission, exercise: str | None, started: pipeline.N
     document["submission"] = submission.origin
     drawing = time.monotonic()  # the report first, then the result: its timings include the drawing
     try:
-        report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
-        documents.write_html(report, out.report(submission.student))
+        if draw:
+            report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
+            documents.write_html(report, out.report(submission.student))
     except Exception as error:  # noqa: BLE001 - the grade stands without its report, and is graded again
         document.setdefault("grader_fault", f"the report could not be drawn: {internal_error(error)}")
         documents.write_missing(out.report(submission.student))
     if timings:
-        timings["report"] = time.monotonic() - drawing
+        if draw:
+            timings["report"] = time.monotonic() - drawing
         document["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}
     result_module.write(document, out.result(submission.student))
     return document
@@ -233,7 +236,7 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
         canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
-        early: Workers | None = None, seeds: Mapping[str, int] | None = None) -> BatchReport:
+        early: Workers | None = None, seeds: Mapping[str, int] | None = None, reports: bool = True) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
     `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
@@ -242,7 +245,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     grades warm here, else closed at once; the caller closes them too, in case this raises
     before (closing twice does nothing). `seeds` gives some students' notebooks a seed of their
     own instead of the plan's, by student id (the proof of an exercise trains its solution
-    with several)."""
+    with several). Without `reports`, no student's HTML report is drawn: the results, the
+    gradebook and the class files are written as ever (the proof reads only the results)."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -266,7 +270,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
         workers = local = early or Workers(wanted, jobs)
         make_starter = functools.partial(LocalStarter, local, plan)
-        if todo:
+        if todo and reports:
             documents.warm_up()
     else:
         workers = remote  # each of its workers keeps a warm slot of its own
@@ -280,7 +284,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         starter = make_starter()
         with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                _drain((starter, finisher), todo, plan, folder, book, report, progress, workers)
+                finish = functools.partial(finish_one, draw=reports)
+                _drain((starter, finisher, finish), todo, plan, folder, book, report, progress, workers)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
@@ -307,7 +312,7 @@ def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
     """Keep the starter's capacity of notebooks running; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
-    starter, finisher = pools
+    starter, finisher, finish = pools
     running: dict = {}  # future -> (stage, submission, exercise, rubric)
     queue = list(todo)
     while queue or running:
@@ -330,11 +335,11 @@ def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
                 if isinstance(error, GraderFault) or not isinstance(error, AutograderError):
                     value["grader_fault"] = reason  # not the submission's doing: graded again next run
                 if stage == "run":
-                    value = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
+                    value = finisher.submit(finish, submission, exercise, value, plan, folder, workers)
                     running[value] = ("finish", submission, exercise, rubric)
                     continue
             if stage == "run":
-                follow = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
+                follow = finisher.submit(finish, submission, exercise, value, plan, folder, workers)
                 running[follow] = ("finish", submission, exercise, rubric)
                 continue
             try:

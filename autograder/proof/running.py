@@ -39,7 +39,7 @@ def grade_all(jobs: list[Job], plan: GradingPlan, parallel: int, progress, *, wa
         for job in jobs:
             nbformat.write(job.notebook, notebooks / f"{job.id}.ipynb")
         report = batch.run([str(notebooks)], Path(folder) / "graded", plan, parallel, True, progress, warm=warm,
-                           remote=remote, early=early, seeds={job.id: job.seed for job in jobs})
+                           remote=remote, early=early, seeds={job.id: job.seed for job in jobs}, reports=False)
     if report.interrupted:
         raise KeyboardInterrupt
     results = {outcome.submission.student: cast(dict[str, Any], outcome.result) for outcome in report.outcomes}
