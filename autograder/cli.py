@@ -432,7 +432,7 @@ def _exercise_new(args: argparse.Namespace, jobs: int, workers: Workers | None) 
 
 
 def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
-    from . import progress, proof
+    from . import exercises, github, progress, proof
     from .plan import make_plan
     from .proof import document as proof_document, report
     from .sandbox.isolation import RLIMITS
@@ -453,6 +453,10 @@ def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None
             except OSError as error:
                 return fail(f"cannot write {path}: {error.strerror or error}")
     sys.stdout.write(report.render_terminal(result))
+    if github.active():
+        github.append_summary(report.render_markdown(result))
+        where = args.exercise if exercises.is_file_reference(args.exercise) else args.solution
+        print("\n".join(report.problem_annotations(result, where)))
     return 0 if result["holds"] else 1
 
 

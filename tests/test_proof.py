@@ -396,6 +396,10 @@ def test_the_proof_report_escapes_what_it_shows(monkeypatch, tmp_path):
     assert "<script>alert" not in html and "&lt;script&gt;" in html and "&lt;b&gt;red" in html
     terminal = report.render_terminal(proof)
     assert "\x1b" not in terminal and "What to fix:" in terminal and "Mutants caught:" in terminal
+    markdown = report.render_markdown(proof)
+    assert "<b>" not in markdown and "What to fix:" in markdown
+    (first, *_) = report.problem_annotations(proof, "exercise.toml")
+    assert first.startswith("::error file=exercise.toml,title=Unprotected%3A ") and "\x1b" not in first
 
 
 # --- the command line ----------------------------------------------------------------------------

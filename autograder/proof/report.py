@@ -9,7 +9,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from ..report.escaping import not_a_command
+from ..github import annotation
+from ..report.escaping import markdown_text, not_a_command
 from ..report.templating import ENV
 from ..report.terminal import plain
 
@@ -61,6 +62,27 @@ def render_terminal(proof: dict[str, Any], width: int = 100) -> str:
             lines += textwrap.wrap(f"Fix: {plain(problem['fix'])}", width, initial_indent="    ",
                                    subsequent_indent="    ")
     return "\n".join(not_a_command(line) for line in lines) + "\n"
+
+
+def render_markdown(proof: dict[str, Any]) -> str:
+    """The proof in a few lines, for a CI job's summary: every text escaped as Markdown text."""
+    lines = [f"### Proof of {markdown_text(proof['exercise'])}: "
+             + ("every proof holds" if proof["holds"] else f"{len(proof['problems'])} proof(s) do not hold"), "",
+             markdown_text(calibration_line(proof["calibration"])) + ".", "",
+             f"Mutants caught: {sum(1 for e in proof['mutants'] if e['ok'])} of {len(proof['mutants'])}; "
+             f"equivalents with full marks: {sum(1 for e in proof['equivalents'] if e['ok'])} of "
+             f"{len(proof['equivalents'])}."]
+    if proof["problems"]:
+        lines += ["", "What to fix:", ""]
+        lines += [f"- **{markdown_text(p['expectation'])}**: {markdown_text(p['what'])}. Fix: {markdown_text(p['fix'])}"
+                  for p in proof["problems"]]
+    return "\n".join(lines) + "\n"
+
+
+def problem_annotations(proof: dict[str, Any], file: str) -> list[str]:
+    """One ::error per proof that does not hold, on the exercise file."""
+    return [annotation("error", file, f"Unprotected: {p['expectation']}", f"{p['what']}. Fix: {p['fix']}")
+            for p in proof["problems"]]
 
 
 def render_html(proof: dict[str, Any]) -> str:
