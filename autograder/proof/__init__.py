@@ -70,7 +70,9 @@ def prove(solution_path: str, plan: GradingPlan, runs: int, parallel: int, progr
     made_equivalents, skipped_equivalents = equivalents(solution)
     jobs = [Job(calibration_id(seed), solution_notebook, seed) for seed in range(runs)]
     jobs += [Job(f"mutant-{variant.id}", variant.notebook) for variant in made_mutants]
-    jobs += [Job(f"equivalent-{variant.id}", variant.notebook) for variant in made_equivalents]
+    # Each equivalent is another correct notebook, with a seed of its own: a draw for the calibration.
+    jobs += [Job(f"equivalent-{variant.id}", variant.notebook, runs + number)
+             for number, variant in enumerate(made_equivalents)]
     untrained = next((variant for variant in made_mutants if variant.id == UNTRAINED), None)
     if untrained is not None:  # seed 0 is the mutant itself
         jobs += [Job(untrained_id(seed), untrained.notebook, seed) for seed in range(1, runs)]
@@ -81,8 +83,10 @@ def prove(solution_path: str, plan: GradingPlan, runs: int, parallel: int, progr
     images = len(plan.holdout.test_labels) if plan.holdout is not None else len(plan.lesson.test_labels)
     untrained_runs = ([results[f"mutant-{UNTRAINED}"]] + [results[untrained_id(seed)] for seed in range(1, runs)]
                       if untrained is not None else [])
+    others = [results[f"equivalent-{variant.id}"] for variant in made_equivalents]
     calibration = Calibration(tuple(measured), exercise.threshold, images, untrained=tuple(
-        value for value in map(verdicts.accuracy, untrained_runs) if value is not None))
+        value for value in map(verdicts.accuracy, untrained_runs) if value is not None), others=tuple(
+        value for value in map(verdicts.accuracy, others) if value is not None))
     problems = verdicts.judge_solution(runs_graded) + verdicts.judge_calibration(calibration)
     mutant_entries = []
     for variant in made_mutants:
@@ -111,6 +115,7 @@ def prove(solution_path: str, plan: GradingPlan, runs: int, parallel: int, progr
         "points": dict(exercise.points),
         "solution_meets_file": solution_ok,
         "calibration": {**calibration.to_dict(), "seeds": list(range(runs)),
+                        "other_seeds": list(range(runs, runs + len(made_equivalents))),
                         "untrained_accuracy": calibration.untrained[0] if calibration.untrained else None,
                         "measured_on": "holdout" if plan.holdout is not None else "test"},
         "mutants": mutant_entries,

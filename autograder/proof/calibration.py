@@ -3,12 +3,16 @@
 The solution is trained once per seed; each run's accuracy is what the grader measured (on
 the holdout when there is one, since accuracy.threshold is decided there). A correct
 student's notebook is another draw of the same spread: it starts from other random weights,
-and often applies its layers in another order, which reshuffles them again.
+and often applies its layers in another order, which reshuffles them again. The proof's
+equivalents are such notebooks, each graded with a seed of its own (`others`): their
+accuracies join the solution's runs in every figure below, so that a proof at a small
+`--runs` still estimates the spread from several correct notebooks.
 
 The chance that such a notebook fails the threshold (`false_fail_rate`) is read from a
-normal model of the runs: their mean, and the spread a new run has around a mean estimated
-from n runs, sd * sqrt(1 + 1/n), never less than one test image (an accuracy on 100 images
-moves in steps of 0.01, and two runs that happen to agree do not make a spread of 0).
+normal model of the correct notebooks: their mean, and the spread a new one has around a
+mean estimated from n of them, sd * sqrt(1 + 1/n), never less than one test image (an
+accuracy on 100 images moves in steps of 0.01, and two runs that happen to agree do not make
+a spread of 0).
 Accuracies are multiples of 1/N on N images, so a notebook fails when it is at least half
 an image below the threshold. `suggested_threshold` is the highest threshold, in
 hundredths, that keeps this chance at or below `level` and that every run reached.
@@ -41,6 +45,7 @@ DEFAULT_RUNS = 8
 class Calibration:
     """The spread of the solution's accuracy over `runs` seeds, against `threshold`."""
 
+    #: The solution's accuracy in each run, seed by seed.
     accuracies: tuple[float, ...]
     threshold: float
     #: Images the accuracy is measured on (the test images, or the holdout).
@@ -49,6 +54,13 @@ class Calibration:
     #: The accuracy of the untrained model with the same seeds (none measured: empty).
     untrained: tuple[float, ...] = ()
     untrained_level: float = UNTRAINED_LEVEL
+    #: The accuracy of other correct notebooks (the equivalents), each with another seed.
+    others: tuple[float, ...] = ()
+
+    @property
+    def correct(self) -> tuple[float, ...]:
+        """Every correct notebook's accuracy: the solution's runs and the others."""
+        return self.accuracies + self.others
 
     @property
     def runs(self) -> int:
@@ -56,20 +68,20 @@ class Calibration:
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.accuracies) if self.accuracies else 0.0
+        return statistics.fmean(self.correct) if self.correct else 0.0
 
     @property
     def sd(self) -> float:
-        """The sample standard deviation of the runs (0 for a single run)."""
-        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+        """The sample standard deviation of the correct notebooks (0 for a single one)."""
+        return statistics.stdev(self.correct) if len(self.correct) > 1 else 0.0
 
     @property
     def lowest(self) -> float:
-        return min(self.accuracies, default=0.0)
+        return min(self.correct, default=0.0)
 
     @property
     def highest(self) -> float:
-        return max(self.accuracies, default=0.0)
+        return max(self.correct, default=0.0)
 
     @property
     def step(self) -> float:
@@ -79,13 +91,13 @@ class Calibration:
     @property
     def spread(self) -> float:
         """The spread of a new run around the estimated mean, at least one image."""
-        n = max(self.runs, 1)
+        n = max(len(self.correct), 1)
         return max(self.sd * math.sqrt(1 + 1 / n), self.step)
 
     @property
     def below(self) -> int:
-        """How many runs fell below the threshold."""
-        return sum(1 for accuracy in self.accuracies if accuracy < self.threshold - 1e-9)
+        """How many correct notebooks fell below the threshold."""
+        return sum(1 for accuracy in self.correct if accuracy < self.threshold - 1e-9)
 
     @property
     def false_fail_rate(self) -> float:
@@ -150,6 +162,7 @@ class Calibration:
 
     def to_dict(self) -> dict[str, object]:
         return {"runs": self.runs, "accuracies": [round(a, 4) for a in self.accuracies],
+                "other_accuracies": [round(a, 4) for a in self.others], "notebooks": len(self.correct),
                 "threshold": self.threshold, "false_fail_rate": round(self.false_fail_rate, 6),
                 "suggested_threshold": self.suggested_threshold, "level": self.level,
                 "mean": round(self.mean, 4), "sd": round(self.sd, 4), "lowest": round(self.lowest, 4),

@@ -110,13 +110,13 @@ def _key(index: int, name: str) -> str:
     return f"model.layers[{index}].{name}"
 
 
-def _set(solution: Solution, index: int, changes: dict[str, ast.expr | None]) -> list[Edit]:
-    site = solution.layers()[index].site
-    return [replace(site.cell, site.call, unparse(with_arguments(site.call, site.kind, changes)))]
-
-
 def _call_edit(site: Site, changes: dict[str, ast.expr | None]) -> Edit:
+    """The call written anew with some arguments set or removed (source.with_arguments)."""
     return replace(site.cell, site.call, unparse(with_arguments(site.call, site.kind, changes)))
+
+
+def _set(solution: Solution, index: int, changes: dict[str, ast.expr | None]) -> list[Edit]:
+    return [_call_edit(solution.layers()[index].site, changes)]
 
 
 def _number(pattern: object) -> str:

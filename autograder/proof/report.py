@@ -27,8 +27,11 @@ def percent(rate: float) -> str:
 def calibration_line(calibration: dict[str, Any]) -> str:
     untrained = calibration.get("untrained_accuracies") or []
     measured_on = "the holdout" if calibration.get("measured_on") == "holdout" else "the test images"
-    return (f"{calibration['runs']} run{'s' if calibration['runs'] != 1 else ''} of the solution, accuracy on "
-            f"{measured_on} {calibration['lowest']:.2f}-{calibration['highest']:.2f} (mean {calibration['mean']:.3f}, "
+    others = len(calibration.get("other_accuracies") or [])
+    return (f"{calibration['runs']} run{'s' if calibration['runs'] != 1 else ''} of the solution"
+            + (f" and {others} equivalent form{'s' if others != 1 else ''}, each with its own seed" if others else "")
+            + f", accuracy on {measured_on} {calibration['lowest']:.2f}-{calibration['highest']:.2f} "
+            f"(mean {calibration['mean']:.3f}, "
             f"sd {calibration['sd']:.3f}); threshold {calibration['threshold']:.2f}: a correct notebook fails it with "
             f"a chance of {percent(calibration['false_fail_rate'])}; suggested threshold "
             f"{calibration['suggested_threshold']:.2f} (a chance under {percent(calibration['level'])})"

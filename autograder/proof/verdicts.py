@@ -145,6 +145,7 @@ def judge_equivalent(variant: Variant, document: Result, calibration: Calibratio
     """An equivalent must get full marks: fail no check, or none but those the solution itself
     fails (`solution_fails`, reported once as the solution's problem)."""
     problems: list[Problem] = []
+    below = False
     if document.get("status") != "graded":
         problems.append(Problem(variant.id, "solution", f"{variant.description}: not graded to the end "
                                 f"({document.get('status')}: {document.get('reason') or 'see its causes'})",
@@ -153,16 +154,19 @@ def judge_equivalent(variant: Variant, document: Result, calibration: Calibratio
         if check.get("passed") or check["id"] in solution_fails:
             continue
         if check["id"] == "accuracy.threshold" and accuracy(document) is not None:
-            measured = accuracy(document)
-            suggested = f" to {calibration.suggested_threshold:.2f}" if calibration is not None else ""
-            problems.append(Problem(variant.id, "threshold", f"{variant.description}: a correct form measured "
-                                    f"{measured:.2f}, below the threshold", f"lower `threshold`{suggested}"))
+            below = True  # a correct notebook below the threshold: the calibration counts it and says so
+            if calibration is None:
+                problems.append(Problem(variant.id, "threshold", f"{variant.description}: a correct form measured "
+                                        f"{accuracy(document):.2f}, below the threshold", "lower `threshold`"))
         else:
             problems.append(Problem(variant.id, CHECK_KEYS.get(check["id"], check["id"]),
                                     f"{variant.description}: {check['id']} fails a correct form: "
                                     f"{check.get('message')}",
                                     "the grader refuses this form: report it with this proof"))
-    return entry(variant, document, not problems, problems), problems
+    made = entry(variant, document, not problems and not below, problems)
+    if below:
+        made["why"].append(f"a correct form below the threshold (it measured {accuracy(document):.2f})")
+    return made, problems
 
 
 def solution_fails(documents: list[Result]) -> frozenset[str]:
@@ -207,11 +211,13 @@ def judge_calibration(calibration: Calibration) -> list[Problem]:
         return [Problem("calibration", "threshold", "no run of the solution was measured",
                         "make the solution train and save a model the grader can measure")]
     suggested = calibration.suggested_threshold
-    what = (f"the solution falls below the threshold {calibration.threshold:.2f} in {calibration.below} of "
-            f"{calibration.runs} runs (accuracy {calibration.lowest:.2f}-{calibration.highest:.2f})"
-            if calibration.below else
-            f"the solution's accuracy ({calibration.lowest:.2f}-{calibration.highest:.2f} over {calibration.runs} "
-            f"runs) comes too close to the threshold {calibration.threshold:.2f}")
+    notebooks = (f"{calibration.runs} runs of the solution" + (f" and {len(calibration.others)} equivalent forms"
+                                                               if calibration.others else ""))
+    what = (f"{calibration.below} of {len(calibration.correct)} correct notebooks ({notebooks}, each with its own "
+            f"seed) fall below the threshold {calibration.threshold:.2f} (accuracy "
+            f"{calibration.lowest:.2f}-{calibration.highest:.2f})" if calibration.below else
+            f"the accuracy of {notebooks} ({calibration.lowest:.2f}-{calibration.highest:.2f}) comes too close to "
+            f"the threshold {calibration.threshold:.2f}")
     if calibration.untrained and suggested < calibration.lowest_protecting_threshold:
         fix = _threshold_fix(None, calibration)
     else:
