@@ -24,18 +24,22 @@ def percent(rate: float) -> str:
     return f"{rate:.0%}"
 
 
+def spread(low: float, high: float) -> str:
+    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}-{high:.2f}"
+
+
 def calibration_line(calibration: dict[str, Any]) -> str:
     untrained = calibration.get("untrained_accuracies") or []
     measured_on = "the holdout" if calibration.get("measured_on") == "holdout" else "the test images"
     others = len(calibration.get("other_accuracies") or [])
     return (f"{calibration['runs']} run{'s' if calibration['runs'] != 1 else ''} of the solution"
             + (f" and {others} equivalent form{'s' if others != 1 else ''}, each with its own seed" if others else "")
-            + f", accuracy on {measured_on} {calibration['lowest']:.2f}-{calibration['highest']:.2f} "
+            + f", accuracy on {measured_on} {spread(calibration['lowest'], calibration['highest'])} "
             f"(mean {calibration['mean']:.3f}, "
             f"sd {calibration['sd']:.3f}); threshold {calibration['threshold']:.2f}: a correct notebook fails it with "
             f"a chance of {percent(calibration['false_fail_rate'])}; suggested threshold "
             f"{calibration['suggested_threshold']:.2f} (a chance under {percent(calibration['level'])})"
-            + (f"; an untrained model reaches {min(untrained):.2f}-{max(untrained):.2f} (a chance of "
+            + (f"; an untrained model reaches {spread(min(untrained), max(untrained))} (a chance of "
                f"{percent(calibration['untrained_pass_rate'])} to reach the threshold)" if untrained else ""))
 
 
