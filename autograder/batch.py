@@ -246,7 +246,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     before (closing twice does nothing). `seeds` gives some students' notebooks a seed of their
     own instead of the plan's, by student id (the proof of an exercise trains its solution
     with several). Without `reports`, no student's HTML report is drawn: the results, the
-    gradebook and the class files are written as ever (the proof reads only the results)."""
+    gradebook and the class files are written as ever, and the summary's links to reports lead
+    nowhere (the proof reads only the results)."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
