@@ -3,11 +3,14 @@
 The solution runs through the one pipeline, in the sandbox, like any submission; the
 exercise is then read from what was recorded, never from the notebook's text: the graded
 model's saved structure (its layers and input shape), its compile settings, the settings
-of its training call, and the test accuracy the grader measured itself. The threshold is
-set `margin` below that accuracy (THRESHOLD_MARGIN): a student's equivalent notebook
-starts from other random weights (another layer order, another seed) and lands a few of
-the 100 test images away, which must not fail it; an untrained model (about one in the
-number of classes) stays far below.
+of its training call, and the test accuracy the grader measured itself.
+
+The threshold comes from several runs: a student's equivalent notebook starts from other
+random weights (another layer order, another seed) and lands a few of the 100 test images
+away, which must not fail it. The solution is trained `runs` times with different seeds (as
+`exercise prove` calibrates, proof/calibration.py), and the threshold is the one a correct
+notebook fails with a chance under 1%, or, given a `margin`, that far below the lowest run;
+an untrained model (about one in the number of classes) stays far below.
 
 The file written is parsed back with exercise_file.parse before it is kept, so what this
 writes is always a file the grader accepts.
@@ -18,17 +21,26 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import data, exercise_file, exercises, pipeline
+from . import data, exercise_file, exercises, notebook, pipeline
 from .errors import UsageError
 from .exercise_model import LAYER_ALIASES, LAYER_TYPES, WEIGHTED, Exercise
 from .facts import Facts
 from .modelfile import ACTIVATION_LAYERS, PASS_THROUGH, LayerRecord, StructureRecord
 from .plan import make_plan
+from .proof import verdicts
+from .proof.calibration import Calibration
 from .settings import Request
 
-#: How far below the solution's measured accuracy the threshold goes (see the docstring).
+if TYPE_CHECKING:
+    from .workers import Workers
+
+#: How far below the solution's one measured accuracy describe_solution puts the threshold;
+#: from_solution then sets it from the calibration (see the docstring).
 THRESHOLD_MARGIN = 0.05
+#: Runs of the solution, with different seeds, that `exercise new` sets the threshold from.
+RUNS = 8
 #: The exercise a solution is run against while its own is being made: it only names the
 #: checks; nothing of it goes into the file.
 PROVISIONAL = "keras-dense"
@@ -132,22 +144,54 @@ def describe_solution(facts: Facts, exercise_id: str, title: str, margin: float)
 
 
 def from_solution(solution: str, request: Request, exercise_id: str, title: str | None,
-                  margin: float = THRESHOLD_MARGIN) -> tuple[str, Exercise, float]:
-    """Run a solution notebook in the sandbox and write its exercise: (file text, the exercise, measured accuracy).
+                  margin: float | None = None, runs: int = RUNS, workers: Workers | None = None, jobs: int = 1,
+                  progress=None) -> tuple[str, Exercise, Calibration]:
+    """Run a solution notebook in the sandbox and write its exercise: (file text, the exercise,
+    the calibration its threshold comes from). The first run records what the exercise is
+    made of; the other `runs - 1`, with other seeds, are graded as one batch (`workers`, when
+    given, are warm ones the caller keeps: both use them).
 
     Raises UsageError when the solution cannot make an exercise (not trained, unreadable model,
     layers an exercise file cannot declare), with the reason.
     """
+    from .proof.running import Job, grade_all
+    from .sandbox import run_notebook
+    from .sandbox.isolation import RLIMITS
+
     plan = make_plan(replace(request, exercise=PROVISIONAL))
     recorded: list[Facts] = []
-    document = pipeline.grade_notebook(solution, plan, on_facts=recorded.append)
+    warm = workers is not None and workers.warm and plan.isolation != RLIMITS
+    document = pipeline.grade_notebook(solution, plan, on_facts=recorded.append,
+                                       run=workers.run() if warm and workers is not None else run_notebook,
+                                       evaluator=workers.shared_evaluator() if workers is not None else None)
     if document["status"] == "invalid" or not recorded:
         raise UsageError(f"the solution could not be run: {document.get('reason') or document['status']}")
     facts = recorded[0]
-    values = describe_solution(facts, exercise_id, title or exercise_id, margin)
+    values = describe_solution(facts, exercise_id, title or exercise_id, THRESHOLD_MARGIN if margin is None else margin)
+    first = facts.holdout_accuracy if facts.holdout_accuracy is not None else facts.test_accuracy
+    assert first is not None  # describe_solution refuses a solution without one
+    accuracies = [first]
+    if runs > 1:
+        others = [Job(f"calibration-{seed}", notebook.read(solution), seed) for seed in range(1, runs)]
+        graded = grade_all(others, plan, jobs, progress or _Quiet(), warm=plan.isolation != RLIMITS, early=workers)
+        accuracies += [value for job in others if (value := verdicts.accuracy(graded[job.id])) is not None]
+    images = len(plan.holdout.test_labels) if plan.holdout is not None else len(plan.lesson.test_labels)
+    calibration = Calibration(tuple(accuracies), 0.0, images)
+    threshold = (calibration.suggested_threshold if margin is None
+                 else max(0.0, math.floor((calibration.lowest - margin) * 100 + 1e-9) / 100))
+    values["threshold"] = threshold
     text = render(values)
     exercise = exercise_file.parse(text, f"the exercise made from {Path(solution).name}")
     if exercise.id in exercises.EXERCISES:
         raise UsageError(f"{exercise.id!r} is a built-in exercise's id; pass --id with another")
-    assert facts.test_accuracy is not None  # describe_solution refuses a solution without one
-    return text, exercise, facts.test_accuracy
+    return text, exercise, replace(calibration, threshold=threshold)
+
+
+class _Quiet:
+    """A batch's progress that shows nothing."""
+
+    def start(self, total: int, reused: int) -> None: ...
+
+    def advance(self, outcome) -> None: ...
+
+    def finish(self, report) -> None: ...

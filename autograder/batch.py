@@ -11,7 +11,7 @@ import functools
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +153,7 @@ def notebook_name(submission: Submission) -> str:
 
 def _start_one(submission: Submission, exercise: str | None, plan: GradingPlan, run: Callable[..., RunRecord]):
     started = time.monotonic()
+    plan = plan.with_seed(submission.seed)
     name = notebook_name(submission)
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as work:
         path = Path(work) / name
@@ -186,23 +187,25 @@ def run_timings(record: RunRecord) -> dict[str, float]:
 
 
 def finish_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
-               plan: GradingPlan, out: OutputFolder, workers: Workers) -> ResultDocument:
+               plan: GradingPlan, out: OutputFolder, workers: Workers, draw: bool = True) -> ResultDocument:
     """Stage 3 and the reports, on another thread, so the slot is free for the next notebook;
-    the report and the result written into `out`."""
+    the report and the result written into `out`. Without `draw`, no HTML report is drawn (a
+    caller that reads only the results)."""
     document, _ = complete_one(submission, exercise, started, plan, workers,
-                               write_report=out.report(submission.student).write_text)
+                               write_report=out.report(submission.student).write_text, draw=draw)
     result_module.write(document, out.result(submission.student))
     return document
 
 
 def complete_one(submission: Submission, exercise: str | None, started: pipeline.NotebookJob | ResultDocument,
-                 plan: GradingPlan, workers: Workers | None, write_report: Callable[[str], object] | None = None
-                 ) -> tuple[ResultDocument, str]:
+                 plan: GradingPlan, workers: Workers | None, write_report: Callable[[str], object] | None = None,
+                 draw: bool = True) -> tuple[ResultDocument, str]:
     """Stage 3 and the HTML report of one submission: its result document and report (the
     course service stores both; `grade` writes them as files, the report through `write_report`
     before the result is complete, so that its timings count the writing). A graded
     submission's result keeps the seconds each stage took (STAGE_TIMINGS). `started` may be a
-    finished result already (an invalid notebook, or one graded on a Dask worker)."""
+    finished result already (an invalid notebook, or one graded on a Dask worker). Without
+    `draw`, no report is drawn and the one returned is empty."""
     began = time.monotonic()
     timings: dict[str, float] = {}
     if isinstance(started, pipeline.NotebookJob):
@@ -221,17 +224,20 @@ def complete_one(submission: Submission, exercise: str | None, started: pipeline
     document["submission"] = submission.origin
     drawing = time.monotonic()  # the report first, then the result: its timings include the drawing
     try:
-        report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
-        html = documents.render_html(report)
-        if write_report is not None:
-            write_report(html)
+        html = ""
+        if draw:
+            report = report_model.build(document, plan.known_exercise(exercise), plan.lesson.test_data)
+            html = documents.render_html(report)
+            if write_report is not None:
+                write_report(html)
     except Exception as error:  # noqa: BLE001 - the grade stands without its report, and is graded again
         document.setdefault("grader_fault", f"the report could not be drawn: {internal_error(error)}")
         html = documents.MISSING_REPORT
         if write_report is not None:
             write_report(html)
     if timings:
-        timings["report"] = time.monotonic() - drawing
+        if draw:
+            timings["report"] = time.monotonic() - drawing
         document["timings"] = {stage: round(seconds, 3) for stage, seconds in timings.items()}
     return document, html
 
@@ -243,7 +249,7 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
         exercise, notes = exercise_for(submission, plan)
         submission.notes.extend(notes)
         key = exercise or "?"
-        rubric = plan.rubric(plan.known_exercise(key))
+        rubric = plan.with_seed(submission.seed).rubric(plan.known_exercise(key))
         stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
         if stored is not None:
             done.append(GradedSubmission(submission, exercise, stored, reused=True))
@@ -255,14 +261,18 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
         canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
-        early: Workers | None = None) -> BatchReport:
+        early: Workers | None = None, seeds: Mapping[str, int] | None = None, reports: bool = True) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
     `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
     everything is still recorded and written here, as without it. `early` are warm workers
     the caller started before reading the class (Workers.started_early): used if the batch
     grades warm here, else closed at once; the caller closes them too, in case this raises
-    before (closing twice does nothing)."""
+    before (closing twice does nothing). `seeds` gives some students' notebooks a seed of their
+    own instead of the plan's, by student id (the proof of an exercise trains its solution
+    with several). Without `reports`, no student's HTML report is drawn: the results, the
+    gradebook and the class files are written as ever, and the summary's links to reports lead
+    nowhere (the proof reads only the results)."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -270,6 +280,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     folder = OutputFolder(out)
     folder.create()
     collection = collect(inputs, plan.exercise_ids)
+    for submission in collection.submissions:
+        submission.seed = (seeds or {}).get(submission.student)
     book = Gradebook(folder.gradebook)
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
@@ -284,7 +296,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
         workers = local = early or Workers(wanted, jobs)
         make_starter = functools.partial(LocalStarter, local, plan)
-        if todo:
+        if todo and reports:
             documents.warm_up()
     else:
         workers = remote  # each of its workers keeps a warm slot of its own
@@ -298,7 +310,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         starter = make_starter()
         with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                _drain((starter, finisher), todo, plan, folder, book, report, progress, workers)
+                finish = functools.partial(finish_one, draw=reports)
+                _drain((starter, finisher, finish), todo, plan, folder, book, report, progress, workers)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
@@ -325,7 +338,7 @@ def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
     """Keep the starter's capacity of notebooks running; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
-    starter, finisher = pools
+    starter, finisher, finish = pools
     running: dict = {}  # future -> (stage, submission, exercise, rubric)
     queue = list(todo)
     while queue or running:
@@ -348,11 +361,11 @@ def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
                 if isinstance(error, GraderFault) or not isinstance(error, AutograderError):
                     value["grader_fault"] = reason  # not the submission's doing: graded again next run
                 if stage == "run":
-                    value = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
+                    value = finisher.submit(finish, submission, exercise, value, plan, folder, workers)
                     running[value] = ("finish", submission, exercise, rubric)
                     continue
             if stage == "run":
-                follow = finisher.submit(finish_one, submission, exercise, value, plan, folder, workers)
+                follow = finisher.submit(finish, submission, exercise, value, plan, folder, workers)
                 running[follow] = ("finish", submission, exercise, rubric)
                 continue
             try:

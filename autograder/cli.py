@@ -5,7 +5,7 @@
     autograder release            make the student notebooks from the solutions (nbgrader)
     autograder gradescope         build a Gradescope autograder archive
     autograder data               make, fetch or validate a fashion.npz
-    autograder exercise           write an exercise file from a solution, or validate one
+    autograder exercise           write an exercise file from a solution, validate one, or prove it
     autograder course             make a course for the service, and give its students their tokens
     autograder serve DIR          the course service: students submit and read their reports (docs/service.md)
 
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                             choices=("visible", "hidden", "after_due_date", "after_published"),
                             help="when students see the results (Gradescope's visibility)")
 
-    exercise = commands.add_parser("exercise", help="write an exercise file from a solution, or validate one")
+    exercise = commands.add_parser("exercise", help="write an exercise file from a solution, validate one, or prove it")
     exercise_commands = exercise.add_subparsers(dest="exercise_command", required=True)
     new = exercise_commands.add_parser("new", help="run a solution notebook in the sandbox and write its exercise")
     new.add_argument("--from-solution", required=True, metavar="SOLUTION.ipynb", dest="solution",
@@ -104,10 +104,29 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--id", dest="exercise_id", metavar="ID", help="the exercise's id (default: the file's name)")
     new.add_argument("--title", help="the exercise's title (default: its id)")
     new.add_argument("--margin", type=settings.fraction, default=None, metavar="M",
-                     help="how far below the solution's measured accuracy the threshold goes (default 0.05)")
+                     help="set the threshold this far below the solution's lowest run instead (default: the "
+                          "threshold a correct notebook fails with a chance under 1%%, from --runs runs)")
     settings.add_arguments(new, "data", "timeout_s", "isolation")
+    new.add_argument("--runs", type=positive_count, default=None, metavar="N",
+                     help="train the solution N times with different seeds to set the threshold (default 8)")
+    new.add_argument("--jobs", type=int, default=None, metavar="N", help="runs at once (default: the number of cores)")
     validate_exercise = exercise_commands.add_parser("validate", help="check an exercise file")
     validate_exercise.add_argument("file")
+    prove = exercise_commands.add_parser(
+        "prove", help="show that an exercise's rubric works: its threshold over seeds, mutants of its solution "
+                      "caught, equivalent forms passed")
+    prove.add_argument("exercise", metavar="ID|FILE.toml", help="a built-in exercise id or an exercise file")
+    prove.add_argument("--solution", required=True, metavar="NOTEBOOK", help="the exercise's solution notebook")
+    settings.add_arguments(prove, "data", "holdout", "timeout_s", "isolation")
+    prove.add_argument("--runs", type=positive_count, default=None, metavar="N",
+                       help="train the solution N times with different seeds (default 8)")
+    prove.add_argument("--json", metavar="FILE", help="write the proof document (autograder.proof/1) here")
+    prove.add_argument("--html", metavar="FILE", help="write the proof's HTML report here")
+    where = prove.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="notebooks graded at once (default: the number of cores)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade the notebooks on a running Dask scheduler's workers, tcp://HOST:PORT")
 
     course = commands.add_parser("course", help="make a course for the service, and give its students tokens")
     course_commands = course.add_subparsers(dest="course_command", required=True)
@@ -147,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate = data_commands.add_parser("validate", help="check that a file is in the lesson's format")
     validate.add_argument("file")
     return parser
+
+
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def request_of(args: argparse.Namespace, **defaults: str | None) -> settings.Request:
@@ -253,7 +282,10 @@ def remote_workers(args: argparse.Namespace, plan) -> contextlib.AbstractContext
         return contextlib.nullcontext()
     from .cluster import Access, ClusterWorkers
 
-    return ClusterWorkers(args.scheduler, plan, Access(args.tls_ca_file, args.tls_cert, args.tls_key, args.insecure))
+    # `exercise prove` takes --scheduler without the TLS options: Dask's own TLS configuration, or loopback
+    return ClusterWorkers(args.scheduler, plan, Access(
+        tls_ca_file=getattr(args, "tls_ca_file", None), tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None), insecure=bool(getattr(args, "insecure", False))))
 
 
 def run_grade(args: argparse.Namespace) -> int:
@@ -388,26 +420,74 @@ def run_data(args: argparse.Namespace) -> int:
 
 
 def run_exercise(args: argparse.Namespace) -> int:
-    from . import authoring, exercises
+    return run_exercise_with(args)
 
-    try:
-        if args.exercise_command == "validate":
+
+def run_exercise_with(args: argparse.Namespace, lent: Workers | None = None) -> int:
+    """`exercise validate`, `new` and `prove`; `new` and `prove` grade on warm workers the caller
+    keeps (`lent`: the test suite keeps one per process) or on their own."""
+    from . import exercises
+
+    if args.exercise_command == "validate":
+        try:
             exercise = exercises.from_file(Path(args.file))
-            print(f"{args.file}: valid; exercise {exercise.id}: {exercise.layers_text()}; "
-                  f"{exercise.optimizer_name}, {exercise.epochs} epochs, threshold {exercise.threshold:.2f}")
-            return 0
-        out = Path(args.out)
+        except AutograderError as error:
+            return fail(str(error))
+        print(f"{args.file}: valid; exercise {exercise.id}: {exercise.layers_text()}; "
+              f"{exercise.optimizer_name}, {exercise.epochs} epochs, threshold {exercise.threshold:.2f}; "
+              f"{exercise.max_score:g} points in all")
+        return 0
+    jobs = args.jobs or (lent.jobs if lent is not None else os.cpu_count() or 1)
+    if jobs < 1:
+        return fail("--jobs must be at least 1")
+    try:  # misuse is said before any process starts
+        if args.exercise_command == "prove":
+            exercises.get(args.exercise)
+    except AutograderError as error:
+        return fail(str(error))
+    if not Path(args.solution).is_file():
+        return fail(f"{args.solution}: no such notebook")
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and importlib.util.find_spec("distributed") is None:
+        return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
+    from .sandbox.isolation import RLIMITS
+
+    workers = None
+    if scheduler is None and args.isolation != RLIMITS:
+        # The fork server's TensorFlow import starts first, as for `grade`.
+        from .workers import Workers as WarmWorkers
+
+        workers = lent if lent is not None else WarmWorkers.started_early(jobs)
+    try:
+        if args.exercise_command == "new":
+            return _exercise_new(args, jobs, workers)
+        return _exercise_prove(args, jobs, workers)
+    finally:
+        if workers is not None and workers is not lent:
+            workers.close()
+
+
+def _exercise_new(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
+    from . import authoring, progress
+    from .proof import report
+
+    out = Path(args.out)
+    try:
         exercise_id = args.exercise_id or out.name.removesuffix(".toml")
-        margin = authoring.THRESHOLD_MARGIN if args.margin is None else args.margin
-        text, exercise, measured = authoring.from_solution(args.solution, request_of(args), exercise_id, args.title,
-                                                           margin)
+        text, exercise, calibration = authoring.from_solution(
+            args.solution, request_of(args), exercise_id, args.title, args.margin, runs=args.runs or authoring.RUNS,
+            workers=workers, jobs=jobs, progress=progress.for_stream(sys.stderr))
         out.write_text(text, encoding="utf-8")
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:
-        return fail(f"cannot write {getattr(args, 'out', '')}: {error.strerror or error}")
-    print(f"wrote {out}: exercise {exercise.id}, {exercise.layers_text()}; the solution measured {measured:.2f}, "
-          f"so the threshold is {exercise.threshold:.2f} ({margin:g} below)")
+        return fail(f"cannot write {args.out}: {error.strerror or error}")
+    how = (f"{args.margin:g} below the lowest run" if args.margin is not None else
+           f"a correct notebook fails it with a chance of {report.percent(calibration.false_fail_rate)}")
+    print(f"wrote {out}: exercise {exercise.id}, {exercise.layers_text()}; the solution measured "
+          f"{calibration.lowest:.2f}-{calibration.highest:.2f} over {calibration.runs} run(s) with different seeds "
+          f"(mean {calibration.mean:.3f}, sd {calibration.sd:.3f}), so the threshold is {exercise.threshold:.2f} "
+          f"({how}); prove it with: autograder exercise prove {out} --solution {args.solution}")
     return 0
 
 
@@ -445,6 +525,35 @@ def run_serve(args: argparse.Namespace) -> int:
     except AutograderError as error:
         return fail(str(error))
     return 0
+
+
+def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
+    from . import exercises, github, progress, proof
+    from .plan import make_plan
+    from .proof import document as proof_document, report
+    from .sandbox.isolation import RLIMITS
+
+    try:
+        plan = make_plan(request_of(args))
+        with remote_workers(args, plan) as remote:
+            result = proof.prove(args.solution, plan, args.runs or proof.DEFAULT_RUNS, jobs,
+                                 progress.for_stream(sys.stderr), warm=plan.isolation != RLIMITS, early=workers,
+                                 remote=remote)
+    except AutograderError as error:
+        return fail(str(error))
+    for path, write in ((args.json, lambda target: proof_document.write(result, target)),
+                        (args.html, lambda target: Path(target).write_text(report.render_html(result)))):
+        if path:
+            try:
+                write(path)
+            except OSError as error:
+                return fail(f"cannot write {path}: {error.strerror or error}")
+    sys.stdout.write(report.render_terminal(result))
+    if github.active():
+        github.append_summary(report.render_markdown(result))
+        where = args.exercise if exercises.is_file_reference(args.exercise) else args.solution
+        print("\n".join(report.problem_annotations(result, where)))
+    return 0 if result["holds"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,6 +65,9 @@ class Submission:
     name: LmsName = field(default_factory=lambda: LmsName("", ""))
     exercise_hint: str | None = None  # the exercise the instructor's names give (released file, assignment)
     notes: list[str] = field(default_factory=list)  # what the instructor should look at; graded anyway
+    #: The seed its kernel fixes, when not the plan's: set only by the instructor's own tools
+    #: (`exercise prove` trains the solution with several seeds), never from a submission.
+    seed: int | None = None
 
     @property
     def digest(self) -> str:

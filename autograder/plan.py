@@ -53,6 +53,10 @@ class GradingPlan:
         return GradedWith(data=data_name, data_digest=self.lesson_digest[:12],
                           holdout=Path(holdout).name if holdout else None)
 
+    def with_seed(self, seed: int | None) -> GradingPlan:
+        """This plan with another seed for the kernels (None: this one)."""
+        return self if seed is None or seed == self.seed else replace(self, request=replace(self.request, seed=seed))
+
     def exercise_for(self, named: str | None) -> exercises.Exercise:
         """The exercise of one notebook: the plan's own, else the one `named` (by the notebook
         or its file), with the plan's policy applied."""

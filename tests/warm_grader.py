@@ -39,33 +39,6 @@ class LentWorkers(Workers):
     def close(self) -> None:  # batch.run closes its workers when it ends; these outlive it
         pass
 
-    def main(self, *argv: str, env: dict[str, str | None] | None = None) -> Invocation:
-        """`autograder ARGV...` through the command line's own `main`, in this process, with `check`
-        and `grade` on the lent workers: its exit status and what it printed on stdout and stderr.
-        `env` adds to (or, with None values, removes from) the environment meanwhile."""
-        out, err = io.StringIO(), io.StringIO()
-        saved = {name: os.environ.get(name) for name in env or {}}
-        patched = {"check_document": functools.partial(cli.check_document, workers=self.workers),
-                   "run_grade": functools.partial(cli.run_grade_with, lent=self.workers)}
-        originals = {name: getattr(cli, name) for name in patched}
-        try:
-            _set_environment(env or {})
-            for name, value in patched.items():
-                setattr(cli, name, value)
-            with redirect_stdout(out), redirect_stderr(err):
-                status = cli.main(list(argv))
-        finally:
-            for name, value in originals.items():
-                setattr(cli, name, value)
-            _set_environment(saved)
-        return Invocation(status, out.getvalue(), err.getvalue())
-
-    def with_evaluator(self, evaluator) -> Workers:
-        """The lent slot with another evaluator (a test that changes the evaluator's budget)."""
-        workers = copy.copy(self.workers)
-        workers.evaluator = evaluator
-        return workers
-
     def shutdown(self) -> None:
         super().close()
 
@@ -139,13 +112,14 @@ class WarmGrader:
         return Graded(status, printed.getvalue(), out)
 
     def main(self, *argv: str, env: dict[str, str | None] | None = None) -> Invocation:
-        """`autograder ARGV...` through the command line's own `main`, in this process, with `check`
-        and `grade` on the lent workers: its exit status and what it printed on stdout and stderr.
-        `env` adds to (or, with None values, removes from) the environment meanwhile."""
+        """`autograder ARGV...` through the command line's own `main`, in this process, with `check`,
+        `grade` and `exercise new`/`prove` on the lent workers: its exit status and what it printed
+        on stdout and stderr. `env` adds to (or, with None values, removes from) the environment meanwhile."""
         out, err = io.StringIO(), io.StringIO()
         saved = {name: os.environ.get(name) for name in env or {}}
         patched = {"check_document": functools.partial(cli.check_document, workers=self.workers),
-                   "run_grade": functools.partial(cli.run_grade_with, lent=self.workers)}
+                   "run_grade": functools.partial(cli.run_grade_with, lent=self.workers),
+                   "run_exercise": functools.partial(cli.run_exercise_with, lent=self.workers)}
         originals = {name: getattr(cli, name) for name in patched}
         try:
             _set_environment(env or {})
