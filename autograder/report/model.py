@@ -16,7 +16,7 @@ from ..exercises import Exercise
 from ..facts import FirstLayer
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
-from ..result import CellEntry, CheckEntry, Details, ResultDocument
+from ..result import GRADER_FAULT, CellEntry, CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
@@ -266,6 +266,8 @@ def _verdict(result: ResultDocument, passed: int) -> str:
         return "Not graded: the grader could not read this file."
     if result["status"] == "invalid":
         return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
+    if any(cause["kind"] == GRADER_FAULT for cause in (result.get("causes") or [])[:1]):
+        return "Not decided: the grader could not run the notebook (its own fault, not the notebook's)."
     stopped = {"timeout": "The notebook ran out of time. ",
                "kernel_died": "The notebook's Python kernel died. "}.get(result["status"], "")
     if result.get("stop_reason") and "wrote more than" in result["stop_reason"]:
