@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     release.add_argument("--out", default="exercises", help="folder for the student notebooks")
+    release.add_argument("--nbgrader-config", default="nbgrader_config.py", metavar="FILE",
+                         help="the course's nbgrader_config.py, written (or added to) so that nbgrader autograde "
+                              "grades with the autograder (default: nbgrader_config.py here, the course's root)")
+    release.add_argument("--no-nbgrader-config", action="store_true",
+                         help="leave the course's nbgrader configuration alone")
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder archive")
     settings.add_arguments(gradescope, "exercise", "data", "threshold", "hide_threshold", "timeout_s",
@@ -273,14 +278,17 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
 
 
 def run_release(args: argparse.Namespace) -> int:
-    from .release import release_all
+    from .release import release_all, write_nbgrader_config
 
     try:
         written = release_all(Path(args.solutions), Path(args.out))
+        configured = None if args.no_nbgrader_config else write_nbgrader_config(Path(args.nbgrader_config))
     except AutograderError as error:
         return fail(str(error))
     for path in written:
         print(f"wrote {path}")
+    if configured:
+        print(configured)
     return 0
 
 
