@@ -26,11 +26,16 @@ from .scratch import ScratchFolder
 
 
 def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,
-                   started: float) -> result.ResultDocument:
-    return result.build(exercise, Path(path).name, None,
-                        checks.not_graded(exercise, f"The notebook could not be graded: {reason}.")
-                        if exercise else [],
-                        time.monotonic() - started, status="invalid", reason=reason)
+                   started: float, submission_problem: bool = False) -> result.ResultDocument:
+    """The result of a notebook that could not be graded. `submission_problem`: the reason is about
+    the files handed in (none, or several notebooks), not about a notebook that could not be read."""
+    document = result.build(exercise, Path(path).name, None,
+                            checks.not_graded(exercise, f"The notebook could not be graded: {reason}.")
+                            if exercise else [],
+                            time.monotonic() - started, status="invalid", reason=reason)
+    if submission_problem and document.get("causes"):
+        document["causes"] = [result.submission_cause(reason, document["causes"][0]["checks"])]
+    return document
 
 
 def analyse_models(paths: dict[int, str]) -> dict[int, dict[str, Any]]:

@@ -240,6 +240,20 @@ def unreadable_cause(reason: str, check_ids: list[str]) -> CauseEntry:
                       consequences=[])
 
 
+#: The kind of the cause of an ungraded submission whose files, not a notebook's content, are the problem.
+SUBMISSION_FILES = "submission-files"
+
+
+def submission_cause(reason: str, check_ids: list[str]) -> CauseEntry:
+    """The one cause of a submission that held no notebook to grade, or more than one."""
+    return CauseEntry(id="c1", cell=None, line=None, kind=SUBMISSION_FILES, title=upper_first(reason),
+                      message=f"{upper_first(reason)}. The grader grades one notebook per submission, so no "
+                              "check could be graded.",
+                      next_step="Submit again with the one notebook to grade (nothing in the notebook needs to "
+                                "change).",
+                      checks=check_ids, where="the files submitted", error="", consequences=[])
+
+
 #: The kind of the cause of a result the grader could not decide: its own failure, not the notebook's.
 GRADER_FAULT = "grader-fault"
 

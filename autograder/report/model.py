@@ -16,7 +16,7 @@ from ..exercises import Exercise
 from ..facts import FirstLayer
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
-from ..result import GRADER_FAULT, CellEntry, CheckEntry, Details, ResultDocument
+from ..result import GRADER_FAULT, SUBMISSION_FILES, CellEntry, CheckEntry, Details, ResultDocument
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
@@ -263,6 +263,9 @@ def _verdict(result: ResultDocument, passed: int) -> str:
     """The headline: the first root cause in words with its place, else the first failed check."""
     total = len(result["checks"])
     if result["status"] == "invalid" and result.get("causes"):
+        first = (result.get("causes") or [])[0]
+        if first["kind"] == SUBMISSION_FILES:  # the files handed in, not the notebook: say what is wrong
+            return f"Not graded: {first['title']}."
         return "Not graded: the grader could not read this file."
     if result["status"] == "invalid":
         return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
