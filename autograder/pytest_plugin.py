@@ -93,8 +93,9 @@ def exposure(config, folders: list[Path]) -> str | None:
            "'='): pytest looks for its configuration beside every path it sees on its command line")
     for folder in folders:
         if _within(invocation, folder):
-            return (f"pytest was started in {invocation}, inside {folder}, which --autograder grades: pytest "
-                    f"reads the configuration and conftest.py of the folder it starts in. {how}")
+            where = "" if invocation == folder else f", inside {folder}"
+            return (f"pytest was started in {invocation}{where}, which --autograder grades: pytest reads the "
+                    f"configuration and conftest.py of the folder it starts in. {how}")
         if inipath is not None and _within(inipath, folder):
             return (f"pytest took its configuration from {inipath}, inside {folder}, which --autograder "
                     f"grades: a submission may not configure pytest. {how}, or name the course's own "
