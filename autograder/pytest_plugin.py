@@ -16,9 +16,12 @@ __init__.py) and reads its configuration (pytest.ini, pyproject.toml, tox.ini, s
 from the folders it starts in and is given, as the user running it. So the graded folders
 (a folder given to --autograder, or the folder of a notebook given) are never handed to
 pytest's collection: this plugin finds the notebooks itself, reading nothing but .ipynb
-files as data, and tells pytest's collection to leave those folders alone. When pytest was
-started, configured or pointed inside one of them, it has read that folder's configuration
-and conftest.py before any plugin can act: the run stops with a usage error saying so.
+files as data, and tells pytest's collection to leave those folders alone. pytest reads its
+configuration before any plugin runs (from the folder it starts in, or beside any path on its
+command line): one taken from a graded folder stops the run with a usage error, as does a path
+inside one given to collect. Started inside a graded folder (or beside one named test*), pytest
+is kept from loading any conftest.py, and the folder is taken off sys.path; a `python -m pytest`
+started there has imported from it already, so start pytest elsewhere (docs/ci.md).
 """
 from __future__ import annotations
 
@@ -65,11 +68,10 @@ def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _initial_paths(config) -> list[Path]:
-    """Where pytest loads its first conftest.py files from (as config._decide_args and
-    PytestPluginManager._set_initial_conftests do): the paths on the command line, else the
-    ini file's testpaths when started in the rootdir, else the folder it was started in; for
-    a folder, also its test* subfolders."""
+def _collected_paths(config) -> list[Path]:
+    """The paths pytest will collect and load its first conftest.py files from (as
+    config._decide_args does): those on the command line, else the ini file's testpaths when
+    started in the rootdir. Without either it starts from the folder it was started in."""
     import glob
 
     invocation = Path(config.invocation_params.dir)
@@ -78,34 +80,24 @@ def _initial_paths(config) -> list[Path]:
     if not given and invocation == Path(config.rootpath) and not namespace.pyargs:
         for pattern in config.getini("testpaths"):
             given.extend(sorted(glob.iglob(os.path.join(invocation, pattern), recursive=True)))
-    anchors = [(invocation / path).resolve() for path in given] or [invocation.resolve()]
-    for anchor in list(anchors):
-        if anchor.is_dir():
-            anchors.extend(child.resolve() for child in anchor.glob("test*") if child.is_dir())
-    return anchors
+    return [(invocation / path).resolve() for path in given]
 
 
-def exposure(config, folders: list[Path]) -> str | None:
-    """Why pytest, as started, has read or would import a file of a graded folder; None when it has not."""
-    invocation = Path(config.invocation_params.dir).resolve()
+def refusal(config, folders: list[Path]) -> str | None:
+    """Why pytest, as started, has already taken something of a graded folder (its configuration)
+    or will import from it whatever the plugin does (a path to collect in it); None otherwise."""
     inipath = Path(config.inipath).resolve() if config.inipath else None
     how = ("Start pytest in a folder outside the submissions and give each path as --autograder=PATH (with "
            "'='): pytest looks for its configuration beside every path it sees on its command line")
     for folder in folders:
-        if _within(invocation, folder):
-            where = "" if invocation == folder else f", inside {folder}"
-            return (f"pytest was started in {invocation}{where}, which --autograder grades: pytest reads the "
-                    f"configuration and conftest.py of the folder it starts in. {how}")
         if inipath is not None and _within(inipath, folder):
             return (f"pytest took its configuration from {inipath}, inside {folder}, which --autograder "
                     f"grades: a submission may not configure pytest. {how}, or name the course's own "
                     "configuration file with -c")
-        if _within(Path(config.rootpath).resolve(), folder):
-            return f"pytest's rootdir {config.rootpath} is inside {folder}, which --autograder grades. {how}"
-        for anchor in _initial_paths(config):
-            if _within(anchor, folder):
-                return (f"pytest would load the conftest.py files of {anchor}, inside {folder}, which "
-                        "--autograder grades: do not also give it (or testpaths) as a path to collect")
+        for path in _collected_paths(config):
+            if _within(path, folder):
+                return (f"pytest was asked to collect {path}, inside {folder}, which --autograder grades: "
+                        "its Python files would be imported; give the folder to --autograder only")
         for entry in config.getini("pythonpath"):
             if _within(Path(entry).resolve(), folder):
                 return (f"pytest's pythonpath setting puts {entry} on sys.path, inside {folder}, which "
@@ -113,15 +105,38 @@ def exposure(config, folders: list[Path]) -> str | None:
     return None
 
 
+def exposed_by_start(config, folders: list[Path]) -> Path | None:
+    """The graded folder pytest would load conftest.py files from although no path in it was given
+    to collect: the folder it was started in, or a test* subfolder of where it starts collecting,
+    when that is (or is inside) a graded folder; None when there is none."""
+    anchors = _collected_paths(config) or [Path(config.invocation_params.dir).resolve()]
+    anchors += [child.resolve() for anchor in anchors if anchor.is_dir()
+                for child in anchor.glob("test*") if child.is_dir()]
+    for folder in folders:
+        if _within(Path(config.rootpath).resolve(), folder) or any(_within(a, folder) for a in anchors):
+            return folder
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args) -> None:
-    """Before pytest loads any conftest.py: stop when it would load one from a graded folder."""
+    """Before pytest loads any conftest.py: stop when it has already taken something of a graded
+    folder, and keep it from loading the conftest.py files of one where it was started."""
+    import sys
+
     paths = getattr(early_config.known_args_namespace, "autograder_paths", None)
     if not paths:
         return
-    problem = exposure(early_config, graded_folders(paths, Path(early_config.invocation_params.dir)))
+    folders = graded_folders(paths, Path(early_config.invocation_params.dir))
+    problem = refusal(early_config, folders)
     if problem:
         raise pytest.UsageError(problem)
+    if exposed_by_start(early_config, folders) is not None:
+        # pytest reads this right after, and keeps it for the run: no conftest.py at all is loaded.
+        early_config.known_args_namespace.noconftest = True
+        # `python -m pytest` put the folder it was started in on sys.path: nothing more comes from there.
+        sys.path[:] = [entry for entry in sys.path
+                       if not any(_within(Path(entry or ".").resolve(), folder) for folder in folders)]
 
 
 def pytest_configure(config) -> None:

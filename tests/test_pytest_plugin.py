@@ -110,28 +110,31 @@ def test_a_hostile_class_is_graded_as_check_grades_it_and_nothing_in_its_folder_
     assert "0.55" in accuracy or not accuracy  # the instructor's threshold, not the exercise's 0.80
 
 
-def test_a_submission_folder_cannot_configure_or_start_pytest(tmp_path):
-    """pytest reads the configuration beside every path on its command line, and the conftest.py
-    of the folder it starts in, before any plugin runs: the plugin stops such a run (usage error)
-    before pytest imports anything of the folder."""
-    folder = hostile_class(tmp_path / "class", {"student": CASES["reference"].cells})
-    (folder / "pytest.ini").write_text("[pytest]\naddopts = -k nothing\n")
+def test_a_submission_folder_cannot_configure_pytest_nor_have_its_conftest_loaded(tmp_path):
+    """pytest reads the configuration beside every path on its command line before any plugin runs:
+    one in a graded folder stops the run, as does a path in it given to collect. Started in a graded
+    folder, or beside one named test* (both make pytest load their conftest.py), the run goes on
+    without loading any conftest.py. Nothing of the folder is imported either way."""
+    configured = hostile_class(tmp_path / "class", {"student": CASES["reference"].cells})
+    (configured / "pytest.ini").write_text("[pytest]\naddopts = -k nothing\n")
     elsewhere = tmp_path / "ci"
     elsewhere.mkdir()
     runs = {
-        "configured": pytest_process("--autograder", str(folder), "--co", cwd=elsewhere),
-        "started inside": pytest_process("--autograder=.", "-c", os.devnull, "--co", cwd=folder),
-        "collected too": pytest_process(f"--autograder={folder}", "--co", str(folder / "test_x.py"), cwd=elsewhere),
+        "configured": pytest_process("--autograder", str(configured), "--co", cwd=elsewhere),
+        "collected too": pytest_process(f"--autograder={configured}", "--co", str(configured / "test_x.py"),
+                                        cwd=elsewhere),
     }
     for why, completed in runs.items():
         assert completed.returncode == pytest.ExitCode.USAGE_ERROR, (why, completed.stdout, completed.stderr)
-        assert f"{folder}, which --autograder grades" in completed.stderr, (why, completed.stderr)
-    assert imported(folder) == []
-    # Given with '=' from elsewhere, the folder's pytest.ini is not read and its notebook is collected.
-    completed = pytest_process(f"--autograder={folder}", "--exercise", "keras-dense", "--co", "-q", cwd=elsewhere)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "class/student.ipynb::data.load" in completed.stdout and "test_x" not in completed.stdout
-    assert imported(folder) == []
+        assert f"inside {configured}, which --autograder grades" in completed.stderr, (why, completed.stderr)
+    assert imported(configured) == []
+
+    named_like_tests = hostile_class(tmp_path / "tests", {"student": CASES["reference"].cells})
+    for given, cwd in (("tests", tmp_path), (".", named_like_tests), (str(configured), elsewhere)):
+        completed = pytest_process(f"--autograder={given}", "--exercise", "keras-dense", "--co", "-q", cwd=cwd)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "student.ipynb::data.load" in completed.stdout and "test_x" not in completed.stdout
+    assert imported(configured) == imported(named_like_tests) == []
 
 
 def test_without_the_option_nothing_is_graded(tmp_path):
