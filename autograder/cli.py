@@ -86,10 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     release.add_argument("--out", default="exercises", help="folder for the student notebooks")
+    release.add_argument("--nbgrader-config", default="nbgrader_config.py", metavar="FILE",
+                         help="the course's nbgrader_config.py, written (or added to) so that nbgrader autograde "
+                              "grades with the autograder (default: nbgrader_config.py here, the course's root)")
+    release.add_argument("--no-nbgrader-config", action="store_true",
+                         help="leave the course's nbgrader configuration alone")
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder archive")
-    settings.add_arguments(gradescope, "exercise", "data", "threshold", "hide_threshold", "timeout_s",
-                           required=("exercise",))
+    settings.add_arguments(gradescope, "exercise", "data", "threshold", "hide_threshold", "timeout_s", "holdout",
+                           "show_holdout", required=("exercise",))
+    gradescope.add_argument("--no-holdout", action="store_true",
+                            help="leave out the holdout beside --data: accuracy.threshold is then decided on the "
+                                 "visible test images (an image without bubblewrap cannot hide a holdout)")
     gradescope.add_argument("--out", default="autograder.zip", metavar="ZIP", help="the archive to write")
     gradescope.add_argument("--visibility", default="visible",
                             choices=("visible", "hidden", "after_due_date", "after_published"),
@@ -362,27 +370,40 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
 
 
 def run_release(args: argparse.Namespace) -> int:
-    from .release import release_all
+    from .release import release_all, write_nbgrader_config
 
     try:
         written = release_all(Path(args.solutions), Path(args.out))
+        configured = None if args.no_nbgrader_config else write_nbgrader_config(Path(args.nbgrader_config))
     except AutograderError as error:
         return fail(str(error))
     for path in written:
         print(f"wrote {path}")
+    if configured:
+        print(configured)
     return 0
 
 
 def run_gradescope(args: argparse.Namespace) -> int:
     from .gradescope import build_archive
 
+    request = request_of(args)
+    if args.no_holdout and request.holdout is not None:
+        return fail("--holdout and --no-holdout contradict each other")
     try:
-        written = build_archive(request_of(args), Path(args.out), args.visibility)
+        written, holdout = build_archive(request, Path(args.out), args.visibility, with_holdout=not args.no_holdout)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:
         return fail(f"cannot write {args.out}: {error.strerror or error}")
     print(f"wrote {written}: upload it as the assignment's autograder (Ubuntu base image)")
+    if holdout is not None:
+        print(f"it carries the holdout {holdout}: accuracy.threshold is decided on images the notebooks never see "
+              "(Gradescope's image needs bubblewrap to hide them; without it every submission fails to grade)")
+    else:
+        print("it carries no holdout: accuracy.threshold is decided on the test images every notebook loads; "
+              "`autograder data holdout --data FASHION_NPZ` writes one beside your data file, which the archive "
+              "then carries")
     return 0
 
 

@@ -37,3 +37,8 @@ def internal_error(error: BaseException) -> str:
     """The one-line reason shown for an exception that is a bug of ours."""
     text = str(error).splitlines()[0][:300] if str(error) else ""
     return INTERNAL_ERROR.format(kind=type(error).__name__, error=text)
+
+
+def is_internal_error(reason: str) -> bool:
+    """Whether a result's reason is `internal_error`'s: a bug of ours, not the notebook's doing."""
+    return reason.startswith(INTERNAL_ERROR.split("{", 1)[0])

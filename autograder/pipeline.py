@@ -26,11 +26,16 @@ from .scratch import ScratchFolder
 
 
 def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,
-                   started: float) -> result.ResultDocument:
-    return result.build(exercise, Path(path).name, None,
-                        checks.not_graded(exercise, f"The notebook could not be graded: {reason}.")
-                        if exercise else [],
-                        time.monotonic() - started, status="invalid", reason=reason)
+                   started: float, submission_problem: bool = False) -> result.ResultDocument:
+    """The result of a notebook that could not be graded. `submission_problem`: the reason is about
+    the files handed in (none, or several notebooks), not about a notebook that could not be read."""
+    document = result.build(exercise, Path(path).name, None,
+                            checks.not_graded(exercise, f"The notebook could not be graded: {reason}.")
+                            if exercise else [],
+                            time.monotonic() - started, status="invalid", reason=reason)
+    if submission_problem and document.get("causes"):
+        document["causes"] = [result.submission_cause(reason, document["causes"][0]["checks"])]
+    return document
 
 
 def analyse_models(paths: dict[int, str]) -> dict[int, dict[str, Any]]:
@@ -143,6 +148,19 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
     return facts
 
 
+def never_ran(record: RunRecord) -> str | None:
+    """Why nothing of the notebook ran, when nothing did: its kernel never became ready. No code
+    of a notebook runs before then, so this is the grader's failure (its sandbox, its Python, the
+    machine), never the notebook's: it must not read as "the kernel died" in the student's code."""
+    if any(r.get("event") == "kernel_ready" for r in record.runner):
+        return None
+    error = next((str(r["error"]) for r in record.runner
+                  if r.get("event") in ("kernel_failed", "runner_error") and r.get("error")), None)
+    if error:
+        return f"the notebook's Python kernel could not start ({error})"
+    return "the sandbox ended before the notebook's Python kernel was ready"
+
+
 def finish(job: NotebookJob, evaluator: Evaluator,
            on_facts: Callable[[facts_stage.Facts], None] | None = None) -> result.ResultDocument:
     """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
@@ -156,6 +174,10 @@ def finish(job: NotebookJob, evaluator: Evaluator,
                        str(job.folder / "test.npz"), holdout, faults)
     finally:
         job.work.cleanup()
+    never = never_ran(job.record)
+    if never is not None:
+        return result.not_run(job.exercise, Path(job.path).name, never, job.record.isolation,
+                              time.monotonic() - job.started)
     if on_facts is not None:
         on_facts(facts)
     outcomes = checks.run_checks(facts, job.exercise)

@@ -281,6 +281,50 @@ def unreadable_cause(reason: str, check_ids: list[str]) -> CauseEntry:
                       consequences=[])
 
 
+#: The kind of the cause of an ungraded submission whose files, not a notebook's content, are the problem.
+SUBMISSION_FILES = "submission-files"
+
+
+def submission_cause(reason: str, check_ids: list[str]) -> CauseEntry:
+    """The one cause of a submission that held no notebook to grade, or more than one."""
+    return CauseEntry(id="c1", cell=None, line=None, kind=SUBMISSION_FILES, title=upper_first(reason),
+                      message=f"{upper_first(reason)}. The grader grades one notebook per submission, so no "
+                              "check could be graded.",
+                      next_step="Submit again with the one notebook to grade (nothing in the notebook needs to "
+                                "change).",
+                      checks=check_ids, where="the files submitted", error="", consequences=[])
+
+
+#: The kind of the cause of a result the grader could not decide: its own failure, not the notebook's.
+GRADER_FAULT = "grader-fault"
+
+
+def grader_cause(reason: str, check_ids: list[str]) -> CauseEntry:
+    """The one cause of a notebook the grader could not run (its sandbox failed before any cell ran)."""
+    return CauseEntry(id="c1", cell=None, line=None, kind=GRADER_FAULT,
+                      title="The grader could not run the notebook",
+                      message=f"{upper_first(reason)}: none of the notebook's cells ran, so no check could be "
+                              "decided. This is a fault of the grader or of the machine it runs on, not of the "
+                              "notebook.",
+                      next_step="Nothing to change in the notebook: grade it again, and if the same happens, tell "
+                                "whoever runs the grader (its installation needs fixing).",
+                      checks=check_ids, where="the grading machine", error="", consequences=[])
+
+
+def not_run(exercise: Exercise, notebook: str, reason: str, isolation: str, duration: float) -> ResultDocument:
+    """The result of a notebook the grader could not run: every check undecided, one cause, the
+    grader's fault named (the result is not final: `grade` grades it again)."""
+    from .checks import undecided
+
+    outcomes = undecided(exercise, f"Not decided: {reason}; the grader failed, not the notebook.")
+    result = build(exercise, notebook, None, outcomes, duration, status="kernel_died")
+    result["causes"] = [grader_cause(reason, [c.id for c in outcomes])]
+    result["checks"] = [check_entry(c, "c1") for c in outcomes]
+    result["isolation"] = isolation
+    result["grader_fault"] = reason
+    return result
+
+
 def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckResult],
           duration: float, status: str | None = None, reason: str | None = None,
           headings: dict[int, str] | None = None) -> ResultDocument:

@@ -151,10 +151,12 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str, required: tuple[
                             **_option_arguments(entry))
 
 
-def add_pytest_options(group: Any, flags: dict[str, str]) -> None:
-    """Add settings to a pytest option group under the given flags, as `autograder_<name>`."""
+def add_pytest_options(group: Any, flags: dict[str, str | tuple[str, ...]]) -> None:
+    """Add settings to a pytest option group under the given flags (one, or several spellings
+    of it), as `autograder_<name>`."""
     for name, flag in flags.items():
-        group.addoption(flag, dest=f"autograder_{name}", **_option_arguments(_declared(name)))
+        spellings = (flag,) if isinstance(flag, str) else flag
+        group.addoption(*spellings, dest=f"autograder_{name}", **_option_arguments(_declared(name)))
 
 
 def from_pytest(config: Any, names: tuple[str, ...]) -> Request:

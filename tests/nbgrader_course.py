@@ -31,16 +31,27 @@ def course(root: Path, data: Path, source_cells=None, graded_outside_kernel: boo
         "c = get_config()\n"
         "c.CourseDirectory.course_id = 'keras-lesson'\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
-        "c.ExecutePreprocessor.timeout = 240\n" + (
-            "from autograder.nbgrader_grading import autograde_preprocessors\n"
-            "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n" if graded_outside_kernel else ""))
+        "c.ExecutePreprocessor.timeout = 240\n")
+    if graded_outside_kernel:
+        grade_outside_kernel(root)
     return root
+
+
+def grade_outside_kernel(root: Path) -> None:
+    """Configure the course as `autograder release` does: our preprocessor in nbgrader's autograde."""
+    from autograder.release import write_nbgrader_config
+
+    write_nbgrader_config(root / "nbgrader_config.py")
 
 
 def scripts_on_path() -> dict[str, str]:
     """This environment with this Python's scripts first on PATH: nbgrader runs `alembic`
-    by name, which a virtual environment that is not activated would not find."""
-    return dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    by name, which a virtual environment that is not activated would not find. This checkout's
+    package comes first on sys.path: nbgrader runs in the course's folder, where an installed
+    copy of the package would be imported instead."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+                PYTHONPATH=path)
 
 
 def nbgrader(root: Path, *arguments: str, timeout: float = 1800) -> subprocess.CompletedProcess:

@@ -1,13 +1,16 @@
 """The Gradescope archive, run in a temporary tree laid out like Gradescope's /autograder."""
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import zipfile
 
+import numpy as np
 import pytest
 
 from autograder.exercises import get
@@ -62,17 +65,27 @@ def validate(results: dict, visibility: str) -> None:
 
 @pytest.mark.slow
 def test_a_submission_is_graded_like_check_grades_it(tmp_path, standin_file):
-    root = gradescope_tree(tmp_path, "--data", str(standin_file), "--visibility", "after_published")
+    """The archive grades as check does, with the holdout it carries deciding accuracy.threshold
+    (where bubblewrap can hide it: labels no model can match, so the check fails on them)."""
+    from autograder import data
+    from autograder.sandbox import isolation
+
+    options = ["--data", str(standin_file), "--visibility", "after_published"]
+    if isolation.bubblewrap_works():
+        fresh = data.make_standin(seed=99)
+        np.savez(tmp_path / "mislabelled.npz", test_data=fresh.test_data,
+                 test_labels=np.roll(fresh.test_labels, 1, axis=1))
+        options += ["--holdout", str(tmp_path / "mislabelled.npz")]
+    root = gradescope_tree(tmp_path, *options)
     case = CASES["sigmoid-output"]
     write_notebook(root / "submission" / "my-work.ipynb", case.cells)
     results = run_autograder(root)
     validate(results, "after_published")
     failed = {t["tags"][0] for t in results["tests"] if t["status"] == "failed"}
-    assert failed == set(case.failing)
+    assert failed == set(case.failing) | ({"accuracy.threshold"} if "--holdout" in options else set())
     assert all("Next step:" in t["output"] for t in results["tests"] if t["status"] == "failed")
     assert str(root) not in json.dumps(results)  # no path of the grading machine
     assert "requirements.txt" in os.listdir(root / "source")
-    assert any(line.startswith("tensorflow") for line in (root / "source" / "requirements.txt").read_text().split())
 
 
 @pytest.mark.slow
@@ -125,3 +138,96 @@ def test_results_json_names_the_isolation():
     document = {"status": "graded", "score": 100.0, "isolation": "rlimits", "checks": []}
     results = results_json(document, "# report", "visible", 3.0)
     assert results["extra_data"] == {"isolation": "rlimits"} and "Isolation: rlimits." in results["output"]
+
+
+def unpacked(tmp_path, request, **options):
+    """An archive built in this process (no grader process) and unpacked as Gradescope does."""
+    from autograder.gradescope import build_archive
+
+    archive, holdout = build_archive(request, tmp_path / "autograder.zip", **options)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as unpacked:
+        unpacked.extractall(root / "source")
+    (root / "submission").mkdir()
+    return root, holdout
+
+
+def test_the_archive_carries_the_holdout_beside_the_data_and_pins_what_was_tested(tmp_path):
+    from packaging.utils import canonicalize_name
+
+    from autograder import data
+    from autograder.gradescope import HOLDOUT_FILE
+    from autograder.settings import Request
+
+    lesson = data.make_standin()
+    lesson.save(tmp_path / "fashion.npz")
+    data.make_standin_holdout(lesson).save(data.holdout_path(tmp_path / "fashion.npz"))  # as `data holdout` does
+    root, holdout = unpacked(tmp_path, Request(exercise="keras-dense", data=str(tmp_path / "fashion.npz")))
+    assert holdout == str(tmp_path / "fashion-holdout.npz")
+    assert json.loads((root / "source" / "rubric.json").read_text())["request"]["holdout"] == HOLDOUT_FILE
+    assert (root / "source" / HOLDOUT_FILE).read_bytes() == (tmp_path / "fashion-holdout.npz").read_bytes()
+    (tmp_path / "without").mkdir()
+    left_out, none = unpacked(tmp_path / "without", Request(exercise="keras-dense", data=str(tmp_path / "fashion.npz")),
+                              with_holdout=False)  # gradescope --no-holdout
+    assert none is None and not (left_out / "source" / HOLDOUT_FILE).exists()
+
+    pins = (root / "source" / "requirements.txt").read_text().splitlines()
+    installed = {canonicalize_name(line.split("==")[0]): line.split("==")[1].split(";")[0].strip()
+                 for line in pins if "==" in line}
+    for name in ("numpy", "keras", "nbclient", "h5py", "protobuf"):  # ours, and TensorFlow's own
+        assert installed[name] == importlib.metadata.version(name), name
+    assert "; platform_machine" not in next(line for line in pins if line.lower().startswith("ml"))  # keras needs it
+    tensorflow = "tensorflow-cpu" if platform.machine() == "x86_64" else "tensorflow"
+    assert installed[tensorflow] == importlib.metadata.version(tensorflow)
+    assert all(line.startswith("#") or "==" in line or "not installed where" in line for line in pins)
+
+
+def test_two_notebooks_are_not_graded_and_the_headline_says_why(tmp_path):
+    from autograder.gradescope import run
+    from autograder.settings import Request
+
+    root, _ = unpacked(tmp_path, Request(exercise="keras-dense"))
+    for name in ("my-work.ipynb", "my-work-Copy1.ipynb"):
+        write_notebook(root / "submission" / name, CASES["reference"].cells)
+    results = run(root)
+    validate(results, "visible")
+    reason = "2 notebooks were submitted; submit one, or name it keras-dense.ipynb"
+    headline = next(line for line in results["output"].splitlines() if line.strip() and not line.startswith("#"))
+    assert reason in headline and "could not be read" not in results["output"], results["output"]
+    assert results["score"] == 0 and all(reason in test["output"] for test in results["tests"])
+    assert "Download the notebook again" not in json.dumps(results)
+
+
+def fake_tools(folder, python_version: str):
+    """A PATH of stand-ins: apt-get that installs no Python, and a python3 of the given version."""
+    folder.mkdir()
+    (folder / "apt-get").write_text('#!/bin/sh\ncase "$*" in *python3.1*) exit 100;; esac\nexit 0\n')
+    major, minor = (int(part) for part in python_version.split(".")[:2])
+    (folder / "python3").write_text(f"""#!/bin/sh
+if [ "$1" = "--version" ]; then echo "Python {python_version}"; exit 0; fi
+if [ "$1" = "-c" ]; then exit {int((major, minor) < (3, 11))}; fi
+echo "a python3 asked to do more than report its version" >&2; exit 3
+""")
+    for tool in folder.iterdir():
+        tool.chmod(0o755)
+    return folder
+
+
+def test_setup_and_run_refuse_a_python_older_than_the_package_needs(tmp_path):
+    from autograder.gradescope import RUN, SETUP
+
+    tools = fake_tools(tmp_path / "bin", "3.10.12")
+    (tmp_path / "setup.sh").write_text(SETUP)
+    completed = subprocess.run(["/bin/bash", str(tmp_path / "setup.sh")], capture_output=True, text=True,
+                               env={"PATH": str(tools)}, timeout=60)
+    assert completed.returncode == 1, completed.stderr
+    assert "needs Python 3.11 or newer, and this image has Python 3.10.12" in " ".join(completed.stderr.split())
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "source" / "run_autograder").write_text(RUN)
+    completed = subprocess.run(["/bin/bash", str(root / "source" / "run_autograder")], capture_output=True,
+                               text=True, env={"PATH": str(tools), "GRADESCOPE_AUTOGRADER_ROOT": str(root)},
+                               timeout=60)
+    assert completed.returncode == 1 and "needs Python 3.11 or newer, and python3 is Python 3.10.12" in \
+        " ".join(completed.stderr.split()), completed.stderr

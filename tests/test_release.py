@@ -42,5 +42,8 @@ def test_release_refuses_notebooks_without_an_exercise(tmp_path):
 
 
 def test_release_command(tmp_path):
-    completed = run_cli("release", "--solutions", str(ROOT / "solutions"), "--out", str(tmp_path))
+    config = tmp_path / "course" / "nbgrader_config.py"
+    completed = run_cli("release", "--solutions", str(ROOT / "solutions"), "--out", str(tmp_path),
+                        "--nbgrader-config", str(config))
     assert completed.returncode == 0 and (tmp_path / "keras-dense.ipynb").exists()
+    assert "autograde_preprocessors()" in config.read_text() and f"wrote {config}" in completed.stdout

@@ -86,6 +86,12 @@ def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
     return results
 
 
+def undecided(exercise: Exercise, reason: str) -> list[CheckResult]:
+    """Every check undecided for the same reason: the grader could not run the notebook at all."""
+    return [CheckResult(check_id, exercise.check_title(check_id), False, 0.0, points, reason, "", UNDECIDED)
+            for check_id, points in exercise.points.items()]
+
+
 def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
     """Every check failed with the same reason: the notebook could not be run at all."""
     return [CheckResult(check_id, exercise.check_title(check_id), False, 0.0, points, reason, "",

@@ -16,7 +16,16 @@ from ..exercises import Exercise
 from ..facts import FirstLayer
 from ..modelfile import StructureRecord
 from ..phrasing import key_line
-from ..result import CellEntry, CheckEntry, Details, ResultDocument, graded_with_text, grading_notice
+from ..result import (
+    GRADER_FAULT,
+    SUBMISSION_FILES,
+    CellEntry,
+    CheckEntry,
+    Details,
+    ResultDocument,
+    graded_with_text,
+    grading_notice,
+)
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
@@ -266,9 +275,14 @@ def _verdict(result: ResultDocument, passed: int) -> str:
     """The headline: the first root cause in words with its place, else the first failed check."""
     total = len(result["checks"])
     if result["status"] == "invalid" and result.get("causes"):
+        first = (result.get("causes") or [])[0]
+        if first["kind"] == SUBMISSION_FILES:  # the files handed in, not the notebook: say what is wrong
+            return f"Not graded: {first['title']}."
         return "Not graded: the grader could not read this file."
     if result["status"] == "invalid":
         return f"Not graded: {result.get('reason', 'the notebook could not be read')}."
+    if any(cause["kind"] == GRADER_FAULT for cause in (result.get("causes") or [])[:1]):
+        return "Not decided: the grader could not run the notebook (its own fault, not the notebook's)."
     stopped = {"timeout": "The notebook ran out of time. ",
                "kernel_died": "The notebook's Python kernel died. "}.get(result["status"], "")
     if result.get("stop_reason") and "wrote more than" in result["stop_reason"]:
