@@ -196,7 +196,7 @@ def find_notebook(submission: Path, exercise_id: str) -> tuple[Path | None, str 
 
 def results_json(document: ResultDocument, markdown: str, visibility: str, seconds: float) -> dict:
     """Gradescope's results format: overall score, one test per check."""
-    from .result import check_text
+    from .result import check_text, grading_notice
 
     tests = []
     for number, check in enumerate(document.get("checks", []), start=1):
@@ -206,11 +206,12 @@ def results_json(document: ResultDocument, markdown: str, visibility: str, secon
                       "status": "passed" if check.get("passed") else "failed", "output": output,
                       "output_format": "md", "visibility": visibility, "tags": [check["id"]]})
     isolation = document.get("isolation") or "none (not run)"
+    notice = grading_notice(document)
     return {"score": document.get("score", 0), "execution_time": round(seconds),
-            "output": f"{markdown}\n\nIsolation: {isolation}.", "output_format": "md", "visibility": visibility,
-            "stdout_visibility": "hidden", "tests": tests,
+            "output": f"{markdown}\n\nIsolation: {isolation}." + (f"\n\n{notice}" if notice else ""),
+            "output_format": "md", "visibility": visibility, "stdout_visibility": "hidden", "tests": tests,
             # Gradescope keeps extra_data with the submission: the instructor can see how it ran.
-            "extra_data": {"isolation": isolation}}
+            "extra_data": {"isolation": isolation, "graded_with": document.get("graded_with")}}
 
 
 def run(root: Path) -> dict:

@@ -321,10 +321,13 @@ class CheckItem(pytest.Item):
             raise GraderFailed(f"{self.name}: not decided: the grader failed, not the notebook: {fault}")
 
     def runtest(self) -> None:
-        from .result import verdict_of
+        from .result import graded_with_text, grading_notice, verdict_of
 
         result = self._notebook().result()
         self.user_properties.append(("status", result.get("status")))
+        for name, said in (("graded_with", graded_with_text(result)), ("holdout_notice", grading_notice(result))):
+            if said:  # in the JUnit report: which data decided it, and when no holdout did
+                self.user_properties.append((name, said))
         if self.check_id is None and result.get("status") != "invalid":
             raise CheckNotPassed("the notebook names no exercise this grader knows; pass --exercise")
         for check in result.get("checks", []):

@@ -110,7 +110,8 @@ def test_a_container_without_bubblewrap_grades_as_an_unprivileged_user_and_says_
     write_notebook(root / "submission" / "my-work.ipynb", [*attack(secret, readable, planted), *lesson()])
     results = run_autograder(root, path=str(tools))
     validate(results, "visible")
-    assert results["extra_data"] == {"isolation": "rlimits"} and "Isolation: rlimits." in results["output"]
+    assert results["extra_data"]["isolation"] == "rlimits" and "Isolation: rlimits." in results["output"]
+    assert results["extra_data"]["graded_with"]["data"] == "fashion.npz"
     assert results["score"] == get("keras-dense").max_score
     assert all(test["status"] == "passed" for test in results["tests"])
     assert not planted.exists() and "root only" not in json.dumps(results)
@@ -137,7 +138,19 @@ def test_results_json_names_the_isolation():
 
     document = {"status": "graded", "score": 100.0, "isolation": "rlimits", "checks": []}
     results = results_json(document, "# report", "visible", 3.0)
-    assert results["extra_data"] == {"isolation": "rlimits"} and "Isolation: rlimits." in results["output"]
+    assert results["extra_data"] == {"isolation": "rlimits", "graded_with": None}
+    assert "Isolation: rlimits." in results["output"]
+
+
+def test_results_json_says_when_no_holdout_decided_the_grade():
+    from autograder.gradescope import results_json
+    from autograder.result import NO_HOLDOUT
+
+    used = {"data": "fashion.npz", "data_digest": "abc", "holdout": None}
+    document = {"status": "graded", "score": 100.0, "isolation": "bubblewrap", "checks": [], "graded_with": used}
+    assert NO_HOLDOUT in results_json(document, "# report", "visible", 3.0)["output"]
+    with_holdout = {**document, "graded_with": {**used, "holdout": "holdout.npz"}}
+    assert NO_HOLDOUT not in results_json(with_holdout, "# report", "visible", 3.0)["output"]
 
 
 def unpacked(tmp_path, request, **options):
