@@ -220,7 +220,7 @@ class Exercise:
             # takes a moment. Never for a notebook as handed out.
             self._live.warm_up()
         chosen = [r for r in results if r.id in exercises.TASKS[step]]
-        panel = inline.step_panel(step, chosen, not_started=untouched)
+        panel = inline.step_panel(step, chosen, not_started=untouched, causes=self._causes(facts, results))
         if step == "build" and not untouched and any(
                 word in source for source in self._live.sources().values() for word in ("input_shape=", "input_dim=")):
             panel.note = INPUT_SHAPE_WARNING
@@ -235,7 +235,13 @@ class Exercise:
             return inline.note_panel("Every check", problem)
         facts, results = outcome
         return inline.all_panel(results, sum(r.points for r in results), self._checked_exercise.max_score,
-                                facts.test_accuracy)
+                                facts.test_accuracy, self._causes(facts, results))
+
+    def _causes(self, facts, results) -> dict[str, str]:
+        """The root cause of each failed check, found as `check` finds it: one analysis for every surface."""
+        from . import causes
+
+        return causes.check_notes(facts, results, self._checked_exercise)
 
     def _unseen_work(self) -> bool:
         """Does the namespace already hold a model or the lesson's arrays?"""

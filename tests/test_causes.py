@@ -27,7 +27,8 @@ def recorded(name: str) -> Facts:
 
 
 def graded(facts: Facts, headings: dict[int, str] | None = None) -> result.ResultDocument:
-    return result.build(DENSE, "student.ipynb", facts, checks.run_checks(facts, DENSE), 1.0, headings=headings)
+    exercise = exercises.get(facts.exercise)
+    return result.build(exercise, "student.ipynb", facts, checks.run_checks(facts, exercise), 1.0, headings=headings)
 
 
 def assert_labelled_cause(document: result.ResultDocument, name: str) -> None:
