@@ -38,6 +38,7 @@ from .modelflow import OUTPUT_ERROR, Finding, ModelReading
 from .phrasing import (
     DOWNLOAD_HINT,
     IMPORT_HINTS,
+    cell_name,
     clip_words,
     explain_error,
     is_network_error,
@@ -176,10 +177,13 @@ class _Analysis:
     def where(self, index: int | None, line: int | None) -> str:
         return location(self.facts, index, line)
 
-    def defined_at(self, name: str, before: int) -> str:
+    def defined_at(self, name: str, before: int, with_code: bool = True) -> str:
         """'in code cell 2, line 1: `train_data_1d = ...`': where a name was last defined above a cell."""
         place = self.flow.defined_before(name, before)
-        return f"in {self.where(place.cell, place.line)}" if place else ""
+        if place is None:
+            return ""
+        return f"in {self.where(place.cell, place.line)}" if with_code else \
+            f"in {cell_name(self.facts, place.cell)}, line {place.line}"
 
     def poison(self, cell: CellOutcome, from_line: int | None, cause: Cause) -> None:
         """The names a failed cell defines at or after the line it stopped at were never defined."""
@@ -203,7 +207,8 @@ class _Analysis:
         finding = self.reading.output_finding()
         if finding is not None:
             self.add_finding(finding)
-        flattened = self.reading.flattened_input_finding(self.defined_at)
+        # Where the flat copy was made, not its code: a convolutional model is never shown reshape code.
+        flattened = self.reading.flattened_input_finding(lambda name, cell: self.defined_at(name, cell, False))
         if flattened is not None:
             self.add_finding(flattened)
         self._unflattened_cause()

@@ -126,6 +126,32 @@ def parsed_sources(cells: Iterable[Mapping]) -> dict[int, str | None]:
     return sources
 
 
+def typo_distance(a: str, b: str) -> int:
+    """Edits between two spellings, a swap of two neighbouring letters counting as one (the optimal
+    string alignment distance): `trian` is one from `train`, `fashon` one from `fashion`."""
+    previous_row: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous_row, row = previous_row, row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[len(b)]
+
+
+def typo_of(name: str, other: str) -> bool:
+    """Whether two names are one name misspelt (at most two slips, or one letter's case), not two names
+    of their own: `train_data` and `train_data_1d` are the images and their flat copy."""
+    if name.lower() == other.lower():
+        return True
+    shorter, longer = sorted((name, other), key=len)
+    if longer.startswith(shorter) or longer.endswith(shorter):
+        return len(longer) - len(shorter) == 1 and shorter[-1:].isalpha()
+    return typo_distance(name, other) <= (1 if min(len(name), len(other)) <= 4 else 2)
+
+
 @dataclass(frozen=True)
 class Place:
     """A line of a cell."""
@@ -198,7 +224,7 @@ class NameFlow:
         """`name` is read at (cell, line) but never defined: the name defined above it that is spelt
         alike, and which of the two spellings is the mistake (the one read less often)."""
         defined_above = [candidate for candidate in self.ever_defined
-                         if self.defined_before(candidate, cell, line) is not None]
+                         if self.defined_before(candidate, cell, line) is not None and typo_of(name, candidate)]
         for candidate in self.close_names(name, defined_above):
             definition = self.defined_before(candidate, cell, line)
             if definition is None:

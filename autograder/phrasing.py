@@ -147,6 +147,8 @@ def unfinished_sentence(facts: Facts) -> str:
             "the step is not done yet (replace `raise NotImplementedError()` with your code).")
 
 
+#: "(3003030937.py, line 4)": the kernel's name for a cell, in a syntax error's message.
+KERNEL_FILE = re.compile(r"\s*\(\d+\.py, line \d+\)")
 NOISE = ("Exception encountered when calling", "Arguments received by", "•", "Call arguments received")
 
 
@@ -191,7 +193,7 @@ def explain_error(ename: str, evalue: str) -> str:
                     (f" (did you run `{hint}`?)" if hint else
                      " (is it spelled the same where you created it, and did that cell run?)"))
     if ename == "SyntaxError" or ename == "IndentationError":
-        return f"Python could not read the code: {first}"
+        return "Python could not read the code: " + KERNEL_FILE.sub("", first)
     if "is not a file in the archive" in text:
         key = re.search(r"(\S+) is not a file in the archive", text)
         return (f"fashion.npz has no array named {key.group(1) if key else 'like that'}; its arrays are "
@@ -237,6 +239,9 @@ def name_error_words(facts: Facts, cell: CellOutcome) -> str:
     if error is None or not match or match.group(1) in IMPORT_HINTS:
         return ""
     name, index, line = match.group(1), cell["index"], error.get("line")
+    if unfinished_sentence(facts):
+        return (f"`{name}` is not defined: a step above it is not done yet (its cell still raises "
+                "NotImplementedError)")
     flow = flow_of(facts.cells)
     defined = flow.defined_before(name, index, line)
     if defined is not None:

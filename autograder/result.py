@@ -305,7 +305,7 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
             result["causes"] = [unreadable_cause(reason, [c.id for c in checks])]
             result["checks"] = [check_entry(c, "c1") for c in checks]
         return result
-    found, explained = cause_stage.analyse(facts, checks)
+    found, explained = cause_stage.analyse(facts, checks, exercise)
     result["checks"] = [check_entry(c, explained.get(c.id)) for c in checks]
     result["causes"] = [cause_entry(facts, cause, headings or {}) for cause in found]
     result["metrics"] = {"test_accuracy": facts.test_accuracy,
