@@ -33,7 +33,7 @@ from . import dataflow
 from .checks import CheckResult
 from .data import KEYS
 from .exercise_model import Exercise
-from .facts import CellOutcome, Facts, RecordedCall
+from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
 from .modelflow import OUTPUT_ERROR, Finding, ModelReading
 from .phrasing import (
     DOWNLOAD_HINT,
@@ -212,13 +212,17 @@ class _Analysis:
         if flattened is not None:
             self.add_finding(flattened)
         self._unflattened_cause()
+        self._badly_flattened_cause()
+        self._class_number_labels_cause()
 
     def _input_shape_cause(self) -> None:
         facts, exercise = self.facts, self.exercise
         structure = facts.graded_structure
         shape = structure["input_shape"] if structure else None
-        if exercise.convolutional or not shape or len(shape) != 2 or shape[1:] == list(exercise.input_shape):
+        if exercise.convolutional or not shape or shape[1:] == list(exercise.input_shape):
             return
+        if len(shape) != 2 and (structure and structure["reshaping"] or not self._call_raised(SHAPE_ERROR)):
+            return  # a model taking whole images that trains: model.input_shape says so on its own
         size = exercise.flat_size
         width = shape[1]
         cell, line = self._input_shape_place()
@@ -231,6 +235,12 @@ class _Analysis:
                        f"flattened image has {size}; every later call with flat images fails.")
             next_step = (f"Write `input_shape=({size},)`, or take the size from the flattened array: "
                          f"`input_shape=(train_data_1d.shape[1],)`; then re-run that cell and the ones after it.")
+        elif len(shape) != 2:
+            title = f"The model takes inputs of shape {shape_text(shape)}, not (None, {size})"
+            message = (f"In {self.where(cell, line)} the first layer is given inputs of {shape_text(shape[1:])}, "
+                       f"but the flattened images are rows of {size} numbers, so `fit` cannot give them to it.")
+            next_step = (f"Give the first layer `input_shape=({size},)`, then re-run that cell and the "
+                         "ones after it.")
         else:
             title = f"The model takes inputs of shape (None, {width}), not (None, {size})"
             message = (f"In {self.where(cell, line)} the first layer is given an input of {width} values, "
@@ -238,6 +248,78 @@ class _Analysis:
             next_step = (f"Give the first layer `input_shape=({size},)`, then re-run that cell and the "
                          "ones after it.")
         self.add(cell, line, "wrong-input-shape", title, message, next_step)
+
+    def _call_raised(self, pattern: re.Pattern[str]) -> bool:
+        calls = (self.facts.main_fit, self.facts.main_evaluation)
+        return any(call is not None and call["finished"] is False and call["error"] is not None
+                   and pattern.search(call["error"]["evalue"] or "") for call in calls)
+
+    def _definition_of(self, info: ArrayInfo | None, before: int | None) -> tuple[str, dataflow.Place] | None:
+        """The student's name for an array given to a call, and the line that made it."""
+        names = info["names"] if info else []
+        for name in names:
+            place = self.flow.defined_before(name, before if before is not None else 10**9)
+            if place is not None:
+                return name, place
+        return None
+
+    def _badly_flattened_cause(self) -> None:
+        """Images flattened into another shape than one row per image (`.flatten()`, `reshape(-1)`): the
+        line that made them is the mistake, not the `fit` that fails on them."""
+        facts, exercise = self.facts, self.exercise
+        if exercise.convolutional:
+            return
+        size = exercise.flat_size
+        for call in (facts.main_fit, facts.main_evaluation):
+            x = call["x"] if call else None
+            shape = x.get("shape") if x else None
+            if call is None or not shape or len(shape) >= 4 or list(shape[1:]) == list(exercise.input_shape):
+                continue
+            made = self._definition_of(x, call["cell"])
+            if made is None:
+                continue
+            name, place = made
+            source = facts.source_line(place.cell, place.line) or ""
+            if not re.search(r"reshape|flatten|ravel|squeeze", source):
+                continue
+            images = re.search(r"=\s*(?:np\.\w+\(\s*)?([A-Za-z_]\w*)", source)
+            origin = images.group(1) if images else "train_data"
+            if len(shape) == 1:
+                what = (f"one long row of {shape[0]} numbers: every image's pixels in one row, so `{call['kind']}` "
+                        f"sees {shape[0]} samples where there are far fewer labels")
+            elif len(shape) == 2:
+                what = f"{shape[0]} rows of {shape[1]} numbers, where each image should be one row of {size}"
+            else:
+                what = f"each image still {'x'.join(map(str, shape[1:]))}, where it should be one row of {size}"
+            self.add(place.cell, place.line, "wrong-flattening",
+                     f"`{name}` is {shape_text(shape)}, not one row of {size} numbers per image",
+                     f"{upper_first(self.where(place.cell, place.line))} makes `{name}` {what}; "
+                     f"{self.where(call['cell'], call['line'])} gives it to `{call['kind']}`, which fails on it.",
+                     f"Keep one row per image: write `{name} = {origin}.reshape(({origin}.shape[0], -1))` on line "
+                     f"{place.line} of {self.where(place.cell, None)}, which gives ({origin}.shape[0], {size}); "
+                     f"{RESTART}.")
+            return
+
+    def _class_number_labels_cause(self) -> None:
+        """Labels made into class numbers for a loss that compares one-hot rows."""
+        facts, exercise = self.facts, self.exercise
+        fit = facts.main_fit
+        structure = facts.graded_structure
+        loss = structure["loss"]["name"] if structure and structure["loss"] else exercise.loss
+        y = fit["y"] if fit else None
+        shape = y.get("shape") if y else None
+        if fit is None or loss in SPARSE_LOSSES or not shape or len(shape) != 1 or not self._call_raised(OUTPUT_ERROR):
+            return
+        made = self._definition_of(y, fit["cell"])
+        cell, line = (made[1].cell, made[1].line) if made else (fit["cell"], fit["line"])
+        name = made[0] if made else (y["names"][0] if y and y["names"] else "the labels")
+        self.add(cell, line, "labels-not-one-hot",
+                 f"`{name}` holds class numbers, {shape_text(shape)}, but the loss compares one-hot rows",
+                 f"{upper_first(self.where(cell, line))} makes `{name}` one class number per image; "
+                 f"{loss.replace('_', ' ')} compares each prediction, {len(exercise.classes)} probabilities, with a "
+                 f"one-hot row of {len(exercise.classes)}, so `fit` fails.",
+                 "Use the one-hot labels as fashion.npz holds them: `train_labels = fashion['train_labels']` and "
+                 f"`test_labels = fashion['test_labels']` ({len(exercise.classes)} columns); {RESTART}.")
 
     def _loss_cause(self) -> None:
         structure = self.facts.graded_structure
@@ -349,7 +431,7 @@ class _Analysis:
         loss_cause = self.by_kind("loss-does-not-fit-labels")
         if loss_cause is not None and LOSS_ERROR.search(evalue):
             return loss_cause
-        output_cause = self.by_kind("missing-flatten", "output-units")
+        output_cause = self.by_kind("missing-flatten", "output-units", "labels-not-one-hot")
         if output_cause is not None and OUTPUT_ERROR.search(evalue) and self._calls_in(index):
             return output_cause
         if ename == "NameError":
@@ -375,7 +457,7 @@ class _Analysis:
         if "must call `compile()`" in evalue or "must compile" in evalue.lower():
             return self._not_compiled(index, line, raw)
         if SHAPE_ERROR.search(evalue):
-            silent = self.by_kind("wrong-input-shape", "unflattened-input", "flattened-input")
+            silent = self.by_kind("wrong-input-shape", "unflattened-input", "flattened-input", "wrong-flattening")
             if silent is not None:
                 return silent
             if self._calls_in(index):
@@ -475,6 +557,11 @@ class _Analysis:
         placeholder = self.by_kind("NotImplementedError")
         if placeholder is not None:
             return placeholder
+        imported = next((cause for undefined, cause in self.undefined.items()
+                         if cause.kind in ("ImportError", "ModuleNotFoundError") and dataflow.typo_of(name, undefined)),
+                        None)
+        if imported is not None:  # `from keras.layers import dense` failed: `Dense` is missing because of it
+            return imported
         if name in IMPORT_HINTS:
             return self.add(index, line, "NameError", f"`{name}` is not defined: it is never imported",
                             f"{upper_first(where)} uses `{name}`, but no cell imports it.",
@@ -678,7 +765,7 @@ class _Analysis:
         if check.id == "data.load":
             return self.by_kind("download") or self.cause_of_cells(EVIDENCE_WORDS["data.load"])
         if check.id == "data.reshape":
-            return self.by_kind("unflattened-input", "flattened-input") or \
+            return self.by_kind("unflattened-input", "flattened-input", "wrong-flattening") or \
                 self.cause_of_cells(EVIDENCE_WORDS["data.reshape"]) or self.cause_of_cells(EVIDENCE_WORDS["data.load"])
         if family == "model":
             built = self.build_failure()

@@ -32,8 +32,10 @@ MAX_PARSED_CELL = 64 * 1024
 MAX_PARSED_NOTEBOOK = 512 * 1024
 #: How alike two names must be (difflib's ratio) to be offered as one misspelt for the other.
 CLOSE = 0.75
-#: `name = ...`, `a, b = ...` at the start of a line that does not parse on its own.
-_ASSIGNED = re.compile(r"^\s*\(?\s*([A-Za-z_][\w\s,()\[\]]*?)\s*\)?\s*=(?!=)")
+#: The targets of `name = ...`, `a, b = ...` on a line that does not parse on its own.
+_TARGETS = re.compile(r"[A-Za-z_(\[][\w\s,()\[\]]*")
+#: The longest line read for names when its cell does not parse (the student's text: bounded work).
+MAX_LINE = 1000
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _BUILTINS = frozenset(dir(builtins))
 
@@ -44,10 +46,16 @@ class CellNames:
 
     #: Each name the cell binds, with the first line that binds it.
     defined: dict[str, int] = field(default_factory=dict)
+    #: Each name the cell binds, with every line that binds it.
+    bound: dict[str, list[int]] = field(default_factory=dict)
     #: Each name the cell reads, with every line that reads it.
     used: dict[str, list[int]] = field(default_factory=dict)
     #: Whether Python could parse the whole cell (False: read line by line, or not at all).
     parsed: bool = True
+
+    def bind(self, name: str, line: int) -> None:
+        self.defined.setdefault(name, line)
+        self.bound.setdefault(name, []).append(line)
 
 
 def _collect(tree: ast.AST, names: CellNames, line_offset: int = 0) -> None:
@@ -55,16 +63,16 @@ def _collect(tree: ast.AST, names: CellNames, line_offset: int = 0) -> None:
         if isinstance(node, ast.Name):
             line = node.lineno + line_offset
             if isinstance(node.ctx, ast.Store):
-                names.defined.setdefault(node.id, line)
+                names.bind(node.id, line)
             elif isinstance(node.ctx, ast.Load):
                 names.used.setdefault(node.id, []).append(line)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 name = alias.asname or alias.name.split(".")[0]
                 if name != "*":
-                    names.defined.setdefault(name, node.lineno + line_offset)
+                    names.bind(name, node.lineno + line_offset)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.defined.setdefault(node.name, node.lineno + line_offset)
+            names.bind(node.name, node.lineno + line_offset)
 
 
 class _TooDeep(Exception):
@@ -84,6 +92,27 @@ def _parse(source: str) -> ast.AST | None:
         raise _TooDeep from None
 
 
+def parse_line(text: str) -> ast.AST | None:
+    """One line of the student's code as a tree, or None (too long to read, or not valid Python)."""
+    if len(text) > MAX_LINE:
+        return None
+    try:
+        return _parse(text.strip())
+    except _TooDeep:
+        return None
+
+
+def _assigned(text: str) -> list[str]:
+    """The names a line assigns, read without parsing it: `a, b = ...` gives a and b."""
+    if len(text) > MAX_LINE:
+        return []
+    head, equals, tail = text.partition("=")
+    if not equals or tail.startswith("=") or head.rstrip()[-1:] in tuple("!<>+-*/%&|^:@") or not \
+            _TARGETS.fullmatch(head.strip()):
+        return []
+    return _IDENTIFIER.findall(head)
+
+
 def cell_names(source: str | None) -> CellNames:
     """The names a cell defines and uses; line by line when the cell does not parse as a whole."""
     if source is None:
@@ -101,17 +130,12 @@ def cell_names(source: str | None) -> CellNames:
         stripped = text.strip()
         if not stripped or stripped.startswith(("#", "%", "!")):
             continue
-        try:
-            line_tree = _parse(stripped)
-        except _TooDeep:
-            continue
+        line_tree = parse_line(stripped)
         if line_tree is not None:
             _collect(line_tree, names, number - 1)
             continue
-        assigned = _ASSIGNED.match(text)  # the first line of a statement spread over several
-        if assigned:
-            for name in _IDENTIFIER.findall(assigned.group(1)):
-                names.defined.setdefault(name, number)
+        for name in _assigned(text):  # the first line of a statement spread over several
+            names.bind(name, number)
     return names
 
 
@@ -209,9 +233,9 @@ class NameFlow:
             names = self.cells.get(index)
             if names is None or index > cell:
                 break
-            defined = names.defined.get(name)
-            if defined is not None and (index < cell or (line is not None and defined < line)):
-                found = Place(index, defined)
+            lines = [n for n in names.bound.get(name, []) if index < cell or (line is not None and n < line)]
+            if lines:
+                found = Place(index, max(lines))
         return found
 
     def close_names(self, name: str, among: Iterable[str] | None = None) -> list[str]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .dataflow import parse_line
 from .exercise_model import Exercise, shape_tuple
 from .facts import Facts, RecordedCall
 from .phrasing import shape_text, upper_first
@@ -23,7 +24,9 @@ from .shapes import POOLING, expected_layers, student_layers
 OUTPUT_ERROR = re.compile(r"`target` and `output`|target\.shape|logits and labels|Shapes .* are incompatible|"
                           r"must have the same (shape|rank)", re.I)
 #: Keras' words for a Conv2D given images without their channel axis.
-NO_CHANNEL_ERROR = re.compile(r"expected (min_)?ndim=4, found ndim=3")
+NO_CHANNEL_ERROR = re.compile(r"expected (min_)?ndim=4, found ndim=([23])")
+#: Keras' words for `input_shape=(784)`: a number where a tuple goes.
+NOT_A_SHAPE_ERROR = re.compile(r"Cannot convert '?\(?(\d+)\)?'? to a shape", re.I)
 #: Keras' words for a window that no longer fits in the maps it slides over.
 VANISHED_ERROR = re.compile(r"output size would be (zero or )?negative|Negative dimension size", re.I)
 #: Words of the code that builds a model.
@@ -197,7 +200,13 @@ class ModelReading:
             return None
         source = self.facts.cell(index)
         text = _code_line(source["source"], line) if source and line else ""
-        if NO_CHANNEL_ERROR.search(evalue):
+        not_a_shape = NOT_A_SHAPE_ERROR.search(evalue)
+        if not_a_shape:
+            return self._not_a_tuple(index, line, text, not_a_shape.group(1))
+        flat = NO_CHANNEL_ERROR.search(evalue)
+        if flat and flat.group(2) == "2":
+            return self._flat_into_conv(index, line, text)
+        if flat:
             return self._no_channel(index, line, text)
         if VANISHED_ERROR.search(evalue):
             return self._vanished(index, line, text, evalue)
@@ -217,12 +226,38 @@ class ModelReading:
             f"Write `{keyword}={wanted}` on line {line or '?'}: the images of fashion.npz already have that shape; "
             f"{RESTART}.")
 
+    def _not_a_tuple(self, index: int, line: int | None, text: str, number: str) -> Finding:
+        written = re.search(r"(input_shape|shape)\s*=\s*\(\s*\d+\s*\)", text)
+        keyword = written.group(1) if written else "input_shape"
+        wanted = shape_tuple(self.exercise.input_shape)
+        return Finding(
+            index, line, "input-shape-not-a-tuple",
+            f"`{keyword}=({number})` is the number {number}, not a shape: a one-item tuple needs a comma",
+            f"{upper_first(self.where(index, line))}: in Python `({number})` is just {number} in brackets; a shape "
+            f"is a tuple, and a tuple of one item is written with a comma, `({number},)`. Keras refuses the layer, "
+            "so the model is left without it and the layers after it.",
+            f"Write `{keyword}={wanted}` on line {line or '?'}; {RESTART}.")
+
+    def _flat_into_conv(self, index: int, line: int | None, text: str) -> Finding:
+        wanted = shape_tuple(self.exercise.input_shape) if self.exercise.convolutional else "(28, 28, 1)"
+        written = re.search(r"(input_shape|shape)\s*=\s*(\([^)]*\)|\[[^\]]*\])", text)
+        given = written.group(2) if written else "a flat row"
+        keyword = written.group(1) if written else "input_shape"
+        return Finding(
+            index, line, "flattened-input",
+            f"`{keyword}={given}` is a flat row, but a Conv2D takes whole images {wanted}",
+            f"{upper_first(self.where(index, line))} gives the first Conv2D each image as one flat row. A Conv2D "
+            "slides its kernel over neighbouring pixels, so it needs each image whole, as fashion.npz holds it; "
+            "Keras refuses the layer, and the model is left without it and the layers after it.",
+            f"Write `{keyword}={wanted}` on line {line or '?'} and give fit and evaluate the images as loaded, "
+            f"`train_data` and `test_data`; {RESTART}.")
+
     def _vanished(self, index: int, line: int | None, text: str, evalue: str) -> Finding:
         layer, size = _layer_on_line(text)
         if size is None:
             kernel = re.search(r"kernel shape=\((\d+), (\d+)", evalue)
             size = f"{kernel.group(1)}x{kernel.group(2)}" if kernel else "?"
-        received = re.search(r"inputs? shape=\(None, (\d+), (\d+)", evalue)
+        received = re.search(r"inputs?[. ]shape=[(\[]None,? (\d+),? (\d+)", evalue)
         journey = _journey(self.rows)
         maps = f"{received.group(1)}x{received.group(2)}" if received else \
             (journey.rsplit(" → ", 1)[-1].split(" ")[0] if journey else "small")
@@ -268,10 +303,7 @@ class ModelReading:
 
 def _layer_on_line(text: str) -> tuple[str, str | None]:
     """The layer type a line adds and its kernel or pool size ('13x13'), read from its code."""
-    try:
-        tree = ast.parse(text.strip())
-    except SyntaxError:
-        tree = None
+    tree = parse_line(text)
     for node in ast.walk(tree) if tree is not None else []:
         if not isinstance(node, ast.Call):
             continue

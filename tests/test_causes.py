@@ -486,3 +486,99 @@ def test_a_class_of_cnn_shape_mistakes_leads_each_with_its_cause_in_words(cnn_cl
     assert "Write `input_shape=(28, 28, 1)` on line 4" in results["cnn-2d-input-shape"]["causes"][0]["next_step"]
     assert "`model.fit(train_data, train_labels, ...)`" in results["cnn-flattened-input"]["causes"][0]["next_step"]
     assert "8x8 maps are too small for the 13x13 kernel" in results["cnn-vanishing-maps"]["causes"][0]["title"]
+
+
+def failing_fit(facts: Facts, evalue: str, **x) -> Facts:
+    """The reference's training call made to raise `evalue` on the data `x` describes."""
+    fit = next(call for call in facts.calls if call["kind"] == "fit")
+    fit.update(finished=False, error={"ename": "ValueError", "evalue": evalue}, epochs_run=0)
+    fit.pop("history", None)
+    if x:
+        fit["x"] = {**fit["x"], **x}
+    cell = facts.cell(fit["cell"])
+    cell["status"], cell["error"] = "error", {"ename": "ValueError", "evalue": evalue, "line": 1}
+    return facts
+
+
+def test_images_flattened_into_one_long_row_are_fixed_where_they_are_flattened():
+    facts = recorded("reference")
+    flatten = facts.cells[1]
+    flatten["source"] = "train_data_1d = train_data.flatten()\ntest_data_1d = test_data.flatten()"
+    failing_fit(facts, "Data cardinality is ambiguous. Make sure all arrays contain the same number of samples.'x' "
+                       "sizes: 470400 'y' sizes: 600", shape=[470400])
+    document = graded(facts)
+    first = document["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("wrong-flattening", 1, 1)
+    assert first["next_step"].startswith("Keep one row per image: write "
+                                         "`train_data_1d = train_data.reshape((train_data.shape[0], -1))` on line 1")
+    assert facts.cells[4]["index"] in first["consequences"] and "fit.called" in first["checks"]
+
+
+def test_labels_made_class_numbers_are_the_cause_of_the_error_at_fit():
+    facts = recorded("reference")
+    facts.cells[0]["source"] += "\ntrain_labels = train_labels.argmax(axis=1)"
+    failing_fit(facts, "Arguments `target` and `output` must have the same rank (ndim). Received: "
+                       "target.shape=(None,), output.shape=(None, 3)")
+    fit = next(call for call in facts.calls if call["kind"] == "fit")
+    fit["y"] = {**fit["y"], "shape": [600]}
+    first = graded(facts)["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("labels-not-one-hot", 0, 7)
+    assert "train_labels = fashion['train_labels']" in first["next_step"]
+
+
+def test_a_model_given_a_2d_input_shape_is_the_cause_not_the_fit():
+    facts = recorded("reference")
+    build = facts.cells[2]
+    build["source"] = build["source"].replace("input_shape=(784,)", "input_shape=(28, 28)")
+    facts.models[str(facts.graded_model)]["structure"]["input_shape"] = [None, 28, 28]
+    failing_fit(facts, "Invalid input shape for input Tensor. Expected shape (None, 28, 28), but input has "
+                       "incompatible shape (None, 784)")
+    first = graded(facts)["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("wrong-input-shape", 2, 4)
+    assert first["title"] == "The model takes inputs of shape (None, 28, 28), not (None, 784)"
+
+
+def test_a_misspelt_import_explains_the_name_it_leaves_undefined():
+    facts = recorded("cascade-misspelt-module")
+    build = next(c for c in facts.cells if c.get("error"))
+    build["source"] = build["source"].replace("keras.model import", "keras.models import").replace(
+        "import Dense", "import dense")
+    build["error"] = {"ename": "ImportError", "evalue": "cannot import name 'dense' from 'keras.layers'", "line": 2}
+    document = graded(facts)
+    first = document["causes"][0]
+    assert first["title"] == "`keras.layers` has no `dense`; it is spelt `Dense`" and len(document["causes"]) == 1
+
+
+@pytest.mark.parametrize("line, evalue, kind, words", [
+    ("model.add(Dense(10, input_shape=(784), activation='relu'))", "Cannot convert '784' to a shape.",
+     "input-shape-not-a-tuple", "Write `input_shape=(784,)` on line 4"),
+])
+def test_a_build_line_keras_refuses_is_said_in_words(line, evalue, kind, words):
+    facts = recorded("cascade-missing-import")  # its build cell raised on line 3: now on line 4, for this
+    build = next(c for c in facts.cells if c.get("error"))
+    lines = build["source"].splitlines()
+    build["source"] = "\n".join([*lines[:2], "from keras.layers import Dense", line, *lines[4:]])
+    build["error"] = {"ename": "ValueError", "evalue": evalue, "line": 4}
+    first = graded(facts)["causes"][0]
+    assert first["kind"] == kind and words in first["next_step"], first
+
+
+@pytest.mark.parametrize("line, evalue, title", [
+    ("model.add(MaxPooling2D(2))", "Computed output size would be zero or negative. Received: `inputs.shape=[None 1 1 "
+     "10]`, `pool_size=[2 2]`, `strides=(2, 2)`, `padding=valid`.",
+     "The feature maps vanish: 1x1 maps are too small for the 2x2 pooling window of this MaxPooling2D"),
+    ("model.add(Conv2D(10, kernel_size=3, input_shape=(784,), activation='relu'))",
+     "Input 0 with name 'None' of layer 'conv2d' is incompatible with the layer: expected min_ndim=4, found ndim=2. "
+     "Full shape received: (None, 784)",
+     "`input_shape=(784,)` is a flat row, but a Conv2D takes whole images (28, 28, 1)"),
+])
+def test_the_cnn_build_errors_are_said_in_words(line, evalue, title):
+    facts = recorded("cascade-cnn-vanishing-maps")
+    build = next(c for c in facts.cells if c.get("error"))
+    error_line = build["error"]["line"]
+    lines = build["source"].splitlines()
+    lines[error_line - 1] = line
+    build["source"] = "\n".join(lines)
+    build["error"] = {**build["error"], "evalue": evalue}
+    first = graded(facts)["causes"][0]
+    assert first["title"] == title and first["line"] == error_line
