@@ -110,7 +110,9 @@ def _made_flat(facts: Facts, exercise: Exercise) -> Outcome | None:
     if len(wrong) < len(calls):
         return Outcome(True, f"Flattened the images: {made}. (But you passed {given}: see that step's check.)")
     flat = {"fit": array_name(train), "evaluate": array_name(test), "predict": array_name(test)}
-    return Outcome(False, f"You flattened the images ({made}), but never used the flat arrays: you passed {given}.",
+    why, _ = _wrong_shape([call["x"]["shape"] for call in wrong if call["x"] and "shape" in call["x"]], exercise)
+    return Outcome(False, join(f"You flattened the images ({made}), but never used the flat arrays: you passed "
+                               f"{given}.", why),
                    "Pass the flat arrays you made: " + " and ".join(f"{flat.get(call['kind'], 'them')} to "
                                                                      f"{call['kind']}" for call in wrong) + ".",
                    diagnosis="flat arrays made but not used")
