@@ -582,3 +582,19 @@ def test_the_cnn_build_errors_are_said_in_words(line, evalue, title):
     build["error"] = {**build["error"], "evalue": evalue}
     first = graded(facts)["causes"][0]
     assert first["title"] == title and first["line"] == error_line
+
+
+def test_a_cell_python_cannot_parse_is_read_in_bounded_time():
+    """A syntax error's cell is read line by line for the names it would define: long lines of the
+    student's, made to backtrack a pattern or nest deeply, cost the grader no more than short ones."""
+    import time
+
+    from autograder import dataflow
+
+    hostile = "\n".join([" " * 60_000 + "(", "a " * 30_000 + "= (", "x = " + "(" * 900 + ")" * 900,
+                         "total = 1" + " + 1" * 20_000, "train_data = fashion['train_data'",
+                         "model = keras.Sequential(["])
+    started = time.process_time()
+    names = dataflow.cell_names(hostile)
+    assert time.process_time() - started < 1.0
+    assert not names.parsed and set(names.defined) >= {"train_data", "model"}
