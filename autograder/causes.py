@@ -308,16 +308,22 @@ class _Analysis:
         loss = structure["loss"]["name"] if structure and structure["loss"] else exercise.loss
         y = fit["y"] if fit else None
         shape = y.get("shape") if y else None
-        if fit is None or loss in SPARSE_LOSSES or not shape or len(shape) != 1 or not self._call_raised(OUTPUT_ERROR):
+        classes = len(exercise.classes)
+        if fit is None or loss in SPARSE_LOSSES or not shape or list(shape[1:]) == [classes] or \
+                not self._call_raised(OUTPUT_ERROR):
             return
         made = self._definition_of(y, fit["cell"])
+        if made is None and len(shape) != 1:
+            return
         cell, line = (made[1].cell, made[1].line) if made else (fit["cell"], fit["line"])
         name = made[0] if made else (y["names"][0] if y and y["names"] else "the labels")
+        what = ("holds class numbers" if len(shape) == 1 else "is not one-hot rows of "
+                f"{classes}" + (" (made one-hot a second time?)" if shape[-1] == 2 and len(shape) == 3 else ""))
         self.add(cell, line, "labels-not-one-hot",
-                 f"`{name}` holds class numbers, {shape_text(shape)}, but the loss compares one-hot rows",
-                 f"{upper_first(self.where(cell, line))} makes `{name}` one class number per image; "
-                 f"{loss.replace('_', ' ')} compares each prediction, {len(exercise.classes)} probabilities, with a "
-                 f"one-hot row of {len(exercise.classes)}, so `fit` fails.",
+                 f"`{name}` {what}, {shape_text(shape)}, but the loss compares one-hot rows of {classes}",
+                 f"{upper_first(self.where(cell, line))} makes `{name}` of shape {shape_text(shape)}; "
+                 f"{loss.replace('_', ' ')} compares each prediction, {classes} probabilities, with a "
+                 f"one-hot row of {classes}, so `fit` fails.",
                  "Use the one-hot labels as fashion.npz holds them: `train_labels = fashion['train_labels']` and "
                  f"`test_labels = fashion['test_labels']` ({len(exercise.classes)} columns); {RESTART}.")
 

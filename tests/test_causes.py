@@ -514,15 +514,20 @@ def test_images_flattened_into_one_long_row_are_fixed_where_they_are_flattened()
     assert facts.cells[4]["index"] in first["consequences"] and "fit.called" in first["checks"]
 
 
-def test_labels_made_class_numbers_are_the_cause_of_the_error_at_fit():
+@pytest.mark.parametrize("made, shape, words", [
+    ("train_labels = train_labels.argmax(axis=1)", [600], "holds class numbers"),
+    ("from keras.utils import to_categorical; train_labels = to_categorical(train_labels)", [600, 3, 2],
+     "made one-hot a second time?"),
+])
+def test_labels_made_another_shape_are_the_cause_of_the_error_at_fit(made, shape, words):
     facts = recorded("reference")
-    facts.cells[0]["source"] += "\ntrain_labels = train_labels.argmax(axis=1)"
+    facts.cells[0]["source"] += "\n" + made
     failing_fit(facts, "Arguments `target` and `output` must have the same rank (ndim). Received: "
                        "target.shape=(None,), output.shape=(None, 3)")
     fit = next(call for call in facts.calls if call["kind"] == "fit")
-    fit["y"] = {**fit["y"], "shape": [600]}
+    fit["y"] = {**fit["y"], "shape": shape}
     first = graded(facts)["causes"][0]
-    assert (first["kind"], first["cell"], first["line"]) == ("labels-not-one-hot", 0, 7)
+    assert (first["kind"], first["cell"], first["line"]) == ("labels-not-one-hot", 0, 7) and words in first["title"]
     assert "train_labels = fashion['train_labels']" in first["next_step"]
 
 
