@@ -34,7 +34,7 @@ from .checks import CheckResult
 from .data import KEYS
 from .exercise_model import Exercise
 from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
-from .modelflow import OUTPUT_ERROR, Finding, ModelReading
+from .modelflow import LAYER_WORDS, OUTPUT_ERROR, Finding, ModelReading, lines_with
 from .phrasing import (
     DOWNLOAD_HINT,
     IMPORT_HINTS,
@@ -455,7 +455,7 @@ class _Analysis:
         finding = self.reading.build_error_finding(index, line, evalue)
         if finding is not None:
             return self.add_finding(finding, raw)
-        if model_cause is not None and model_cause.cell == self.reading.build and self._calls_in(index) and (
+        if model_cause is not None and model_cause is self.build_failure() and self._calls_in(index) and (
                 HALF_BUILT.search(evalue) or OUTPUT_ERROR.search(evalue) or SHAPE_ERROR.search(evalue)):
             return model_cause  # the model's building failed part way: what it does later follows from that
         if "cannot be built because it has no layers" in evalue and model_cause is not None:
@@ -736,9 +736,19 @@ class _Analysis:
         return self.cell_cause.get(call["cell"])
 
     def build_failure(self) -> Cause | None:
-        """The cause of the graded model's build cell failing part way, if it did."""
+        """The cause of the graded model's build cell failing before its last layer was added, if it did:
+        the layers from the line that raised on were never added."""
         build = self.reading.build
-        return self.cell_cause.get(build) if build is not None else None
+        cell = self.facts.cell(build)
+        cause = self.cell_cause.get(build) if build is not None else None
+        error = cell.get("error") if cell else None
+        if cause is None or cell is None or error is None:
+            return None
+        stopped = error.get("line")
+        if error["ename"] in ("SyntaxError", "IndentationError", "TabError") or stopped is None:
+            return cause  # nothing in the cell ran
+        layer_lines = [n for word in LAYER_WORDS for n in lines_with(cell["source"], word)]
+        return cause if any(n >= stopped for n in layer_lines) else None
 
     def _only_problem(self, cause: Cause) -> bool:
         """Whether a model finding is all that is wrong with the model's layers (model.architecture)."""

@@ -603,3 +603,16 @@ def test_a_cell_python_cannot_parse_is_read_in_bounded_time():
     names = dataflow.cell_names(hostile)
     assert time.process_time() - started < 1.0
     assert not names.parsed and set(names.defined) >= {"train_data", "model"}
+
+
+def test_a_build_cell_raising_after_its_last_layer_explains_no_layer():
+    """`model.sumary()` at the end of the build cell raises after every layer was added: the sigmoid
+    output is its own mistake, not a consequence."""
+    facts = recorded("sigmoid-output")
+    build = facts.cells[2]
+    build["source"] += "\nmodel.sumary()"
+    build["status"] = "error"
+    build["error"] = {"ename": "AttributeError", "evalue": "'Sequential' object has no attribute 'sumary'",
+                      "line": len(build["source"].splitlines())}
+    by_id = {c["id"]: c for c in graded(facts)["checks"]}
+    assert not by_id["model.output_layer"]["passed"] and by_id["model.output_layer"]["cause"] is None
