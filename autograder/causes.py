@@ -69,6 +69,8 @@ EVIDENCE_WORDS = {
 }
 SHAPE_ERROR = re.compile(r"incompatible shape|Invalid input shape|expected axis|input shape|"
                          r"cardinality|must have the same shape|are incompatible", re.I)
+#: Keras refusing the data given to a model for its input shape (not the labels for its output).
+INPUT_ERROR = re.compile(r"Invalid input shape|expected axis|is incompatible with the layer|Expected shape", re.I)
 LOSS_ERROR = re.compile(r"target|label|logits", re.I)
 #: Keras refusing to use a model whose building failed part way.
 HALF_BUILT = re.compile(r"already been configured to use input shape|has no layers|never been called|"
@@ -221,7 +223,7 @@ class _Analysis:
         shape = structure["input_shape"] if structure else None
         if exercise.convolutional or not shape or shape[1:] == list(exercise.input_shape):
             return
-        if len(shape) != 2 and (structure and structure["reshaping"] or not self._call_raised(SHAPE_ERROR)):
+        if len(shape) != 2 and (structure and structure["reshaping"] or not self._call_raised(INPUT_ERROR)):
             return  # a model taking whole images that trains: model.input_shape says so on its own
         size = exercise.flat_size
         width = shape[1]

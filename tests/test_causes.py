@@ -616,3 +616,24 @@ def test_a_build_cell_raising_after_its_last_layer_explains_no_layer():
                       "line": len(build["source"].splitlines())}
     by_id = {c["id"]: c for c in graded(facts)["checks"]}
     assert not by_id["model.output_layer"]["passed"] and by_id["model.output_layer"]["cause"] is None
+
+
+def test_a_dense_model_on_whole_images_is_told_the_dense_exercise_s_fix():
+    """input_shape=(28, 28, 1) and no Flatten: the Dense layers run on every row of pixels, the output is
+    (None, 28, 28, 3), and fit fails on the labels. One cause, the dense exercise's fix."""
+    facts = recorded("reference")
+    structure = facts.models[str(facts.graded_model)]["structure"]
+    structure["input_shape"] = [None, 28, 28, 1]
+    for layer in structure["layers"]:
+        if layer["class"] == "InputLayer":
+            layer["shape"] = [None, 28, 28, 1]
+    build = facts.cells[2]
+    build["source"] = build["source"].replace("input_shape=(784,)", "input_shape=(28, 28, 1)")
+    failing_fit(facts, "Arguments `target` and `output` must have the same rank (ndim). Received: "
+                       "target.shape=(10, 3), output.shape=(10, 28, 28, 3)", shape=[600, 28, 28, 1],
+                names=["train_data"])
+    document = graded(facts)
+    assert [c["kind"] for c in document["causes"]] == ["missing-flatten"]
+    first = document["causes"][0]
+    assert first["title"] == "The model's output is (None, 28, 28, 3), not one row of 3 class scores per image"
+    assert "input_shape=(784,)" in first["next_step"] and "reshape((train_data.shape[0], -1))" in first["next_step"]
