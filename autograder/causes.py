@@ -493,11 +493,14 @@ class _Analysis:
         key = re.search(r"'?(\S+) is not a file in the archive", evalue)
         wanted = key.group(1).strip("'\"") if key else "?"
         close = difflib.get_close_matches(wanted, KEYS, n=1, cutoff=0.5)
+        # "Did you mean" offers only a name of the notebook's; the file's own name is said as such.
+        suggestion = "" if not close else f"Did you mean `{close[0]}`? " if close[0] in self.flow.identifiers \
+            else f"The file's array is `{close[0]}`. "
         return self.add(index, line, "KeyError", f"fashion.npz has no array named `{wanted}`",
                         f"{upper_first(self.where(index, line))} asks fashion.npz for "
                         f"`{wanted}`; the file holds exactly four arrays: {', '.join(KEYS)}. Nothing that "
                         "line and the lines after it assign exists afterwards.",
-                        (f"Did you mean `{close[0]}`? " if close else "") +
+                        suggestion +
                         "Take each array by its name, e.g. `train_data = fashion['train_data']`; " + RESTART + ".",
                         raw)
 
