@@ -3,43 +3,64 @@ cause once, most upstream first, and says which failed checks each one explains.
 
 One mistake often fails several checks and raises in several cells: a missing import
 leaves a model without layers, which then fails to train and to evaluate. This stage
-reads the cell outcomes, the recorded calls and the graded model, decides for every
-failing cell whether its error follows from an earlier failure (a name a failed cell
-never defined, a model whose layers were never added, data of a shape an earlier
-mistake made) or is a root cause of its own, adds the silent mistakes that made later
-cells raise (a wrong input_shape in a build cell that ran fine, unflattened images), and
-attaches each failed check to the cause that explains it. A check no cause explains
-keeps `cause` None: its own message is the explanation.
+reads the cell outcomes, the recorded calls and the graded model, and traces each failure
+back to where it started:
+
+- the data-flow of names across cells (dataflow.py): a name a failed cell never defined, a
+  name defined under another spelling (`trian_data_1d = ...`, then `train_data_1d` used:
+  the definition is the mistake, and the fix renames it);
+- the graded model read against the exercise before any error of `fit` is (modelflow.py):
+  an output layer of other units than the classes, no Flatten before the Dense layer, a 2-D
+  input_shape on a Conv2D, maps a kernel no longer fits in, flat rows given to a Conv2D;
+- the data given to the model: unflattened images, or flat ones it cannot take;
+- a download that failed because grading has no internet.
+
+A silent root cause (its cell ran fine) is placed where it was made, so it leads when it is
+the most upstream; the cells whose errors follow from a cause become its consequences, never
+causes of their own. Each failed check is attached to the cause that explains it; a check no
+cause explains keeps `cause` None: its own message is the explanation.
 """
 from __future__ import annotations
 
-import ast
-import builtins
 import difflib
 import io
 import re
-import threading
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from . import dataflow
 from .checks import CheckResult
 from .data import KEYS
-from .facts import CellOutcome, Facts, RecordedCall
-from .phrasing import IMPORT_HINTS, explain_error, key_line, location, shape_text, stopped_sentence, upper_first
-from .protocol import ANSI_ESCAPE, FLAT_SIZE
+from .exercise_model import Exercise
+from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
+from .modelflow import LAYER_WORDS, OUTPUT_ERROR, Finding, ModelReading, lines_with
+from .phrasing import (
+    DOWNLOAD_HINT,
+    IMPORT_HINTS,
+    cell_name,
+    clip_words,
+    explain_error,
+    is_network_error,
+    key_line,
+    location,
+    shape_text,
+    stopped_sentence,
+    upper_first,
+)
+from .protocol import ANSI_ESCAPE
 
 #: Modules students import in this lesson, to tell a misspelt module from a missing package.
 KNOWN_MODULES = ("keras", "keras.models", "keras.layers", "keras.utils", "keras.optimizers", "keras.losses",
                  "keras.metrics", "keras.callbacks", "keras.datasets", "tensorflow", "tensorflow.keras",
                  "tensorflow.keras.models", "tensorflow.keras.layers", "tensorflow.keras.utils", "numpy",
                  "matplotlib", "matplotlib.pyplot")
-#: Names students import from keras, to suggest the one meant by a misspelt import.
+#: Names students import from keras, to name the one a misspelt import means.
 KERAS_NAMES = ("Sequential", "Dense", "Flatten", "Input", "Model", "Conv2D", "MaxPooling2D", "Dropout",
                "Activation", "to_categorical", "Adam", "SGD", "layers", "models", "utils", "optimizers")
 #: Words of the cells whose failure can explain each check: the cell that produces its evidence.
 EVIDENCE_WORDS = {
-    "data.load": ("np.load", "fashion[", ".load("),
+    "data.load": ("np.load", "fashion[", ".load(", "load_data(", "datasets", "urlretrieve", "get_file("),
     "data.reshape": ("reshape", "flatten", "train_data_1d", "test_data_1d"),
     "model": ("Sequential", "Dense", ".add(", "Model(", "Input(", "layers."),
     "compile": ("compile(",),
@@ -48,7 +69,12 @@ EVIDENCE_WORDS = {
 }
 SHAPE_ERROR = re.compile(r"incompatible shape|Invalid input shape|expected axis|input shape|"
                          r"cardinality|must have the same shape|are incompatible", re.I)
+#: Keras refusing the data given to a model for its input shape (not the labels for its output).
+INPUT_ERROR = re.compile(r"Invalid input shape|expected axis|is incompatible with the layer|Expected shape", re.I)
 LOSS_ERROR = re.compile(r"target|label|logits", re.I)
+#: Keras refusing to use a model whose building failed part way.
+HALF_BUILT = re.compile(r"already been configured to use input shape|has no layers|never been called|"
+                        r"has not yet been built|isn't built", re.I)
 #: Losses that need labels as class numbers, not the one-hot rows train_labels holds.
 SPARSE_LOSSES = ("sparse_categorical_crossentropy",)
 RESTART = "then use Kernel > Restart & Run All to check that the notebook runs from the top"
@@ -70,62 +96,15 @@ class Cause:
     checks: list[str] = field(default_factory=list)
     #: Later cells whose errors follow from this cause.
     consequences: list[int] = field(default_factory=list)
+    #: Failed checks it explains besides those of the cells that follow from it (a model finding's).
+    explains: frozenset[str] = frozenset()
 
 
-@dataclass
-class _CellNames:
-    """The names one cell defines, each with the line that defines it."""
-
-    defined: dict[str, int]
-    parsed: bool
-
-
-#: `grade` finishes submissions on several threads, and CPython 3.11's AST conversion keeps its
-#: recursion depth per interpreter, not per thread: two parses at once failed one of them with
-#: "SystemError: AST constructor recursion depth mismatch" (seen in CI on a class of 57), so a
-#: submission became an internal error. One parse at a time.
-_PARSING = threading.Lock()
-
-#: The most code the grader parses for names, per cell and per notebook. The parse is the grader's
-#: own work on the student's text, and a 4 MiB cell of `a=1` lines took it 2.6 GB and 28 s (a
-#: notebook may hold 20 MiB), while a lesson's cells are a few KB. Cells beyond are not read.
-MAX_PARSED_CELL = 64 * 1024
-MAX_PARSED_NOTEBOOK = 512 * 1024
-
-
-def _parsed_sources(cells) -> dict[int, str | None]:
-    """Each cell's source, or None once it or the notebook so far is over the parsing bounds."""
-    sources: dict[int, str | None] = {}
-    total = 0
-    for cell in cells:
-        source = cell["source"]
-        total += len(source)
-        sources[cell["index"]] = source if len(source) <= MAX_PARSED_CELL and total <= MAX_PARSED_NOTEBOOK else None
-    return sources
-
-
-def _names_defined(source: str | None) -> _CellNames:
-    if source is None:
-        return _CellNames({}, False)  # too long to read: as if it could not be parsed
-    try:
-        with _PARSING:
-            tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        # A cell Python cannot parse is the student's to fix (the kernel failed it the same
-        # way), not the grader's fault: `1 + 1 + ...` 150,000 terms long ends in RecursionError.
-        return _CellNames({}, False)
-    defined: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            defined.setdefault(node.id, node.lineno)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                name = alias.asname or alias.name.split(".")[0]
-                if name != "*":
-                    defined.setdefault(name, node.lineno)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.setdefault(node.name, node.lineno)
-    return _CellNames(defined, True)
+# For tests and callers of the earlier names.
+MAX_PARSED_CELL = dataflow.MAX_PARSED_CELL
+MAX_PARSED_NOTEBOOK = dataflow.MAX_PARSED_NOTEBOOK
+_names_defined = dataflow.cell_names
+_parsed_sources = dataflow.parsed_sources
 
 
 def _line_with(source: str, words: Iterable[str]) -> int | None:
@@ -156,18 +135,27 @@ def raw_error(ename: str, evalue: str) -> str:
     return f"{ename}: {line}" if line else ename
 
 
+def _default_exercise(facts: Facts) -> Exercise:
+    from . import exercises
+
+    try:
+        return exercises.get(facts.exercise)
+    except exercises.UsageError:  # a file that is gone: the lesson's dense exercise reads the same mistakes
+        return exercises.get("keras-dense")
+
+
 class _Analysis:
     """The state of one analysis: the causes so far, which cell each failing cell follows from,
     and the names a failed cell never defined."""
 
-    def __init__(self, facts: Facts):
+    def __init__(self, facts: Facts, exercise: Exercise):
         self.facts = facts
+        self.exercise = exercise
         self.causes: list[Cause] = []
         self.cell_cause: dict[int, Cause] = {}
         self.undefined: dict[str, Cause] = {}
-        self.sources = _parsed_sources(facts.cells)
-        self.names = {index: _names_defined(source) for index, source in self.sources.items()}
-        self.ever_defined = {name for names in self.names.values() for name in names.defined}
+        self.flow = dataflow.NameFlow(facts.cells)
+        self.reading = ModelReading(facts, exercise, self.where)
 
     # --- making causes ---------------------------------------------------------
 
@@ -175,6 +163,12 @@ class _Analysis:
             error: str = "") -> Cause:
         cause = Cause("", cell, line, kind, title, message, next_step, error)
         self.causes.append(cause)
+        return cause
+
+    def add_finding(self, finding: Finding, error: str = "") -> Cause:
+        cause = self.add(finding.cell, finding.line, finding.kind, finding.title, finding.message,
+                         finding.next_step, error)
+        cause.explains = finding.explains
         return cause
 
     def follows(self, cell: CellOutcome, cause: Cause) -> None:
@@ -185,68 +179,226 @@ class _Analysis:
     def where(self, index: int | None, line: int | None) -> str:
         return location(self.facts, index, line)
 
+    def defined_at(self, name: str, before: int, with_code: bool = True) -> str:
+        """'in code cell 2, line 1: `train_data_1d = ...`': where a name was last defined above a cell."""
+        place = self.flow.defined_before(name, before)
+        if place is None:
+            return ""
+        return f"in {self.where(place.cell, place.line)}" if with_code else \
+            f"in {cell_name(self.facts, place.cell)}, line {place.line}"
+
     def poison(self, cell: CellOutcome, from_line: int | None, cause: Cause) -> None:
         """The names a failed cell defines at or after the line it stopped at were never defined."""
-        names = self.names.get(cell["index"])
+        names = self.flow.cells.get(cell["index"])
         if names is None:
             return
         for name, line in names.defined.items():
             if not names.parsed or from_line is None or line >= from_line:
                 self.undefined.setdefault(name, cause)
 
+    def by_kind(self, *kinds: str) -> Cause | None:
+        return next((c for c in self.causes if c.kind in kinds), None)
+
     # --- silent mistakes -------------------------------------------------------
 
-    def silent_causes(self) -> tuple[Cause | None, Cause | None]:
-        """A model input that does not take flat rows, and training data that is not flat."""
-        facts = self.facts
+    def silent_causes(self) -> None:
+        """The mistakes that raise nothing where they are made: the model's input, its output against
+        the labels, the loss against the labels, and the images given to fit and evaluate."""
+        self._input_shape_cause()
+        self._loss_cause()
+        finding = self.reading.output_finding()
+        if finding is not None:
+            self.add_finding(finding)
+        # Where the flat copy was made, not its code: a convolutional model is never shown reshape code.
+        flattened = self.reading.flattened_input_finding(lambda name, cell: self.defined_at(name, cell, False))
+        if flattened is not None:
+            self.add_finding(flattened)
+        self._unflattened_cause()
+        self._badly_flattened_cause()
+        self._class_number_labels_cause()
+
+    def _input_shape_cause(self) -> None:
+        facts, exercise = self.facts, self.exercise
         structure = facts.graded_structure
-        shape_cause = None
-        if structure and structure["input_shape"] and len(structure["input_shape"]) == 2 and \
-                structure["input_shape"][1] != FLAT_SIZE:
-            width = structure["input_shape"][1]
-            cell, line = self._input_shape_place()
-            source = facts.source_line(cell, line) or ""
-            if width == 1 and "shape[-1]" in source:
-                title = "`input_shape=(train_data.shape[-1],)` is (1,), not (784,)"
-                message = (f"In {self.where(cell, line)}, `train_data.shape[-1]` is the last axis of the 4-D "
-                           f"train_data {shape_text(facts.data['shapes'].get('train_data') or [600, 28, 28, 1])}: "
-                           f"the single colour channel. So the model takes one number per image, while each "
-                           f"flattened image has {FLAT_SIZE}; every later call with flat images fails.")
-                next_step = (f"Write `input_shape=({FLAT_SIZE},)`, or take the size from the flattened array: "
-                             f"`input_shape=(train_data_1d.shape[1],)`; then re-run that cell and the ones after it.")
+        shape = structure["input_shape"] if structure else None
+        if exercise.convolutional or not shape or shape[1:] == list(exercise.input_shape):
+            return
+        if len(shape) != 2 and (structure and structure["reshaping"] or not self._call_raised(INPUT_ERROR)):
+            return  # a model taking whole images that trains: model.input_shape says so on its own
+        size = exercise.flat_size
+        width = shape[1]
+        cell, line = self._input_shape_place()
+        source = facts.source_line(cell, line) or ""
+        if width == 1 and "shape[-1]" in source:
+            title = f"`input_shape=(train_data.shape[-1],)` is (1,), not ({size},)"
+            message = (f"In {self.where(cell, line)}, `train_data.shape[-1]` is the last axis of the 4-D "
+                       f"train_data {shape_text(facts.data['shapes'].get('train_data') or [600, 28, 28, 1])}: "
+                       f"the single colour channel. So the model takes one number per image, while each "
+                       f"flattened image has {size}; every later call with flat images fails.")
+            next_step = (f"Write `input_shape=({size},)`, or take the size from the flattened array: "
+                         f"`input_shape=(train_data_1d.shape[1],)`; then re-run that cell and the ones after it.")
+        elif len(shape) != 2:
+            title = f"The model takes inputs of shape {shape_text(shape)}, not (None, {size})"
+            message = (f"In {self.where(cell, line)} the first layer is given inputs of {shape_text(shape[1:])}, "
+                       f"but the flattened images are rows of {size} numbers, so `fit` cannot give them to it.")
+            next_step = (f"Give the first layer `input_shape=({size},)`, then re-run that cell and the "
+                         "ones after it.")
+        else:
+            title = f"The model takes inputs of shape (None, {width}), not (None, {size})"
+            message = (f"In {self.where(cell, line)} the first layer is given an input of {width} values, "
+                       f"but each flattened image has {size}.")
+            next_step = (f"Give the first layer `input_shape=({size},)`, then re-run that cell and the "
+                         "ones after it.")
+        self.add(cell, line, "wrong-input-shape", title, message, next_step)
+
+    def _call_raised(self, pattern: re.Pattern[str]) -> bool:
+        calls = (self.facts.main_fit, self.facts.main_evaluation)
+        return any(call is not None and call["finished"] is False and call["error"] is not None
+                   and pattern.search(call["error"]["evalue"] or "") for call in calls)
+
+    def _definition_of(self, info: ArrayInfo | None, before: int | None) -> tuple[str, dataflow.Place] | None:
+        """The student's name for an array given to a call, and the line that made it."""
+        names = info["names"] if info else []
+        for name in names:
+            place = self.flow.defined_before(name, before if before is not None else 10**9)
+            if place is not None:
+                return name, place
+        return None
+
+    def _badly_flattened_cause(self) -> None:
+        """Images flattened into another shape than one row per image (`.flatten()`, `reshape(-1)`): the
+        line that made them is the mistake, not the `fit` that fails on them."""
+        facts, exercise = self.facts, self.exercise
+        if exercise.convolutional:
+            return
+        size = exercise.flat_size
+        for call in (facts.main_fit, facts.main_evaluation):
+            x = call["x"] if call else None
+            shape = x.get("shape") if x else None
+            if call is None or not shape or len(shape) >= 4 or list(shape[1:]) == list(exercise.input_shape):
+                continue
+            made = self._definition_of(x, call["cell"])
+            if made is None:
+                continue
+            name, place = made
+            source = facts.source_line(place.cell, place.line) or ""
+            if not re.search(r"reshape|flatten|ravel|squeeze", source):
+                continue
+            images = re.search(r"=\s*(?:np\.\w+\(\s*)?([A-Za-z_]\w*)", source)
+            origin = images.group(1) if images else "train_data"
+            if len(shape) == 1:
+                what = (f"one long row of {shape[0]} numbers: every image's pixels in one row, so `{call['kind']}` "
+                        f"sees {shape[0]} samples where there are far fewer labels")
+            elif len(shape) == 2:
+                what = f"{shape[0]} rows of {shape[1]} numbers, where each image should be one row of {size}"
             else:
-                title = f"The model takes inputs of shape (None, {width}), not (None, {FLAT_SIZE})"
-                message = (f"In {self.where(cell, line)} the first layer is given an input of {width} values, "
-                           f"but each flattened image has {FLAT_SIZE}.")
-                next_step = (f"Give the first layer `input_shape=({FLAT_SIZE},)`, then re-run that cell and the "
-                             "ones after it.")
-            shape_cause = self.add(cell, line, "wrong-input-shape", title, message, next_step)
+                what = f"each image still {'x'.join(map(str, shape[1:]))}, where it should be one row of {size}"
+            self.add(place.cell, place.line, "wrong-flattening",
+                     f"`{name}` is {shape_text(shape)}, not one row of {size} numbers per image",
+                     f"{upper_first(self.where(place.cell, place.line))} makes `{name}` {what}; "
+                     f"{self.where(call['cell'], call['line'])} gives it to `{call['kind']}`, which fails on it.",
+                     f"Keep one row per image: write `{name} = {origin}.reshape(({origin}.shape[0], -1))` on line "
+                     f"{place.line} of {self.where(place.cell, None)}, which gives ({origin}.shape[0], {size}); "
+                     f"{RESTART}.")
+            return
+
+    def _class_number_labels_cause(self) -> None:
+        """Labels made into class numbers for a loss that compares one-hot rows."""
+        facts, exercise = self.facts, self.exercise
+        fit = facts.main_fit
+        structure = facts.graded_structure
+        loss = structure["loss"]["name"] if structure and structure["loss"] else exercise.loss
+        y = fit["y"] if fit else None
+        shape = y.get("shape") if y else None
+        classes = len(exercise.classes)
+        if fit is None or loss in SPARSE_LOSSES or not shape or list(shape[1:]) == [classes] or \
+                not self._call_raised(OUTPUT_ERROR):
+            return
+        made = self._definition_of(y, fit["cell"])
+        if made is None and len(shape) != 1:
+            return
+        cell, line = (made[1].cell, made[1].line) if made else (fit["cell"], fit["line"])
+        name = made[0] if made else (y["names"][0] if y and y["names"] else "the labels")
+        what = ("holds class numbers" if len(shape) == 1 else "is not one-hot rows of "
+                f"{classes}" + (" (made one-hot a second time?)" if shape[-1] == 2 and len(shape) == 3 else ""))
+        self.add(cell, line, "labels-not-one-hot",
+                 f"`{name}` {what}, {shape_text(shape)}, but the loss compares one-hot rows of {classes}",
+                 f"{upper_first(self.where(cell, line))} makes `{name}` of shape {shape_text(shape)}; "
+                 f"{loss.replace('_', ' ')} compares each prediction, {classes} probabilities, with a "
+                 f"one-hot row of {classes}, so `fit` fails.",
+                 "Use the one-hot labels as fashion.npz holds them: `train_labels = fashion['train_labels']` and "
+                 f"`test_labels = fashion['test_labels']` ({len(exercise.classes)} columns); {RESTART}.")
+
+    def _loss_cause(self) -> None:
+        structure = self.facts.graded_structure
         loss = structure["loss"] if structure else None
-        if loss and loss["name"] in SPARSE_LOSSES:
-            cell, line = self._compile_place()
-            self.add(cell, line, "loss-does-not-fit-labels",
-                     "The loss expects class numbers, but the labels are one-hot",
-                     f"{upper_first(self.where(cell, line))} uses {loss['name']}, which expects each label as a "
-                     "class number (0, 1 or 2); train_labels holds one-hot rows of 3, so training and evaluation "
-                     "cannot compare them with the model's output.",
-                     "Use `loss='categorical_crossentropy'`, then re-run the cells from compile on.")
-        flat_cause = None
+        if not loss or loss["name"] not in SPARSE_LOSSES:
+            return
+        cell, line = self._compile_place()
+        self.add(cell, line, "loss-does-not-fit-labels",
+                 "The loss expects class numbers, but the labels are one-hot",
+                 f"{upper_first(self.where(cell, line))} uses {loss['name']}, which expects each label as a "
+                 "class number (0, 1 or 2); train_labels holds one-hot rows of 3, so training and evaluation "
+                 "cannot compare them with the model's output.",
+                 f"Use `loss='{self.exercise.loss}'`, then re-run the cells from compile on.")
+
+    def _unflattened_cause(self) -> None:
+        """Whole images given to a dense model that takes flat rows (never said to a convolutional one)."""
+        facts, exercise = self.facts, self.exercise
+        structure = facts.graded_structure
+        if exercise.convolutional or (structure and structure["input_shape"] and len(structure["input_shape"]) > 2):
+            return
         unflat = [c for c in (facts.main_fit, facts.main_evaluation)
                   if c is not None and c["x"] and len(c["x"].get("shape", [])) >= 3]
-        if unflat and not (structure and structure["input_shape"] and len(structure["input_shape"]) > 2):
-            call = unflat[0]
-            x = call["x"]
-            names = x["names"] if x else []
-            name = f"`{names[0]}`" if names else "the images"
-            shape = shape_text(x.get("shape") if x else None)
-            flat_cause = self.add(
-                call["cell"], call["line"], "unflattened-input",
-                f"{upper_first(name)} is passed to `{call['kind']}` unflattened, {shape}",
-                f"{upper_first(self.where(call['cell'], call['line']))} gives `{call['kind']}` whole 28x28 images, "
-                f"but the model's Dense layers take each image as one flat row of {FLAT_SIZE} numbers.",
-                "Flatten the images first, `train_data_1d = train_data.reshape((train_data.shape[0], -1))` and "
-                "the same for test_data, and pass the flat arrays to fit and evaluate.")
-        return shape_cause, flat_cause
+        if not unflat:
+            return
+        call = unflat[0]
+        x = call["x"]
+        names = x["names"] if x else []
+        name = f"`{names[0]}`" if names else "the images"
+        size = exercise.flat_size
+        message = (f"{upper_first(self.where(call['cell'], call['line']))} gives `{call['kind']}` whole 28x28 images, "
+                   f"but the model's Dense layers take each image as one flat row of {size} numbers.")
+        wrong = {c["kind"] for c in unflat}
+        made = [(kind, flat, place) for kind, flat, place in self._flat_arrays() if kind in wrong]
+        if made:
+            passes = " and ".join(f"`{flat}` to `{kind}`" for kind, flat, _ in made)
+            places = "; ".join(f"`{flat}` is made {place}" for _, flat, place in made if place)
+            message += f" You already flattened them ({places})." if places else ""
+            made_with = self._made_with(made[0][1])
+            next_step = (f"Pass {passes} instead of the images as loaded"
+                         + (f" (made with `{made_with}`)" if made_with else "") + f"; {RESTART}.")
+        else:
+            next_step = ("Flatten the images first, `train_data_1d = train_data.reshape((train_data.shape[0], -1))` "
+                         "and the same for test_data, and pass the flat arrays to fit and evaluate.")
+        shape = shape_text(x.get("shape") if x else None)
+        self.add(call["cell"], call["line"], "unflattened-input",
+                 f"{upper_first(name)} is passed to `{call['kind']}` unflattened, {shape}", message, next_step)
+
+    def _flat_arrays(self) -> list[tuple[str, str, str]]:
+        """(call kind, name, where it is made) of the student's arrays in the model's input shape, for
+        each of fit and evaluate: the flat copies they made of each split."""
+        from .facts import origin
+
+        found = []
+        arrays = self.facts.namespace["arrays"] if self.facts.namespace else []
+        for kind, split in (("fit", "train"), ("evaluate", "test")):
+            for info in arrays:
+                shape = info.get("shape") or []
+                if info["names"] and list(shape[1:]) == list(self.exercise.input_shape) and origin(info)[0] == split:
+                    name = info["names"][0]
+                    places = self.flow.definitions(name)
+                    place = f"in {self.where(places[0].cell, places[0].line)}" if places else ""
+                    found.append((kind, name, place))
+                    break
+        return found
+
+    def _made_with(self, name: str) -> str:
+        """The code that made a variable, from its definition line: `train_data.reshape(...)`."""
+        places = self.flow.definitions(name)
+        source = self.facts.source_line(places[0].cell, places[0].line) if places else None
+        made = source.split("=", 1)[1].strip() if source and "=" in source else ""
+        return made if len(made) <= 80 else ""
 
     def _compile_place(self) -> tuple[int | None, int | None]:
         compiles = self.facts.calls_of("compile", self.facts.graded_model)
@@ -269,8 +421,10 @@ class _Analysis:
 
     # --- errors ----------------------------------------------------------------
 
-    def error_cause(self, cell: CellOutcome, shape_cause: Cause | None, flat_cause: Cause | None,
-                    model_cause: Cause | None) -> Cause | None:
+    def _calls_in(self, index: int) -> list[RecordedCall]:
+        return [c for c in self.facts.calls if c["cell"] == index and c["kind"] in ("fit", "evaluate", "predict")]
+
+    def error_cause(self, cell: CellOutcome, model_cause: Cause | None) -> Cause | None:
         """The cause of one failing cell: an earlier one it follows from, or a new root cause."""
         error = cell.get("error")
         if error is None:
@@ -279,71 +433,115 @@ class _Analysis:
         line = error.get("line")
         index = cell["index"]
         raw = raw_error(ename, evalue)
-        where = self.where(index, line)
         same = next((c for c in self.causes if c.error == raw), None)
         if same is not None:  # the same error again (evaluate after fit): the same cause
             return same
         loss_cause = self.by_kind("loss-does-not-fit-labels")
         if loss_cause is not None and LOSS_ERROR.search(evalue):
             return loss_cause
+        output_cause = self.by_kind("missing-flatten", "output-units", "labels-not-one-hot")
+        if output_cause is not None and OUTPUT_ERROR.search(evalue) and self._calls_in(index):
+            return output_cause
         if ename == "NameError":
             return self._name_error(cell, evalue, line, raw)
         if ename in ("ModuleNotFoundError", "ImportError"):
             return self._import_error(index, line, ename, evalue, raw)
         if ename in ("SyntaxError", "IndentationError", "TabError"):
             return self._syntax_error(cell, line, ename, evalue, raw)
+        if is_network_error(ename, evalue):
+            return self._download(index, line, raw)
         if ename == "KeyError" and "is not a file in the archive" in evalue:
-            key = re.search(r"'?(\S+) is not a file in the archive", evalue)
-            wanted = key.group(1).strip("'\"") if key else "?"
-            close = difflib.get_close_matches(wanted, KEYS, n=1, cutoff=0.5)
-            return self.add(index, line, ename, f"fashion.npz has no array named `{wanted}`",
-                            f"{upper_first(where)} asks fashion.npz for "
-                            f"`{wanted}`; the file holds exactly four arrays: {', '.join(KEYS)}. Nothing that "
-                            "line and the lines after it assign exists afterwards.",
-                            (f"Did you mean `{close[0]}`? " if close else "") +
-                            "Take each array by its name, e.g. `train_data = fashion['train_data']`; " + RESTART + ".",
-                            raw)
+            return self._missing_key(index, line, evalue, raw)
         if "Creating variables on a non-first call" in evalue:
-            earlier = self._failed_fit_before(index)
-            if earlier is not None:  # that failed fit is the root; this is Keras refusing to start again
-                earlier.message += (f" Then {self.where(index, line)} ran `fit` again on the same model, which "
-                                    "Keras refuses after a failed `fit` (“Creating variables on a non-first call”).")
-                earlier.next_step = ("Fix or remove that first `fit`, then re-run the cells that build and compile "
-                                     "the model (a fresh `Sequential()`) and run `fit` once, on the flattened images.")
-                return earlier
-            return self.add(index, line, ename, "`fit` was run again on a model whose first `fit` failed",
-                            f"{upper_first(where)} trains a model that an earlier `fit` already tried "
-                            "and failed to train; Keras cannot start that model's training again.",
-                            "Re-run the cells that build and compile the model (a fresh `Sequential()`), then "
-                            "run `fit` once, on the flattened images.", raw)
+            return self._fit_again(index, line, raw)
+        finding = self.reading.build_error_finding(index, line, evalue)
+        if finding is not None:
+            return self.add_finding(finding, raw)
+        if model_cause is not None and model_cause is self.build_failure() and self._calls_in(index) and (
+                HALF_BUILT.search(evalue) or OUTPUT_ERROR.search(evalue) or SHAPE_ERROR.search(evalue)):
+            return model_cause  # the model's building failed part way: what it does later follows from that
         if "cannot be built because it has no layers" in evalue and model_cause is not None:
             return model_cause
         if "must call `compile()`" in evalue or "must compile" in evalue.lower():
-            compile_failure = next((self.cell_cause[c["index"]] for c in self.facts.cells
-                                    if c["index"] in self.cell_cause and "compile(" in c["source"]), None)
-            if compile_failure is not None:
-                return compile_failure
-            return self.add(index, line, "never-compiled", "The model was never compiled",
-                            f"{upper_first(where)} uses the model before `compile` ran on it.",
-                            "Run `model.compile(loss='categorical_crossentropy', optimizer='adam', "
-                            "metrics=['accuracy'])` after building the model and before `fit`.", raw)
-        if SHAPE_ERROR.search(evalue) and (shape_cause or flat_cause):
-            return shape_cause or flat_cause
-        if SHAPE_ERROR.search(evalue) and any(c["cell"] == index and c["kind"] in ("fit", "evaluate", "predict")
-                                              for c in self.facts.calls):
-            call = next(c for c in self.facts.calls if c["cell"] == index and c["kind"] in ("fit", "evaluate",
-                                                                                          "predict"))
-            return self.add(index, line, ename, f"`{call['kind']}` was given data of a shape the model cannot take",
-                            f"{upper_first(where)}: {explain_error(ename, evalue)}.",
-                            f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
+            return self._not_compiled(index, line, raw)
+        if SHAPE_ERROR.search(evalue):
+            silent = self.by_kind("wrong-input-shape", "unflattened-input", "flattened-input", "wrong-flattening")
+            if silent is not None:
+                return silent
+            if self._calls_in(index):
+                return self._shape_error(index, line, ename, evalue, raw)
         if ename == "NotImplementedError":
             return self.add(index, line, ename, "This step is not done yet",
-                            f"{upper_first(where)} still raises the exercise's placeholder.",
+                            f"{upper_first(self.where(index, line))} still raises the exercise's placeholder.",
                             "Replace `raise NotImplementedError()` with your code.", raw)
-
-        return self.add(index, line, ename, f"{ename} in {self.where(index, None)}",
-                        f"{upper_first(where)}: {explain_error(ename, evalue)}.",
+        calls = self._calls_in(index)
+        title = (f"`{calls[0]['kind']}` raised {ename}" if calls else
+                 f"{ename}: {clip_words(key_line(evalue), 80)}" if key_line(evalue) else f"Python raised {ename}")
+        return self.add(index, line, ename, title,
+                        f"{upper_first(self.where(index, line))}: {explain_error(ename, evalue)}.",
                         f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
+
+    def _download(self, index: int, line: int | None, raw: str) -> Cause:
+        return self.add(index, line, "download", "Grading has no internet: the download failed",
+                        f"{upper_first(self.where(index, line))} downloads data. Notebooks are graded without "
+                        "internet access, so the download fails, and nothing that line and the lines after it "
+                        "assign exists afterwards: the cells that use them fail too. The lesson's data is "
+                        "fashion.npz, beside the notebook (three classes, already scaled, with a channel axis).",
+                        f"{DOWNLOAD_HINT} {upper_first(RESTART)}.", raw)
+
+    def _missing_key(self, index: int, line: int | None, evalue: str, raw: str) -> Cause:
+        key = re.search(r"'?(\S+) is not a file in the archive", evalue)
+        wanted = key.group(1).strip("'\"") if key else "?"
+        close = difflib.get_close_matches(wanted, KEYS, n=1, cutoff=0.5)
+        # "Did you mean" offers only a name of the notebook's; the file's own name is said as such.
+        suggestion = "" if not close else f"Did you mean `{close[0]}`? " if close[0] in self.flow.identifiers \
+            else f"The file's array is `{close[0]}`. "
+        return self.add(index, line, "KeyError", f"fashion.npz has no array named `{wanted}`",
+                        f"{upper_first(self.where(index, line))} asks fashion.npz for "
+                        f"`{wanted}`; the file holds exactly four arrays: {', '.join(KEYS)}. Nothing that "
+                        "line and the lines after it assign exists afterwards.",
+                        suggestion +
+                        "Take each array by its name, e.g. `train_data = fashion['train_data']`; " + RESTART + ".",
+                        raw)
+
+    def _fit_again(self, index: int, line: int | None, raw: str) -> Cause:
+        images = "images as loaded" if self.exercise.convolutional else "flattened images"
+        earlier = self._failed_fit_before(index)
+        if earlier is not None:  # that failed fit is the root; this is Keras refusing to start again
+            earlier.message += (f" Then {self.where(index, line)} ran `fit` again on the same model, which "
+                                "Keras refuses after a failed `fit` (“Creating variables on a non-first call”).")
+            earlier.next_step = ("Fix or remove that first `fit`, then re-run the cells that build and compile "
+                                 f"the model (a fresh `Sequential()`) and run `fit` once, on the {images}.")
+            return earlier
+        return self.add(index, line, "ValueError", "`fit` was run again on a model whose first `fit` failed",
+                        f"{upper_first(self.where(index, line))} trains a model that an earlier `fit` already tried "
+                        "and failed to train; Keras cannot start that model's training again.",
+                        "Re-run the cells that build and compile the model (a fresh `Sequential()`), then "
+                        f"run `fit` once, on the {images}.", raw)
+
+    def _not_compiled(self, index: int, line: int | None, raw: str) -> Cause:
+        compile_failure = next((self.cell_cause[c["index"]] for c in self.facts.cells
+                                if c["index"] in self.cell_cause and "compile(" in c["source"]), None)
+        if compile_failure is not None:
+            return compile_failure
+        return self.add(index, line, "never-compiled", "The model was never compiled",
+                        f"{upper_first(self.where(index, line))} uses the model before `compile` ran on it.",
+                        f"Run `model.compile(loss='{self.exercise.loss}', optimizer='{self.exercise.optimizer}', "
+                        f"metrics={list(self.exercise.metrics)!r})` after building the model and before `fit`.", raw)
+
+    def _shape_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
+        call = self._calls_in(index)[0]
+        structure = self.facts.graded_structure
+        takes = structure["input_shape"] if structure else None
+        x = call["x"]
+        given = f" {shape_text(x['shape'])}" if x and x.get("shape") else ""
+        wanted = f"(n, {', '.join(map(str, self.exercise.input_shape))})"
+        step = (f"Give `{call['kind']}` images of shape {wanted}, as the exercise's model takes them"
+                + (f" (yours takes {shape_text(takes)})" if takes and takes[1:] != list(self.exercise.input_shape)
+                   else "") + f"; {RESTART}.")
+        return self.add(index, line, ename, f"`{call['kind']}` was given data of a shape the model cannot take",
+                        f"{upper_first(self.where(index, line))} passes data{given}: "
+                        f"{explain_error(ename, evalue)}.", step, raw)
 
     def _failed_fit_before(self, index: int) -> Cause | None:
         """The cause of an earlier `fit` that raised, in an earlier cell."""
@@ -360,30 +558,59 @@ class _Analysis:
         where = self.where(index, line)
         if name in self.undefined:
             return self.undefined[name]
-        later = [i for i, names in self.names.items() if i > index and name in names.defined]
+        later = [place for place in self.flow.definitions(name) if place.cell > index]
         if later:
             return self.add(index, line, "NameError", f"`{name}` is used before the cell that defines it",
                             f"{upper_first(where)} uses `{name}`, but it is only defined further down, "
-                            f"in {self.where(later[0], self.names[later[0]].defined[name])}. In your session the "
+                            f"in {self.where(later[0].cell, later[0].line)}. In your session the "
                             "cells ran in another order; the grader runs them from the top.",
                             f"Move the cell that defines `{name}` above this one, {RESTART}.", raw)
-        placeholder = next((c for c in self.causes if c.kind == "NotImplementedError"), None)
+        placeholder = self.by_kind("NotImplementedError")
         if placeholder is not None:
             return placeholder
+        imported = next((cause for undefined, cause in self.undefined.items()
+                         if cause.kind in ("ImportError", "ModuleNotFoundError") and dataflow.typo_of(name, undefined)),
+                        None)
+        if imported is not None:  # `from keras.layers import dense` failed: `Dense` is missing because of it
+            return imported
         if name in IMPORT_HINTS:
             return self.add(index, line, "NameError", f"`{name}` is not defined: it is never imported",
                             f"{upper_first(where)} uses `{name}`, but no cell imports it.",
                             f"Add `{IMPORT_HINTS[name]}` to the imports at the top, {RESTART}.", raw)
-        candidates = sorted((self.ever_defined | set(IMPORT_HINTS)) - set(dir(builtins)) - {name})
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-        if close:
-            return self.add(index, line, "NameError", f"`{name}` is not defined: did you mean `{close[0]}`?",
-                            f"{upper_first(where)} uses `{name}`, which no cell defines; the notebook "
-                            f"has `{close[0]}`.", f"Write `{close[0]}` (names must match exactly, capitals "
+        misspelt = self.flow.misspelling(name, index, line)
+        if misspelt is not None and misspelt.at_definition:
+            return self._misspelt_definition(misspelt, index, line)
+        if misspelt is not None:
+            return self.add(index, line, "NameError", f"`{name}` is not defined: did you mean `{misspelt.defined}`?",
+                            f"{upper_first(where)} uses `{name}`, which no cell defines; the notebook defines "
+                            f"`{misspelt.defined}` {self.defined_at(misspelt.defined, index) or 'above it'}.",
+                            f"Write `{misspelt.defined}` on line {line or '?'} (names must match exactly, capitals "
                             f"included), {RESTART}.", raw)
         return self.add(index, line, "NameError", f"`{name}` is not defined",
                         f"{upper_first(where)} uses `{name}`, which no cell defines.",
                         f"Define `{name}` in a cell above this one (or fix its spelling), {RESTART}.", raw)
+
+    def _misspelt_definition(self, misspelt: dataflow.Misspelling, index: int, line: int | None) -> Cause:
+        """`fashon = np.load(...)`, then `fashion` used: the definition's spelling is the mistake."""
+        place = misspelt.definition
+        existing = next((c for c in self.causes if c.kind == "misspelt-definition"
+                         and (c.cell, c.line) == (place.cell, place.line)), None)
+        if existing is not None:
+            return existing
+        source = self.facts.source_line(place.cell, place.line) or ""
+        renamed = re.sub(rf"\b{re.escape(misspelt.defined)}\b", misspelt.used, source, count=1)
+        others = len(misspelt.uses) - 1
+        uses = f"{self.where(index, line)}" + (f" and {others} more line{'s' if others != 1 else ''}"
+                                                 if others > 0 else "")
+        cause = self.add(place.cell, place.line, "misspelt-definition",
+                         f"`{misspelt.defined}` is defined, but the notebook uses `{misspelt.used}`",
+                         f"{upper_first(self.where(place.cell, place.line))} defines `{misspelt.defined}`; {uses} "
+                         f"use{'s' if others <= 0 else ''} `{misspelt.used}`, which no cell defines, so "
+                         f"{'it fails' if others <= 0 else 'they fail'} with NameError. The two are one name, "
+                         "spelt two ways: the definition is the one to fix.",
+                         f"Rename the definition: write `{renamed.strip()}` on line {place.line} of "
+                         f"{self.where(place.cell, None)} (names must match exactly), {RESTART}.")
+        return cause
 
     def _import_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
         where = self.where(index, line)
@@ -392,7 +619,7 @@ class _Analysis:
             name = module.group(1)
             close = difflib.get_close_matches(name, KNOWN_MODULES, n=1, cutoff=0.8)
             if close:
-                return self.add(index, line, ename, f"There is no module `{name}`: did you mean `{close[0]}`?",
+                return self.add(index, line, ename, f"There is no module `{name}`; the module is `{close[0]}`",
                                 f"{upper_first(where)} imports `{name}`, which does not exist.",
                                 f"Write `{close[0]}`, {RESTART}.", raw)
             package = name.split(".")[0]
@@ -407,17 +634,17 @@ class _Analysis:
             name, source = imported.groups()
             close = difflib.get_close_matches(name, KERAS_NAMES, n=1, cutoff=0.7)
             return self.add(index, line, ename, f"`{source}` has no `{name}`" +
-                            (f": did you mean `{close[0]}`?" if close else ""),
+                            (f"; it is spelt `{close[0]}`" if close else ""),
                             f"{upper_first(where)} imports `{name}` from `{source}`, which has no such name.",
                             (f"Write `{close[0]}`" if close else "Check the name against the lesson") + f", {RESTART}.",
                             raw)
-        return self.add(index, line, ename, f"An import failed in {self.where(index, None)}",
+        return self.add(index, line, ename, "An import failed",
                         f"{upper_first(where)}: {key_line(evalue)}.", f"Fix the import, {RESTART}.", raw)
 
     def _syntax_error(self, cell: CellOutcome, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
         index = cell["index"]
         message = key_line(evalue)
-        source = self.sources.get(cell["index"])
+        source = self.flow.sources.get(cell["index"])
         bracket = _unclosed_bracket(source) if source is not None else None
         if bracket and ("never closed" in message or "incomplete input" in message or "EOF" in message
                         or "invalid syntax" in message):
@@ -465,7 +692,7 @@ class _Analysis:
     # --- putting it together ---------------------------------------------------
 
     def run(self) -> None:
-        shape_cause, flat_cause = self.silent_causes()
+        self.silent_causes()
         model_cause: Cause | None = None
         stopped: Cause | None = None
         for cell in self.facts.cells:
@@ -478,7 +705,7 @@ class _Analysis:
                 continue
             if cell["status"] != "error" or not cell.get("error"):
                 continue
-            cause = self.error_cause(cell, shape_cause, flat_cause, model_cause)
+            cause = self.error_cause(cell, model_cause)
             if cause is None:
                 continue
             self.follows(cell, cause)
@@ -513,8 +740,36 @@ class _Analysis:
             return None
         return self.cell_cause.get(call["cell"])
 
-    def by_kind(self, kind: str) -> Cause | None:
-        return next((c for c in self.causes if c.kind == kind), None)
+    def build_failure(self) -> Cause | None:
+        """The cause of the graded model's build cell failing before its last layer was added, if it did:
+        the layers from the line that raised on were never added."""
+        build = self.reading.build
+        cell = self.facts.cell(build)
+        cause = self.cell_cause.get(build) if build is not None else None
+        error = cell.get("error") if cell else None
+        if cause is None or cell is None or error is None:
+            return None
+        stopped = error.get("line")
+        if error["ename"] in ("SyntaxError", "IndentationError", "TabError") or stopped is None:
+            return cause  # nothing in the cell ran
+        layer_lines = [n for word in LAYER_WORDS for n in lines_with(cell["source"], word)]
+        return cause if any(n >= stopped for n in layer_lines) else None
+
+    def _only_problem(self, cause: Cause) -> bool:
+        """Whether a model finding is all that is wrong with the model's layers (model.architecture)."""
+        from .checks.model import found_layers, sequence_problems
+
+        structure = self.facts.graded_structure
+        if structure is None:
+            return False
+        found = found_layers(structure, self.exercise)
+        if cause.kind == "missing-flatten":
+            return [diagnosis for _, diagnosis in sequence_problems(found, self.exercise)] == ["Flatten missing"]
+        dense = [layer for layer in found if layer.type == "Dense"]
+        if cause.kind != "output-units" or not dense:
+            return False
+        dense[-1].units = self.exercise.output_units  # with the output fixed, nothing else would differ
+        return not sequence_problems(found, self.exercise)
 
     def explain(self, check: CheckResult, decided: dict[str, Cause | None]) -> Cause | None:
         """The cause that explains one failed check, or None when its own message is the explanation."""
@@ -523,16 +778,26 @@ class _Analysis:
         fit_cause = self.cause_of_call(facts.main_fit) or \
             (self.cause_of_cells(EVIDENCE_WORDS["fit"]) if facts.main_fit is None else None)
         model_cause = self.cause_of_cells(EVIDENCE_WORDS["model"])
-        no_model = structure is None or not structure["blocks"]
+        no_model = structure is None or not structure["layers"]
         family = check.id.split(".")[0]
+        for cause in self.causes:
+            if check.id in cause.explains:
+                return cause
         if check.id == "data.load":
-            return self.cause_of_cells(EVIDENCE_WORDS["data.load"])
+            return self.by_kind("download") or self.cause_of_cells(EVIDENCE_WORDS["data.load"])
         if check.id == "data.reshape":
-            return self.by_kind("unflattened-input") or self.cause_of_cells(EVIDENCE_WORDS["data.reshape"]) or \
-                self.cause_of_cells(EVIDENCE_WORDS["data.load"])
-        if check.id == "model.input_shape" and self.by_kind("wrong-input-shape"):
-            return self.by_kind("wrong-input-shape")
+            return self.by_kind("unflattened-input", "flattened-input", "wrong-flattening") or \
+                self.cause_of_cells(EVIDENCE_WORDS["data.reshape"]) or self.cause_of_cells(EVIDENCE_WORDS["data.load"])
         if family == "model":
+            built = self.build_failure()
+            if built is not None:
+                return built  # the layers after the line that raised were never added
+            if check.id == "model.input_shape" and self.by_kind("wrong-input-shape"):
+                return self.by_kind("wrong-input-shape")
+            if check.id == "model.architecture":
+                finding = self.by_kind("missing-flatten", "output-units")
+                if finding is not None and self._only_problem(finding):
+                    return finding
             return model_cause if no_model else None
         if check.id == "compile.loss" and self.by_kind("loss-does-not-fit-labels"):
             return self.by_kind("loss-does-not-fit-labels")
@@ -553,7 +818,7 @@ class _Analysis:
             return self.cause_of_call(evaluation)
         if check.id == "accuracy.threshold":
             if facts.test_accuracy is None:
-                return model_cause or fit_cause
+                return self.build_failure() or model_cause or fit_cause
             fit = facts.main_fit
             return fit_cause if fit is None or not fit["finished"] else None
         return None
@@ -570,7 +835,7 @@ class _Analysis:
         fit = trained[-1]
         name = graded["names"][0]
         for cell in facts.cells:
-            names = self.names[cell["index"]]
+            names = self.flow.cells[cell["index"]]
             if fit["cell"] is not None and cell["index"] > fit["cell"] and name in names.defined:
                 line = names.defined[name]
                 self.add(cell["index"], line, "model-replaced", f"`{name}` is replaced by a new model after training",
@@ -581,10 +846,11 @@ class _Analysis:
                 return
 
 
-def analyse(facts: Facts, results: list[CheckResult]) -> tuple[list[Cause], dict[str, str | None]]:
+def analyse(facts: Facts, results: list[CheckResult], exercise: Exercise | None = None
+            ) -> tuple[list[Cause], dict[str, str | None]]:
     """The root causes, most upstream first, each with the failed checks it explains, and the
     cause id of every check (None for a passed check or one no cause explains)."""
-    analysis = _Analysis(facts)
+    analysis = _Analysis(facts, exercise or _default_exercise(facts))
     analysis.run()
     analysis.model_replaced()
     analysis.causes.sort(key=lambda c: (c.cell if c.cell is not None else 10**9, c.line or 0))
@@ -596,3 +862,20 @@ def analyse(facts: Facts, results: list[CheckResult]) -> tuple[list[Cause], dict
         cause.id = f"c{number}"
         cause.checks = [check_id for check_id, explained in decided.items() if explained is cause]
     return kept, {check_id: (cause.id if cause is not None else None) for check_id, cause in decided.items()}
+
+
+def check_notes(facts: Facts, results: list[CheckResult], exercise: Exercise | None = None) -> dict[str, str]:
+    """For each failed check a root cause explains, the sentence that sends the student to it: the
+    self-check shows it in place of the check's own next step, as `check` lists the check under
+    its cause ("this follows from the load cell failing; fix that first")."""
+    found, explained = analyse(facts, results, exercise)
+    by_id = {cause.id: cause for cause in found}
+    notes = {}
+    for check_id, cause_id in explained.items():
+        cause = by_id.get(cause_id or "")
+        if cause is None:
+            continue
+        where = location(facts, cause.cell, cause.line)
+        origin = f"{where} failing" if cause.error else f"a mistake in {where}"
+        notes[check_id] = f"This follows from {origin} ({cause.title}); fix that first: {cause.next_step}"
+    return notes

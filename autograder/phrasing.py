@@ -28,6 +28,22 @@ IMPORT_HINTS = {
 }
 
 
+#: The lesson's data, instead of a download (grading has no internet).
+DOWNLOAD_HINT = ("Load the lesson's file instead of downloading: `fashion = np.load('fashion.npz')`, then "
+                 "`train_data = fashion['train_data']`, and the same for train_labels, test_data and test_labels.")
+#: Words of errors that a download raises without a network.
+NETWORK_WORDS = re.compile(r"URL fetch failure|name resolution|Name or service not known|getaddrinfo|"
+                           r"Network is unreachable|Connection refused|Max retries exceeded|urlopen error|"
+                           r"No route to host|Failed to establish a new connection|nodename nor servname", re.I)
+NETWORK_ERRORS = ("URLError", "HTTPError", "ConnectionError", "gaierror", "ConnectionRefusedError", "ProxyError",
+                  "MaxRetryError", "NewConnectionError", "SSLError", "ReadTimeout", "ConnectTimeout")
+
+
+def is_network_error(ename: str, evalue: str) -> bool:
+    """Whether an error is a download failing for want of a network."""
+    return ename in NETWORK_ERRORS or bool(NETWORK_WORDS.search(evalue or ""))
+
+
 def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -131,6 +147,8 @@ def unfinished_sentence(facts: Facts) -> str:
             "the step is not done yet (replace `raise NotImplementedError()` with your code).")
 
 
+#: "(3003030937.py, line 4)": the kernel's name for a cell, in a syntax error's message.
+KERNEL_FILE = re.compile(r"\s*\(\d+\.py, line \d+\)")
 NOISE = ("Exception encountered when calling", "Arguments received by", "•", "Call arguments received")
 
 
@@ -164,6 +182,9 @@ def explain_error(ename: str, evalue: str) -> str:
         return (f"the model expects each image as {expected} number{'s' if expected != '1' else ''} "
                 f"(its input shape is (None, {expected})), but it was given {given}; the data and "
                 f"the model's input_shape must agree, (n, {FLAT_SIZE}) and ({FLAT_SIZE},)")
+    if is_network_error(ename, text):
+        return ("the download failed: notebooks are graded without internet access; the lesson's data is "
+                "fashion.npz, beside the notebook: np.load('fashion.npz')")
     if ename == "NameError":
         name = re.search(r"name '([^']+)' is not defined", text)
         if name:
@@ -172,7 +193,7 @@ def explain_error(ename: str, evalue: str) -> str:
                     (f" (did you run `{hint}`?)" if hint else
                      " (is it spelled the same where you created it, and did that cell run?)"))
     if ename == "SyntaxError" or ename == "IndentationError":
-        return f"Python could not read the code: {first}"
+        return "Python could not read the code: " + KERNEL_FILE.sub("", first)
     if "is not a file in the archive" in text:
         key = re.search(r"(\S+) is not a file in the archive", text)
         return (f"fashion.npz has no array named {key.group(1) if key else 'like that'}; its arrays are "
@@ -203,8 +224,43 @@ def error_sentence(facts: Facts, cell: CellOutcome) -> str:
     error = cell.get("error")
     if error is None:
         return f"{upper_first(location(facts, cell['index'], None))} raised an error: (no message)."
+    explained = name_error_words(facts, cell) if error["ename"] == "NameError" else ""
     return (f"{upper_first(location(facts, cell['index'], error.get('line')))} raised "
-            f"{error['ename']}: {explain_error(error['ename'], error['evalue'])}.")
+            f"{error['ename']}: {explained or explain_error(error['ename'], error['evalue'])}.")
+
+
+def name_error_words(facts: Facts, cell: CellOutcome) -> str:
+    """Why a name a cell uses is not defined, from where the notebook defines it: the cell that
+    defines it failed first, or defines it under another spelling. '' when neither."""
+    from .dataflow import flow_of
+
+    error = cell.get("error")
+    match = re.search(r"name '([^']+)' is not defined", error["evalue"] or "") if error else None
+    if error is None or not match or match.group(1) in IMPORT_HINTS:
+        return ""
+    name, index, line = match.group(1), cell["index"], error.get("line")
+    if unfinished_sentence(facts):
+        return (f"`{name}` is not defined: a step above it is not done yet (its cell still raises "
+                "NotImplementedError)")
+    flow = flow_of(facts.cells)
+    defined = flow.defined_before(name, index, line)
+    if defined is not None:
+        source = facts.cell(defined.cell)
+        stopped = source.get("error") if source is not None else None
+        failed = source is not None and source["status"] in ("error", "timeout", "died")
+        unread = stopped is not None and stopped["ename"] in ("SyntaxError", "IndentationError", "TabError")
+        stopped_line = stopped.get("line") if stopped is not None else None
+        if failed and (unread or stopped_line is None or defined.cell == index or stopped_line <= defined.line):
+            return (f"`{name}` is not defined because {cell_name(facts, defined.cell)}, which defines it, failed "
+                    "before defining it: fix that cell first")
+        return ""
+    misspelt = flow.misspelling(name, index, line)
+    if misspelt is not None and misspelt.at_definition:
+        return (f"`{name}` is not defined: {location(facts, misspelt.definition.cell, misspelt.definition.line)} "
+                f"defines `{misspelt.defined}` instead; rename that definition `{name}`")
+    if misspelt is not None:
+        return f"`{name}` is not defined: did you mean `{misspelt.defined}`?"
+    return ""
 
 
 def stopped_sentence(facts: Facts) -> str:

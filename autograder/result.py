@@ -166,6 +166,9 @@ class Details(TypedDict):
     models_seen: int
     #: The graded model's first layer, when it is a Conv2D on the images (for the report's picture).
     first_layer: NotRequired[FirstLayer | None]
+    #: Whether the graded model's weights moved from where Keras started them, as the grader read its
+    #: file (optimizer steps, weights as initialised); None when unknown.
+    trained: NotRequired[bool | None]
 
 
 class GradedWith(TypedDict):
@@ -349,7 +352,7 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
             result["causes"] = [unreadable_cause(reason, [c.id for c in checks])]
             result["checks"] = [check_entry(c, "c1") for c in checks]
         return result
-    found, explained = cause_stage.analyse(facts, checks)
+    found, explained = cause_stage.analyse(facts, checks, exercise)
     result["checks"] = [check_entry(c, explained.get(c.id)) for c in checks]
     result["causes"] = [cause_entry(facts, cause, headings or {}) for cause in found]
     result["metrics"] = {"test_accuracy": facts.test_accuracy,
@@ -451,7 +454,22 @@ def details(facts: Facts) -> Details:
         test_classes=facts.data["test_classes"],
         models_seen=len(facts.models),
         first_layer=facts.first_layer,
+        trained=trained(facts),
     )
+
+
+def trained(facts: Facts) -> bool | None:
+    """Whether the graded model learned anything: its file's optimizer steps, else whether its weights
+    are still as Keras initialises them, else a finished training call; None when nothing tells."""
+    graded = facts.graded
+    evidence = graded.get("evidence") if graded else None
+    if evidence is not None and evidence["iterations"] is not None:
+        return evidence["iterations"] > 0
+    if evidence is not None and evidence["as_initialised"] is not None:
+        return not evidence["as_initialised"]
+    if graded is None:
+        return None
+    return any(fit["finished"] and fit["epochs_run"] > 0 for fit in facts.calls_of("fit", facts.graded_model))
 
 
 def check_text(check: CheckEntry, separator: str = "\n", causes: list[CauseEntry] | None = None) -> str:

@@ -96,6 +96,22 @@ def _our_work_quiet() -> Iterator[None]:
                 absl_logging.set_verbosity(verbosity)
 
 
+def root_causes(facts, results, exercise: exercises.Exercise) -> dict[str, str]:
+    """The root cause of each failed check, found as `check` finds it: one analysis for every surface."""
+    from . import causes
+
+    return causes.check_notes(facts, results, exercise)
+
+
+def step_panel(step: str, exercise: exercises.Exercise, facts, results, untouched: bool):
+    """What `ex.check(step)` shows for these facts: the step's checks, each failed one sent to its
+    root cause ("this follows from the cell In [2] failing ...; fix that first")."""
+    from .report import inline
+
+    chosen = [r for r in results if r.id in exercises.TASKS[step]]
+    return inline.step_panel(step, chosen, not_started=untouched, causes=root_causes(facts, results, exercise))
+
+
 class Exercise:
     """One exercise of the lesson, checked on the work in this kernel."""
 
@@ -266,8 +282,7 @@ class Exercise:
             # (seconds, at low priority) is done while they work and checking the evaluation
             # takes a moment. Never for a notebook as handed out.
             self._live.warm_up()
-        chosen = [r for r in results if r.id in exercises.TASKS[step]]
-        panel = inline.step_panel(step, chosen, not_started=untouched)
+        panel = step_panel(step, self._checked_exercise, facts, results, untouched)
         if step == "build" and not untouched and any(
                 word in source for source in self._live.sources().values() for word in ("input_shape=", "input_dim=")):
             panel.note = INPUT_SHAPE_WARNING
@@ -281,8 +296,9 @@ class Exercise:
         if outcome is None:
             return inline.note_panel("Every check", problem)
         facts, results = outcome
-        return inline.all_panel(results, sum(r.points for r in results), self._checked_exercise.max_score,
-                                facts.test_accuracy)
+        exercise = self._checked_exercise
+        return inline.all_panel(results, sum(r.points for r in results), exercise.max_score, facts.test_accuracy,
+                                root_causes(facts, results, exercise))
 
     def _unseen_work(self) -> bool:
         """Does the namespace already hold a model or the lesson's arrays?"""

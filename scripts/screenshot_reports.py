@@ -32,7 +32,7 @@ def main(out: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for name in NOTEBOOKS:
-            for width, label in ((1100, "desktop"), (390, "phone")):
+            for width, label in ((1280, "desktop"), (390, "phone")):
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 page.goto((out / f"{name}.html").as_uri())
                 page.screenshot(path=str(out / f"{name}-{label}.png"), full_page=True)

@@ -24,10 +24,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from corpus import BUILD, EVALUATE, FIT, LOAD, lesson  # noqa: E402
+from corpus import BUILD, CNN_LAYERS, EVALUATE, FIT, FLATTEN, LOAD, cnn_cells, lesson  # noqa: E402
 
 STEP_TITLES = ["Load the data", "Flatten the images", "Build the model", "Compile the model", "Train the model",
                "Evaluate the model", "Try again"]
+CNN_TITLES = ["Load the data", "Build the network", "Compile the network", "Train the network", "Evaluate the network"]
+CNN_PREPARED_TITLES = [CNN_TITLES[0], "Prepare the images", *CNN_TITLES[1:]]
 COMPILE = {"compile.loss", "compile.optimizer", "compile.metrics"}
 MODEL = {"model.input_shape", "model.architecture", "model.hidden_activation", "model.output_layer"}
 AFTER_FIT = {"fit.called", "evaluate.called", "accuracy.threshold"}
@@ -43,6 +45,9 @@ class Cascade:
     kind: str
     #: The failed checks the root cause must explain.
     checks: frozenset[str]
+    exercise: str = "keras-dense"
+    #: The heading above each code cell.
+    titles: tuple[str, ...] = tuple(STEP_TITLES)
 
     @property
     def cell(self) -> int:
@@ -71,6 +76,49 @@ CASCADES = {
                                                "metrics=['accuracy']"), 3, 1, "SyntaxError",
                                 frozenset(COMPILE | AFTER_FIT)),
 }
+# Silent root causes: the mistake raises nothing where it is made, and the cells after it fail.
+DOWNLOAD = """\
+import numpy as np
+import keras
+(x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+train_data, test_data = x_train[..., None] / 255.0, x_test[..., None] / 255.0
+train_labels = keras.utils.to_categorical(y_train)
+test_labels = keras.utils.to_categorical(y_test)"""
+CASCADES.update({
+    # A name misspelt where it is defined, spelt right where it is used: the definition is the mistake.
+    "typo-at-definition": Cascade(lesson(flatten=FLATTEN.replace("train_data_1d =", "trian_data_1d =")), 1, 1,
+                                  "misspelt-definition", frozenset(ALL_FIT | {"accuracy.threshold"})),
+    "misspelt-npz-variable": Cascade(lesson(load=LOAD.replace("fashion = np.load", "fashon = np.load")), 0, 2,
+                                     "misspelt-definition",
+                                     frozenset({"data.load", "data.reshape"} | ALL_FIT | AFTER_FIT)),
+    # Fashion-MNIST downloaded: grading has no internet.
+    "download-keras-datasets": Cascade([DOWNLOAD, *lesson()[1:]], 0, 3, "download",
+                                       frozenset({"data.load", "data.reshape"} | ALL_FIT | AFTER_FIT)),
+    # Python cannot read the load cell: nothing in it runs, so every name it defines is missing later.
+    "syntax-error-in-load": Cascade(lesson(load=LOAD.replace("fashion['train_labels']", "fashion['train_labels'")),
+                                    0, 4, "SyntaxError",
+                                    frozenset({"data.load", "data.reshape"} | ALL_FIT | AFTER_FIT)),
+    # The flat arrays made, but the images passed to fit as loaded: the fit is the mistake, not the reshape
+    # (data.reshape passes: evaluate was given the flat test images).
+    "unflattened-fit-only": Cascade(lesson(fit=FIT.replace("train_data_1d", "train_data")), 4, 1,
+                                    "unflattened-input", frozenset({"fit.called", "accuracy.threshold"})),
+    # The CNN's shape mistakes.
+    "cnn-no-flatten": Cascade(cnn_cells([layer for layer in CNN_LAYERS if layer != "Flatten()"]), 1, 8,
+                              "missing-flatten", frozenset({"model.architecture", "fit.called", "evaluate.called",
+                                                            "accuracy.threshold"}),
+                              exercise="keras-cnn", titles=tuple(CNN_TITLES)),
+    "cnn-2d-input-shape": Cascade(cnn_cells([CNN_LAYERS[0].replace("(28, 28, 1)", "(28, 28)"), *CNN_LAYERS[1:]]),
+                                  1, 4, "input-shape-without-channel", frozenset(MODEL | AFTER_FIT),
+                                  exercise="keras-cnn", titles=tuple(CNN_TITLES)),
+    "cnn-flattened-input": Cascade(cnn_cells(CNN_LAYERS, "train_data_1d", "test_data_1d", prepare=FLATTEN), 4, 1,
+                                   "flattened-input", frozenset({"data.reshape", "fit.called", "evaluate.called",
+                                                                 "accuracy.threshold"}),
+                                   exercise="keras-cnn", titles=tuple(CNN_PREPARED_TITLES)),
+    "cnn-vanishing-maps": Cascade(cnn_cells([layer.replace("kernel_size=3", "kernel_size=13") for layer in CNN_LAYERS]),
+                                  1, 6, "maps-vanish",
+                                  frozenset({"model.architecture", "model.output_layer"} | AFTER_FIT),
+                                  exercise="keras-cnn", titles=tuple(CNN_TITLES)),
+})
 #: The ones test_causes.py grades for real (the brief's set; the others are covered by recorded facts).
 SLOW = ["missing-import", "lesson-half-fix", "fit-after-failed-fit", "keyerror-on-arrays", "unflattened"]
 
@@ -81,7 +129,7 @@ def write(path: Path, case: Cascade) -> Path:
 
     cells = []
     for number, source in enumerate(case.cells):
-        cells.append(new_markdown_cell(f"## Step {number + 1}: {STEP_TITLES[min(number, len(STEP_TITLES) - 1)]}"))
+        cells.append(new_markdown_cell(f"## Step {number + 1}: {case.titles[min(number, len(case.titles) - 1)]}"))
         cells.append(new_code_cell(source))
     metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     nbformat.write(new_notebook(cells=cells, metadata=metadata), path)
@@ -94,10 +142,10 @@ def record(names: list[str]) -> None:
     from autograder.settings import Request
     from record_facts import stable
 
-    plan = make_plan(Request.from_options({"exercise": "keras-dense"}))
     with tempfile.TemporaryDirectory() as work:
         for name in names or CASCADES:
             captured: list = []
+            plan = make_plan(Request.from_options({"exercise": CASCADES[name].exercise}))
             notebook = write(Path(work) / f"{name}.ipynb", CASCADES[name])
             pipeline.grade_notebook(str(notebook), plan, on_facts=captured.append)
             (HERE / "recorded" / f"cascade-{name}.json").write_text(

@@ -43,6 +43,30 @@ STEPS = {"load": LOAD, "flatten": FLATTEN, "build": BUILD, "compile": COMPILE, "
          "evaluate": EVALUATE}
 
 ALL_FIT = {"fit.called", "fit.settings", "fit.validation"}
+
+# The lesson's convolutional network (keras-cnn), cell by cell: load, (a preparation cell,) build,
+# compile, fit and evaluate on the images as loaded.
+CNN_LOAD = """\
+import numpy as np
+fashion = np.load('fashion.npz')
+train_data, train_labels = fashion['train_data'], fashion['train_labels']
+test_data, test_labels = fashion['test_data'], fashion['test_labels']"""
+CNN_IMPORTS = "from keras.models import Sequential\nfrom keras.layers import Conv2D, MaxPooling2D, Flatten, Dense"
+CNN_FIT = "model.fit({x}, train_labels, epochs=10, batch_size=10, validation_split=0.2)"
+CNN_EVALUATE = "model.evaluate({x}, test_labels, batch_size=10)"
+CNN_LAYERS = ["Conv2D(10, kernel_size=3, input_shape=(28, 28, 1), activation='relu')", "MaxPooling2D(2)",
+              "Conv2D(10, kernel_size=3, activation='relu')", "MaxPooling2D(2)", "Flatten()",
+              "Dense(3, activation='softmax')"]
+
+
+def cnn_cells(layers: list[str], train: str = "train_data", test: str = "test_data", prepare: str = "") -> list[str]:
+    """The CNN lesson's cells with the given layers (each `model.add`ed on its own line, from line 4 of
+    the build cell), trained on `train` and evaluated on `test`."""
+    build = "\n".join([CNN_IMPORTS, "model = Sequential()", *[f"model.add({layer})" for layer in layers]])
+    return [CNN_LOAD, *([prepare] if prepare else []), build, COMPILE, CNN_FIT.format(x=train),
+            CNN_EVALUATE.format(x=test)]
+
+
 ALL_MODEL = {"model.input_shape", "model.architecture", "model.hidden_activation", "model.output_layer"}
 ALL_COMPILE = {"compile.loss", "compile.optimizer", "compile.metrics"}
 

@@ -1,7 +1,8 @@
 """Record the facts of real runs, for the fast unit tests of the checks.
 
     python tests/record_facts.py            # re-record every case in RECORDED and LIVE
-    python tests/record_facts.py NAME ...   # only these (live-NAME for the self-check's)
+    python tests/record_facts.py NAME ...   # only these (live-NAME for the self-check's, live-cascade-NAME
+                                            # for a cascade of cascades.py)
 
 Each case of corpus.py named in RECORDED is graded for real (sandboxed kernel,
 TensorFlow, the built-in stand-in data) and the Facts the checks saw are
@@ -36,6 +37,8 @@ RECORDED = [
 LIVE = ["keras-input-layer", "lesson-as-printed", "sigmoid-output", "mse-loss", "no-validation-split",
         "never-trained", "evaluated-on-training-data", "name-error-dense-not-imported",
         "deeper-missing-hidden-layer", "trained-on-test-data"]
+#: Cascades (cascades.py) the self-check records too: its root causes must be `check`'s.
+LIVE_CASCADES = ["cascade-syntax-error-in-load"]
 LIVE_PREFIX = "live-"
 # Timings, progress bars and tracebacks (which name install paths) differ from run to run.
 VOLATILE = {"seconds", "stream_tail", "traceback"}
@@ -81,9 +84,15 @@ def record_live(name: str, work: Path) -> dict:
 
     from autograder.data import make_standin
     from conftest import write_notebook
-    from corpus import CASES
+    from corpus import CASES, Case
 
-    case = CASES[name]
+    if name.startswith("cascade-"):
+        from cascades import CASCADES
+
+        cascade = CASCADES[name.removeprefix("cascade-")]
+        case = Case(name, cascade.cells, exercise=cascade.exercise)
+    else:
+        case = CASES[name]
     folder = work / f"live-{name}"
     folder.mkdir()
     make_standin().save(folder / "fashion.npz")
@@ -101,7 +110,7 @@ def record_live(name: str, work: Path) -> dict:
 
 def main(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as work:
-        for name in names or [*RECORDED, *(LIVE_PREFIX + live for live in LIVE)]:
+        for name in names or [*RECORDED, *(LIVE_PREFIX + live for live in [*LIVE, *LIVE_CASCADES])]:
             live = name.removeprefix(LIVE_PREFIX) if name.startswith(LIVE_PREFIX) else None
             facts = record_live(live, Path(work)) if live else record(name, Path(work))
             (HERE / "recorded" / f"{name}.json").write_text(json.dumps(facts, indent=1, sort_keys=True) + "\n")

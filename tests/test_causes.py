@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ def recorded(name: str) -> Facts:
 
 
 def graded(facts: Facts, headings: dict[int, str] | None = None) -> result.ResultDocument:
-    return result.build(DENSE, "student.ipynb", facts, checks.run_checks(facts, DENSE), 1.0, headings=headings)
+    exercise = exercises.get(facts.exercise)
+    return result.build(exercise, "student.ipynb", facts, checks.run_checks(facts, exercise), 1.0, headings=headings)
 
 
 def assert_labelled_cause(document: result.ResultDocument, name: str) -> None:
@@ -261,3 +263,377 @@ def test_a_huge_cell_is_not_parsed_by_the_grader():
         tracemalloc.stop()
     assert time.process_time() - started < 5 and peak < 200 * 2**20, (time.process_time() - started, peak)
     assert document["score"] == graded(recorded("reference"))["score"]
+
+
+# --- issue 26: the mistake found where it was made ------------------------------------------------
+
+#: The cascades whose root cause raises nothing where it is made, or is a CNN's shape mistake.
+SILENT_AND_CNN = ["typo-at-definition", "misspelt-npz-variable", "download-keras-datasets", "syntax-error-in-load",
+                  "unflattened-fit-only", "cnn-no-flatten", "cnn-2d-input-shape", "cnn-flattened-input",
+                  "cnn-vanishing-maps"]
+#: The dense exercise's advice, which a convolutional network must never be given.
+FLATTENING_ADVICE = ("Flatten the images", "flat arrays", "flattened training images", "reshape((",
+                     "train_data_1d =", "input_shape=(784,)")
+DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`")
+
+
+def every_text(document: result.ResultDocument) -> list[str]:
+    """Everything the result says to the student, as the outputs show it."""
+    texts = [text for cause in document["causes"] for text in (cause["title"], cause["message"], cause["next_step"])]
+    texts += [text for check in document["checks"] for text in (check["message"], check["hint"])]
+    report = model.build(document, exercises.get(document["exercise"]))
+    return [*texts, report.verdict, *report.layer_notes, documents.render_markdown(report)]
+
+
+def notebook_code(facts: Facts) -> str:
+    return "\n".join(cell["source"] for cell in facts.cells)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in RECORDINGS.glob("*.json")))
+def test_wording_rules_hold_for_every_recorded_notebook(name):
+    """Every did-you-mean names a name of the notebook; no cause's title holds its place (the headline
+    adds it once); a convolutional network is never told to flatten its images; never `X`, not `X`."""
+    facts = recorded(name)
+    document = graded(facts)
+    texts = every_text(document)
+    code = notebook_code(facts)
+    for text in texts:
+        for suggested in DID_YOU_MEAN.findall(text):
+            assert re.search(rf"\b{re.escape(suggested)}\b", code), (suggested, text)
+        assert not re.search(r"\(`([^`]+)`\), not `\1`", text), text
+    for cause in document["causes"]:
+        assert "code cell" not in cause["title"] and "In [" not in cause["title"], cause["title"]
+    verdict = model.build(document, exercises.get(document["exercise"])).verdict
+    assert verdict.count("code cell") <= 1, verdict  # the place once, never "code cell 10 (code cell 10 ..."
+    if document["exercise"] == "keras-cnn":
+        said = "\n".join(text for text in texts if text)
+        assert not [advice for advice in FLATTENING_ADVICE if advice in said], name
+
+
+@pytest.mark.parametrize("name", ["typo-at-definition", "misspelt-npz-variable"])
+def test_a_name_misspelt_where_it_is_defined_is_renamed_there(name):
+    """`fashon = np.load(...)`, then `fashion` four times: the fix renames the one definition, and no
+    output tells the student to write the misspelt name."""
+    facts = recorded(f"cascade-{name}")
+    document = graded(facts)
+    first = document["causes"][0]
+    misspelt, used = {"typo-at-definition": ("trian_data_1d", "train_data_1d"),
+                      "misspelt-npz-variable": ("fashon", "fashion")}[name]
+    assert first["kind"] == "misspelt-definition" and first["error"] == ""  # its line raised nothing
+    assert first["title"] == f"`{misspelt}` is defined, but the notebook uses `{used}`"
+    assert first["next_step"].startswith(f"Rename the definition: write `{used} = ")
+    from autograder import github
+
+    shown = [*every_text(document), *github.check_annotations(document, "student.ipynb")]
+    assert not [text for text in shown if f"Write `{misspelt}`" in text or f"write `{misspelt}" in text]
+    assert len(github.check_annotations(document, "student.ipynb")) == len(document["causes"])  # one per cause
+
+
+def test_the_same_typo_at_a_use_is_fixed_at_the_use():
+    """`modle.fit(...)` where `model` is defined and used elsewhere: the use is the slip."""
+    facts = recorded("reference")
+    fit_cell = facts.cell(facts.main_fit["cell"])
+    fit_cell["source"] = fit_cell["source"].replace("model.fit(", "modle.fit(")
+    fit_cell["status"], fit_cell["error"] = "error", {"ename": "NameError", "evalue": "name 'modle' is not defined",
+                                                      "line": 1}
+    facts.calls = [call for call in facts.calls if call["kind"] != "fit"]  # it raised before calling fit
+    first = graded(facts)["causes"][0]
+    assert first["title"] == "`modle` is not defined: did you mean `model`?" and first["cell"] == fit_cell["index"]
+    assert first["next_step"].startswith("Write `model` on line 1")
+
+
+def test_did_you_mean_never_offers_a_name_the_notebook_does_not_hold():
+    """`Modl` is spelt like keras' `Model`, which this notebook never mentions: no suggestion."""
+    facts = recorded("cascade-missing-import")
+    cell = next(c for c in facts.cells if c.get("error"))
+    cell["source"] = cell["source"].replace("model.add(Dense(", "Modl.add(Dense(")
+    cell["error"] = {"ename": "NameError", "evalue": "name 'Modl' is not defined", "line": 3}
+    first = graded(facts)["causes"][0]
+    assert first["title"] == "`Modl` is not defined" and "Model" not in first["message"] + first["next_step"]
+
+
+def test_a_flat_copy_and_its_image_array_are_two_names_not_a_typo():
+    from autograder import dataflow
+
+    assert dataflow.typo_of("fashon", "fashion") and dataflow.typo_of("trian_data_1d", "train_data_1d")
+    assert not dataflow.typo_of("train_data", "train_data_1d") and not dataflow.typo_of("test_data", "train_data")
+
+
+def test_the_output_layer_is_the_cause_not_the_error_at_fit():
+    """10 units on 3-class labels: the build line leads; the fit and evaluate cells are its consequences."""
+    document = graded(recorded("ten-unit-output"))
+    first = document["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("output-units", 2, 5) and len(document["causes"]) == 1
+    assert first["consequences"] == [4, 5] and "Dense(3, activation='softmax')" in first["next_step"]
+    by_id = {c["id"]: c for c in document["checks"]}
+    assert {i for i, c in by_id.items() if not c["passed"]} == set(first["checks"])  # every failure is this one
+
+
+def test_a_custom_exercise_is_quoted_in_the_next_step():
+    """The fix names the exercise file's own layers and classes, not the lesson's."""
+    import dataclasses
+
+    cnn = exercises.get("keras-cnn")
+    five = tuple(dataclasses.replace(layer, kernel_size=(5, 5)) if layer.type == "Conv2D" else layer
+                 for layer in cnn.layers)
+    custom = dataclasses.replace(cnn, id="cnn-5", layers=five)
+    facts = recorded("cascade-cnn-vanishing-maps")
+    first = result.build(custom, "s.ipynb", facts, checks.run_checks(facts, custom), 1.0)["causes"][0]
+    assert first["kind"] == "maps-vanish" and "Conv2D(10, kernel_size=5)" in first["next_step"]
+    assert "28x28 → 24x24 → 12x12 → 8x8 → 4x4" in first["next_step"]
+    dense = dataclasses.replace(DENSE, id="tops", classes=("top", "frock", "sneaker"))
+    facts = recorded("ten-unit-output")
+    first = result.build(dense, "s.ipynb", facts, checks.run_checks(facts, dense), 1.0)["causes"][0]
+    assert "3 classes (top, frock, sneaker)" in first["title"]
+
+
+@pytest.mark.parametrize("source, error", [
+    ("import urllib.request\nurllib.request.urlretrieve('https://example.org/fashion.npz', 'fashion.npz')",
+     {"ename": "URLError", "evalue": "<urlopen error [Errno -3] Temporary failure in name resolution>", "line": 2}),
+    ("import requests\ndata = requests.get('https://example.org/fashion.npz').content",
+     {"ename": "ConnectionError", "evalue": "HTTPSConnectionPool(host='example.org', port=443): Max retries "
+                                            "exceeded with url: /fashion.npz", "line": 2}),
+])
+def test_a_download_is_told_that_grading_has_no_internet(source, error):
+    """keras.datasets (recorded), urllib or requests: no internet while grading, and the lesson's file."""
+    document = graded(recorded("cascade-download-keras-datasets"))
+    first = document["causes"][0]
+    assert first["kind"] == "download" and "without internet" in first["message"]
+    assert "np.load('fashion.npz')" in first["next_step"] and "Fix line" not in first["next_step"]
+    assert "data.load" in first["checks"]
+    facts = recorded("cascade-download-keras-datasets")
+    facts.cells[0]["source"], facts.cells[0]["error"] = source, error
+    assert graded(facts)["causes"][0]["kind"] == "download"
+
+
+def test_data_reshape_judges_the_reshape_and_fit_what_it_was_given():
+    """The flat copies made: data.reshape passes when evaluate used one, and fit fails for what it was
+    given; when neither call used them, the student is told to pass them, not to make them."""
+    document = graded(recorded("cascade-unflattened-fit-only"))
+    by_id = {c["id"]: c for c in document["checks"]}
+    assert by_id["data.reshape"]["passed"] and "Flattened the images" in by_id["data.reshape"]["message"]
+    assert by_id["fit.called"]["message"].startswith("You passed `train_data` of shape (600, 28, 28, 1) to `fit`")
+    unused = {c["id"]: c for c in graded(recorded("cascade-unflattened"))["checks"]}["data.reshape"]
+    assert not unused["passed"] and "never used the flat arrays" in unused["message"]
+    assert unused["hint"] == "Pass the flat arrays you made: `train_data_1d` to fit and `test_data_1d` to evaluate."
+
+
+def test_a_model_of_the_same_name_is_not_named_against_itself():
+    facts = recorded("reference")
+    graded_entry = facts.models[str(facts.graded_model)]
+    facts.models["99"] = {**copy.deepcopy(graded_entry), "serial": 99}
+    for call in facts.calls:
+        if call["kind"] == "evaluate":
+            call["model"] = 99
+    by_id = {c["id"]: c for c in graded(facts)["checks"]}
+    assert by_id["evaluate.called"]["message"] == ("The model that is graded (`model`) was never evaluated: "
+                                                   "`evaluate` ran on another model of the same name.")
+
+
+def test_the_self_check_names_the_root_cause_as_check_does():
+    """After a load cell Python cannot read, `ex.check('reshape')`, 'fit' and 'evaluate' send the student
+    to that cell (facts the self-check recorded in a real kernel), never to the spelling of names
+    spelt right; and every check `check` attaches to a cause gets its note."""
+    from autograder import student
+
+    facts = recorded("live-cascade-syntax-error-in-load")
+    results = checks.run_checks(facts, DENSE)
+    for step in ("reshape", "fit", "evaluate"):
+        text = repr(student.step_panel(step, DENSE, facts, results, untouched=False))
+        assert "This follows from the cell In [2], line 4" in text and "failing" in text, text
+        assert "fix that first" in text and "is it spelled the same" not in text, text
+    document = graded(facts)
+    explained = {c["id"] for c in document["checks"] if c["cause"]}
+    assert set(causes.check_notes(facts, results, DENSE)) == explained
+    assert document["causes"][0]["kind"] == "SyntaxError" and len(document["causes"]) == 1
+
+
+CNN_CASCADES = ["cnn-no-flatten", "cnn-2d-input-shape", "cnn-flattened-input", "cnn-vanishing-maps"]
+
+
+@pytest.fixture(scope="module")
+def cnn_class(tmp_path_factory, standin_file, warm_grader):
+    """The CNN's shape mistakes, graded for real once, as a class with `grade --exercise keras-cnn`."""
+    root = tmp_path_factory.mktemp("cnn-cascades")
+    folder = root / "submissions"
+    folder.mkdir()
+    for name in CNN_CASCADES:
+        write(folder / f"{name}.ipynb", CASCADES[name])
+    out = root / "out"
+    graded = warm_grader.grade(str(folder), "--jobs", "2", "--data", str(standin_file), "--exercise", "keras-cnn",
+                               out=out)
+    assert graded.status == 0, graded.printed[-3000:]
+    return {name: json.loads((out / "results" / f"{name}.json").read_text()) for name in CNN_CASCADES}, out
+
+
+@pytest.mark.slow
+def test_a_class_of_cnn_shape_mistakes_leads_each_with_its_cause_in_words(cnn_class):
+    """Each notebook leads with its labelled cell and line, names no consequence as a cause, says the
+    mistake in words with the exercise's fix, and is never told to flatten its images."""
+    results, out = cnn_class
+    cnn = exercises.get("keras-cnn")
+    for name, document in results.items():
+        assert_labelled_cause(document, name)
+        assert len(document["causes"]) == 1, [c["title"] for c in document["causes"]]
+        said = "\n".join(text for text in every_text(document) if text)
+        assert not [advice for advice in FLATTENING_ADVICE if advice in said], name
+        html = (out / "reports" / f"{name}.html").read_text()
+        report = model.build(document, cnn)
+        assert html.count('id="cause-c1"') == 1
+        assert ('id="model-differences"' in html) == (name != "cnn-flattened-input")  # its layers are right
+        assert report.verdict.count(document["causes"][0]["title"]) == 1
+    assert "Add `model.add(Flatten())`" in results["cnn-no-flatten"]["causes"][0]["next_step"]
+    assert "Write `input_shape=(28, 28, 1)` on line 4" in results["cnn-2d-input-shape"]["causes"][0]["next_step"]
+    assert "`model.fit(train_data, train_labels, ...)`" in results["cnn-flattened-input"]["causes"][0]["next_step"]
+    assert "8x8 maps are too small for the 13x13 kernel" in results["cnn-vanishing-maps"]["causes"][0]["title"]
+
+
+def failing_fit(facts: Facts, evalue: str, **x) -> Facts:
+    """The reference's training call made to raise `evalue` on the data `x` describes."""
+    fit = next(call for call in facts.calls if call["kind"] == "fit")
+    fit.update(finished=False, error={"ename": "ValueError", "evalue": evalue}, epochs_run=0)
+    fit.pop("history", None)
+    if x:
+        fit["x"] = {**fit["x"], **x}
+    cell = facts.cell(fit["cell"])
+    cell["status"], cell["error"] = "error", {"ename": "ValueError", "evalue": evalue, "line": 1}
+    return facts
+
+
+def test_images_flattened_into_one_long_row_are_fixed_where_they_are_flattened():
+    facts = recorded("reference")
+    flatten = facts.cells[1]
+    flatten["source"] = "train_data_1d = train_data.flatten()\ntest_data_1d = test_data.flatten()"
+    failing_fit(facts, "Data cardinality is ambiguous. Make sure all arrays contain the same number of samples.'x' "
+                       "sizes: 470400 'y' sizes: 600", shape=[470400])
+    document = graded(facts)
+    first = document["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("wrong-flattening", 1, 1)
+    assert first["next_step"].startswith("Keep one row per image: write "
+                                         "`train_data_1d = train_data.reshape((train_data.shape[0], -1))` on line 1")
+    assert facts.cells[4]["index"] in first["consequences"] and "fit.called" in first["checks"]
+
+
+@pytest.mark.parametrize("made, shape, words", [
+    ("train_labels = train_labels.argmax(axis=1)", [600], "holds class numbers"),
+    ("from keras.utils import to_categorical; train_labels = to_categorical(train_labels)", [600, 3, 2],
+     "made one-hot a second time?"),
+])
+def test_labels_made_another_shape_are_the_cause_of_the_error_at_fit(made, shape, words):
+    facts = recorded("reference")
+    facts.cells[0]["source"] += "\n" + made
+    failing_fit(facts, "Arguments `target` and `output` must have the same rank (ndim). Received: "
+                       "target.shape=(None,), output.shape=(None, 3)")
+    fit = next(call for call in facts.calls if call["kind"] == "fit")
+    fit["y"] = {**fit["y"], "shape": shape}
+    first = graded(facts)["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("labels-not-one-hot", 0, 7) and words in first["title"]
+    assert "train_labels = fashion['train_labels']" in first["next_step"]
+
+
+def test_a_model_given_a_2d_input_shape_is_the_cause_not_the_fit():
+    facts = recorded("reference")
+    build = facts.cells[2]
+    build["source"] = build["source"].replace("input_shape=(784,)", "input_shape=(28, 28)")
+    facts.models[str(facts.graded_model)]["structure"]["input_shape"] = [None, 28, 28]
+    failing_fit(facts, "Invalid input shape for input Tensor. Expected shape (None, 28, 28), but input has "
+                       "incompatible shape (None, 784)")
+    first = graded(facts)["causes"][0]
+    assert (first["kind"], first["cell"], first["line"]) == ("wrong-input-shape", 2, 4)
+    assert first["title"] == "The model takes inputs of shape (None, 28, 28), not (None, 784)"
+
+
+def test_a_misspelt_import_explains_the_name_it_leaves_undefined():
+    facts = recorded("cascade-misspelt-module")
+    build = next(c for c in facts.cells if c.get("error"))
+    build["source"] = build["source"].replace("keras.model import", "keras.models import").replace(
+        "import Dense", "import dense")
+    build["error"] = {"ename": "ImportError", "evalue": "cannot import name 'dense' from 'keras.layers'", "line": 2}
+    document = graded(facts)
+    first = document["causes"][0]
+    assert first["title"] == "`keras.layers` has no `dense`; it is spelt `Dense`" and len(document["causes"]) == 1
+
+
+@pytest.mark.parametrize("line, evalue, kind, words", [
+    ("model.add(Dense(10, input_shape=(784), activation='relu'))", "Cannot convert '784' to a shape.",
+     "input-shape-not-a-tuple", "Write `input_shape=(784,)` on line 4"),
+])
+def test_a_build_line_keras_refuses_is_said_in_words(line, evalue, kind, words):
+    facts = recorded("cascade-missing-import")  # its build cell raised on line 3: now on line 4, for this
+    build = next(c for c in facts.cells if c.get("error"))
+    lines = build["source"].splitlines()
+    build["source"] = "\n".join([*lines[:2], "from keras.layers import Dense", line, *lines[4:]])
+    build["error"] = {"ename": "ValueError", "evalue": evalue, "line": 4}
+    first = graded(facts)["causes"][0]
+    assert first["kind"] == kind and words in first["next_step"], first
+
+
+@pytest.mark.parametrize("line, evalue, title", [
+    ("model.add(MaxPooling2D(2))", "Computed output size would be zero or negative. Received: `inputs.shape=[None 1 1 "
+     "10]`, `pool_size=[2 2]`, `strides=(2, 2)`, `padding=valid`.",
+     "The feature maps vanish: 1x1 maps are too small for the 2x2 pooling window of this MaxPooling2D"),
+    ("model.add(Conv2D(10, kernel_size=3, input_shape=(784,), activation='relu'))",
+     "Input 0 with name 'None' of layer 'conv2d' is incompatible with the layer: expected min_ndim=4, found ndim=2. "
+     "Full shape received: (None, 784)",
+     "`input_shape=(784,)` is a flat row, but a Conv2D takes whole images (28, 28, 1)"),
+])
+def test_the_cnn_build_errors_are_said_in_words(line, evalue, title):
+    facts = recorded("cascade-cnn-vanishing-maps")
+    build = next(c for c in facts.cells if c.get("error"))
+    error_line = build["error"]["line"]
+    lines = build["source"].splitlines()
+    lines[error_line - 1] = line
+    build["source"] = "\n".join(lines)
+    build["error"] = {**build["error"], "evalue": evalue}
+    first = graded(facts)["causes"][0]
+    assert first["title"] == title and first["line"] == error_line
+
+
+def test_a_cell_python_cannot_parse_is_read_in_bounded_time():
+    """A syntax error's cell is read line by line for the names it would define: long lines of the
+    student's, made to backtrack a pattern or nest deeply, cost the grader no more than short ones."""
+    import time
+
+    from autograder import dataflow
+
+    hostile = "\n".join([" " * 60_000 + "(", "a " * 30_000 + "= (", "x = " + "(" * 900 + ")" * 900,
+                         "total = 1" + " + 1" * 20_000, "train_data = fashion['train_data'",
+                         "model = keras.Sequential(["])
+    started = time.process_time()
+    names = dataflow.cell_names(hostile)
+    assert time.process_time() - started < 1.0
+    assert not names.parsed and set(names.defined) >= {"train_data", "model"}
+
+
+def test_a_build_cell_raising_after_its_last_layer_explains_no_layer():
+    """`model.sumary()` at the end of the build cell raises after every layer was added: the sigmoid
+    output is its own mistake, not a consequence."""
+    facts = recorded("sigmoid-output")
+    build = facts.cells[2]
+    build["source"] += "\nmodel.sumary()"
+    build["status"] = "error"
+    build["error"] = {"ename": "AttributeError", "evalue": "'Sequential' object has no attribute 'sumary'",
+                      "line": len(build["source"].splitlines())}
+    by_id = {c["id"]: c for c in graded(facts)["checks"]}
+    assert not by_id["model.output_layer"]["passed"] and by_id["model.output_layer"]["cause"] is None
+
+
+def test_a_dense_model_on_whole_images_is_told_the_dense_exercise_s_fix():
+    """input_shape=(28, 28, 1) and no Flatten: the Dense layers run on every row of pixels, the output is
+    (None, 28, 28, 3), and fit fails on the labels. One cause, the dense exercise's fix."""
+    facts = recorded("reference")
+    structure = facts.models[str(facts.graded_model)]["structure"]
+    structure["input_shape"] = [None, 28, 28, 1]
+    for layer in structure["layers"]:
+        if layer["class"] == "InputLayer":
+            layer["shape"] = [None, 28, 28, 1]
+    build = facts.cells[2]
+    build["source"] = build["source"].replace("input_shape=(784,)", "input_shape=(28, 28, 1)")
+    failing_fit(facts, "Arguments `target` and `output` must have the same rank (ndim). Received: "
+                       "target.shape=(10, 3), output.shape=(10, 28, 28, 3)", shape=[600, 28, 28, 1],
+                names=["train_data"])
+    document = graded(facts)
+    assert [c["kind"] for c in document["causes"]] == ["missing-flatten"]
+    first = document["causes"][0]
+    assert first["title"] == "The model's output is (None, 28, 28, 3), not one row of 3 class scores per image"
+    assert "input_shape=(784,)" in first["next_step"] and "reshape((train_data.shape[0], -1))" in first["next_step"]

@@ -11,6 +11,7 @@ import pytest
 
 from autograder import evaluation, facts, modelfile
 from autograder.report import model as report_model, plots
+from corpus import CNN_LAYERS as LESSON_LAYERS, CNN_LOAD, cnn_cells
 
 # The lesson's CNN as an exercise declares it (autograder/exercise_files/keras-cnn.toml).
 CNN_LAYERS = [
@@ -161,24 +162,9 @@ def test_only_a_first_layer_picture_of_the_drawn_shape_and_size_is_kept():
 
 # --- graded end to end (needs kernels: slow) -------------------------------------------------
 
-LOAD = """import numpy as np
-fashion = np.load('fashion.npz')
-train_data, train_labels = fashion['train_data'], fashion['train_labels']
-test_data, test_labels = fashion['test_data'], fashion['test_labels']"""
-IMPORTS = "from keras.models import Sequential\nfrom keras.layers import Conv2D, MaxPooling2D, Flatten, Dense"
-COMPILE = "model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])"
-FIT = "model.fit({x}, train_labels, epochs=10, batch_size=10, validation_split=0.2)"
-EVALUATE = "model.evaluate({x}, test_labels, batch_size=10)"
+# The lesson's CNN, cell by cell (corpus.py): the class below changes one thing each.
+LOAD, LESSON = CNN_LOAD, LESSON_LAYERS
 
-
-def cnn_cells(layers: list[str], train: str = "train_data", test: str = "test_data", prepare: str = "") -> list[str]:
-    build = "\n".join([IMPORTS, "model = Sequential()", *[f"model.add({layer})" for layer in layers]])
-    return [LOAD, *([prepare] if prepare else []), build, COMPILE, FIT.format(x=train), EVALUATE.format(x=test)]
-
-
-LESSON = ["Conv2D(10, kernel_size=3, input_shape=(28, 28, 1), activation='relu')", "MaxPooling2D(2)",
-          "Conv2D(10, kernel_size=3, activation='relu')", "MaxPooling2D(2)", "Flatten()",
-          "Dense(3, activation='softmax')"]
 
 # Each student of the class: their notebook, the checks it must fail (every other check passes), and
 # words the first failing check's message must hold, naming the mistake.

@@ -116,3 +116,24 @@ def test_plots_stack_at_phone_width(browser, tmp_path):
         assert len(tops) == 2 and (tops[1] > tops[0]) == stacked
         assert min(widths) >= (300 if stacked else 400)  # readable, not two 170 px thumbnails
         page.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_model_table_fits_a_phone_and_a_desktop(browser, tmp_path, width):
+    """The expected layer, the answer, is on screen beside the student's at any width, no column is
+    clipped, and the differences are said in words above the table."""
+    report = report_of("cascade-cnn-no-flatten")
+    path = tmp_path / "cnn.html"
+    documents.write_html(report, path)
+    page, problems, outside = open_report(browser, path, width)
+    assert problems == [] and outside == []
+    table = page.locator("table.layers")
+    table.scroll_into_view_if_needed()
+    assert page.locator("table.layers thead th").all_inner_texts() == ["#", "Your layer", "Expected layer"]
+    assert inside_its_box(page, "table.layers th, table.layers td")  # every column within the page
+    box = table.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+    differences = page.locator("#model-differences li").all_inner_texts()
+    assert differences[0].startswith("Missing after MaxPooling2D(2x2): Flatten")
+    page.close()

@@ -253,3 +253,38 @@ def test_the_warm_up_draws_the_first_figures_and_template_on_a_thread_of_lower_p
     completed = subprocess.run([sys.executable, "-c", WARM_UP], capture_output=True, text=True, timeout=180)
     finished, drew, compiled, lowered, main_thread_kept = completed.stdout.split()
     assert (finished, drew, compiled, lowered, main_thread_kept) == ("True",) * 5, completed.stderr
+
+
+def test_a_model_that_never_trained_says_so_instead_of_drawing_its_predictions():
+    """Its confusion matrix and 'wrong' images are those of random weights: not shown, and said why."""
+    for name in ("never-trained", "cascade-typo-at-definition"):
+        report = report_of(name)
+        assert report.untrained and report.confusion is None and report.mistakes == [] and report.accuracy is not None
+        html, markdown = documents.render_html(report), documents.render_markdown(report)
+        assert 'id="never-trained"' in html and 'id="confusion-matrix"' not in html and 'class="mistake"' not in html
+        assert "never trained" in markdown and "misclassified" not in markdown
+        assert "never trained" in terminal.render(report)
+    trained = report_of(PASSING)
+    assert not trained.untrained and trained.confusion and 'id="never-trained"' not in documents.render_html(trained)
+
+
+def test_the_model_table_says_its_differences_in_words():
+    report = report_of("cascade-cnn-no-flatten")
+    assert report.layer_notes == [
+        "Missing after MaxPooling2D(2x2): Flatten (the exercise has it; your model does not).",
+        "Output: yours is (None, 5, 5, 3), the exercise's is (None, 3), one score per class for each image."]
+    html, markdown = documents.render_html(report), documents.render_markdown(report)
+    assert 'id="model-differences"' in html and all(note.split(":")[0] in html for note in report.layer_notes)
+    assert "| # | Your layer | Expected layer |" in markdown and "- Missing after MaxPooling2D(2x2)" in markdown
+    assert report_of(PASSING).layer_notes == []
+    assert report_of("sigmoid-output").layer_notes == [
+        "Layer 2, Dense(3): yours applies sigmoid, the exercise's applies softmax."]
+
+
+def test_one_headline_form_with_or_without_a_cause():
+    with_cause = report_of("ten-unit-output").verdict
+    without = report_of("sigmoid-output").verdict
+    assert with_cause.startswith("5 of 14 checks failed. Start here: The output layer has 10 units")
+    assert with_cause.count("code cell") == 1
+    assert without == ("1 of 14 checks failed. Start here: Output layer: 3 units with softmax "
+                       "(check model.output_layer).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..data import KEYS
 from ..exercises import Exercise
 from ..facts import ArrayInfo, DataLoad, Facts, origin
-from ..phrasing import array_phrase, call_location, join, shape_text, why_missing
+from ..phrasing import array_name, array_phrase, call_location, join, shape_text, why_missing
 from .registry import Outcome, check
 
 LOAD_HINT = ("Load the file and take each array by name: `fashion = np.load('fashion.npz')`, then "
@@ -95,6 +95,29 @@ def _wrong_shape(shapes: list[list[int]], exercise: Exercise) -> tuple[str, str]
     return f"The model takes images of shape {shape_text(tuple(wanted))}.", "images in the wrong shape"
 
 
+def _made_flat(facts: Facts, exercise: Exercise) -> Outcome | None:
+    """The verdict when the student made flat copies of both splits but gave fit or evaluate the images
+    as loaded: the step is done if one of them used a flat copy (the other call's own check fails for
+    what it was given); else the copies were never used, and the verdict says to pass them."""
+    train, test = _namespace_ready(facts, "train", exercise), _namespace_ready(facts, "test", exercise)
+    if train is None or test is None:
+        return None
+    calls = [call for call in (facts.main_fit, facts.main_evaluation) if call is not None]
+    wrong = [call for call in calls if not takes(call["x"], exercise)]
+    made = f"{array_phrase(train)} for training and {array_phrase(test)} for testing"
+    given = " and ".join(f"{array_phrase(call['x'])} to {call['kind']} ({call_location(facts, call)})"
+                         for call in wrong)
+    if len(wrong) < len(calls):
+        return Outcome(True, f"Flattened the images: {made}. (But you passed {given}: see that step's check.)")
+    flat = {"fit": array_name(train), "evaluate": array_name(test), "predict": array_name(test)}
+    why, _ = _wrong_shape([call["x"]["shape"] for call in wrong if call["x"] and "shape" in call["x"]], exercise)
+    return Outcome(False, join(f"You flattened the images ({made}), but never used the flat arrays: you passed "
+                               f"{given}.", why),
+                   "Pass the flat arrays you made: " + " and ".join(f"{flat.get(call['kind'], 'them')} to "
+                                                                     f"{call['kind']}" for call in wrong) + ".",
+                   diagnosis="flat arrays made but not used")
+
+
 @check("data.reshape")
 def data_reshape(facts: Facts, exercise: Exercise) -> Outcome:
     fit, evaluation = facts.main_fit, facts.main_evaluation
@@ -108,6 +131,10 @@ def data_reshape(facts: Facts, exercise: Exercise) -> Outcome:
         if not takes(x, exercise):
             shapes.append(x["shape"])
             problems.append(f"You passed {array_phrase(x)} to {call['kind']} ({call_location(facts, call)}).")
+    if problems and not exercise.convolutional:
+        made = _made_flat(facts, exercise)
+        if made is not None:
+            return made
     if problems:
         why, diagnosis = _wrong_shape(shapes, exercise)
         return Outcome(False, join(*problems, why), hint, diagnosis=diagnosis)

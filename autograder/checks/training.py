@@ -17,6 +17,7 @@ from ..phrasing import (
     stopped_sentence,
     why_missing,
 )
+from .data import takes
 from .registry import Outcome, check
 
 
@@ -35,12 +36,15 @@ def evaluate_hint(exercise: Exercise) -> str:
             f"`model.evaluate({data}, test_labels, batch_size={exercise.batch_size})`.")
 
 
-def _failure(facts: Facts, call: RecordedCall, verb: str) -> str:
+def _failure(facts: Facts, call: RecordedCall, verb: str, exercise: Exercise | None = None) -> str:
     """Why a call did not finish: its error, or the timeout or dead kernel that cut it short."""
     where = call_location(facts, call)
     error = call["error"]
     if call["finished"] is False and error:
-        return f"`{verb}` ({where}) raised {error['ename']}: {explain_error(error['ename'], error['evalue'])}."
+        given = (f"You passed {array_phrase(call['x'])} to `{verb}` ({where}), which raised "
+                 if exercise is not None and call["x"] and "shape" in call["x"] and not takes(call["x"], exercise)
+                 else f"`{verb}` ({where}) raised ")
+        return f"{given}{error['ename']}: {explain_error(error['ename'], error['evalue'])}."
     stopped = stopped_sentence(facts)
     progress = ""
     if verb == "fit":
@@ -90,13 +94,16 @@ def fit_called(facts: Facts, exercise: Exercise) -> Outcome:
     if fit is None:
         others = [c for c in facts.calls if c["kind"] == "fit"]
         if others:
+            if model_name(facts, others[-1]["model"]) == name:
+                return Outcome(False, f"The model that is graded ({name}) was never trained: `fit` ran on "
+                                      "another model of the same name, built before it.", hint)
             return Outcome(False, f"You trained another model, but not {name}, the one that is graded.",
                            hint)
         return Outcome(False, join(f"{model_subject(facts, facts.graded_model)} was never trained "
                                    "(no call to `fit` ran).", why_missing(facts, ("fit(",))), hint,
                        diagnosis="never trained")
     if not fit["finished"]:
-        return Outcome(False, _failure(facts, fit, "fit"), hint,
+        return Outcome(False, _failure(facts, fit, "fit", exercise), hint,
                        diagnosis="training raised an error" if fit["error"] else "training cut short")
     ok, problem = _training_split(fit, facts)
     if not ok:
@@ -196,13 +203,17 @@ def evaluate_called(facts: Facts, exercise: Exercise) -> Outcome:
     if call is None:
         others = [c for c in facts.calls if c["kind"] == "evaluate" and c["model"] != facts.graded_model]
         if others:
-            return Outcome(False, f"You evaluated a different model ({model_name(facts, others[-1]['model'])}), "
-                                  f"not {name}, the one you trained.", hint)
+            other = model_name(facts, others[-1]["model"])
+            if other == name:
+                return Outcome(False, f"The model that is graded ({name}) was never evaluated: `evaluate` ran on "
+                                      "another model of the same name.", hint)
+            return Outcome(False, f"You evaluated a different model ({other}), not {name}, the one you trained.",
+                           hint)
         return Outcome(False, join("The model was never evaluated (no call to `evaluate` ran).",
                                    why_missing(facts, ("evaluate(",))), hint, diagnosis="never evaluated")
     verb = call["kind"]
     if not call["finished"]:
-        return Outcome(False, _failure(facts, call, verb), hint,
+        return Outcome(False, _failure(facts, call, verb, exercise), hint,
                        diagnosis="evaluation raised an error" if call["error"] else "evaluation cut short")
     kind, transformed = split_of(call)
     if kind == "train":

@@ -36,7 +36,7 @@ def _context(report: model.Report) -> dict:
     column_names = [report.class_names[i] if i < len(report.class_names) else f"class {i}" for i in range(width)]
     history = {k: list(v) + [None] * (history_length - len(v)) for k, v in (report.history or {}).items()}
     return {"r": report, "history": history, "history_length": history_length, "column_names": column_names,
-            "mistakes": report.mistakes,
+            "mistakes": report.mistakes, "untrained": model.UNTRAINED,
             "cells": [{**cell, "lines": shown_lines(cell["lines"])} for cell in report.failing_cells],
             "causes": [{**cause, "lines": shown_lines(cause["lines"])} for cause in report.causes]}
 

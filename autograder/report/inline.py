@@ -41,20 +41,23 @@ class Panel:
         return self.state == "passed"
 
 
-def _entry(check, with_points: bool) -> dict:
+def _entry(check, with_points: bool, cause: str = "") -> dict:
+    """One check as a panel shows it; `cause` sends a failed check to the root cause that explains
+    it, in place of its own next step."""
     return {"id": check.id, "title": check.title, "passed": check.passed, "message": check.message,
-            "hint": check.hint, "points": check.points if with_points else None,
-            "max_points": check.max_points}
+            "hint": "" if cause and not check.passed else check.hint, "cause": "" if check.passed else cause,
+            "points": check.points if with_points else None, "max_points": check.max_points}
 
 
-def group(step: str, checks: list, not_started: bool = False, with_points: bool = False) -> Group:
+def group(step: str, checks: list, not_started: bool = False, with_points: bool = False,
+          causes: dict[str, str] | None = None) -> Group:
     passed = all(c.passed for c in checks)
     state = "passed" if passed else "not_started" if not_started else "failed"
-    return Group(step, TASK_TITLES[step], state, [_entry(c, with_points) for c in checks])
+    return Group(step, TASK_TITLES[step], state, [_entry(c, with_points, (causes or {}).get(c.id, "")) for c in checks])
 
 
-def step_panel(step: str, checks: list, not_started: bool) -> Panel:
-    part = group(step, checks, not_started)
+def step_panel(step: str, checks: list, not_started: bool, causes: dict[str, str] | None = None) -> Panel:
+    part = group(step, checks, not_started, causes=causes)
     if part.state == "not_started":
         return Panel(step, part.title, "not_started", "not started yet",
                      note="This step is not done yet: replace `raise NotImplementedError()` in the cell "
@@ -64,9 +67,10 @@ def step_panel(step: str, checks: list, not_started: bool) -> Panel:
     return Panel(step, part.title, part.state, headline, [part])
 
 
-def all_panel(checks: list, score: float, max_score: float, accuracy: float | None) -> Panel:
+def all_panel(checks: list, score: float, max_score: float, accuracy: float | None,
+              causes: dict[str, str] | None = None) -> Panel:
     by_id = {c.id: c for c in checks}
-    groups = [group(step, [by_id[i] for i in ids if i in by_id], with_points=True)
+    groups = [group(step, [by_id[i] for i in ids if i in by_id], with_points=True, causes=causes)
               for step, ids in TASKS.items()]
     state = "passed" if all(g.state == "passed" for g in groups) else "failed"
     measured = f" Test accuracy measured by the grader: {accuracy:.3f}." if accuracy is not None else ""
@@ -93,7 +97,9 @@ def render_text(panel: Panel) -> str:
             points = f" ({check['points']:g}/{check['max_points']:g})" if check["points"] is not None else ""
             lines.append(f"{indent}{'✓ Passed' if check['passed'] else '✗ Not yet'}: {check['title']}{points}")
             lines.append(f"{indent}  {check['message']}")
-            if check["hint"]:
+            if check["cause"]:
+                lines.append(f"{indent}  {check['cause']}")
+            elif check["hint"]:
                 lines.append(f"{indent}  Next step: {check['hint']}")
     if panel.footer:
         lines.append(f"  {panel.footer}")

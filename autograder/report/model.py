@@ -9,12 +9,11 @@ never the grader's paths, internals or a threshold the instructor hid.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ..data import CLASS_NAMES
 from ..exercises import Exercise
 from ..facts import FirstLayer
-from ..modelfile import StructureRecord
 from ..phrasing import key_line
 from ..result import (
     GRADER_FAULT,
@@ -26,6 +25,13 @@ from ..result import (
     graded_with_text,
     grading_notice,
 )
+from ..shapes import (  # noqa: F401 - layer_rows: the report's names
+    compare_layers,
+    difference_notes,
+    expected_layers,
+    layer_rows,
+    student_layers,
+)
 
 MAX_GALLERY = 24
 MAX_FAILING_CELLS = 5
@@ -33,6 +39,11 @@ MAX_FAILING_CELLS = 5
 MIN_EPOCHS_READ = 3
 #: Columns of the confusion matrix shown; a model with more outputs has the rest summed in one.
 MAX_CONFUSION_COLUMNS = 8
+
+
+UNTRAINED = ("Your model never trained: its weights are still the random ones Keras starts with, so what it "
+             "predicts for the test images says nothing about your network yet. Its predictions are shown here "
+             "once it trains: fix what keeps `fit` from training it first.")
 
 
 @dataclass
@@ -50,6 +61,10 @@ class Report:
     threshold_hidden: bool = False
     holdout_accuracy: float | None = None  # only when the instructor lets students see it
     layers: list[dict] = field(default_factory=list)  # your layer beside the expected one
+    #: How the layers differ, in words, above the table.
+    layer_notes: list[str] = field(default_factory=list)
+    #: The graded model never trained: its predictions say nothing, and are not drawn.
+    untrained: bool = False
     history: dict | None = None
     curve_notes: list[str] = field(default_factory=list)
     confusion: list[list[int]] | None = None
@@ -86,151 +101,6 @@ class Report:
     @property
     def passed_checks(self) -> list[CheckEntry]:
         return [c for c in self.checks if c["passed"]]
-
-
-Shape = list  # a layer's output shape, batch axis first: [None, 13, 13, 10]
-POOLING = ("MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AveragePool2D")
-ACTIVATION_ONLY = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU", "PReLU")
-
-
-def _pair(value) -> tuple[int, int] | None:
-    """A kernel, pool or stride size as (height, width): Keras takes an int or a pair, of at least 1."""
-    def size(v) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-    if size(value):
-        return value, value
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(size(v) for v in value):
-        return value[0], value[1]
-    return None
-
-
-def _slide(size: int | None, window: int, stride: int, padding: str) -> int | None:
-    """Positions a window of `window` pixels takes over `size` pixels, as Keras computes them."""
-    if not isinstance(size, int):
-        return None
-    if padding == "same":
-        return -(-size // stride)
-    return max((size - window) // stride + 1, 0)
-
-
-def _grid_row(kind: str, settings: dict, shape: Shape | None) -> tuple[dict, Shape | None]:
-    """A Conv2D or pooling layer's row and output shape, from its settings and its input shape."""
-    is_pool = kind in POOLING
-    window = _pair(settings.get("pool_size" if is_pool else "kernel_size"))
-    stride = _pair(settings.get("strides")) or (window if is_pool else (1, 1))
-    dilation = _pair(settings.get("dilation_rate")) or (1, 1)
-    padding = str(settings.get("padding") or "valid").lower()
-    name = "MaxPooling2D" if kind == "MaxPool2D" else "AveragePooling2D" if kind == "AveragePool2D" else kind
-    filters = settings.get("filters")
-    size = "?" if window is None else f"{window[0]}x{window[1]}"
-    row: dict = {"kind": f"{name}({size})" if is_pool else f"{name}({filters}, {size})",
-                 "activation": None if is_pool else settings.get("activation") or "linear", "params": 0}
-    grid = shape is not None and len(shape) == 4
-    if window is None or stride is None or not grid:
-        row.update(shape=[None, None, None, None if is_pool else filters], params=None)
-        return row, row["shape"]
-    assert shape is not None  # for the type checker: `grid` says so
-    spans = [(window[axis] - 1) * (1 if is_pool else dilation[axis]) + 1 for axis in (0, 1)]
-    height, width = (_slide(shape[1 + axis], spans[axis], stride[axis], padding) for axis in (0, 1))
-    channels = shape[3]
-    if is_pool:
-        row["shape"] = [None, height, width, channels]
-    else:
-        row["shape"] = [None, height, width, filters]
-        bias = 0 if settings.get("use_bias") is False else 1
-        row["params"] = (window[0] * window[1] * channels + bias) * filters \
-            if isinstance(channels, int) and isinstance(filters, int) else None
-    return row, row["shape"]
-
-
-def _flattened(shape: Shape | None) -> Shape:
-    size: int | None = 1
-    for dim in (shape or [None, None])[1:]:
-        size = size * dim if isinstance(dim, int) and isinstance(size, int) else None
-    return [None, size]
-
-
-def layer_rows(input_shape: Shape | None, layers: list[dict]) -> list[dict]:
-    """Rows of a network: Input, then each layer with its output shape and weight count.
-
-    `layers` are dicts with a "type" (Dense, Conv2D, MaxPooling2D, Flatten, Dropout, ...) and the
-    layer's settings under Keras' names (units, filters, kernel_size, pool_size, strides, padding,
-    activation): the exercise's declared layers and the student's recorded ones alike."""
-    shape = list(input_shape) if input_shape else None
-    rows: list[dict] = [{"kind": "Input", "shape": shape, "activation": None, "params": 0}]
-    for layer in layers:
-        kind = str(layer.get("type"))
-        if kind == "Dense":
-            units = layer.get("units")
-            inputs = shape[-1] if shape and len(shape) > 1 else None
-            shape = (shape[:-1] if shape else [None]) + [units]
-            rows.append({"kind": f"Dense({units})", "shape": shape, "activation": layer.get("activation") or "linear",
-                         "params": (inputs + 1) * units if isinstance(inputs, int) and isinstance(units, int)
-                         else None})
-        elif kind == "Conv2D" or kind in POOLING:
-            row, shape = _grid_row(kind, layer, shape)
-            rows.append(row)
-        elif kind == "Flatten":
-            shape = _flattened(shape)
-            rows.append({"kind": kind, "shape": shape, "activation": None, "params": 0})
-        elif kind in ACTIVATION_ONLY:
-            applied = layer.get("activation")
-            last = rows[-1]
-            if last["kind"].startswith(("Dense(", "Conv2D(")) and last["activation"] == "linear":
-                last.update(activation=applied, note=f"activation from the {kind} layer after it")
-            else:
-                rows.append({"kind": kind, "shape": shape, "activation": applied, "params": 0})
-        elif kind == "Dropout":
-            rate = layer.get("rate")
-            rows.append({"kind": f"Dropout({rate:g})" if isinstance(rate, (int, float)) else "Dropout",
-                         "shape": shape, "activation": None, "params": 0})
-        else:
-            rows.append({"kind": kind, "shape": shape, "activation": layer.get("activation"), "params": 0})
-    return rows
-
-
-def expected_layers(exercise: Exercise) -> list[dict]:
-    """The exercise's declared network as rows: Input, then its layers with output shapes and weights."""
-    declared = [{key: value for key, value in asdict(layer).items() if value is not None} for layer in exercise.layers]
-    return layer_rows([None, *exercise.input_shape], declared)
-
-
-def student_layers(structure: StructureRecord | None) -> list[dict]:
-    """The student's layers with output shapes and weight counts, worked out from the config."""
-    if not structure:
-        return []
-    layers = [{**layer, "type": layer["class"]} for layer in structure["layers"] if layer["class"] != "InputLayer"]
-    return layer_rows(structure["input_shape"], layers)
-
-
-def _layer_type(row: dict) -> str:
-    return str(row["kind"]).split("(")[0]
-
-
-def compare_layers(yours: list[dict], expected: list[dict]) -> list[dict]:
-    """Pair the rows and name the fields that differ, so renderings can mark them.
-
-    Rows are aligned by layer type (difflib), so that a missing or extra layer shows as a row
-    with one side empty and the layers after it still meet their counterparts."""
-    from difflib import SequenceMatcher
-
-    pairs: list[tuple[dict | None, dict | None]] = []
-    matcher = SequenceMatcher(None, [_layer_type(r) for r in yours], [_layer_type(r) for r in expected],
-                              autojunk=False)
-    for _tag, mine_start, mine_end, theirs_start, theirs_end in matcher.get_opcodes():
-        mine, theirs = yours[mine_start:mine_end], expected[theirs_start:theirs_end]
-        # "equal" pairs all; "replace" (other types in the same place) pairs what it can; the rest,
-        # and "delete"/"insert", stand alone
-        common = min(len(mine), len(theirs))
-        pairs += list(zip(mine[:common], theirs[:common], strict=True))
-        pairs += [(row, None) for row in mine[common:]] + [(None, row) for row in theirs[common:]]
-    rows = []
-    for mine_row, theirs_row in pairs:
-        differs = ["layer"] if mine_row is None or theirs_row is None else \
-            [key for key in ("kind", "shape", "activation", "params") if mine_row.get(key) != theirs_row.get(key)]
-        rows.append({"yours": mine_row, "expected": theirs_row, "differs": differs})
-    return rows
 
 
 def _accuracy_key(history: dict) -> str | None:
@@ -291,6 +161,7 @@ def _verdict(result: ResultDocument, passed: int) -> str:
         return stopped + f"All {total} checks passed."
     causes = result.get("causes") or []
     failed = f"{total - passed} of {total} checks failed"
+    # One form whatever leads: what to fix first, then where it is in the notebook's words.
     if causes:
         first = causes[0]
         costs = len(first["checks"])
@@ -298,7 +169,7 @@ def _verdict(result: ResultDocument, passed: int) -> str:
         return (stopped + f"{failed}. Start here: {first['title']}{place}; fixing it should fix "
                 f"{costs} check{'s' if costs != 1 else ''}.")
     first_check = next(c for c in _ordered(result) if not c["passed"])
-    return stopped + f"{failed}; start with “{first_check['title']}”."
+    return stopped + f"{failed}. Start here: {first_check['title']} (check {first_check['id']})."
 
 
 def cell_title(cell: CellEntry) -> str:
@@ -451,8 +322,14 @@ def build(result: ResultDocument, exercise: Exercise | None = None, test_images=
     structure = graded["structure"] if graded else None
     if exercise is not None and (structure or result["status"] != "invalid"):
         report.layers = compare_layers(student_layers(structure), expected_layers(exercise))
+        report.layer_notes = difference_notes(report.layers)
     report.history = details["history"] if details else None
     report.curve_notes = read_curves(report.history)
+    # An untrained model's predictions and filters are those of the random weights it started with:
+    # not drawn, the report says so instead.
+    report.untrained = details is not None and details.get("trained") is False and report.accuracy is not None
+    if report.untrained:
+        return report
     if details and details["confusion_matrix"]:
         report.confusion, report.class_names = bounded_confusion(details["confusion_matrix"], report.class_names)
     report.mistakes, report.mistakes_total = _mistakes(details, test_images)

@@ -44,7 +44,8 @@ def render(report: Report, color: bool = False, width: int | None = None) -> str
     lines.append(paint(f"Score {report.score:g}/{report.max_score:g}", "1") + f" — {plain(report.verdict)}")
     if report.accuracy is not None:
         needed = f" (needed: {report.threshold:.2f})" if report.threshold is not None else ""
-        lines.append(f"Test accuracy measured by the grader: {report.accuracy:.2f}{needed}")
+        untrained = ", with the random weights of a model that never trained" if report.untrained else ""
+        lines.append(f"Test accuracy measured by the grader: {report.accuracy:.2f}{needed}{untrained}")
     if report.holdout_accuracy is not None:
         lines.append(f"Accuracy on images the notebook never saw: {report.holdout_accuracy:.2f}")
     for note in report.not_graded:
