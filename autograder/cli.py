@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the notebooks on the workers of a running Dask scheduler, tcp://HOST:PORT "
                             "(needs the 'cluster' extra; see docs/cluster.md); results still land in --out")
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
+    grade.add_argument("--base", action="append", default=[], metavar="FILE",
+                       help="code every student was given (a released notebook or starter code, .ipynb or .py): "
+                            "never counted when submissions are compared for similarity (repeatable; a built-in "
+                            "exercise's released notebook is always left out)")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
     grade.add_argument("--format", dest="formats", action="append", default=[], choices=("canvas",),
@@ -242,14 +246,16 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
     from . import batch, github, progress
     from .plan import make_plan
     from .sandbox.isolation import RLIMITS
+    from .similarity import base as similarity_base
 
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
+        base = tuple(similarity_base.read_given(args.base))
         with remote_workers(args.scheduler, plan) as remote:
             report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
                                progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
                                formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
-                               remote=remote, early=early)
+                               remote=remote, early=early, base=base)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:

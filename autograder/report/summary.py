@@ -23,6 +23,7 @@ from .templating import ENV as _ENV
 SCHEMA = "autograder.summary/1"
 MAX_NAMES = 40  # students named per row of the HTML; summary.json names them all
 MAX_RETEACH = 20  # rows of "What to reteach" in the HTML; summary.json lists them all
+MAX_SIMILAR = 50  # groups of similar submissions drawn in full in the HTML; summary.json lists them all
 HISTOGRAM_BINS = 10  # tenths of the maximum score, as plots.histogram draws them
 PLACEHOLDER_ERROR = "NotImplementedError"  # what a released template's answer cells raise
 NOT_STARTED = "not-started"
@@ -155,6 +156,8 @@ def build(report, report_link: Callable[[str], str]) -> dict:
         "isolations": sorted(Counter(str(o.result.get("isolation")) for o in graded
                                      if o.result.get("isolation")).items()),
         "suspicious_p": SUSPICIOUS_P,
+        "similar": report.similar, "similar_error": report.similar_error,
+        "similar_shown": MAX_SIMILAR,
     }
 
 
@@ -175,6 +178,9 @@ def machine_readable(summary: dict) -> dict:
         "checks": [{"id": c["id"], "title": c["title"], "passed": c["passed"], "total": c["total"],
                     "rate": round(c["rate"], 4)} for c in summary["checks"]],
         "holdout_gap_flags": {"p_below": summary["suspicious_p"], "students": summary["gap_flags"]},
+        # docs/similarity.md: students, exercise, score (0..1), evidence in words, and each pair's shared lines
+        "similar": summary["similar"],
+        "similar_error": summary["similar_error"],
     }
 
 

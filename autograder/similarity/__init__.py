@@ -1,0 +1,134 @@
+"""Similar submissions: which students of an exercise share what honest students cannot.
+
+`grade` compares each exercise's submissions with one another, in the grading process, on the
+notebook files only (their code, text, cell ids, metadata and stored outputs; nothing is run),
+and lists the pairs or groups that share more than chance allows in summary.json's `similar`
+and under "Look at these" in summary.html (DESIGN.md, "Similar submissions"; docs/similarity.md).
+
+The lesson prints its own solution, so honest students' code is nearly identical: everything the
+lesson, its usual variants and the released notebook give is the base, and is subtracted first
+(base.py, commonplace.py). The stages, each a module:
+
+- reading.py: the notebook file, outputs included, bounded;
+- normalise.py: code cells as normalised statements (formatting, comments, keyword order gone);
+- fingerprint.py: variables translated to the lesson's names, each token weighed by how far it is
+  from the base, k-gram fingerprints;
+- text.py: comments, messages and markdown as word shingles; forensics.py: cell ids, run records,
+  run-specific outputs;
+- grouping.py: an inverted index of all features, pair points and scores, groups;
+- wording.py: the evidence in words and the shared lines side by side.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..exercises import Exercise
+from . import base as base_module, forensics, grouping, text, wording
+from .base import ExerciseBase, GivenBase
+from .fingerprint import Novelty, fingerprint
+from .normalise import read_code
+from .reading import Unreadable, read
+
+SCHEMA_FIELDS = ("students", "exercise", "score", "evidence")
+#: Names students commonly give their variables: the same one in two notebooks says nothing.
+COMMON_NAMES = frozenset("""
+x_train y_train x_test y_test x_val y_val train_x train_y test_x test_y train_images test_images
+train_imgs test_imgs train_flat test_flat flat_train flat_test train_data_flat test_data_flat
+x_train_flat x_test_flat train_1d test_1d train_data_1d test_data_1d train_data_2d test_data_2d
+train_vectors test_vectors num_classes n_classes class_names input_shape input_dim test_acc
+test_loss train_acc train_loss val_acc val_loss test_accuracy train_accuracy val_accuracy y_pred
+y_true y_hat pred_labels true_labels predicted_labels predicted_classes true_classes pred_classes
+my_model my_net model_1 model_2 model1 model2 deep_model deeper_model cnn_model dense_model
+build_model make_model create_model get_model train_model evaluate_model plot_history plot_loss
+plot_accuracy plot_curves plot_images show_images show_image display_images show_predictions
+plot_predictions flatten flatten_images reshape_data preprocess preprocess_data normalize normalise
+load_data prepare_data one_hot
+""".split())
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """One submission to compare: whose, of which exercise, and its file's bytes."""
+
+    student: str
+    exercise: str
+    content: bytes
+
+
+def unusual_names(own: set[str], defined: set[str], methods: Iterable[str] = ()) -> dict[str, float]:
+    """Names of the student's own that two people would not pick by chance, with their weight:
+    the functions and classes they define (grouping.DEFINED_WEIGHT), and long variable names
+    joined with underscores, digits or capitals (grouping.NAME_WEIGHT); never the usual ones,
+    nor methods (a callback's `on_epoch_end` is Keras' name)."""
+    found = {}
+    for name in (own | defined) - set(methods):
+        if name.lower() in COMMON_NAMES or name.startswith("_"):
+            continue
+        if name in defined and len(name) >= 5:
+            found[name] = grouping.DEFINED_WEIGHT
+        elif name in own and len(name) >= 6 and re.search(r"[_\d]|[a-z][A-Z]", name):
+            found[name] = grouping.NAME_WEIGHT
+    return found
+
+
+def prepare(student: str, content: bytes, exercise_base: ExerciseBase,
+            novelty: Novelty) -> grouping.Prepared | None:
+    """What the comparison needs of one notebook; None for a file that is not a notebook."""
+    try:
+        notebook = read(content)
+    except Unreadable:
+        return None
+    code_cells = [(cell.index, cell.source) for cell in notebook.cells if cell.kind == "code"]
+    code = read_code(code_cells, exercise_base.code.names)
+    printed = fingerprint(code.statements, exercise_base.code, novelty)
+    words = [body for _, body in code.prose] + [cell.source for cell in notebook.cells if cell.kind != "code"]
+    features = forensics.notebook_features(notebook, hashlib.sha256(content).hexdigest())
+    features = {key: feature for key, feature in features.items()
+                if key not in exercise_base.outputs and not (key.startswith("id:")
+                                                             and key[3:] in exercise_base.cell_ids)}
+    return grouping.Prepared(student=student, code=printed, text=text.own_text(words, exercise_base.prose),
+                             names=unusual_names(printed.own_names, code.defined, code.methods), features=features,
+                             sources=dict(code_cells))
+
+
+def compare_exercise(exercise_id: str, submissions: list[Submitted], exercise_base: ExerciseBase) -> list[dict]:
+    """The groups of one exercise's submissions, as summary.json lists them."""
+    novelty = Novelty(exercise_base.code)
+    items = [item for item in (prepare(s.student, s.content, exercise_base, novelty) for s in submissions)
+             if item is not None]
+    listed = []
+    for group in grouping.groups(grouping.pairs(items)):
+        students = sorted({items[p.first].student for p in group} | {items[p.second].student for p in group})
+        described, evidence = [], []
+        for pair in group:
+            a, b = items[pair.first], items[pair.second]
+            rows, unusual = wording.shared_code(a, b)
+            said = wording.evidence(pair, a, b, rows, unusual)
+            described.append({"students": [a.student, b.student], "score": round(pair.score, 2),
+                              "evidence": said, "shared_lines": rows})
+            evidence.extend(said if len(students) == 2 else [f"{a.student} and {b.student}: {s}" for s in said])
+        listed.append({"students": students, "exercise": exercise_id,
+                       "score": round(max(p.score for p in group), 2), "evidence": evidence,
+                       "pairs": described})
+    return listed
+
+
+def compare(submissions: Iterable[Submitted], exercise_of: Callable[[str], Exercise | None],
+            given: Iterable[GivenBase] = ()) -> list[dict]:
+    """Every exercise's groups, most alike first within each exercise. `exercise_of(id)` is the
+    exercise an id stands for (None for one the grader does not know: compared on the lesson's
+    base and what was given)."""
+    by_exercise: dict[str, list[Submitted]] = {}
+    for submission in submissions:
+        by_exercise.setdefault(submission.exercise, []).append(submission)
+    listed: list[dict] = []
+    for exercise_id in sorted(by_exercise):
+        members = sorted(by_exercise[exercise_id], key=lambda s: s.student)
+        if len(members) < 2:
+            continue
+        exercise_base = base_module.build(exercise_of(exercise_id), list(given))
+        listed.extend(compare_exercise(exercise_id, members, exercise_base))
+    return listed
