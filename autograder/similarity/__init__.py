@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..exercises import Exercise
 from . import base as base_module, forensics, grouping, text, wording
 from .base import ExerciseBase, GivenBase
-from .fingerprint import Novelty, fingerprint
-from .normalise import read_code
+from .fingerprint import CodePrint, Novelty, code_print, hashes, translate
+from .normalise import Statement, read_code
 from .reading import Unreadable, read
 
 SCHEMA_FIELDS = ("students", "exercise", "score", "evidence")
@@ -74,31 +75,56 @@ def unusual_names(own: set[str], defined: set[str], methods: Iterable[str] = ())
     return found
 
 
-def prepare(student: str, content: bytes, exercise_base: ExerciseBase,
-            novelty: Novelty) -> grouping.Prepared | None:
-    """What the comparison needs of one notebook; None for a file that is not a notebook."""
+@dataclass
+class Draft:
+    """A notebook read and translated, before its code is weighed against the class."""
+
+    item: grouping.Prepared
+    statements: list[Statement]
+
+
+def read_submission(student: str, content: bytes, exercise_base: ExerciseBase) -> Draft | None:
+    """A notebook's code translated, its words, names and records; None for a file that is not a notebook."""
     try:
         notebook = read(content)
     except Unreadable:
         return None
     code_cells = [(cell.index, cell.source) for cell in notebook.cells if cell.kind == "code"]
     code = read_code(code_cells, exercise_base.code.names)
-    printed = fingerprint(code.statements, exercise_base.code, novelty)
+    statements, own_names = translate(code.statements, exercise_base.code)
     words = [body for _, body in code.prose] + [cell.source for cell in notebook.cells if cell.kind != "code"]
     features = forensics.notebook_features(notebook, hashlib.sha256(content).hexdigest())
-    features = {key: feature for key, feature in features.items()
-                if key not in exercise_base.outputs and not (key.startswith("id:")
-                                                             and key[3:] in exercise_base.cell_ids)}
-    return grouping.Prepared(student=student, code=printed, text=text.own_text(words, exercise_base.prose),
-                             names=unusual_names(printed.own_names, code.defined, code.methods), features=features,
+    features = {key: feature for key, feature in features.items() if key not in exercise_base.records
+                and not (key.startswith("id:") and key[3:] in exercise_base.cell_ids)}
+    item = grouping.Prepared(student=student, code=CodePrint(own_names=own_names),
+                             text=text.own_text(words, exercise_base.prose),
+                             names=unusual_names(own_names, code.defined, code.methods), features=features,
                              sources=dict(code_cells))
+    return Draft(item, statements)
+
+
+def weighed(draft: Draft, novelty: Novelty, shared: Callable[[int], bool] = lambda _: True) -> grouping.Prepared:
+    """The draft with its code's fingerprints weighed (those `shared` says another notebook has)."""
+    draft.item.code = code_print(draft.statements, novelty, shared, draft.item.code.own_names)
+    return draft.item
+
+
+def prepare(student: str, content: bytes, exercise_base: ExerciseBase,
+            novelty: Novelty) -> grouping.Prepared | None:
+    """One notebook as the comparison sees it, every fingerprint weighed; None if it is not a notebook."""
+    draft = read_submission(student, content, exercise_base)
+    return weighed(draft, novelty) if draft is not None else None
 
 
 def compare_exercise(exercise_id: str, submissions: list[Submitted], exercise_base: ExerciseBase) -> list[dict]:
     """The groups of one exercise's submissions, as summary.json lists them."""
+    drafts = [d for d in (read_submission(s.student, s.content, exercise_base) for s in submissions) if d is not None]
+    sharing: Counter[int] = Counter()
+    for draft in drafts:
+        sharing.update({value for statement in draft.statements for value in hashes(statement.tokens)})
     novelty = Novelty(exercise_base.code)
-    items = [item for item in (prepare(s.student, s.content, exercise_base, novelty) for s in submissions)
-             if item is not None]
+    items = [weighed(draft, novelty, lambda value: sharing[value] >= 2) for draft in drafts]
+    sharing.clear()  # the class's k-gram counts are not needed past here
     listed = []
     for group in grouping.groups(grouping.pairs(items)):
         students = sorted({items[p.first].student for p in group} | {items[p.second].student for p in group})

@@ -38,7 +38,9 @@ class ExerciseBase:
     code: Base = field(default_factory=Base)
     cell_ids: set[str] = field(default_factory=set)
     prose: set[int] = field(default_factory=set)  # text.py's shingles
-    outputs: set[str] = field(default_factory=set)  # forensics.py's features of stored outputs
+    #: forensics.py's features of the base notebooks (an instructor's released notebook may come
+    #: with its own run's outputs, times and ids, which every student then has)
+    records: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def build(exercise: Exercise | None, given: list[GivenBase]) -> ExerciseBase:
     words = [body for _, body in code.prose] + commonplace.COMMENTS.splitlines()
     words += [cell.source for cell in cells if cell.kind != "code"]
     base.prose = text.shingles_of(words)
-    base.outputs = {key for cell in cells for key, _ in forensics.output_features(cell)}
+    base.records = {key for cell in cells for key, _ in forensics.cell_features(cell)}
     return base
 
 

@@ -81,6 +81,8 @@ train_data, train_labels = fashion['train_data'], fashion['train_labels']
 test_data, test_labels = fashion['test_data'], fashion['test_labels']
 train_data, train_labels, test_data, test_labels = (fashion['train_data'], fashion['train_labels'],
                                                     fashion['test_data'], fashion['test_labels'])
+with np.load('fashion.npz') as fashion:
+    train_data = fashion['train_data']
 with np.load('fashion.npz') as data:
     train_data, train_labels = data['train_data'], data['train_labels']
     test_data, test_labels = data['test_data'], data['test_labels']

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import keyword
+import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -40,9 +43,10 @@ NEW_NAME = 1.0
 #: Most weight one statement can carry, so that one enormous line does not decide a pair.
 MAX_STATEMENT_WEIGHT = 30.0
 BLANK = VARIABLE  # a variable with no counterpart in the base
-CANDIDATES = 8  # nearest base statements compared token by token
+CANDIDATES = 5  # nearest base statements compared token by token
 IDENTITY_VOTE, ALIKE_VOTE, CLEAR_VOTE, NEAR_VOTE = 0.5, 0.3, 0.15, 0.5
 MIN_NEAR_SHARE = 0.6  # of a statement's shape that must agree with a base statement's to vote by it
+MAX_NEAR_VOTES = 300  # statements of a notebook that vote by a nearby base statement: enough to decide
 
 #: Keyword arguments whose string values are Keras' vocabulary: a value outside it is unusual.
 CONFIG_KEYWORDS = frozenset({"loss", "optimizer", "activation", "metrics", "kernel_initializer",
@@ -140,7 +144,7 @@ class Base:
         for pair in set(zip(tokens, tokens[1:])):
             self.by_pair[pair].append(index)
         self.variables.update(t for t in tokens if t.startswith(VARIABLE))
-        self.vocabulary.update(t for t in tokens if t[:1].isalpha() or t[:1] == "_")
+        self.vocabulary.update(t for t in tokens if _name(t))
 
     def nearest_shape(self, form: tuple[str, ...]) -> int | None:
         """The base statement whose shape agrees most with this one's (most of it, or None)."""
@@ -182,6 +186,7 @@ def translation(statements: list[Statement], base: Base) -> dict[str, str]:
     not clearly choose stays itself if it is one of the choices (`test_acc`, which the lesson's
     variants also use), else is a blank (a helper's argument that could be either array)."""
     votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    near_votes = MAX_NEAR_VOTES
     for statement in statements:
         if not any(t.startswith(VARIABLE) for t in statement.tokens):
             continue
@@ -195,7 +200,8 @@ def translation(statements: list[Statement], base: Base) -> dict[str, str]:
                     if mine.startswith(VARIABLE):
                         votes[mine][theirs] += share
             continue
-        near = base.nearest_shape(form)
+        near_votes -= 1
+        near = base.nearest_shape(form) if near_votes >= 0 else None
         if near is None:
             continue
         theirs_all = base.statements[near]
@@ -278,7 +284,7 @@ class Novelty:
                     for was, position in zip(range(i1, i2), range(j1, j2)):
                         weights[position] += self._changed(near[was], tokens, position)
         for position, token in enumerate(tokens):
-            if weights[position] and (token[:1].isalpha() or token[:1] == "_") and token not in self.base.vocabulary:
+            if weights[position] and _name(token) and token not in self.base.vocabulary:
                 weights[position] += NEW_NAME  # a function or attribute the lesson never uses
         total = sum(weights)
         if total > MAX_STATEMENT_WEIGHT:
@@ -287,17 +293,35 @@ class Novelty:
 
     def _changed(self, was: str, tokens: tuple[str, ...], position: int) -> float:
         """Extra weight of a token put where the nearest base statement has another: an unusual
-        value in place of the lesson's (`748` for `784`), or one lesson variable for another."""
+        value in place of the lesson's (`748` for `784`), or one lesson variable for another as
+        an argument (`test_data.reshape((train_data.shape[0], -1))`)."""
         token = tokens[position]
         if _literal(was) and _literal(token) and _unusual_literal(tokens, position):
             return UNUSUAL_LITERAL
-        if was.startswith(VARIABLE) and token.startswith(VARIABLE) and BLANK not in (was, token):
-            return SWAPPED_VARIABLE
+        if was.startswith(VARIABLE) and token.startswith(VARIABLE) and BLANK not in (was, token) \
+                and _inside_brackets(tokens, position):
+            return SWAPPED_VARIABLE  # an argument: the statement binds nothing there
         return 0.0
 
 
+def _inside_brackets(tokens: tuple[str, ...], position: int) -> bool:
+    depth = 0
+    for token in tokens[:position]:
+        depth += token in ("(", "[", "{")
+        depth -= token in (")", "]", "}")
+    return depth > 0
+
+
 def _literal(token: str) -> bool:
-    return token[:1].isdigit() or token[:1] in "'\""
+    return token[:1].isdigit() or _STRING.match(token) is not None
+
+
+_STRING = re.compile(r"[rRbBuUfF]{0,2}['\"]")
+
+
+def _name(token: str) -> bool:
+    """A name in code (not a string with a prefix, a number or an operator)."""
+    return token.isidentifier() and not keyword.iskeyword(token)
 
 
 START, END = "\x02", "\x03"
@@ -325,24 +349,46 @@ class CodePrint:
     sampled: int = 1  # 1 in `sampled` fingerprints kept (MAX_GRAMS)
 
 
-def fingerprint(statements: list[Statement], base: Base, novelty: Novelty) -> CodePrint:
+def translate(statements: list[Statement], base: Base) -> tuple[list[Statement], set[str]]:
+    """The statements with the student's variables translated to the base's (`translation`),
+    less those the base has as they are and imports (never one's own code); and the names of
+    the student's variables that have no counterpart in the base."""
     mapping = translation(statements, base)
-    result = CodePrint(own_names={name[len(VARIABLE):] for name, to in mapping.items() if to == BLANK})
-    weighed: list[tuple[int, list[tuple[int, float]]]] = []
+    kept = []
     for statement in statements:
         tokens = translated(statement.tokens, mapping)
-        weights = novelty(tokens)
+        if tokens not in base.exact and tokens[:1] not in (("import",), ("from",)):
+            kept.append(Statement(tokens, statement.cell, statement.first, statement.last))
+    return kept, {name[len(VARIABLE):] for name, to in mapping.items() if to == BLANK}
+
+
+def hashes(tokens: tuple[str, ...]) -> list[int]:
+    return [gram_hash(gram) for gram in grams_of(tokens)]
+
+
+def code_print(statements: list[Statement], novelty: Novelty, shared: Callable[[int], bool] = lambda _: True,
+               own_names: set[str] | None = None) -> CodePrint:
+    """The weighted fingerprints of translated statements. Only statements with a k-gram that
+    `shared` says another notebook also has are weighed: the others cannot be shared, and
+    weighing (finding the nearest base statement) is the comparison's dearest step."""
+    result = CodePrint(own_names=own_names or set())
+    weighed: list[tuple[int, list[tuple[int, float]]]] = []
+    for statement in statements:
+        values = hashes(statement.tokens)
+        if not any(shared(value) for value in values):
+            continue
+        weights = novelty(statement.tokens)
         if not any(weights):
             continue
         index = len(result.statements)
-        result.statements.append(Statement(tokens, statement.cell, statement.first, statement.last))
+        result.statements.append(statement)
         result.weights.append(weights)
         padded = (0.0,) * (K - 1) + weights + (0.0,) * (K - 1)
         grams = []
-        for offset, gram in enumerate(grams_of(tokens)):
+        for offset, value in enumerate(values):
             weight = sum(padded[offset:offset + K]) / K
             if weight > 0:
-                grams.append((gram_hash(gram), weight))
+                grams.append((value, weight))
         weighed.append((index, grams))
     total = sum(len(grams) for _, grams in weighed)
     while total // result.sampled > MAX_GRAMS:

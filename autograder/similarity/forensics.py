@@ -28,6 +28,7 @@ WEIGHTS = {"cell id": 6.0, "run time": 4.0, "editor account": 10.0, "run id": 6.
 CAPS = {"cell id": 18.0, "run time": 20.0, "editor account": 10.0, "run id": 12.0, "output": 18.0,
         "timing": 16.0, "execution order": 3.0, "file": 4.0}
 MAX_TIMING_STEPS = 4  # informative timings counted in one output: 2 points each
+MAX_FEATURES = 1000  # of one notebook: more cells than that carry nothing more
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def notebook_features(notebook: ReadNotebook, digest: str) -> dict[str, Feature]
     found: dict[str, Feature] = {f"file:{digest}": Feature("file", WEIGHTS["file"], digest[:12])}
     for cell in notebook.cells:
         for key, feature in cell_features(cell):
+            if len(found) >= MAX_FEATURES:
+                break
             found.setdefault(key, feature)
     order = execution_order(notebook.cells)
     if order is not None:

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 
 from ..causes import _PARSING  # CPython 3.11 parses one AST per interpreter at a time (see causes.py)
 
-#: The most code parsed per cell and per notebook (as the grader's own parse, causes.py): beyond,
-#: cells are read by the line tokenizer only, and at most MAX_STATEMENTS statements are kept.
+#: The most code parsed per cell and per notebook (half the grader's own parse, causes.py: a
+#: lesson's notebook has a few KB): beyond, cells are read by the line tokenizer only (the first
+#: MAX_PARSED_CELL characters), and at most MAX_STATEMENTS statements are kept.
 MAX_PARSED_CELL = 64 * 1024
-MAX_PARSED_NOTEBOOK = 512 * 1024
-MAX_STATEMENTS = 5000
+MAX_PARSED_NOTEBOOK = 256 * 1024
+MAX_STATEMENTS = 1000
 MAX_TOKENS = 200  # of one statement; a longer one is cut (a 10,000-element list literal)
 CACHED_CELL = 8 * 1024  # cells up to this size are read once per class, however many notebooks have them
 VARIABLE = "$"  # prefix of a token that is one of the student's own variables
@@ -196,9 +197,11 @@ def _raw_tokens(text: str) -> tuple[tuple[str, ...], frozenset[int]]:
 
 
 def _number(text: str) -> str:
+    """A number as its value prints, so `10`, `10.0` and `1_0` are one token."""
+    plain = text.replace("_", "").lower()
     try:
-        value = ast.literal_eval(text.replace("_", ""))
-    except (ValueError, SyntaxError, MemoryError):
+        value: float = int(plain, 0) if not any(c in plain for c in ".ej") or plain.startswith("0x") else float(plain)
+    except ValueError:
         return text
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
@@ -347,14 +350,18 @@ def _read(source: str, parse: bool) -> CellCode:
 def read_code(cells: list[tuple[int, str]], variables: Iterable[str] = ()) -> Code:
     """The statements of a notebook's code cells, given as (index, source). `variables`: names
     that are variables wherever they appear (the base's: the released notebook's own cells use
-    the lesson's names without binding them in a student's notebook)."""
+    the lesson's names without binding them in a student's notebook). Cells past the notebook's
+    budgets (MAX_PARSED_NOTEBOOK characters parsed, MAX_STATEMENTS statements) are not read."""
     code = Code(bound=set(variables))
     read: list[tuple[int, CellCode]] = []
-    budget = MAX_PARSED_NOTEBOOK
+    budget, statements = MAX_PARSED_NOTEBOOK, 0
     for index, source in cells:
+        if statements >= MAX_STATEMENTS:
+            break
         parse = len(source) <= MAX_PARSED_CELL and len(source) <= budget
         budget -= len(source) if parse else 0
-        cell = read_cell(source, parse)
+        cell = read_cell(source if parse else source[:MAX_PARSED_CELL], parse)
+        statements += len(cell.statements)
         read.append((index, cell))
         code.bound |= cell.bound
         code.defined |= cell.defined

@@ -18,8 +18,9 @@ from ..notebook import MAX_CELLS, MAX_NOTEBOOK_BYTES
 #: a hundred epochs; the rest of a huge output is not read.
 MAX_OUTPUT_CELL = 64 * 1024
 MAX_OUTPUT_NOTEBOOK = 1024 * 1024
-#: Characters of one cell's source kept (the parser reads at most normalise.MAX_PARSED_* of them).
+#: Characters of source kept per cell and per notebook (the parser reads at most normalise.MAX_PARSED_*).
 MAX_SOURCE_CELL = 256 * 1024
+MAX_SOURCE_NOTEBOOK = 1024 * 1024
 #: Metadata values read from one cell: enough for Jupyter's and Colab's timing records.
 MAX_METADATA_VALUES = 64
 
@@ -134,13 +135,15 @@ def read(raw: bytes) -> ReadNotebook:
     if not isinstance(raw_cells, list):
         raise Unreadable("not a notebook: no cells")
     cells = []
+    source_budget = MAX_SOURCE_NOTEBOOK
     for index, cell in enumerate(raw_cells[:MAX_CELLS]):
         if not isinstance(cell, dict):
             continue
         kind = cell.get("cell_type")
         if kind not in ("code", "markdown", "raw", "heading"):
             continue
-        source = _text(cell.get("source", cell.get("input", "")))[:MAX_SOURCE_CELL]
+        source = _text(cell.get("source", cell.get("input", "")))[:min(MAX_SOURCE_CELL, max(source_budget, 0))]
+        source_budget -= len(source)
         count = cell.get("execution_count", cell.get("prompt_number"))
         metadata = cell.get("metadata")
         cells.append(Cell(index=index, kind="markdown" if kind == "heading" else kind,

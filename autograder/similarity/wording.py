@@ -16,6 +16,7 @@ MAX_ROWS = 12  # shared statements shown side by side per pair
 MAX_LINE = 240  # characters of one line shown
 MAX_QUOTE = 160
 MIN_ROW_WEIGHT = 0.5
+MAX_PLACES = 8  # statements of one notebook a repeated k-gram is traced to
 
 
 def _clip(text: str, limit: int) -> str:
@@ -40,9 +41,9 @@ def shared_code(a: Prepared, b: Prepared) -> tuple[list[dict], list[str]]:
     by_a: dict[int, float] = defaultdict(float)
     with_b: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     for value, weight in shared.items():
-        for statement in a.code.places.get(value, ()):
+        for statement in a.code.places.get(value, ())[:MAX_PLACES]:
             by_a[statement] += weight
-            for other in b.code.places.get(value, ()):
+            for other in b.code.places.get(value, ())[:MAX_PLACES]:
                 with_b[statement][other] += weight
     rows: list[dict] = []
     unusual: list[str] = []

@@ -1,0 +1,75 @@
+"""How often the similarity comparison lists honest students, whether it finds planted copies in
+a large class, and what a large class costs it.
+
+    .venv/bin/python benchmarks/similarity.py [--classes 10] [--size 60] [--large 1000]
+
+Honest classes are drawn from tests/similarity_class.py: students who each typed the lesson's
+code their own way (names, formatting, comments, cell order, the released notebook or a fresh
+one, extras), a fifth of them with one of the usual mistakes, each with the stored outputs and
+cell ids of their own run. Every listed pair of an honest class is a false positive. The test
+class's planted copies are then hidden in a large honest class: each must still be listed. No
+notebook is run: the comparison reads files only.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from itertools import combinations
+
+from common import machine  # noqa: F401 - puts tests/ on the path
+
+import similarity_class as made
+from autograder.exercises import EXERCISES
+from autograder.similarity import Submitted, compare
+
+
+def honest(count: int, tag: str) -> dict[str, bytes]:
+    return {f"{tag}-{n:04d}": made.honest_student(f"{tag}-{n:04d}", mistakes=0.2).bytes() for n in range(count)}
+
+
+def listed_pairs(groups: list[dict]) -> set[tuple[str, str]]:
+    return {tuple(sorted(pair["students"])) for group in groups for pair in group["pairs"]}
+
+
+def run(files: dict[str, bytes]) -> tuple[list[dict], float]:
+    started = time.monotonic()
+    groups = compare([Submitted(name, "keras-dense", content) for name, content in files.items()], EXERCISES.get)
+    return groups, time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--size", type=int, default=60)
+    parser.add_argument("--large", type=int, default=1000)
+    args = parser.parse_args()
+    compared = flagged = 0
+    highest = 0.0
+    for number in range(args.classes):
+        files = honest(args.size, f"c{number}")
+        files.update(made.honest_class() if number == 0 else {})
+        groups, seconds = run(files)
+        pairs = listed_pairs(groups)
+        compared += len(list(combinations(files, 2)))
+        flagged += len(pairs)
+        highest = max([highest] + [pair["score"] for group in groups for pair in group["pairs"]])
+        print(f"honest class {number}: {len(files)} students, {len(pairs)} pairs listed, {seconds:.2f} s"
+              + "".join(f"\n  {group['students']} {group['score']}: {group['evidence'][:2]}" for group in groups))
+    print(f"honest classes: {flagged} of {compared} pairs listed (false-positive rate {flagged / compared:.2e})")
+    files = honest(args.large, "big")
+    files.update(made.planted_class())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    groups, seconds = run(files)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    pairs = listed_pairs(groups)
+    wanted = {tuple(sorted(p)) for p in made.PLANTED_PAIRS} | {
+        tuple(sorted(p)) for p in combinations(made.PLANTED_GROUP, 2)}
+    planted = {name for pair in wanted for name in pair}
+    print(f"large class: {len(files)} students in {seconds:.1f} s, peak memory {after / 1024:.0f} MiB "
+          f"(+{(after - before) / 1024:.0f} MiB); planted pairs found: {len(wanted & pairs)} of {len(wanted)}; "
+          f"honest pairs listed: {len([p for p in pairs if not set(p) <= planted])}")
+
+
+if __name__ == "__main__":
+    main()
