@@ -337,3 +337,65 @@ def test_notebook_files_made_by_hand_are_read():
         {"cell_type": "code", "source": "def odd_helper_x(b):\n    return b[::-1] * 3\n", "metadata": {}}]}
     files = {"ann": json.dumps(v3).encode(), "bo": json.dumps(v4).encode()}
     assert listed(compared(files)) == {("ann", "bo")}
+
+
+# The corpus's warm classes hand in two cases twice each (graded_classes.COPIES): re-created files
+# (new cell ids, no stored outputs), so only their code can tell. A copy of a notebook with code
+# of its own is listed; a copy of the lesson's code is indistinguishable from honest work, and is not.
+CORPUS_COPIES_LISTED = {"corpus-2": "pads-history-then-trains-on-test-images",
+                        "corpus-3": "recompiles-trains-on-test-images-then-fails-a-compile"}
+CORPUS_COPIES_NOT_LISTED = {"corpus-1": "reference", "corpus-2": "keras-input-layer", "corpus-3": "input-dim"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("group", [pytest.param(group, marks=pytest.mark.xdist_group(group))
+                                   for group in ("corpus-1", "corpus-2", "corpus-3")])
+def test_grade_lists_similar_submissions_in_its_summary(group, corpus_class):
+    from graded_classes import COPIES, COPY_SUFFIX
+
+    run = corpus_class(group)
+    similar = run.summary["similar"]
+    assert run.summary["similar_error"] is None
+    honest = CORPUS_COPIES_NOT_LISTED[group]
+    assert honest in COPIES[group] and (honest, honest + COPY_SUFFIX) not in listed(similar)
+    section = run.summary_html[run.summary_html.index('id="similar"'):run.summary_html.index("<h2>Students</h2>")]
+    for group_listed in similar:
+        assert group_listed["exercise"] in ("keras-dense", "keras-deeper") and group_listed["evidence"]
+        assert ", ".join(group_listed["students"]) in section
+    if group in CORPUS_COPIES_LISTED:
+        name = CORPUS_COPIES_LISTED[group]
+        assert (name, name + COPY_SUFFIX) in listed(similar)
+        assert "statements of code in common" in " ".join(by_students(similar, name, name + COPY_SUFFIX)["evidence"])
+        assert "Shared lines, side by side" in section
+    elif not similar:
+        assert "Nothing: no two submissions" in section
+
+
+def test_grade_refuses_a_base_file_it_cannot_read_before_grading_anyone(tmp_path, capsys):
+    from autograder import cli
+
+    folder = made.write(tmp_path / "class", {"ann": made.honest_student("ann").bytes()})
+    status = cli.main(["grade", str(folder), "--out", str(tmp_path / "out"), "--cold",
+                       "--base", str(tmp_path / "released.ipynb")])
+    printed = capsys.readouterr().err.strip()
+    assert status == 2 and printed.count("\n") == 0 and "--base" in printed and "cannot be read" in printed
+    assert not (tmp_path / "out" / "gradebook.sqlite").exists()
+
+
+def test_the_same_class_gives_the_same_listing_whatever_the_hash_seed(tmp_path, whole_class):
+    """Same submissions, same listing: nothing depends on the order Python iterates sets of
+    strings in, which changes from one process to the next."""
+    import os
+    import subprocess
+    import sys
+
+    folder = made.write(tmp_path / "class", whole_class)
+    script = ("import json, pathlib, sys\nfrom autograder.exercises import EXERCISES\n"
+              "from autograder.similarity import Submitted, compare\n"
+              "files = sorted(pathlib.Path(sys.argv[1]).glob('*.ipynb'))\n"
+              "print(json.dumps(compare([Submitted(p.stem, 'keras-dense', p.read_bytes()) for p in files], "
+              "EXERCISES.get)))\n")
+    outputs = [subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True,
+                              cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert outputs[0] == outputs[1] and json.loads(outputs[0])

@@ -155,7 +155,7 @@ class Base:
             for index in self.by_shape_pair.get(pair, ()):
                 tally[index] += 1
         best, best_matched = None, 0
-        for index, _ in tally.most_common(CANDIDATES):
+        for index in _most_shared(tally):
             matcher = SequenceMatcher(None, self.shapes[index], form, autojunk=False)
             matched = sum(block.size for block in matcher.get_matching_blocks())
             if matched > best_matched:
@@ -169,6 +169,12 @@ class Base:
     def names(self) -> set[str]:
         """The base's variables as plain names."""
         return {name[len(VARIABLE):] for name in self.variables}
+
+
+def _most_shared(tally: Counter) -> list[int]:
+    """The CANDIDATES base statements sharing most token pairs, ties by their order in the base:
+    the same whatever order the pairs were counted in (Python's string hashes vary by run)."""
+    return [index for index, _ in sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:CANDIDATES]]
 
 
 def shape(tokens: tuple[str, ...]) -> tuple[str, ...]:
@@ -261,7 +267,7 @@ class Novelty:
             for index in self.base.by_pair.get(pair, ()):
                 tally[index] += 1
         best, best_matched = None, 0
-        for index, _ in tally.most_common(CANDIDATES):
+        for index in _most_shared(tally):
             candidate = self.base.statements[index]
             matcher = SequenceMatcher(None, candidate, tokens, autojunk=False)
             matched = sum(block.size for block in matcher.get_matching_blocks())

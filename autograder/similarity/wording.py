@@ -85,7 +85,7 @@ def evidence(pair: Pair, a: Prepared, b: Prepared, rows: list[dict], unusual: li
                 ", ".join(f"`{_quoted(u, 40)}`" for u in unusual[:4])
         said.append((points[CODE], sentence))
     if points.get(TEXT):
-        quotes = sorted({a.text[v] for v in a.text if v in b.text}, key=len, reverse=True)
+        quotes = sorted({a.text[v] for v in a.text if v in b.text}, key=lambda quote: (-len(quote), quote))
         quote = _clip(" ".join(quotes[0].replace("`", "'").split()), MAX_QUOTE) if quotes else ""
         said.append((points[TEXT], f"the same words in comments or text, not from the lesson: “{quote}”"))
     if points.get(NAMES):
