@@ -21,7 +21,8 @@ from common import machine  # noqa: F401 - puts tests/ on the path
 
 import similarity_class as made
 from autograder.exercises import EXERCISES
-from autograder.similarity import Submitted, compare
+from autograder.similarity import Submitted, base, compare, grouping, read_submission, weighed
+from autograder.similarity.fingerprint import Novelty
 
 
 def honest(count: int, tag: str) -> dict[str, bytes]:
@@ -30,6 +31,15 @@ def honest(count: int, tag: str) -> dict[str, bytes]:
 
 def listed_pairs(groups: list[dict]) -> set[tuple[str, str]]:
     return {tuple(sorted(pair["students"])) for group in groups for pair in group["pairs"]}
+
+
+def strongest(files: dict[str, bytes]) -> float:
+    """The most points any pair of the class has, listed or not (grouping.THRESHOLD lists)."""
+    exercise_base = base.build(EXERCISES["keras-dense"], [])
+    novelty = Novelty(exercise_base.code)
+    items = [weighed(draft, novelty) for draft in (read_submission(name, content, exercise_base)
+                                                    for name, content in files.items()) if draft is not None]
+    return max((pair.total for pair in grouping.pairs(items, threshold=0.0)), default=0.0)
 
 
 def run(files: dict[str, bytes]) -> tuple[list[dict], float]:
@@ -45,7 +55,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1000)
     args = parser.parse_args()
     compared = flagged = 0
-    highest = 0.0
+    highest = most_points = 0.0
     for number in range(args.classes):
         files = honest(args.size, f"c{number}")
         files.update(made.honest_class() if number == 0 else {})
@@ -54,9 +64,14 @@ def main() -> None:
         compared += len(list(combinations(files, 2)))
         flagged += len(pairs)
         highest = max([highest] + [pair["score"] for group in groups for pair in group["pairs"]])
-        print(f"honest class {number}: {len(files)} students, {len(pairs)} pairs listed, {seconds:.2f} s"
+        points = strongest(files)
+        most_points = max(most_points, points)
+        print(f"honest class {number}: {len(files)} students, {len(pairs)} pairs listed, {seconds:.2f} s, "
+              f"strongest pair {points:.1f} points (listed from {grouping.THRESHOLD:g})"
               + "".join(f"\n  {group['students']} {group['score']}: {group['evidence'][:2]}" for group in groups))
-    print(f"honest classes: {flagged} of {compared} pairs listed (false-positive rate {flagged / compared:.2e})")
+    print(f"honest classes: {flagged} of {compared} pairs listed (false-positive rate {flagged / compared:.2e}); "
+          f"the strongest honest pair had {most_points:.1f} points, a score of "
+          f"{most_points / (most_points + grouping.THRESHOLD):.2f}")
     files = honest(args.large, "big")
     files.update(made.planted_class())
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

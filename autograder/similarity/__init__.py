@@ -98,8 +98,7 @@ def read_submission(student: str, content: bytes, exercise_base: ExerciseBase) -
                 and not (key.startswith("id:") and key[3:] in exercise_base.cell_ids)}
     item = grouping.Prepared(student=student, code=CodePrint(own_names=own_names),
                              text=text.own_text(words, exercise_base.prose),
-                             names=unusual_names(own_names, code.defined, code.methods), features=features,
-                             sources=dict(code_cells))
+                             names=unusual_names(own_names, code.defined, code.methods), features=features)
     return Draft(item, statements)
 
 
@@ -111,13 +110,25 @@ def weighed(draft: Draft, novelty: Novelty, shared: Callable[[int], bool] = lamb
 
 def prepare(student: str, content: bytes, exercise_base: ExerciseBase,
             novelty: Novelty) -> grouping.Prepared | None:
-    """One notebook as the comparison sees it, every fingerprint weighed; None if it is not a notebook."""
+    """One notebook as the comparison sees it, every fingerprint weighed, its code cells kept to
+    show; None if it is not a notebook."""
     draft = read_submission(student, content, exercise_base)
-    return weighed(draft, novelty) if draft is not None else None
+    if draft is None:
+        return None
+    item = weighed(draft, novelty)
+    item.sources = code_sources(content)
+    return item
+
+
+def code_sources(content: bytes) -> dict[int, str]:
+    """A notebook's code cells by index, read again for the pairs listed (to show their lines):
+    holding every student's code until the end would cost the class's memory for a few pairs."""
+    return {cell.index: cell.source for cell in read(content).cells if cell.kind == "code"}
 
 
 def compare_exercise(exercise_id: str, submissions: list[Submitted], exercise_base: ExerciseBase) -> list[dict]:
     """The groups of one exercise's submissions, as summary.json lists them."""
+    contents = {s.student: s.content for s in submissions}
     drafts = [d for d in (read_submission(s.student, s.content, exercise_base) for s in submissions) if d is not None]
     sharing: Counter[int] = Counter()
     for draft in drafts:
@@ -127,6 +138,9 @@ def compare_exercise(exercise_id: str, submissions: list[Submitted], exercise_ba
     sharing.clear()  # the class's k-gram counts are not needed past here
     listed = []
     for group in grouping.groups(grouping.pairs(items)):
+        for pair in group:
+            for member in (items[pair.first], items[pair.second]):
+                member.sources = member.sources or code_sources(contents[member.student])
         students = sorted({items[p.first].student for p in group} | {items[p.second].student for p in group})
         described, evidence = [], []
         for pair in group:

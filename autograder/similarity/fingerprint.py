@@ -9,10 +9,12 @@
    visible.
 2. **Novelty.** Each translated statement is compared with the nearest base statement: the
    tokens they share are the base's, the others are the student's own. A token weighs 1; an
-   unusual literal put in place of the lesson's (a value nobody would pick twice by chance: `748`
-   for `784`, `'categorical_crossentrophy'`), a lesson variable in another's place, and a function
-   or attribute the lesson never uses weigh more. The lesson as printed, its usual variants
-   and usual mistakes are all in the base (commonplace.py), so typing any of them weighs nothing.
+   unusual literal or a misspelling put in place of the lesson's (a value nobody would pick twice
+   by chance: `748` for `784`, `'categorical_crossentrophy'`), another Keras setting than the
+   lesson's and its usual variants (`activation='softmax'` on the hidden layer), a lesson
+   variable in another's place, and a function or attribute the lesson never uses weigh more.
+   The lesson as printed, its usual variants and usual mistakes are all in the base
+   (commonplace.py), so typing any of them weighs nothing.
 3. **Fingerprints.** Each statement's tokens are cut into k-grams (k = K, the statement's ends
    padded, as MOSS does within a document); a k-gram weighs the weight of its tokens over k, so a
    statement's k-grams weigh what its own tokens weigh, and a statement changed in part still
@@ -36,9 +38,12 @@ from .normalise import VARIABLE, Statement
 
 K = 5
 MAX_GRAMS = 4000
-#: Extra weight of an unusual literal and of a lesson variable where the lesson has another.
+#: Extra weight of an unusual literal or a misspelling, of a lesson variable where the lesson has
+#: another, of another Keras setting than the lesson's (and than its usual variants), and of a name
+#: the lesson never uses.
 UNUSUAL_LITERAL = 10.0
 SWAPPED_VARIABLE = 2.0
+SWAPPED_SETTING = 4.0
 NEW_NAME = 1.0
 #: Most weight one statement can carry, so that one enormous line does not decide a pair.
 MAX_STATEMENT_WEIGHT = 30.0
@@ -96,6 +101,23 @@ def _ordinary_number(text: str) -> bool:
     return value == 255.0
 
 
+def _setting(tokens: tuple[str, ...], position: int) -> bool:
+    """Is this string the value of a Keras setting (`loss='...'`, inside `metrics=[...]`)?"""
+    before = tokens[max(0, position - 4):position]
+    return tokens[position][:1] in "'\"" and any(t in CONFIG_KEYWORDS for t in before) and "=" in before
+
+
+def _typo(was: str, token: str) -> bool:
+    """A string a letter or two from the lesson's: `'categorical_crossentrophy'`, `'fashon.npz'`,
+    `'train_dat'` (not one that adds to it, such as a folder before the file name)."""
+    if was[:1] not in "'\"" or token[:1] not in "'\"":
+        return False
+    lesson, written = was[1:-1].lower(), token[1:-1].lower()
+    if min(len(lesson), len(written)) < 4 or written in KERAS_WORDS or lesson in written:
+        return False
+    return abs(len(lesson) - len(written)) <= 2 and SequenceMatcher(None, lesson, written).ratio() >= 0.8
+
+
 def _unusual_literal(tokens: tuple[str, ...], position: int) -> bool:
     token = tokens[position]
     if token[:1].isdigit():
@@ -104,9 +126,7 @@ def _unusual_literal(tokens: tuple[str, ...], position: int) -> bool:
         word = token[1:-1]
         if not word.replace("_", "").isalnum() or word.lower() in KERAS_WORDS:
             return False
-        # the value of a Keras setting: `loss='...'`, or inside `metrics=[...]`
-        before = tokens[max(0, position - 4):position]
-        return any(t in CONFIG_KEYWORDS for t in before) and "=" in before
+        return _setting(tokens, position)  # a value Keras does not know, for one of its settings
     return False
 
 
@@ -299,11 +319,15 @@ class Novelty:
 
     def _changed(self, was: str, tokens: tuple[str, ...], position: int) -> float:
         """Extra weight of a token put where the nearest base statement has another: an unusual
-        value in place of the lesson's (`748` for `784`), or one lesson variable for another as
-        an argument (`test_data.reshape((train_data.shape[0], -1))`)."""
+        value or a misspelling in place of the lesson's (`748` for `784`, `'fashon.npz'`), another
+        setting than the lesson's (the usual other ones are base), or one lesson variable for
+        another as an argument (`test_data.reshape((train_data.shape[0], -1))`)."""
         token = tokens[position]
-        if _literal(was) and _literal(token) and _unusual_literal(tokens, position):
-            return UNUSUAL_LITERAL
+        if _literal(was) and _literal(token):
+            if _unusual_literal(tokens, position) or _typo(was, token):
+                return UNUSUAL_LITERAL
+            if _setting(tokens, position):
+                return SWAPPED_SETTING  # Keras' word, in another place than the lesson's: `activation='softmax'`
         if was.startswith(VARIABLE) and token.startswith(VARIABLE) and BLANK not in (was, token) \
                 and _inside_brackets(tokens, position):
             return SWAPPED_VARIABLE  # an argument: the statement binds nothing there

@@ -9,7 +9,10 @@ None of it can coincide between two students who worked apart:
   (`11ms/step`, `ETA: 2s`, `Wall time`), memory addresses (`<History at 0x7f05...>`) and the
   time stamps of TensorFlow's log lines. The losses a seeded run prints do coincide between
   honest students, so they are never evidence;
-- an irregular order of execution counts ([1, 4, 2, 7]): the trace of one person's session.
+- the same file, byte for byte (weak alone: two untouched templates are the same file).
+
+Execution counts are not used: students who run the same template's cells in the same order
+leave the same irregular counts.
 
 Each is a feature (kind, value): the same feature in two notebooks is evidence, unless the base
 has it or many notebooks do (grouping.py).
@@ -24,9 +27,9 @@ from .reading import Cell, ReadNotebook
 
 #: Weight of one shared feature of each kind, and the most each kind can weigh in a pair.
 WEIGHTS = {"cell id": 6.0, "run time": 4.0, "editor account": 10.0, "run id": 6.0, "output": 6.0,
-           "timing": 2.0, "execution order": 3.0, "file": 4.0}
+           "timing": 2.0, "file": 4.0}
 CAPS = {"cell id": 18.0, "run time": 20.0, "editor account": 10.0, "run id": 12.0, "output": 18.0,
-        "timing": 16.0, "execution order": 3.0, "file": 4.0}
+        "timing": 16.0, "file": 4.0}
 MAX_TIMING_STEPS = 4  # informative timings counted in one output: 2 points each
 MAX_FEATURES = 1000  # of one notebook: more cells than that carry nothing more
 
@@ -101,18 +104,6 @@ def output_features(cell: Cell) -> list[tuple[str, Feature]]:
     return found
 
 
-def execution_order(cells: list[Cell]) -> tuple[str, Feature] | None:
-    """The execution counts of the code cells, when they are not the plain 1, 2, 3... of one run
-    from the top: the trace of a session's re-runs and jumps."""
-    counts = [cell.execution_count for cell in cells if cell.kind == "code"]
-    ran = [count for count in counts if count is not None]
-    if len(ran) < 4 or ran == list(range(ran[0], ran[0] + len(ran))):
-        return None
-    shown = "[" + ", ".join("·" if count is None else str(count) for count in counts[:16]) + \
-        (", …]" if len(counts) > 16 else "]")
-    return (f"order:{counts}", Feature("execution order", WEIGHTS["execution order"], shown))
-
-
 def notebook_features(notebook: ReadNotebook, digest: str) -> dict[str, Feature]:
     found: dict[str, Feature] = {f"file:{digest}": Feature("file", WEIGHTS["file"], digest[:12])}
     for cell in notebook.cells:
@@ -120,7 +111,4 @@ def notebook_features(notebook: ReadNotebook, digest: str) -> dict[str, Feature]
             if len(found) >= MAX_FEATURES:
                 break
             found.setdefault(key, feature)
-    order = execution_order(notebook.cells)
-    if order is not None:
-        found[order[0]] = order[1]
     return found

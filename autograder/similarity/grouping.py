@@ -45,7 +45,7 @@ class Prepared:
     text: dict[int, str] = field(default_factory=dict)  # shingle -> the text it came from
     names: dict[str, float] = field(default_factory=dict)  # unusual names of the student's own -> weight
     features: dict[str, forensics.Feature] = field(default_factory=dict)
-    sources: dict[int, str] = field(default_factory=dict)  # code cell index -> source, to show lines
+    sources: dict[int, str] = field(default_factory=dict)  # code cell index -> source, read for listed pairs
 
 
 @dataclass

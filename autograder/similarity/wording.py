@@ -111,7 +111,6 @@ def evidence(pair: Pair, a: Prepared, b: Prepared, rows: list[dict], unusual: li
                       "addresses and log times differ from one run to the next",
             "timing": f"the same per-step timings in stored outputs{_cells(features)}: {example}; seeded losses "
                       "may coincide, timings do not",
-            "execution order": f"the same order of execution counts, {example}",
             "file": "the same notebook file, byte for byte",
         }.get(kind, f"the same {kind}")
         said.append((points[kind], sentence))
