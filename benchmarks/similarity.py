@@ -6,7 +6,9 @@ a large class, and what a large class costs it.
 Honest classes are drawn from tests/similarity_class.py: students who each typed the lesson's
 code their own way (names, formatting, comments, cell order, the released notebook or a fresh
 one, extras), a fifth of them with one of the usual mistakes, each with the stored outputs and
-cell ids of their own run. Every listed pair of an honest class is a false positive. The test
+cell ids of their own run; the first also holds the test class's honest students (their own
+styles, the usual mistakes made twice each). The corpus's equivalent forms and usual mistakes
+(tests/corpus.py) make one more class. Every listed pair of these is a false positive. The test
 class's planted copies are then hidden in a large honest class: each must still be listed. No
 notebook is run: the comparison reads files only.
 """
@@ -27,6 +29,17 @@ from autograder.similarity.fingerprint import Novelty
 
 def honest(count: int, tag: str) -> dict[str, bytes]:
     return {f"{tag}-{n:04d}": made.honest_student(f"{tag}-{n:04d}", mistakes=0.2).bytes() for n in range(count)}
+
+
+def corpus_class() -> dict[str, bytes]:
+    """Every equivalent form and usual mistake of the test corpus (tests/corpus.py), once each, as
+    students who wrote them apart would hand them in (fresh notebooks, no outputs)."""
+    import nbformat
+    from corpus import EQUIVALENT, MISTAKES
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    return {case.name: nbformat.writes(new_notebook(cells=[new_code_cell(c) for c in case.cells])).encode()
+            for case in EQUIVALENT + MISTAKES if case.exercise == "keras-dense"}
 
 
 def listed_pairs(groups: list[dict]) -> set[tuple[str, str]]:
@@ -72,6 +85,11 @@ def main() -> None:
     print(f"honest classes: {flagged} of {compared} pairs listed (false-positive rate {flagged / compared:.2e}); "
           f"the strongest honest pair had {most_points:.1f} points, a score of "
           f"{most_points / (most_points + grouping.THRESHOLD):.2f}")
+    files = corpus_class()
+    groups, seconds = run(files)
+    print(f"the corpus's {len(files)} equivalent forms and usual mistakes: {len(listed_pairs(groups))} of "
+          f"{len(list(combinations(files, 2)))} pairs listed, strongest pair {strongest(files):.1f} points"
+          + "".join(f"\n  {group['students']} {group['score']}" for group in groups))
     files = honest(args.large, "big")
     files.update(made.planted_class())
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
