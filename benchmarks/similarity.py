@@ -35,8 +35,9 @@ def corpus_class() -> dict[str, bytes]:
     """Every equivalent form and usual mistake of the test corpus (tests/corpus.py), once each, as
     students who wrote them apart would hand them in (fresh notebooks, no outputs)."""
     import nbformat
-    from corpus import EQUIVALENT, MISTAKES
     from nbformat.v4 import new_code_cell, new_notebook
+
+    from corpus import EQUIVALENT, MISTAKES
 
     return {case.name: nbformat.writes(new_notebook(cells=[new_code_cell(c) for c in case.cells])).encode()
             for case in EQUIVALENT + MISTAKES if case.exercise == "keras-dense"}

@@ -23,7 +23,9 @@ from .templating import ENV as _ENV
 SCHEMA = "autograder.summary/1"
 MAX_NAMES = 40  # students named per row of the HTML; summary.json names them all
 MAX_RETEACH = 20  # rows of "What to reteach" in the HTML; summary.json lists them all
-MAX_SIMILAR = 50  # groups of similar submissions drawn in full in the HTML; summary.json lists them all
+MAX_SIMILAR = 50  # groups of similar submissions drawn in the HTML; summary.json lists them all
+MAX_SIMILAR_LINES = 24  # sentences of evidence shown per group (a large group has many pairs)
+MAX_SIMILAR_PAIRS = 6  # pairs of a group shown side by side
 HISTOGRAM_BINS = 10  # tenths of the maximum score, as plots.histogram draws them
 PLACEHOLDER_ERROR = "NotImplementedError"  # what a released template's answer cells raise
 NOT_STARTED = "not-started"
@@ -157,7 +159,7 @@ def build(report, report_link: Callable[[str], str]) -> dict:
                                      if o.result.get("isolation")).items()),
         "suspicious_p": SUSPICIOUS_P,
         "similar": report.similar, "similar_error": report.similar_error,
-        "similar_shown": MAX_SIMILAR,
+        "similar_shown": MAX_SIMILAR, "similar_lines": MAX_SIMILAR_LINES, "similar_pairs": MAX_SIMILAR_PAIRS,
     }
 
 

@@ -24,7 +24,7 @@ from .fingerprint import CodePrint
 
 THRESHOLD = 10.0
 #: A feature shared by more notebooks than this is common: max(COMMON_MIN, COMMON_SHARE of the class).
-COMMON_MIN = 6
+COMMON_MIN = 8
 COMMON_SHARE = 0.05
 #: Weights and caps of the kinds that are not forensics': a shingle of words, an unusual name
 #: (a function or class the student defined weighs more than a variable).
