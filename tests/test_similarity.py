@@ -262,7 +262,7 @@ def test_every_commonplace_snippet_is_python():
 
     from autograder.similarity import commonplace, normalise
 
-    for snippet in commonplace.LESSON + commonplace.SNIPPETS:
+    for snippet in commonplace.LESSON + commonplace.SNIPPETS + commonplace.TUTORIALS:
         ast.parse(normalise._without_magics(snippet)[0])
 
 

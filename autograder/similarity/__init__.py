@@ -43,10 +43,12 @@ train_vectors test_vectors num_classes n_classes class_names input_shape input_d
 test_loss train_acc train_loss val_acc val_loss test_accuracy train_accuracy val_accuracy y_pred
 y_true y_hat pred_labels true_labels predicted_labels predicted_classes true_classes pred_classes
 my_model my_net model_1 model_2 model1 model2 deep_model deeper_model cnn_model dense_model
-build_model make_model create_model get_model train_model evaluate_model plot_history plot_loss
+build_model make_model create_model get_model build_network make_network create_network build_net
+build_classifier train_model evaluate_model plot_history plot_loss
 plot_accuracy plot_curves plot_images show_images show_image display_images show_predictions
 plot_predictions flatten flatten_images reshape_data preprocess preprocess_data normalize normalise
-load_data prepare_data one_hot
+load_data prepare_data one_hot plot_image plot_value_array probability_model predictions_single
+num_rows num_cols num_images
 """.split())
 
 

@@ -1,7 +1,8 @@
 """The base code of an exercise: what every student has without having seen anyone else's work.
 
 As MOSS's base files, it is subtracted before submissions are compared:
-- the lesson's code, as printed, with its usual variants and mistakes (commonplace.py);
+- the lesson's code, as printed, with its usual variants and mistakes, and the public tutorials
+  students borrow from (commonplace.py);
 - the exercise's own expected code, written from its exercise file (the units, loss, optimizer,
   epochs... an instructor's exercise asks for), so that a custom exercise's right answer is base;
 - for a built-in exercise, its released notebook and its solution (exercises/ and solutions/ of
@@ -116,7 +117,7 @@ def build(exercise: Exercise | None, given: list[GivenBase]) -> ExerciseBase:
     """The base of one exercise: built in, written from its exercise file, and given."""
     base = ExerciseBase()
     cells: list[Cell] = []
-    sources = [*commonplace.LESSON, *commonplace.SNIPPETS]
+    sources = [*commonplace.LESSON, *commonplace.SNIPPETS, *commonplace.TUTORIALS]
     if exercise is not None:
         sources.append(exercise_code(exercise))
         for number, cell in enumerate(released_cells(exercise.id)):
@@ -124,7 +125,8 @@ def build(exercise: Exercise | None, given: list[GivenBase]) -> ExerciseBase:
     for item in given:
         cells.extend(item.notebook.cells)
     # How much each source's variables say what a student's are (fingerprint.translation).
-    priorities = [LESSON_PRIORITY] * len(commonplace.LESSON) + [VARIANT_PRIORITY] * len(commonplace.SNIPPETS)
+    priorities = [LESSON_PRIORITY] * len(commonplace.LESSON)
+    priorities += [VARIANT_PRIORITY] * (len(commonplace.SNIPPETS) + len(commonplace.TUTORIALS))
     priorities += [1.0] * (len(sources) - len(priorities))
     code_cells = [(number, source) for number, source in enumerate(sources)]
     code_cells += [(len(sources) + number, cell.source) for number, cell in enumerate(cells) if cell.kind == "code"]

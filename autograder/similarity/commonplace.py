@@ -8,7 +8,8 @@ seeding, a confusion matrix); and the usual mistakes (not flattening, sigmoid or
 other losses and optimizers, other epochs and batch sizes, training on the test images...).
 Two students who both write one of these have not shared anything: it weighs nothing.
 
-Only what many students write independently belongs here; it is code, parsed like theirs
+Only what many students write independently, or take from the public tutorials every student of
+such a lesson finds (TUTORIALS), belongs here; it is code, parsed like theirs
 (tests/test_similarity.py parses every snippet). Statements nearly like one of these weigh only
 their difference (fingerprint.Novelty), so the list need not hold every spelling.
 """
@@ -564,6 +565,122 @@ uploaded = files.upload()
 !pip install numpy matplotlib
 !ls
 %%time
+""",
+]
+
+#: The public tutorials students of a Keras lesson on Fashion-MNIST borrow from: TensorFlow's
+#: "Basic classification: classify images of clothing" and Keras' "Simple MNIST convnet".
+TUTORIALS = [
+    """\
+fashion_mnist = tf.keras.datasets.fashion_mnist
+(train_images, train_labels), (test_images, test_labels) = fashion_mnist.load_data()
+class_names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
+               'Ankle boot']
+train_images.shape
+len(train_labels)
+plt.figure()
+plt.imshow(train_images[0])
+plt.colorbar()
+plt.grid(False)
+plt.show()
+train_images = train_images / 255.0
+test_images = test_images / 255.0
+plt.figure(figsize=(10, 10))
+for i in range(25):
+    plt.subplot(5, 5, i + 1)
+    plt.xticks([])
+    plt.yticks([])
+    plt.grid(False)
+    plt.imshow(train_images[i], cmap=plt.cm.binary)
+    plt.xlabel(class_names[train_labels[i]])
+plt.show()
+model = tf.keras.Sequential([tf.keras.layers.Flatten(input_shape=(28, 28)),
+                             tf.keras.layers.Dense(128, activation='relu'), tf.keras.layers.Dense(10)])
+model.compile(optimizer='adam', loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+              metrics=['accuracy'])
+model.fit(train_images, train_labels, epochs=10)
+test_loss, test_acc = model.evaluate(test_images, test_labels, verbose=2)
+print('\\nTest accuracy:', test_acc)
+probability_model = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
+predictions = probability_model.predict(test_images)
+predictions[0]
+np.argmax(predictions[0])
+test_labels[0]
+def plot_image(i, predictions_array, true_label, img):
+    true_label, img = true_label[i], img[i]
+    plt.grid(False)
+    plt.xticks([])
+    plt.yticks([])
+    plt.imshow(img, cmap=plt.cm.binary)
+    predicted_label = np.argmax(predictions_array)
+    if predicted_label == true_label:
+        color = 'blue'
+    else:
+        color = 'red'
+    plt.xlabel('{} {:2.0f}% ({})'.format(class_names[predicted_label], 100 * np.max(predictions_array),
+                                         class_names[true_label]), color=color)
+def plot_value_array(i, predictions_array, true_label):
+    true_label = true_label[i]
+    plt.grid(False)
+    plt.xticks(range(10))
+    plt.yticks([])
+    thisplot = plt.bar(range(10), predictions_array, color='#777777')
+    plt.ylim([0, 1])
+    predicted_label = np.argmax(predictions_array)
+    thisplot[predicted_label].set_color('red')
+    thisplot[true_label].set_color('blue')
+i = 0
+plt.figure(figsize=(6, 3))
+plt.subplot(1, 2, 1)
+plot_image(i, predictions[i], test_labels, test_images)
+plt.subplot(1, 2, 2)
+plot_value_array(i, predictions[i], test_labels)
+plt.show()
+num_rows = 5
+num_cols = 3
+num_images = num_rows * num_cols
+plt.figure(figsize=(2 * 2 * num_cols, 2 * num_rows))
+for i in range(num_images):
+    plt.subplot(num_rows, 2 * num_cols, 2 * i + 1)
+    plot_image(i, predictions[i], test_labels, test_images)
+    plt.subplot(num_rows, 2 * num_cols, 2 * i + 2)
+    plot_value_array(i, predictions[i], test_labels)
+plt.tight_layout()
+img = test_images[1]
+img = np.expand_dims(img, 0)
+predictions_single = probability_model.predict(img)
+plot_value_array(1, predictions_single[0], test_labels)
+_ = plt.xticks(range(10), class_names, rotation=45)
+plt.plot(history.history['accuracy'], label='accuracy')
+plt.plot(history.history['val_accuracy'], label='val_accuracy')
+plt.ylim([0.5, 1])
+plt.legend(loc='lower right')
+""",
+    """\
+num_classes = 10
+input_shape = (28, 28, 1)
+(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+x_train = x_train.astype('float32') / 255
+x_test = x_test.astype('float32') / 255
+x_train = np.expand_dims(x_train, -1)
+x_test = np.expand_dims(x_test, -1)
+print('x_train shape:', x_train.shape)
+print(x_train.shape[0], 'train samples')
+print(x_test.shape[0], 'test samples')
+y_train = keras.utils.to_categorical(y_train, num_classes)
+y_test = keras.utils.to_categorical(y_test, num_classes)
+model = keras.Sequential([keras.Input(shape=input_shape), layers.Conv2D(32, kernel_size=(3, 3), activation='relu'),
+                          layers.MaxPooling2D(pool_size=(2, 2)),
+                          layers.Conv2D(64, kernel_size=(3, 3), activation='relu'),
+                          layers.MaxPooling2D(pool_size=(2, 2)), layers.Flatten(), layers.Dropout(0.5),
+                          layers.Dense(num_classes, activation='softmax')])
+batch_size = 128
+epochs = 15
+model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1)
+score = model.evaluate(x_test, y_test, verbose=0)
+print('Test loss:', score[0])
+print('Test accuracy:', score[1])
 """,
 ]
 

@@ -50,7 +50,8 @@ MAX_STATEMENT_WEIGHT = 30.0
 BLANK = VARIABLE  # a variable with no counterpart in the base
 CANDIDATES = 5  # nearest base statements compared token by token
 IDENTITY_VOTE, ALIKE_VOTE, CLEAR_VOTE, NEAR_VOTE = 0.5, 0.3, 0.15, 0.5
-MIN_NEAR_SHARE = 0.6  # of a statement's shape that must agree with a base statement's to vote by it
+MIN_ANCHORS = 1  # names and values (not variables) a statement needs to vote for its variables
+MIN_NEAR_SHARE = 0.75  # of a statement's shape that must agree with a base statement's to vote by it
 MAX_NEAR_VOTES = 300  # statements of a notebook that vote by a nearby base statement: enough to decide
 
 #: Keyword arguments whose string values are Keras' vocabulary: a value outside it is unusual.
@@ -204,19 +205,23 @@ def shape(tokens: tuple[str, ...]) -> tuple[str, ...]:
 def translation(statements: list[Statement], base: Base) -> dict[str, str]:
     """Each of the student's variables (marked) -> the base variable it stands for, or BLANK.
 
-    Each statement votes, position by position, for which base variable each of its variables
-    is: fully where its shape (variables blank) is a base statement's, by halves where it is
-    only near one (the tokens around them agree). The lesson's own statements outvote its
-    variants and mistakes (Base.priority). A name the base also uses votes a little for itself,
-    and names alike (`X_train`, `train_data_1d`) a little for each other. A name whose votes do
-    not clearly choose stays itself if it is one of the choices (`test_acc`, which the lesson's
-    variants also use), else is a blank (a helper's argument that could be either array)."""
+    Each statement with something to go by (MIN_ANCHORS names or values besides its variables)
+    votes, position by position, for which base variable each of its variables is: fully where
+    its shape (variables blank) is a base statement's, by halves where it is only near one. The
+    lesson's own statements outvote its variants and mistakes (Base.priority). A name the base
+    also uses votes a little for itself, and names alike (`X_train`, `train_data_1d`) a little
+    for each other. A name whose votes do not clearly choose stays itself if it is one of the
+    choices (`test_acc`, which the lesson's variants also use), else is a blank (a helper's
+    argument that could be either array)."""
     votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     near_votes = MAX_NEAR_VOTES
     for statement in statements:
         if not any(t.startswith(VARIABLE) for t in statement.tokens):
             continue
         form = shape(statement.tokens)
+        anchors = sum(1 for t in form if t != BLANK and (_name(t) or _literal(t)))
+        if anchors < MIN_ANCHORS:
+            continue  # `def f(a, b):`, `g(x)`: nothing around the names says which they are
         matches = base.by_shape.get(form)
         if matches:
             total = sum(base.priority[index] for index in matches)
