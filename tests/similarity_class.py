@@ -8,10 +8,12 @@ The outputs' format is copied from a notebook run with nbclient in this project'
 
 - `HONEST`: students who each typed the lesson's code (their own names, comments, formatting,
   cell order, extras; in the released notebook or a fresh one), students with their own styles,
-  and students who make the usual mistakes (two of them each: the lesson as printed, a sigmoid
-  output, the sparse loss, five epochs);
+  students who make the usual mistakes (two of them each: the lesson as printed, a sigmoid
+  output, the sparse loss, five epochs), and students who add what tutorials and libraries
+  give everyone (the TensorFlow tutorial's plots, scikit-learn's reports, the functional API, a
+  function that builds the model), two or more each;
 - `PLANTED`: a copy of the file; a copy renamed and reworded; a copy re-typed into a fresh notebook
-  keeping an odd helper; a shared unusual mistake; a group of three.
+  keeping an odd helper; a shared unusual mistake and a shared misspelling; a group of three.
 
 `honest_student(seed)` draws a lesson-typer at random, for the benchmark's large honest classes.
 """
@@ -503,12 +505,78 @@ def common_mistakes() -> dict[str, Student]:
 
 LESSON_TYPERS = ("lina", "marc", "nora", "omar", "pia", "raj", "sara", "theo")
 
+# What students add to the lesson from the tutorials and libraries everyone finds: each of these
+# is written by two or more students apart, in their own words.
+LOAD, FLAT = LOADS[0].format(**NAMES[0]), FLATTENS[0].format(**NAMES[0])
+BUILD, COMPILE = BUILDS[0].format(**NAMES[0]), COMPILES[0].format(**NAMES[0])
+FIT = "history = model.fit(train_data_1d, train_labels, epochs=10, batch_size=10, validation_split=0.2)"
+EVALUATE = ("test_loss, test_acc = model.evaluate(test_data_1d, test_labels, batch_size=10)\n"
+            "print('Test accuracy:', test_acc)")
+PLOT = ("import matplotlib.pyplot as plt\nplt.plot(history.history['accuracy'], label='accuracy')\n"
+        "plt.plot(history.history['val_accuracy'], label = 'val_accuracy')\nplt.xlabel('Epoch')\n"
+        "plt.ylabel('Accuracy')\nplt.ylim([0.5, 1])\nplt.legend(loc='lower right')\nplt.show()")
+GRID = ("import matplotlib.pyplot as plt\nclass_names = ['t-shirt', 'dress', 'shoe']\nplt.figure(figsize=(10,10))\n"
+        "for i in range(25):\n    plt.subplot(5,5,i+1)\n    plt.xticks([])\n    plt.yticks([])\n    plt.grid(False)\n"
+        "    plt.imshow(train_data[i].squeeze(), cmap=plt.cm.binary)\n"
+        "    plt.xlabel(class_names[np.argmax(train_labels[i])])\nplt.show()")
+FUNCTIONAL = ("from keras import Input, Model\nfrom keras.layers import Dense\ninputs = Input(shape=(784,))\n"
+              "x = Dense(10, activation='relu')(inputs)\noutputs = Dense(3, activation='softmax')(x)\n"
+              "model = Model(inputs=inputs, outputs=outputs)\nmodel.summary()")
+REPORT = ("from sklearn.metrics import confusion_matrix, classification_report\n"
+          "y_pred = np.argmax(model.predict(test_data_1d), axis=1)\ny_true = np.argmax(test_labels, axis=1)\n"
+          "print(confusion_matrix(y_true, y_pred))\n"
+          "print(classification_report(y_true, y_pred, target_names=['t-shirt', 'dress', 'shoe']))")
+HEATMAP = ("import matplotlib.pyplot as plt\nfrom sklearn.metrics import confusion_matrix\nimport seaborn as sns\n"
+           "preds = model.predict(test_data_1d).argmax(axis=1)\ntruth = test_labels.argmax(axis=1)\n"
+           "cm = confusion_matrix(truth, preds)\n"
+           "sns.heatmap(cm, annot=True, fmt='d', xticklabels=['t-shirt','dress','shoe'], "
+           "yticklabels=['t-shirt','dress','shoe'])\nplt.xlabel('Predicted')\nplt.ylabel('True')\nplt.show()")
+BUILDER = ("from keras.models import Sequential\nfrom keras.layers import Dense\n\n"
+           "def build_model(hidden_units=10):\n    m = Sequential()\n"
+           "    m.add(Dense(hidden_units, input_shape=(784,), activation='relu'))\n"
+           "    m.add(Dense(3, activation='softmax'))\n"
+           "    m.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])\n"
+           "    return m\n\nmodel = build_model()")
+
+
+def _renamed(cells: list[str], renames: dict[str, str]) -> list[str]:
+    for old, new in renames.items():
+        cells = [cell.replace(old, new) for cell in cells]
+    return cells
+
+
+ADDITIONS = {
+    "ada": [LOAD, "print(train_data.shape, train_labels.shape)\nprint(test_data.shape, test_labels.shape)", FLAT, BUILD,
+            COMPILE, FIT, EVALUATE],
+    "bea": _renamed([LOAD, FLAT, BUILD, COMPILE, FIT, EVALUATE, PLOT],
+                    {"train_data_1d": "X_train", "test_data_1d": "X_test"}),
+    "cai": [LOAD, GRID, FLAT, BUILD, COMPILE, FIT, EVALUATE, PLOT],
+    "dot": [LOAD, FLAT, FUNCTIONAL, COMPILE, FIT, EVALUATE, PLOT],
+    "eli": _renamed([LOAD, FLAT, FUNCTIONAL, COMPILE, FIT, EVALUATE, PLOT],
+                    {"inputs": "inp", "outputs": "out", "x = ": "h = ", "(x)": "(h)"}),
+    "fox": [LOAD, FLAT, BUILD, COMPILE, FIT, EVALUATE, REPORT],
+    "gil": _renamed([LOAD, FLAT, BUILD, COMPILE, FIT, EVALUATE, REPORT], {"y_pred": "predicted", "y_true": "actual"}),
+    "hal": [LOAD, FLAT, BUILD, COMPILE, FIT, EVALUATE, HEATMAP],
+    "ike": [LOAD, FLAT, BUILDER, FIT, EVALUATE],
+    "jo": _renamed([LOAD, FLAT, BUILDER, FIT, EVALUATE],
+                   {"hidden_units": "n_hidden", "m.": "net.", "m = ": "net = ", "return m": "return net"}),
+}
+
+
+def plain(name: str, cells: list[str], template: bool = False) -> Student:
+    """A student whose cells print nothing but their training."""
+    student = Student(name, template=template)
+    for cell in cells:
+        student.code(cell, fit_out(returned=True) if ".fit(" in cell else SILENT)
+    return student
+
 
 def honest_class() -> dict[str, bytes]:
     """Every honest student's notebook file."""
     students = {name: honest_student(name) for name in LESSON_TYPERS}
     students.update(own_styles())
     students.update(common_mistakes())
+    students.update({name: plain(name, cells) for name, cells in ADDITIONS.items()})
     return {name: student.bytes() for name, student in students.items()}
 
 
@@ -636,6 +704,11 @@ def planted_class() -> dict[str, bytes]:
                              build=TYPO_BUILD).bytes()
     files["pete"] = mistaken("pete", NAMES[4], False, {"fit": TYPO_ERROR, "evaluate": TYPO_ERROR},
                              build=TYPO_BUILD.replace("Sequential()", "Sequential( )")).bytes()
+    # A shared misspelling, otherwise the lesson, each in their own names.
+    typo = COMPILE.replace("categorical_crossentropy", "categorical_crosentropy")
+    files["uri"] = plain("uri", [LOAD, FLAT, BUILD, typo, FIT, EVALUATE]).bytes()
+    files["val"] = plain("val", _renamed([LOAD, FLAT, BUILD, typo, FIT, EVALUATE],
+                                         {"train_data_1d": "xtr", "model": "nn"})).bytes()
     # A group of three: quinn's notebook; rosa's is his file with her comments; sam re-typed it renamed.
     quinn = Student("quinn")
     outs = [SILENT, SILENT, ("warning",), fit_out("callback", returned=True),
@@ -658,7 +731,7 @@ def planted_class() -> dict[str, bytes]:
     return files
 
 
-PLANTED_PAIRS = [("ivy", "jack"), ("kim", "leo"), ("mia", "ned"), ("olga", "pete")]
+PLANTED_PAIRS = [("ivy", "jack"), ("kim", "leo"), ("mia", "ned"), ("olga", "pete"), ("uri", "val")]
 PLANTED_GROUP = ("quinn", "rosa", "sam")
 
 

@@ -106,6 +106,8 @@ def test_a_retyped_copy_keeps_its_odd_helper(groups):
 def test_a_shared_unusual_mistake_is_named(groups):
     group = by_students(groups, "olga", "pete")
     assert "unusual value `748`" in group["evidence"][0]
+    group = by_students(groups, "uri", "val")
+    assert "unusual value `'categorical_crosentropy'`" in group["evidence"][0]
 
 
 def test_a_group_of_three_is_one_group(groups):
@@ -330,11 +332,12 @@ def test_in_a_large_class_planted_copies_are_found_through_an_index_not_pair_by_
 
 def test_notebook_files_made_by_hand_are_read():
     """Format 3 notebooks, cells without ids or outputs, sources as strings or lists."""
+    helper = ["def odd_helper_x(a):\n", "    flipped = np.flipud(a) * 3\n",
+              "    return np.clip(flipped, 0, 7).sum(axis=0) / 13.5\n"]
     v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
-        {"cell_type": "code", "input": ["def odd_helper_x(a):\n", "    return a[::-1] * 3\n"], "outputs": [],
-         "prompt_number": 2}]}]}
+        {"cell_type": "code", "input": helper, "outputs": [], "prompt_number": 2}]}]}
     v4 = {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
-        {"cell_type": "code", "source": "def odd_helper_x(b):\n    return b[::-1] * 3\n", "metadata": {}}]}
+        {"cell_type": "code", "source": "".join(helper).replace("a)", "b)"), "metadata": {}}]}
     files = {"ann": json.dumps(v3).encode(), "bo": json.dumps(v4).encode()}
     assert listed(compared(files)) == {("ann", "bo")}
 

@@ -45,6 +45,9 @@ UNUSUAL_LITERAL = 10.0
 SWAPPED_VARIABLE = 2.0
 SWAPPED_SETTING = 4.0
 NEW_NAME = 1.0
+#: Weights of a token the nearest base statement lacks: punctuation and operators; a keyword, a
+#: variable, or a name or value the base uses elsewhere; anything else weighs 1 (+ NEW_NAME for a name).
+PUNCTUATION, KNOWN_TOKEN = 0.25, 0.5
 #: Most weight one statement can carry, so that one enormous line does not decide a pair.
 MAX_STATEMENT_WEIGHT = 30.0
 BLANK = VARIABLE  # a variable with no counterpart in the base
@@ -147,7 +150,7 @@ class Base:
     by_shape_pair: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
     near_shapes: dict[tuple[str, ...], int | None] = field(default_factory=dict)  # remembered
     variables: set[str] = field(default_factory=set)  # the base's own variable names, marked
-    vocabulary: set[str] = field(default_factory=set)  # every other name the base uses (Keras', NumPy's)
+    vocabulary: set[str] = field(default_factory=set)  # every other token the base has: Keras' names, values
 
     def add(self, tokens: tuple[str, ...], priority: float = 1.0) -> None:
         if tokens in self.exact:
@@ -165,7 +168,7 @@ class Base:
         for pair in set(zip(tokens, tokens[1:])):
             self.by_pair[pair].append(index)
         self.variables.update(t for t in tokens if t.startswith(VARIABLE))
-        self.vocabulary.update(t for t in tokens if _name(t))
+        self.vocabulary.update(t for t in tokens if not t.startswith(VARIABLE))
 
     def nearest_shape(self, form: tuple[str, ...]) -> int | None:
         """The base statement whose shape agrees most with this one's (most of it, or None)."""
@@ -304,7 +307,7 @@ class Novelty:
     def _weigh(self, tokens: tuple[str, ...]) -> tuple[float, ...]:
         if tokens in self.base.exact or tokens[:1] in (("import",), ("from",)):
             return (0.0,) * len(tokens)  # importing is never one's own code
-        weights = [1.0] * len(tokens)
+        weights = [self._own(token) for token in tokens]
         near = self.nearest(tokens)
         if near is not None:
             matcher = SequenceMatcher(None, near, tokens, autojunk=False)
@@ -314,13 +317,23 @@ class Novelty:
                 elif tag == "replace" and i2 - i1 == j2 - j1:
                     for was, position in zip(range(i1, i2), range(j1, j2)):
                         weights[position] += self._changed(near[was], tokens, position)
-        for position, token in enumerate(tokens):
-            if weights[position] and _name(token) and token not in self.base.vocabulary:
-                weights[position] += NEW_NAME  # a function or attribute the lesson never uses
         total = sum(weights)
         if total > MAX_STATEMENT_WEIGHT:
             weights = [w * MAX_STATEMENT_WEIGHT / total for w in weights]
         return tuple(weights)
+
+    def _own(self, token: str) -> float:
+        """What a token says when the nearest base statement does not have it there: little for
+        punctuation, Python's keywords, the student's variables and whatever the base uses
+        elsewhere (a student who writes the lesson's words in another order); more for a value or
+        a name the base never uses, most for a function or attribute it never calls."""
+        if token.startswith(VARIABLE) or keyword.iskeyword(token):
+            return KNOWN_TOKEN
+        if not (_name(token) or _literal(token) or token == "MAGIC"):
+            return PUNCTUATION
+        if token in self.base.vocabulary:
+            return KNOWN_TOKEN
+        return 1.0 + NEW_NAME if _name(token) else 1.0
 
     def _changed(self, was: str, tokens: tuple[str, ...], position: int) -> float:
         """Extra weight of a token put where the nearest base statement has another: an unusual
