@@ -402,3 +402,22 @@ def test_the_same_class_gives_the_same_listing_whatever_the_hash_seed(tmp_path, 
     outputs = [subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True,
                               cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
     assert outputs[0] == outputs[1] and json.loads(outputs[0])
+
+
+def test_cells_run_by_the_same_colab_account_are_evidence():
+    """Colab records who ran each cell: two students' notebooks run by one account were run by
+    one person, whatever their code (here each is the lesson, typed apart)."""
+    def colab(name: str, user: tuple[str, str], names: dict, started: int) -> bytes:
+        node = made.mistaken(name, names, False, {}).finish()
+        for number, cell in enumerate(node.cells):
+            cell.metadata["executionInfo"] = {"status": "ok", "timestamp": started + 4321 * number, "user_tz": -60,
+                                              "elapsed": 812, "user": {"displayName": user[0], "userId": user[1]}}
+        return nbformat.writes(node).encode()
+
+    ann, cy = ("Ann Example", "09876543210987654321"), ("Cy Other", "01234567890123456789")
+    files = {"ann": colab("ann", ann, made.NAMES[0], 1772000000123),
+             "bo": colab("bo", ann, made.NAMES[2], 1772100000456),
+             "cy": colab("cy", cy, made.NAMES[3], 1772200000789)}
+    groups = compared(files)
+    assert listed(groups) == {("ann", "bo")}
+    assert any("same Colab account" in said for said in groups[0]["evidence"])

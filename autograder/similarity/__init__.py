@@ -33,7 +33,6 @@ from .fingerprint import CodePrint, Novelty, code_print, hashes, translate
 from .normalise import Statement, read_code
 from .reading import Unreadable, read
 
-SCHEMA_FIELDS = ("students", "exercise", "score", "evidence")
 #: Names students commonly give their variables: the same one in two notebooks says nothing.
 COMMON_NAMES = frozenset("""
 x_train y_train x_test y_test x_val y_val train_x train_y test_x test_y train_images test_images
@@ -163,6 +162,7 @@ def compare(submissions: Iterable[Submitted], exercise_of: Callable[[str], Exerc
     """Every exercise's groups, most alike first within each exercise. `exercise_of(id)` is the
     exercise an id stands for (None for one the grader does not know: compared on the lesson's
     base and what was given)."""
+    given = list(given)  # read for every exercise
     by_exercise: dict[str, list[Submitted]] = {}
     for submission in submissions:
         by_exercise.setdefault(submission.exercise, []).append(submission)
@@ -171,6 +171,6 @@ def compare(submissions: Iterable[Submitted], exercise_of: Callable[[str], Exerc
         members = sorted(by_exercise[exercise_id], key=lambda s: s.student)
         if len(members) < 2:
             continue
-        exercise_base = base_module.build(exercise_of(exercise_id), list(given))
+        exercise_base = base_module.build(exercise_of(exercise_id), given)
         listed.extend(compare_exercise(exercise_id, members, exercise_base))
     return listed

@@ -74,7 +74,7 @@ def cell_features(cell: Cell) -> list[tuple[str, Feature]]:
         lowered = key.lower()
         if _ISO_TIME.match(value) or (lowered.endswith("timestamp") and value.isdigit() and len(value) >= 12):
             found.append((f"time:{value}", Feature("run time", WEIGHTS["run time"], value, cell.index)))
-        elif lowered.endswith(("userid", "user.displayname", "user.photourl")):
+        elif lowered.endswith(("userid", "user.displayname", "user.photourl")) and len(value.strip()) >= 4:
             found.append((f"user:{value}", Feature("editor account", WEIGHTS["editor account"], value, cell.index)))
         elif lowered.endswith("outputid") and random_looking(value):
             found.append((f"run:{value}", Feature("run id", WEIGHTS["run id"], value, cell.index)))
