@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
@@ -28,6 +28,9 @@ from .result import ResultDocument
 from .sandbox import RunRecord
 from .sandbox.slots import once
 from .workers import Workers
+
+if TYPE_CHECKING:
+    from .similarity.base import GivenBase
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
 
@@ -51,6 +54,10 @@ class BatchReport:
     jobs: int = 1
     execution: str = "cold"
     canvas_left_out: int | None = None  # students with no Canvas user id, when a Canvas file was asked for
+    #: Submissions of an exercise that share what honest students cannot (similarity.compare), for
+    #: the instructor's summary only; `similar_error` says why the comparison could not be made.
+    similar: list[dict] = field(default_factory=list)
+    similar_error: str | None = None
 
     @property
     def all_graded(self) -> bool:
@@ -261,7 +268,8 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
 def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
         progress, warm: bool = True, formats: tuple[str, ...] = (),
         canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
-        early: Workers | None = None, seeds: Mapping[str, int] | None = None, reports: bool = True) -> BatchReport:
+        early: Workers | None = None, seeds: Mapping[str, int] | None = None, reports: bool = True,
+        base: tuple[GivenBase, ...] = ()) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
     `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
@@ -272,7 +280,9 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     own instead of the plan's, by student id (the proof of an exercise trains its solution
     with several). Without `reports`, no student's HTML report is drawn: the results, the
     gradebook and the class files are written as ever, and the summary's links to reports lead
-    nowhere (the proof reads only the results)."""
+    nowhere (the proof reads only the results). `base`: code every
+    student was given besides the exercise's own (`grade --base`), left out when submissions are
+    compared."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -330,8 +340,25 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     gradesheet.write_grades(report.outcomes, folder.grades)
     if "canvas" in formats:
         report.canvas_left_out = gradesheet.write_canvas(report.outcomes, folder.canvas_grades, canvas_assignment)
+    if reports:  # a proof's batch is one solution and its mutants: nothing to compare for copies
+        report.similar, report.similar_error = compare_submissions(report.outcomes, plan, base)
     summary.write(report, folder.summary, folder.summary_json, folder.report_link)
     return report
+
+
+def compare_submissions(outcomes: list[GradedSubmission], plan: GradingPlan,
+                        base: tuple[GivenBase, ...] = ()) -> tuple[list[dict], str | None]:
+    """Each exercise's submissions compared with one another (similarity.compare), on their files
+    only; the groups, or none and the reason when the comparison itself failed (the grades and
+    the rest of the summary stand without it)."""
+    from . import similarity
+
+    submitted = [similarity.Submitted(o.submission.student, o.exercise, o.submission.content)
+                 for o in outcomes if o.exercise]
+    try:
+        return similarity.compare(submitted, plan.known_exercise, base), None
+    except Exception as error:  # noqa: BLE001 - a fault of the comparison must not cost the class its summary
+        return [], internal_error(error)
 
 
 def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:

@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="without bubblewrap and a network namespace: grade --jobs notebooks side by side "
                             "even though they share this machine's network")
     grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
+    grade.add_argument("--base", action="append", default=[], metavar="FILE",
+                       help="code every student was given (a released notebook or starter code, .ipynb or .py): "
+                            "never counted when submissions are compared for similarity (repeatable; a built-in "
+                            "exercise's released notebook is always left out)")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
     grade.add_argument("--format", dest="formats", action="append", default=[], choices=("canvas",),
@@ -332,9 +336,11 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
     from . import batch, github, progress, result as result_module
     from .plan import make_plan
     from .sandbox.isolation import RLIMITS, side_by_side_problem
+    from .similarity import base as similarity_base
 
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
+        base = tuple(similarity_base.read_given(args.base))
         if args.scheduler is None:  # a cluster's workers grade in bubblewrap: a network of each notebook's own
             problem = side_by_side_problem(plan.isolation, jobs, args.shared_network)
             if problem:
@@ -343,7 +349,7 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
             report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
                                progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
                                formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
-                               remote=remote, early=early)
+                               remote=remote, early=early, base=base)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:

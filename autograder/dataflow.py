@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 #: recursion depth per interpreter, not per thread: two parses at once failed one of them with
 #: "SystemError: AST constructor recursion depth mismatch" (seen in CI on a class of 57), so a
 #: submission became an internal error. One parse at a time.
-_PARSING = threading.Lock()
+PARSING = threading.Lock()
 
 #: The most code the grader parses for names, per cell and per notebook. The parse is the grader's
 #: own work on the student's text, and a 4 MiB cell of `a=1` lines took it 2.6 GB and 28 s (a
@@ -82,7 +82,7 @@ class _TooDeep(Exception):
 def _parse(source: str) -> ast.AST | None:
     """The code's tree, None when it is not valid Python; _TooDeep when it is too deep to read."""
     try:
-        with _PARSING:
+        with PARSING:
             return ast.parse(source)
     except (SyntaxError, ValueError):
         return None

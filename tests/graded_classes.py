@@ -6,7 +6,8 @@ graded by `grade` on one xdist worker (so that no single class is the critical p
 - `corpus-1`, `corpus-2`, `corpus-3`: the equivalent forms, the usual mistakes and the attacks
   on what the grader reads back, dealt round, on the session's warm grader; each with two cases
   handed in twice (the copies must be graded exactly alike: same verdicts, probabilities and
-  history);
+  history; and the summary lists a copy of a notebook with code of its own as similar, never
+  one of the lesson's code);
 - `corpus-hostile`: the attacks on the grading machine, a notebook that leaves daemons behind,
   an honest student and an archive built to escape, through the real `autograder grade`
   process with a temporary folder of its own, so that nothing a submission leaves behind can
@@ -84,9 +85,11 @@ def write_class(folder: Path, names: list[str], copies: tuple[str, ...] = ()) ->
 
 @dataclass
 class ClassRun:
-    """A class of the corpus as `grade` left it: each student's result."""
+    """A class of the corpus as `grade` left it: each student's result, and the class summary."""
 
     results: dict[str, dict]
+    summary: dict = field(default_factory=dict)
+    summary_html: str = ""
 
 
 def grade_warm(group: str, root: Path, standin_file: Path, warm_grader) -> ClassRun:
@@ -94,14 +97,13 @@ def grade_warm(group: str, root: Path, standin_file: Path, warm_grader) -> Class
     write_class(root / "class", MEMBERS[group], COPIES.get(group, ()))
     graded = warm_grader.grade(str(root / "class"), "--data", str(standin_file), out=root / "out")
     assert graded.status in (0, 1), graded.printed[-3000:]
-    return ClassRun(graded.results)
+    return ClassRun(graded.results, graded.summary, (root / "out" / "summary.html").read_text())
 
 
 @dataclass
 class HostileRun(ClassRun):
     """The hostile class as `autograder grade` left it, and what was looked at right after."""
 
-    summary_html: str = ""
     alone: dict = field(default_factory=dict)  # the honest student's notebook, checked alone in a cold kernel
     token: str = ""
     survivors: list[str] = field(default_factory=list)
@@ -134,6 +136,7 @@ def grade_hostile(root: Path, standin_file: Path, warm_grader) -> HostileRun:
     time.sleep(1.0)
     return HostileRun(
         results={path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")},
+        summary=json.loads((out / "summary.json").read_text()),
         summary_html=(out / "summary.html").read_text(), alone=alone, token=token,
         survivors=survivors(token), left_in_scratch=[p.name for p in scratch.iterdir()],
         markers_before=markers_before, markers_after=[m for m in HOST_MARKERS if Path(m).exists()],

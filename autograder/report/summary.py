@@ -24,6 +24,9 @@ from .templating import ENV as _ENV
 SCHEMA = "autograder.summary/1"
 MAX_NAMES = 40  # students named per row of the HTML; summary.json names them all
 MAX_RETEACH = 20  # rows of "What to reteach" in the HTML; summary.json lists them all
+MAX_SIMILAR = 50  # groups of similar submissions drawn in the HTML; summary.json lists them all
+MAX_SIMILAR_LINES = 24  # sentences of evidence shown per group (a large group has many pairs)
+MAX_SIMILAR_PAIRS = 6  # pairs of a group shown side by side
 HISTOGRAM_BINS = 10  # tenths of the maximum score, as plots.histogram draws them
 PLACEHOLDER_ERROR = "NotImplementedError"  # what a released template's answer cells raise
 NOT_STARTED = "not-started"
@@ -158,6 +161,8 @@ def build(report, report_link: Callable[[str], str]) -> dict:
         "suspicious_p": SUSPICIOUS_P,
         "graded_with": sorted({text for o in graded if (text := graded_with_text(o.result))}),
         "holdout_notice": next((notice for o in graded if (notice := grading_notice(o.result))), None),
+        "similar": report.similar, "similar_error": report.similar_error,
+        "similar_shown": MAX_SIMILAR, "similar_lines": MAX_SIMILAR_LINES, "similar_pairs": MAX_SIMILAR_PAIRS,
     }
 
 
@@ -180,6 +185,9 @@ def machine_readable(summary: dict) -> dict:
         "holdout_gap_flags": {"p_below": summary["suspicious_p"], "students": summary["gap_flags"]},
         "graded_with": summary["graded_with"],
         "holdout_notice": summary["holdout_notice"],
+        # docs/similarity.md: students, exercise, score (0..1), evidence in words, and each pair's shared lines
+        "similar": summary["similar"],
+        "similar_error": summary["similar_error"],
     }
 
 
