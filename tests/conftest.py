@@ -37,6 +37,25 @@ class Imported:
         return getattr(module, name)
 
 
+#: The longest units of work, longest first (measured on a quiet run of the suite): xdist hands
+#: units to workers in collection order, and one of these started last would keep its worker
+#: busy minutes after the others have finished.
+HEAVY_FIRST = ("corpus-hostile", "dask-cluster", "corpus-1", "corpus-2", "corpus-3", "service", "service-restart",
+               "hostile-ids")
+
+
+def pytest_collection_modifyitems(items):
+    """The heaviest shared classes first, then the other slow tests, then the fast ones."""
+    def weight(item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        if group is not None:
+            name = group.args[0] if group.args else group.kwargs.get("name")
+            return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
+        return len(HEAVY_FIRST) + (1 if item.get_closest_marker("slow") else 2)
+
+    items.sort(key=weight)
+
+
 #: Tests that build Keras models in the test process itself: one worker imports Keras for all.
 IN_PROCESS_KERAS = pytest.mark.xdist_group("keras-in-process")
 

@@ -61,7 +61,7 @@ def test_a_notebook_full_of_injections_changes_nothing_but_its_own_text(tmp_path
                 "Your model beside the expected one (≠ marks a difference)",
                 # The grader measures the model although its layer's name is no TensorFlow scope
                 # name: it calls the model itself, where model.predict refused the name.
-                "Test predictions (rows: true class, columns: predicted)"]
+                "Test predictions"]
     assert document["metrics"]["test_accuracy"] is not None
     markdown = paths["md"].read_text()
     # fit and evaluate fail too (four units for three classes), quoting the layer's name
