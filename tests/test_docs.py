@@ -1,0 +1,77 @@
+"""The documentation: the site builds with no warning (so no link, anchor or nav entry goes
+stale), the README's own links resolve, and the README keeps the commands CI runs."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from markdown.extensions.toc import slugify
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+# [text](target) outside code; images too.
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_the_site_builds_with_no_warning(tmp_path: Path):
+    """`mkdocs build --strict` with links, anchors and the nav validated (mkdocs.yml): a page
+    linking to a missing page or anchor, or a page left out of the nav, fails here."""
+    site = tmp_path / "site"
+    completed = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-3000:]
+    assert "WARNING" not in output and "ERROR" not in output, output[-3000:]
+    pages = {path.relative_to(DOCS).with_suffix(".html") for path in DOCS.rglob("*.md")}
+    built = {path.relative_to(site) for path in site.rglob("*.html")}
+    assert pages <= built, f"pages not built: {sorted(map(str, pages - built))}"
+
+
+def _anchors(page: Path) -> set[str]:
+    """The ids MkDocs gives a page's headings (the toc extension's slugs), outside code blocks."""
+    anchors, fenced = set(), False
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"#{1,6} (.+)", line)):
+            anchors.add(slugify(heading.group(1).strip(), "-"))
+    return anchors
+
+
+def _links(text: str) -> list[str]:
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    return [target for target in LINK.findall(prose) if not re.match(r"[a-z]+:", target)]
+
+
+def test_every_link_of_the_readme_resolves():
+    """The README is outside the site, so MkDocs does not check it: every file it links to must
+    exist, and every anchor must be a heading of that page."""
+    links = _links(README.read_text())
+    assert len(links) >= 10
+    for target in links:
+        path, _, anchor = target.partition("#")
+        file = (ROOT / path).resolve() if path else README
+        assert file.exists(), f"README links to {target}, which does not exist"
+        if anchor:
+            assert anchor in _anchors(file), f"README links to {target}, but {path} has no heading #{anchor}"
+
+
+def test_the_readme_keeps_the_commands_ci_runs():
+    """.ci/run installs with the README's set-up command and runs the README's test command."""
+    readme, ci = README.read_text(), (ROOT / ".ci" / "run").read_text()
+    test_command = next(line for line in ci.splitlines() if "-m pytest" in line and not line.startswith("#"))
+    assert test_command.strip() in readme
+    setup = next(line for line in ci.splitlines() if line.startswith("python3 -m venv"))
+    assert setup.replace(" --quiet", "").strip() in readme
+    assert re.search(r"about \d+ minutes", readme)
+
+
+def test_the_picture_of_a_report_is_there_and_small():
+    """docs/images/report.png (scripts/docs_report_picture.py) is shown by the README and the
+    guides; it is kept under 150 KB."""
+    picture = DOCS / "images" / "report.png"
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture.stat().st_size < 150 * 1024
