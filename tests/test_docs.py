@@ -75,3 +75,58 @@ def test_the_picture_of_a_report_is_there_and_small():
     picture = DOCS / "images" / "report.png"
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert picture.stat().st_size < 150 * 1024
+
+
+def _options(parser, path=()):
+    """(command, option) for every option of the command line, sub-commands included."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        else:
+            yield from ((" ".join(path), option) for option in action.option_strings if option not in ("-h", "--help"))
+
+
+def _synopsis() -> dict[str, str]:
+    """The command line reference's synopsis: each command's lines, by command ("data standin")."""
+    text = (DOCS / "reference" / "cli.md").read_text()
+    block = text.split("```", 2)[1]
+    commands: dict[str, str] = {}
+    for chunk in re.split(r"\n(?=autograder )", block.strip()):
+        words = chunk.split()[1:]
+        path = []
+        for word in words:
+            if not re.fullmatch(r"[a-z]+(\|[a-z]+)*", word):
+                break
+            path.append(word)
+        commands[" ".join(path)] = chunk
+    return commands
+
+
+def test_the_command_line_reference_has_every_option_and_no_other():
+    """docs/reference/cli.md's synopsis names every option of every command, and only options
+    the command has: a flag added, renamed or removed fails here until the reference says so."""
+    from autograder.cli import build_parser
+
+    options: dict[str, set[str]] = {}
+    for command, option in _options(build_parser()):
+        options.setdefault(command, set()).add(option)
+    synopsis = _synopsis()
+    assert set(options) <= set(synopsis), f"commands missing from cli.md: {sorted(set(options) - set(synopsis))}"
+    for command, chunk in synopsis.items():
+        expected = options.get(command, set())
+        documented = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", chunk))
+        assert expected <= documented, f"`autograder {command}`: {sorted(expected - documented)} not in cli.md"
+        assert documented <= expected, f"`autograder {command}`: cli.md names {sorted(documented - expected)}"
+
+
+def test_the_command_line_reference_has_every_option_of_the_pytest_plugin():
+    from autograder.pytest_plugin import FLAGS
+
+    section = (DOCS / "reference" / "cli.md").read_text().split("## pytest plugin", 1)[1]
+    spellings = {"--autograder"} | {flag for given in FLAGS.values()
+                                    for flag in ((given,) if isinstance(given, str) else given)}
+    missing = sorted(flag for flag in spellings if not re.search(rf"`{flag}[ =`]", section))
+    assert not missing, f"the pytest plugin's {missing} are not in cli.md"
