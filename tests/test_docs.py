@@ -130,3 +130,22 @@ def test_the_command_line_reference_has_every_option_of_the_pytest_plugin():
                                     for flag in ((given,) if isinstance(given, str) else given)}
     missing = sorted(flag for flag in spellings if not re.search(rf"`{flag}[ =`]", section))
     assert not missing, f"the pytest plugin's {missing} are not in cli.md"
+
+
+def test_the_result_file_reference_names_every_field():
+    """Every field result.py declares for the result document, its checks, causes, metrics and
+    cells is described in docs/reference/result.md (as `name` in a table)."""
+    from autograder import result
+
+    text = (DOCS / "reference" / "result.md").read_text()
+    described = set(re.findall(r"^\| `([a-z_]+)`", text, flags=re.M))
+    described |= {name for row in re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)+) \|", text, flags=re.M)
+                  for name in re.findall(r"`([a-z_]+)`", row)}
+    for declared in (result.ResultDocument, result.CheckEntry, result.CauseEntry, result.Metrics,
+                     result.CellEntry):
+        missing = sorted(set(declared.__annotations__) - described)
+        assert not missing, f"{declared.__name__}: {missing} not described in docs/reference/result.md"
+    # graded_with's own fields are described in its row
+    row = next(line for line in text.splitlines() if line.startswith("| `graded_with` |"))
+    missing = sorted(field for field in result.GradedWith.__annotations__ if f"`{field}`" not in row)
+    assert not missing, f"graded_with: {missing} not described in docs/reference/result.md"
