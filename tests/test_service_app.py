@@ -708,7 +708,7 @@ def test_decisions_survive_a_new_server_on_the_same_course(course):
 
 
 def test_the_instructors_page_shows_the_class_by_check_and_root_cause(client, course):
-    from autograder.service.desk import STUCK_AFTER
+    from autograder.service.classview import STUCK_AFTER
 
     store = client.app.state.service.store
     graded(store, "alice", "reference")

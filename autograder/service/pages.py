@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import auth, desk, policy
+from . import auth, classview, policy
 from .api import (
     MAX_COMMENT,
     csv_response,
@@ -227,10 +227,10 @@ def instructor_context(service: Service) -> dict[str, Any]:
                           "override": None if override is None else override["score"]})
         grid.append({"student": student, "cells": cells})
     roster = store.roster()
-    by_check = desk.class_view(course, roster, store.results(), decided)
+    by_check = classview.class_view(course, roster, store.results(), decided)
     requests = [{**request_view(r), "filed": shown_time(r["at"])} for r in reversed(store.regrade_requests())]
     return {"counts": store.counts(), "grid": grid, "recent": recent, "exercises": list(course.exercises),
-            "roster": roster, "view": by_check, "stuck_after": desk.STUCK_AFTER, "max_comment": MAX_COMMENT,
+            "roster": roster, "view": by_check, "stuck_after": classview.STUCK_AFTER, "max_comment": MAX_COMMENT,
             "open_requests": [r for r in requests if r["status"] == "open"],
             "answered_requests": [r for r in requests if r["status"] != "open"][:50]}
 
