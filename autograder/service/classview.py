@@ -3,7 +3,7 @@ each failed check coloured by the root cause that explains it (the result file's
 each student's first mistake (`causes[0]`), and who is stuck where (the same check failing in
 their last STUCK_AFTER finished submissions).
 
-Pure functions of the finished submissions' rows (store.results) and the decisions in force;
+Pure functions of the finished submissions' rows (store.latest_results) and the decisions in force;
 the page (pages.py) draws what this returns, escaped.
 """
 from __future__ import annotations
@@ -49,7 +49,6 @@ class Row:
     stuck: str = ""  # the check id failing in a row
     stuck_title: str = ""
     stuck_times: int = 0
-    submissions: int = 0
 
 
 @dataclass
@@ -91,7 +90,7 @@ def _where(cause: dict[str, Any]) -> str:
 
 
 def class_view(course: Course, roster: list[str], finished: list[dict[str, Any]], decided: Decided) -> ClassView:
-    """finished: store.results() (oldest first, with each result document)."""
+    """finished: store.latest_results(STUCK_AFTER) (oldest first, with each result document)."""
     history: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in finished:
         history.setdefault((row["student"], row["exercise"]), []).append(row)
@@ -120,7 +119,7 @@ def class_view(course: Course, roster: list[str], finished: list[dict[str, Any]]
 def _row(course: Course, decided: Decided, student: str, exercise: str, checks: list[str],
          rows: list[dict[str, Any]], documents: dict[str, dict[str, Any]], css: dict[str, str]) -> Row:
     override = decided.overrides.get((student, exercise))
-    shown = Row(student, override=None if override is None else override["score"], submissions=len(rows))
+    shown = Row(student, override=None if override is None else override["score"])
     if not rows:
         shown.cells = [Cell(check, "missing", "") for check in checks]
         return shown

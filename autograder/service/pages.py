@@ -227,7 +227,7 @@ def instructor_context(service: Service) -> dict[str, Any]:
                           "override": None if override is None else override["score"]})
         grid.append({"student": student, "cells": cells})
     roster = store.roster()
-    by_check = classview.class_view(course, roster, store.results(), decided)
+    by_check = classview.class_view(course, roster, store.latest_results(classview.STUCK_AFTER), decided)
     requests = [{**request_view(r), "filed": shown_time(r["at"])} for r in reversed(store.regrade_requests())]
     return {"counts": store.counts(), "grid": grid, "recent": recent, "exercises": list(course.exercises),
             "roster": roster, "view": by_check, "stuck_after": classview.STUCK_AFTER, "max_comment": MAX_COMMENT,

@@ -214,6 +214,19 @@ class Store:
         with self.engine.connect() as db:
             return [dict(row._mapping) for row in db.execute(query)]
 
+    def latest_results(self, per_student_exercise: int) -> list[dict[str, Any]]:
+        """The last `per_student_exercise` finished submissions of each student and exercise, with
+        their result documents, oldest first: the class view reads these every few seconds, so it
+        does not read every result the class ever had."""
+        finished = submissions.c.status.in_(("graded", "not-graded"))
+        rank = func.row_number().over(partition_by=(submissions.c.student, submissions.c.exercise),
+                                      order_by=submissions.c.seq.desc()).label("rank")
+        ranked = select(submissions.c.seq, rank).where(finished).subquery()
+        query = (select(*SUMMARY, submissions.c.result).join(ranked, ranked.c.seq == submissions.c.seq)
+                 .where(ranked.c.rank <= per_student_exercise).order_by(submissions.c.seq))
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
     def notebook(self, identifier: str) -> bytes | None:
         with self.engine.connect() as db:
             return db.scalar(select(submissions.c.notebook).where(submissions.c.id == identifier))
