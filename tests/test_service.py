@@ -268,6 +268,102 @@ def test_no_token_reaches_the_servers_log(served, class_graded):
         assert token not in log
 
 
+@SHARED
+def test_an_override_changes_the_score_not_the_graders_and_keeps_its_comment(served, class_graded):
+    server, tokens, instructor = served
+    accepted, graded, _ = class_graded
+    dave = graded["dave"]
+    assert dave["late"] is True and dave["override"] is None  # late: the deadline passed two hours ago
+    sent = {"student": "dave", "exercise": "keras-dense", "score": 60, "comment": "the model cell was lost in upload"}
+    assert httpx.post(f"{server.url}/api/overrides", headers=bearer(tokens["dave"]), json=sent).status_code == 403
+    assert httpx.post(f"{server.url}/api/overrides", headers=bearer(instructor), json=sent).status_code == 201
+    shown = httpx.get(f"{server.url}/api/submissions/{accepted['dave']['id']}", headers=bearer(tokens["dave"])).json()
+    assert shown["score"] == 60.0 and shown["auto_score"] == dave["auto_score"]
+    assert shown["override"] == 60.0 and shown["comment"] == sent["comment"]
+    assert shown["late"] is True and shown["late_penalty"] == pytest.approx(dave["auto_score"] * 0.25)
+    rows = {r["student_id"]: r
+            for r in httpx.get(f"{server.url}/api/grades", headers=bearer(instructor)).json()["grades"]}
+    assert (rows["dave"]["score"], rows["dave"]["override"], rows["dave"]["comment"]) == (60.0, 60.0, sent["comment"])
+    assert rows["dave"]["auto_score"] != 60.0  # the grader's score of his latest submission, kept
+
+
+@SHARED
+def test_the_desk_in_a_browser_a_request_its_answer_and_the_class_by_check(served, class_graded, browser):
+    """bob files a regrade request whose reason is markup; the instructor sees the class by check
+    (bob's failed checks coloured by their root cause, his first mistake, the hostile id as text),
+    answers with a new score, overrides alice and extends carol from the page's forms; bob reads the
+    answer. No script of a student's ever runs."""
+    server, tokens, _ = served
+    accepted, graded, _ = class_graded
+    reason = '<script>alert("r")</script><img src=x onerror=alert(1)> my flatten is there'
+    dialogs: list[str] = []
+
+    def page_of(token: str):
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: dialogs.append(str(error)))
+        page.goto(server.url + "/")
+        page.fill("#token", token)
+        page.click("#signin button")
+        return page
+
+    bob = page_of(tokens["bob"])
+    bob.wait_for_selector("#regrade")
+    bob.select_option("#r-submission", accepted["bob"]["id"])
+    bob.fill("#r-reason", reason)
+    bob.click("#regrade button")
+    bob.wait_for_selector("#requests .open")
+    assert reason in bob.inner_text("#requests")  # shown as the text it is
+
+    desk = page_of(served[2])
+    desk.wait_for_selector("#checks-1")
+    row = desk.locator('#checks-1 tr[data-student="bob"]')
+    reshape = row.locator('td[data-check="data.reshape"]')
+    assert reshape.inner_text() == "✗" and "cause-" in (reshape.get_attribute("class") or "")
+    assert "unflattened" in (reshape.get_attribute("title") or "")  # its root cause's title
+    fit = row.locator('td[data-check="fit.called"]')
+    assert "input_shape" in (fit.get_attribute("title") or "")  # another cause, another colour
+    assert fit.get_attribute("class") != reshape.get_attribute("class")
+    assert row.locator("td.mistake").inner_text().strip() != ""
+    assert desk.locator('#checks-1 tr[data-student="alice"] td.mark.passed').count() == 14
+    assert HOSTILE_ID in desk.inner_text("#checks-1")
+    request = desk.locator("#requests .request").filter(has_text="bob")
+    assert reason in request.inner_text()
+    request.locator("textarea").fill("You are right about the flattening: 80.")
+    request.locator('input[name="score"]').fill("80")
+    request.locator("button").click()
+    desk.wait_for_selector("#requests >> text=No open requests.")
+    assert "→ 80" in desk.locator('#class tr', has_text="bob").inner_text()
+    desk.select_option("#o-student", "alice")
+    desk.fill("#o-score", "95")
+    desk.fill("#o-comment", "oral exam")
+    desk.click("#override button")
+    desk.wait_for_url("**/instructor")
+    desk.select_option("#x-student", "carol")
+    desk.fill("#x-until", "2030-01-01T00:00:00Z")
+    desk.fill("#x-comment", "family leave")
+    desk.click("#extension button")
+    desk.wait_for_url("**/instructor")
+    assert desk.locator("#error").count() == 0
+    desk.wait_for_selector("#live[data-refreshed]", state="attached", timeout=20000)  # app.js polled the class
+    assert desk.locator("#checks-1").count() == 1  # the live part, fetched again and redrawn
+
+    bob.reload()
+    assert "You are right about the flattening: 80." in bob.inner_text("#requests")
+    shown = httpx.get(f"{server.url}/api/submissions/{accepted['bob']['id']}", headers=bearer(tokens["bob"])).json()
+    assert shown["score"] == 80.0 and shown["auto_score"] == graded["bob"]["auto_score"]
+    instructor = served[2]
+    rows = {r["student_id"]: r
+            for r in httpx.get(f"{server.url}/api/grades", headers=bearer(instructor)).json()["grades"]}
+    assert rows["bob"]["override"] == 80.0 and rows["bob"]["comment"] == "You are right about the flattening: 80."
+    assert (rows["alice"]["score"], rows["alice"]["auto_score"], rows["alice"]["comment"]) == (95.0, 100.0, "oral exam")
+    carols = httpx.get(f"{server.url}/", headers=bearer(tokens["carol"])).text  # her page, with her new deadline
+    assert "Deadline: <time>2030-01-01 00:00 UTC</time>" in carols
+    assert dialogs == []
+    bob.context.close()
+    desk.context.close()
+
+
 @pytest.fixture(scope="module")
 def browser():
     from test_report_browser import ARGS, CHROMIUM
@@ -306,6 +402,10 @@ def test_a_server_killed_mid_grade_grades_every_submission_exactly_once(tmp_path
             assert time.monotonic() < deadline
             time.sleep(0.2)
         time.sleep(2)  # inside its cells
+        decided = {"student": "ann", "exercise": "keras-dense", "score": 77, "comment": "graded by hand"}
+        assert httpx.post(f"{first.url}/api/overrides", headers=bearer(instructor), json=decided).status_code == 201
+        extended = {"student": "ben", "exercise": None, "until": "2031-01-01T00:00:00Z", "comment": "ill"}
+        assert httpx.post(f"{first.url}/api/extensions", headers=bearer(instructor), json=extended).status_code == 201
         left = first.kill()
     finally:
         if first.process is not None and first.process.poll() is None:
@@ -325,6 +425,15 @@ def test_a_server_killed_mid_grade_grades_every_submission_exactly_once(tmp_path
         assert events[sleeping].count("requeued") == 1 and events[sleeping].count("started") == 2
         listed = httpx.get(f"{second.url}/api/submissions", headers=bearer(instructor)).json()["submissions"]
         assert sorted(s["id"] for s in listed) == sorted([sleeping, waiting])
+        # the decisions made before the kill hold, over a grading finished after them
+        ann = httpx.get(f"{second.url}/api/submissions/{sleeping}", headers=bearer(tokens["ann"])).json()
+        assert (ann["score"], ann["override"], ann["comment"]) == (77.0, 77.0, "graded by hand")
+        assert ann["auto_score"] is not None and ann["auto_score"] != 77.0
+        ben = httpx.get(f"{second.url}/api/submissions/{waiting}", headers=bearer(tokens["ben"])).json()
+        assert ben["due"] == "2031-01-01T00:00:00Z"
+        grades = httpx.get(f"{second.url}/api/grades", headers=bearer(instructor)).json()["grades"]
+        assert [(r["student_id"], r["override"], r["comment"]) for r in grades if r["student_id"] == "ann"] == \
+            [("ann", 77.0, "graded by hand")]
     finally:
         left = second.stop()
     assert gone(left) == []

@@ -566,3 +566,211 @@ def test_a_student_on_the_instructors_pages_is_403(client, course):
     form = {"student": "alice", "exercise": "keras-dense", "score": "100", "csrf": csrf}
     assert client.post("/instructor/override", data=form).status_code == 403
     assert client.app.state.service.store.decisions() == []
+
+
+# -- the instructor's desk: extensions, regrade requests, the class by check ------------------------
+
+HOSTILE_TEXT = '</blockquote><script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def graded(store: Store, student: str, recorded: str = "cascade-missing-import", at: float | None = None) -> str:
+    """A submission of `student` graded with a recorded result (no grader here): its id."""
+    from reports import result_of
+
+    identifier = store.accept(student, "keras-dense", "n.ipynb", b"{}", "d", 100, now=at).id
+    claimed = store.claim_next()
+    assert claimed is not None and claimed["id"] == identifier
+    document, _ = result_of(recorded)
+    assert store.record(identifier, claimed["attempts"], dict(document), "<p>report</p>")
+    return identifier
+
+
+def test_a_regrade_request_is_a_students_own_and_the_instructor_answers_it(client, course):
+    student_tokens, instructor = course[1], course[2]
+    alice, bob = student_tokens["alice"], student_tokens["bob"]
+    store = client.app.state.service.store
+    mine = graded(store, "alice")
+    auto = client.get(f"/api/submissions/{mine}", headers=bearer(alice)).json()["auto_score"]
+    asked = {"submission": mine, "reason": "my Dense import is in cell 2"}
+    assert client.post("/api/regrade-requests", json=asked).status_code == 401
+    theirs = client.post("/api/regrade-requests", headers=bearer(bob), json=asked)
+    assert theirs.status_code == 404 and theirs.json() == {"detail": "no such submission"}  # as an unknown id
+    assert client.post("/api/regrade-requests", headers=bearer(instructor), json=asked).status_code == 403
+    for bad, status in (({**asked, "submission": "0" * 16}, 404), ({**asked, "submission": "../x"}, 404),
+                        ({**asked, "reason": "  "}, 422), ({**asked, "reason": "x" * 2001}, 422), ([asked], 422)):
+        assert client.post("/api/regrade-requests", headers=bearer(alice), json=bad).status_code == status, bad
+    filed = client.post("/api/regrade-requests", headers=bearer(alice), json=asked)
+    assert filed.status_code == 201, filed.text
+    request = filed.json()
+    assert request["status"] == "open" and request["reason"] == asked["reason"] and request["exercise"] == "keras-dense"
+    again = client.post("/api/regrade-requests", headers=bearer(alice), json=asked)
+    assert again.status_code == 409 and "open request" in again.json()["detail"]
+    queued = submit(client, alice).json()["id"]
+    assert client.post("/api/regrade-requests", headers=bearer(alice),
+                       json={**asked, "submission": queued}).status_code == 409  # not graded yet
+    assert [r["id"] for r in client.get("/api/regrade-requests", headers=bearer(alice)).json()["requests"]] \
+        == [request["id"]]
+    assert client.get("/api/regrade-requests", headers=bearer(bob)).json()["requests"] == []
+    assert client.get("/api/regrade-requests").status_code == 401
+
+    answer = {"text": "Right: 90 points.", "score": 90}
+    path = f"/api/regrade-requests/{request['id']}/answer"
+    assert client.post(path, headers=bearer(alice), json=answer).status_code == 403  # a student answers nothing
+    assert client.post(path, json=answer).status_code == 401
+    assert client.post("/api/regrade-requests/999/answer", headers=bearer(instructor), json=answer).status_code == 404
+    assert client.post("/api/regrade-requests/x1/answer", headers=bearer(instructor), json=answer).status_code == 404
+    assert client.post(path, headers=bearer(instructor), json={"text": ""}).status_code == 422
+    assert client.post(path, headers=bearer(instructor), json={**answer, "score": -1}).status_code == 422
+    answered = client.post(path, headers=bearer(instructor), json=answer)
+    assert answered.status_code == 201 and answered.json()["answer"]["score"] == 90.0
+    assert client.post(path, headers=bearer(instructor), json=answer).status_code == 409
+    seen = client.get("/api/regrade-requests", headers=bearer(alice)).json()["requests"][0]
+    assert seen["status"] == "answered" and seen["answer"]["text"] == answer["text"] and seen["answer"]["by"] == \
+        "instructor"
+    # the answer's score is an override: the final score changes, the grader's does not
+    shown = client.get(f"/api/submissions/{mine}", headers=bearer(alice)).json()
+    assert shown["score"] == 90.0 and shown["auto_score"] == auto and auto != 90.0
+    assert shown["override"] == 90.0 and shown["comment"] == answer["text"]
+    row = client.get("/api/grades", headers=bearer(instructor)).json()["grades"][0]
+    assert (row["score"], row["auto_score"], row["override"], row["comment"]) == (90.0, auto, 90.0, answer["text"])
+    kinds = [(d["kind"], d["by"]) for d in store.decisions()]
+    assert kinds == [("regrade-request", "alice"), ("regrade-answer", "instructor"), ("override", "instructor")]
+    assert all(time.time() - d["at"] < 60 for d in store.decisions())
+    # a new request on the same submission may be filed once the first is answered
+    assert client.post("/api/regrade-requests", headers=bearer(alice), json=asked).status_code == 201
+
+
+def test_regrade_requests_are_limited_per_day(client, course):
+    from autograder.service.api import REGRADE_REQUESTS_PER_DAY
+
+    carol = course[1]["carol"]
+    store = client.app.state.service.store
+    mine = [graded(store, "carol") for _ in range(REGRADE_REQUESTS_PER_DAY + 1)]
+    codes = [client.post("/api/regrade-requests", headers=bearer(carol),
+                         json={"submission": s, "reason": "please"}).status_code for s in mine]
+    assert codes == [201] * REGRADE_REQUESTS_PER_DAY + [429]
+    refused = client.post("/api/regrade-requests", headers=bearer(carol), json={"submission": mine[-1], "reason": "x"})
+    assert 86000 < int(refused.headers["retry-after"]) <= 86400 and "24 hours" in refused.json()["detail"]
+    assert client.post("/api/regrade-requests", headers=bearer(course[1]["dave"]),
+                       json={"submission": mine[-1], "reason": "x"}).status_code == 404  # carol's, not dave's
+
+
+def test_an_extension_moves_the_deadline_and_the_late_penalty_with_it(course):
+    folder, student_tokens, instructor = course
+    now = time.time()
+    configure(folder, deadline=f'"{iso(now - 2 * 86400 - 60)}"', late_penalty_per_day="0.25")
+    client, store = client_for(folder, instructor)
+    with client:
+        late = graded(store, "bob")
+        shown = client.get(f"/api/submissions/{late}", headers=bearer(student_tokens["bob"])).json()
+        assert shown["late"] is True and shown["late_days"] == 3
+        assert shown["late_penalty"] == pytest.approx(shown["auto_score"] * 0.75)
+        assert shown["score"] == pytest.approx(shown["auto_score"] * 0.25)
+        assert shown["override"] is None and shown["comment"] is None
+        grant = {"student": "bob", "exercise": None, "until": iso(now + 86400), "comment": "ill, with a note"}
+        assert client.post("/api/extensions", json=grant).status_code == 401
+        assert client.post("/api/extensions", headers=bearer(student_tokens["bob"]), json=grant).status_code == 403
+        for bad, status in (({**grant, "student": "zed"}, 404), ({**grant, "exercise": "keras-nope"}, 404),
+                            ({**grant, "until": "tomorrow"}, 422), ({**grant, "until": "2030-01-01T00:00:00"}, 422),
+                            ({**grant, "until": 5}, 422), ({**grant, "comment": 3}, 422)):
+            assert client.post("/api/extensions", headers=bearer(instructor), json=bad).status_code == status, bad
+        granted = client.post("/api/extensions", headers=bearer(instructor), json=grant)
+        assert granted.status_code == 201 and granted.json()["until"].endswith("Z")
+        decision = store.decisions("extension")[0]
+        assert decision["by"] == "instructor" and decision["text"] == grant["comment"]
+        on_time = client.get(f"/api/submissions/{late}", headers=bearer(student_tokens["bob"])).json()
+        assert on_time["late"] is False and on_time["late_penalty"] == 0.0 and on_time["score"] == on_time["auto_score"]
+        row = client.get("/api/grades", headers=bearer(instructor)).json()["grades"][0]
+        assert row["late"] is False and row["late_penalty"] == ""
+        for_one = {**grant, "exercise": "keras-dense"}
+        assert client.post("/api/extensions", headers=bearer(instructor), json=for_one).json()["exercise"] == \
+            "keras-dense"
+    store.close()
+
+
+def test_decisions_survive_a_new_server_on_the_same_course(course):
+    folder, student_tokens, instructor = course
+    client, store = client_for(folder, instructor)
+    with client:
+        mine = graded(store, "alice")
+        override = {"student": "alice", "exercise": "keras-dense", "score": 42, "comment": "see me"}
+        assert client.post("/api/overrides", headers=bearer(instructor), json=override).status_code == 201
+        assert client.post("/api/regrade-requests", headers=bearer(student_tokens["alice"]),
+                           json={"submission": mine, "reason": "why?"}).status_code == 201
+    store.close()
+    client, store = client_for(folder, instructor)
+    with client:
+        shown = client.get(f"/api/submissions/{mine}", headers=bearer(student_tokens["alice"])).json()
+        assert (shown["score"], shown["override"], shown["comment"]) == (42.0, 42.0, "see me")
+        assert shown["auto_score"] != 42.0
+        assert client.get("/api/regrade-requests", headers=bearer(instructor)).json()["requests"][0]["reason"] == "why?"
+    store.close()
+
+
+def test_the_instructors_page_shows_the_class_by_check_and_root_cause(client, course):
+    from autograder.service.classview import STUCK_AFTER
+
+    store = client.app.state.service.store
+    graded(store, "alice", "reference")
+    graded(store, "bob", "reference")  # long ago: the view reads only the last STUCK_AFTER of each
+    for _ in range(STUCK_AFTER):
+        graded(store, "bob", "cascade-missing-import")
+    assert [row["student"] for row in store.latest_results(STUCK_AFTER)].count("bob") == STUCK_AFTER
+    graded(store, "carol", "cascade-unflattened")
+    graded(store, HOSTILE_ID, "cascade-missing-import")
+    sign_in(client, course[2])
+    page = client.get("/instructor").text
+    grid = page.split('id="checks-1"')[1].split("</section>")[0]
+
+    def row(student):
+        return grid.split(f'data-student="{student}"')[1].split("</tr>")[0]
+
+    assert row("alice").count("✓") == 14 and "✗" not in row("alice")
+    bob = row("bob")
+    assert 'data-check="model.architecture"' in bob and "`Dense` is not defined" in bob  # the first mistake
+    architecture = bob.split('data-check="model.architecture"')[0].rsplit("<td", 1)[1]
+    assert "cause-0" in architecture  # the most common cause has the first colour
+    assert "cause-" in row("carol") and "cause-0" not in row("carol").split("mistake")[0]  # another cause, colour
+    assert "NameError" in page.split('id="legend"')[1].split("</p>")[0]
+    stuck = page.split('id="stuck"')[1].split("</section>")[0]
+    assert "bob" in stuck and f"last {STUCK_AFTER} submissions" in stuck and "alice" not in stuck
+    assert 'data-refresh="/instructor"' in page  # app.js keeps it live
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+
+
+def test_the_request_and_answer_forms_need_csrf_and_escape_every_reason(client, course):
+    hostile, instructor = course[1][HOSTILE_ID], course[2]
+    store = client.app.state.service.store
+    mine = graded(store, HOSTILE_ID)
+    sign_in(client, hostile)
+    page = client.get("/")
+    assert 'id="regrade"' in page.text and f'value="{mine}"' in page.text
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    form = {"submission": mine, "reason": HOSTILE_TEXT}
+    assert client.post("/regrade", data={**form, "csrf": "forged"}).status_code == 403
+    assert client.post("/regrade", data={**form, "csrf": csrf}, headers={"Origin": "https://evil.example"}
+                       ).status_code == 403
+    assert store.regrade_requests() == []
+    assert client.post("/regrade", data={**form, "csrf": csrf}, follow_redirects=False).status_code == 303
+    again = client.post("/regrade", data={**form, "csrf": csrf})
+    assert again.status_code == 409 and "open request" in again.text
+    page = client.get("/").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert client.post("/instructor/answer", data={"request": "1", "text": "no", "csrf": csrf}).status_code == 403
+    client.cookies.clear()
+    sign_in(client, instructor)
+    page = client.get("/instructor").text
+    requests = page.split('id="requests"')[1].split("</section>")[0]
+    assert "<script>alert(1)" not in requests and "&lt;script&gt;alert(1)" in requests and "&lt;img src=x" in requests
+    number = store.regrade_requests()[0]["seq"]
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    answer = {"request": str(number), "text": "Looked again: 75.", "score": "75"}
+    assert client.post("/instructor/answer", data={**answer, "csrf": "forged"}).status_code == 403
+    assert client.post("/instructor/answer", data={**answer, "score": "lots", "csrf": csrf}).status_code == 422
+    assert client.post("/instructor/answer", data={**answer, "csrf": csrf}, follow_redirects=False).status_code == 303
+    assert store.regrade_requests()[0]["answer"]["score"] == 75.0
+    assert client.post("/instructor/answer", data={**answer, "csrf": csrf}).status_code == 409
+    extension = {"student": "bob", "exercise": "", "until": "2030-01-01T00:00:00Z", "comment": HOSTILE_TEXT}
+    assert client.post("/instructor/extension", data={**extension, "csrf": csrf},
+                       follow_redirects=False).status_code == 303
+    assert store.decisions("extension")[0]["exercise"] is None

@@ -9,6 +9,7 @@ One stage per module:
 - uploads.py: a bounded, time-limited upload, checked as a notebook before it is queued;
 - grading.py: the queue's dispatcher on the warm workers of `grade --jobs` (or a Dask cluster);
 - gradebook.py: the class's rows, as `grade` writes grades.csv, with the course's decisions;
+- classview.py: the instructor's view of the class by check, coloured by root cause, and who is stuck;
 - auth.py, api.py, pages.py, app.py: sign-in and sessions, the JSON API, the pages, the ASGI app;
 - commands.py: `course init`, `course students` and `serve`, as cli.py calls them.
 """

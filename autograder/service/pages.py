@@ -1,5 +1,7 @@
 """The pages: `/` for students (sign in, submit, the queue and live status, the report, the
-history) and `/instructor` (the class, overrides and extensions, grades.csv).
+history, regrade requests and their answers) and `/instructor` (the class live: a grid of
+students by check coloured by root cause, first mistakes, who is stuck; overrides, extensions,
+answers to regrade requests; grades.csv).
 
 Rendered with Jinja2 with autoescaping on: every string a student controls (their file name,
 a reason quoting their notebook, their id) is escaped. No page has inline script or style
@@ -20,17 +22,25 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import auth, policy
-from .api import csv_response, record_override, service_of
+from . import auth, classview, policy
+from .api import (
+    MAX_COMMENT,
+    csv_response,
+    file_regrade_request,
+    record_answer,
+    record_extension,
+    record_override,
+    request_view,
+    service_of,
+)
 from .auth import BadToken, Caller
 from .core import Service
-from .course import parse_time
 from .gradebook import Decided, class_rows, standing
 from .uploads import UploadError, read_body
 
 TEMPLATES = Environment(loader=PackageLoader("autograder.service", "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True))
-MAX_FORM = 8 * 1024
+MAX_FORM = 32 * 1024  # a reason or comment of MAX_COMMENT characters, percent-encoded
 
 
 def shown_time(seconds: float | None) -> str:
@@ -117,7 +127,12 @@ def student_context(service: Service, caller: Caller) -> dict[str, Any]:
                           "left": max(0, course.submissions_per_hour - used)})
     due = policy.due(course, student, decided.extensions.get(student))
     overrides = [o for (who, _), o in decided.overrides.items() if who == student]
-    return {"submissions": views, "active": active, "latest": views[0] if views else None, "exercises": exercises,
+    requests = [{**request_view(r), "filed": shown_time(r["at"]),
+                 "answered": shown_time(r["answer"]["at"]) if r["answer"] else ""}
+                for r in reversed(service.store.regrade_requests(student))]
+    finished = [v for v in views if v["status"] in ("graded", "not-graded")]
+    return {"requests": requests, "finished": finished, "max_comment": MAX_COMMENT,
+            "submissions": views, "active": active, "latest": views[0] if views else None, "exercises": exercises,
             "due": shown_time(due), "cutoff": shown_time(policy.cutoff(course, due)),
             "late_penalty": f"{course.late_penalty_per_day:.0%}" if course.late_penalty_per_day else "",
             "max_upload": f"{course.max_upload_bytes / 2**20:g} MiB", "overrides": overrides}
@@ -211,8 +226,13 @@ def instructor_context(service: Service) -> dict[str, Any]:
             cells.append({"text": text, "css": css, "id": shown["id"], "report": shown["report"], "late": shown["late"],
                           "override": None if override is None else override["score"]})
         grid.append({"student": student, "cells": cells})
+    roster = store.roster()
+    by_check = classview.class_view(course, roster, store.latest_results(classview.STUCK_AFTER), decided)
+    requests = [{**request_view(r), "filed": shown_time(r["at"])} for r in reversed(store.regrade_requests())]
     return {"counts": store.counts(), "grid": grid, "recent": recent, "exercises": list(course.exercises),
-            "roster": store.roster()}
+            "roster": roster, "view": by_check, "stuck_after": classview.STUCK_AFTER, "max_comment": MAX_COMMENT,
+            "open_requests": [r for r in requests if r["status"] == "open"],
+            "answered_requests": [r for r in requests if r["status"] != "open"][:50]}
 
 
 async def instructor_form(request: Request) -> tuple[Caller, dict[str, str]] | Response:
@@ -248,9 +268,7 @@ async def override(request: Request) -> Response:
     body = {"student": form.get("student"), "exercise": form.get("exercise"), "score": score,
             "comment": form.get("comment") or None}
     outcome = await run_in_threadpool(record_override, service_of(request), body, caller.who)
-    if outcome.status_code != 201:
-        return await instructor_error(request, caller, json.loads(bytes(outcome.body))["detail"], outcome.status_code)
-    return RedirectResponse("/instructor", status_code=303)
+    return await instructor_outcome(request, caller, outcome)
 
 
 async def extension(request: Request) -> Response:
@@ -258,16 +276,61 @@ async def extension(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     caller, form = found
-    service = service_of(request)
-    student = form.get("student", "")
-    try:
-        until = parse_time(form.get("until", ""), "until")
-    except ValueError as error:
-        return await instructor_error(request, caller, str(error).removeprefix("course.toml: "), 422)
-    if until is None or student not in await run_in_threadpool(service.store.roster):
-        return await instructor_error(request, caller, "choose a student and give the new deadline", 422)
-    await run_in_threadpool(lambda: service.store.decide("extension", student, caller.who, until=until.timestamp()))
+    body = {"student": form.get("student", ""), "exercise": form.get("exercise") or None,
+            "until": form.get("until", ""), "comment": form.get("comment") or None}
+    outcome = await run_in_threadpool(record_extension, service_of(request), body, caller.who)
+    return await instructor_outcome(request, caller, outcome)
+
+
+async def answer(request: Request) -> Response:
+    found = await instructor_form(request)
+    if isinstance(found, Response):
+        return found
+    caller, form = found
+    number = form.get("request", "")
+    score: object = None
+    if form.get("score", "").strip():
+        try:
+            score = float(form["score"])
+        except ValueError:
+            score = "not a number"
+    if not number.isdigit() or len(number) > 12:
+        return await instructor_error(request, caller, "no such request", 404)
+    outcome = await run_in_threadpool(record_answer, service_of(request), int(number),
+                                      {"text": form.get("text", ""), "score": score}, caller.who)
+    return await instructor_outcome(request, caller, outcome)
+
+
+async def instructor_outcome(request: Request, caller: Caller, outcome: Response) -> Response:
+    """Back to the page after a decision the API's function recorded (201), or the page with its reason."""
+    if outcome.status_code != 201:
+        return await instructor_error(request, caller, json.loads(bytes(outcome.body))["detail"], outcome.status_code)
     return RedirectResponse("/instructor", status_code=303)
+
+
+async def regrade(request: Request) -> Response:
+    """A student's regrade request from their page: their own submission, with a reason."""
+    caller = await caller_of(request)
+    if caller is None or caller.session_key is None:
+        return signin_page(request, "Sign in to ask for a regrade.", 401)
+    if caller.student is None:
+        return RedirectResponse("/instructor", status_code=303)
+    try:
+        form = await small_form(request)
+    except UploadError as error:
+        return await student_page(request, caller, error.detail, error.status)
+    if not auth.csrf_ok(request, caller.csrf, form.get("csrf")):
+        return await student_page(request, caller, "The form expired or came from another site; reload the page.",
+                                  403)
+    outcome = await run_in_threadpool(file_regrade_request, service_of(request),
+                                      {"submission": form.get("submission", ""), "reason": form.get("reason", "")},
+                                      caller.student)
+    if outcome.status_code != 201:
+        response = await student_page(request, caller, json.loads(bytes(outcome.body))["detail"], outcome.status_code)
+        if "retry-after" in outcome.headers:
+            response.headers["Retry-After"] = outcome.headers["retry-after"]
+        return response
+    return RedirectResponse("/#requests", status_code=303)
 
 
 async def grades_csv(request: Request) -> Response:
@@ -289,5 +352,7 @@ def routes() -> list[Route]:
         Route("/instructor", instructor, methods=["GET"]),
         Route("/instructor/override", override, methods=["POST"]),
         Route("/instructor/extension", extension, methods=["POST"]),
+        Route("/instructor/answer", answer, methods=["POST"]),
+        Route("/regrade", regrade, methods=["POST"]),
         Route("/instructor/grades.csv", grades_csv, methods=["GET"]),
     ]

@@ -14,6 +14,7 @@ puts it back in the queue (recover), and only a finished attempt ever records a 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 import time
@@ -31,6 +32,7 @@ from .schema import decisions, events, sessions, students, submissions
 #: A submission whose grading a server's stop interrupted this many times is given up, with a reason:
 #: a notebook that brings the server down must not do so for ever.
 MAX_ATTEMPTS = 3
+DAY_S = 86400.0
 SESSION_S = 12 * 3600.0
 
 #: The columns of a submission other than its blobs (notebook, result, report).
@@ -212,6 +214,19 @@ class Store:
         with self.engine.connect() as db:
             return [dict(row._mapping) for row in db.execute(query)]
 
+    def latest_results(self, per_student_exercise: int) -> list[dict[str, Any]]:
+        """The last `per_student_exercise` finished submissions of each student and exercise, with
+        their result documents, oldest first: the class view reads these every few seconds, so it
+        does not read every result the class ever had."""
+        finished = submissions.c.status.in_(("graded", "not-graded"))
+        rank = func.row_number().over(partition_by=(submissions.c.student, submissions.c.exercise),
+                                      order_by=submissions.c.seq.desc()).label("rank")
+        ranked = select(submissions.c.seq, rank).where(finished).subquery()
+        query = (select(*SUMMARY, submissions.c.result).join(ranked, ranked.c.seq == submissions.c.seq)
+                 .where(ranked.c.rank <= per_student_exercise).order_by(submissions.c.seq))
+        with self.engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
     def notebook(self, identifier: str) -> bytes | None:
         with self.engine.connect() as db:
             return db.scalar(select(submissions.c.notebook).where(submissions.c.id == identifier))
@@ -327,3 +342,103 @@ class Store:
             query = query.where(decisions.c.student == student)
         with self.engine.connect() as db:
             return [dict(row._mapping) for row in db.execute(query)]
+
+    # -- regrade requests (a student asks, the instructor answers) ------------------------------------
+    # A request is a `regrade-request` decision on one submission (`by` the student, `text` their
+    # reason); its answer is the first `regrade-answer` on the same submission after it. A student
+    # may have one open request per submission, so the pairing is never in doubt; an answer with a
+    # score also records an override, in the same transaction.
+    def file_request(self, student: str, submission: str, reason: str, per_day: int,
+                     now: float | None = None) -> RequestFiled:
+        """File a student's request on their own finished submission, unless one is open on it or
+        they are over `per_day` requests in any 24 hours."""
+        now = time.time() if now is None else now
+        with self.writing, self.engine.begin() as db:
+            row = db.execute(select(submissions.c.exercise, submissions.c.status).where(
+                submissions.c.id == submission, submissions.c.student == student)).first()
+            if row is None:  # someone else's reads as one that does not exist
+                return RequestFiled("unknown")
+            if row.status not in ("graded", "not-graded"):
+                return RequestFiled("not-finished")
+            mine = [dict(r._mapping) for r in db.execute(
+                select(decisions).where(decisions.c.student == student,
+                                        decisions.c.kind.in_(("regrade-request", "regrade-answer")))
+                .order_by(decisions.c.seq))]
+            if any(r["open"] for r in _paired(mine) if r["submission"] == submission):
+                return RequestFiled("open")
+            recent = sorted(r["at"] for r in mine if r["kind"] == "regrade-request" and now - r["at"] < DAY_S)
+            if len(recent) >= per_day:
+                frees = recent[len(recent) - per_day] + DAY_S  # the oldest that counts leaves the window
+                return RequestFiled("limited", retry_after=max(1, math.ceil(frees - now)))
+            number = int(db.execute(decisions.insert().values(
+                kind="regrade-request", student=student, exercise=row.exercise, submission=submission, text=reason,
+                by=student, at=now)).inserted_primary_key[0])  # type: ignore[index]
+            return RequestFiled("filed", number=number)
+
+    def regrade_requests(self, student: str | None = None) -> list[dict[str, Any]]:
+        """Requests, oldest first, each with its `answer` (a decision, or None while open)."""
+        query = (select(decisions).where(decisions.c.kind.in_(("regrade-request", "regrade-answer")))
+                 .order_by(decisions.c.seq))
+        if student is not None:
+            query = query.where(decisions.c.student == student)
+        with self.engine.connect() as db:
+            rows = [dict(row._mapping) for row in db.execute(query)]
+        return _paired(rows)
+
+    def answer_request(self, number: int, by: str, text: str, score: float | None) -> RequestAnswered:
+        """The instructor's answer to request `number`; with a score, an override of that exercise too."""
+        now = time.time()
+        with self.writing, self.engine.begin() as db:
+            request = db.execute(select(decisions).where(decisions.c.seq == number,
+                                                         decisions.c.kind == "regrade-request")).first()
+            if request is None:
+                return RequestAnswered("unknown")
+            answered = db.scalar(select(func.count()).select_from(decisions).where(
+                decisions.c.kind == "regrade-answer", decisions.c.submission == request.submission,
+                decisions.c.seq > number))
+            if answered:
+                return RequestAnswered("answered")
+            answer = int(db.execute(decisions.insert().values(
+                kind="regrade-answer", student=request.student, exercise=request.exercise,
+                submission=request.submission, score=score, text=text, by=by, at=now)).inserted_primary_key[0])  # type: ignore[index]
+            override = None
+            if score is not None:
+                override = int(db.execute(decisions.insert().values(
+                    kind="override", student=request.student, exercise=request.exercise,
+                    submission=request.submission, score=score, text=text, by=by,
+                    at=now)).inserted_primary_key[0])  # type: ignore[index]
+            return RequestAnswered("answered-now", answer=answer, override=override, student=request.student,
+                                   exercise=request.exercise, submission=request.submission)
+
+
+@dataclass(frozen=True)
+class RequestFiled:
+    outcome: str  # filed, unknown, not-finished, open, limited
+    number: int | None = None
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestAnswered:
+    outcome: str  # answered-now, unknown, answered (before)
+    answer: int | None = None
+    override: int | None = None
+    student: str | None = None
+    exercise: str | None = None
+    submission: str | None = None
+
+
+def _paired(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Requests (from request and answer decisions, oldest first), each with its `answer`: the
+    first answer on the same submission after it; `open` while there is none."""
+    requests: list[dict[str, Any]] = []
+    waiting: dict[str, dict[str, Any]] = {}  # submission -> its open request
+    for row in rows:
+        if row["kind"] == "regrade-request":
+            request = {**row, "answer": None, "open": True}
+            requests.append(request)
+            waiting[row["submission"]] = request
+        elif row["kind"] == "regrade-answer" and row["submission"] in waiting:
+            request = waiting.pop(row["submission"])
+            request["answer"], request["open"] = row, False
+    return requests

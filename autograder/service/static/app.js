@@ -34,6 +34,33 @@ async function follow(element) {
   }
 }
 
+// The instructor's class, live: every few seconds the page is fetched again and only the
+// parts without forms (#live) are replaced, so nothing typed into a form is lost. The HTML is
+// the server's own page, drawn with every student string escaped.
+async function refresh(element) {
+  const every = 5000;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, every));
+    if (document.hidden) {
+      continue;
+    }
+    try {
+      const response = await fetch(element.dataset.refresh, {credentials: "same-origin"});
+      if (!response.ok) {
+        continue;
+      }
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById(element.id);
+      if (fresh) {
+        element.replaceChildren(...fresh.childNodes);
+        element.dataset.refreshed = String(Date.now());
+      }
+    } catch (error) {
+      // the server is restarting: try again at the next turn
+    }
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-live]").forEach((element) => follow(element));
+  document.querySelectorAll("[data-refresh]").forEach((element) => refresh(element));
 });
