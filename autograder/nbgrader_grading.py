@@ -52,8 +52,8 @@ from .result import CheckEntry, ResultDocument, verdict_of
 from .settings import ISOLATION_CHOICES, Request
 
 if TYPE_CHECKING:
-    from .evaluation import Evaluator
     from .plan import GradingPlan
+    from .workers import Workers
 
 #: The error name nbgrader's autograded and feedback notebooks show on a failed check.
 FAILED = "VerdictFailed"
@@ -115,20 +115,23 @@ def not_ours_outputs(grade_id: str) -> list[nbformat.NotebookNode]:
     return [new_output("error", ename="NotGradedHere", evalue=text, traceback=[text])]
 
 
-_evaluator: Evaluator | None = None
+_workers: Workers | None = None
 
 
-def shared_evaluator() -> Evaluator:
-    """One evaluator for every notebook `nbgrader autograde` grades in this process: its TensorFlow
-    import (seconds) is paid once, not per submission. It never runs student code, and replaces its
-    own process after a failure (evaluation.Evaluator)."""
-    global _evaluator
-    if _evaluator is None or _evaluator.closed:
-        from .evaluation import Evaluator
+def shared_workers() -> Workers:
+    """One warm slot and one evaluator for every notebook `nbgrader autograde` grades in this
+    process: their TensorFlow imports (seconds each) are paid once, not per submission, as
+    `autograder grade` pays them once per class. The evaluator never runs student code and
+    replaces its own process after a failure (evaluation.Evaluator); each notebook still runs in
+    a sandbox of its own, forked from the slot (or cold, where the warm path is missing)."""
+    global _workers
+    if _workers is None or _workers.closed:
+        from .sandbox.slots import warm_path_available
+        from .workers import Workers
 
-        _evaluator = Evaluator()
-        atexit.register(_evaluator.close)
-    return _evaluator
+        _workers = Workers(warm_path_available(), jobs=1)
+        atexit.register(_workers.close)
+    return _workers
 
 
 class GradeOutsideKernel(NbGraderPreprocessor):
@@ -141,7 +144,10 @@ class GradeOutsideKernel(NbGraderPreprocessor):
     isolation = Unicode("auto", help=f"the sandbox: one of {', '.join(ISOLATION_CHOICES)}").tag(config=True)
 
     def preprocess(self, nb: nbformat.NotebookNode, resources: dict) -> tuple[nbformat.NotebookNode, dict]:
-        from . import pipeline  # here, not at the top: every nbgrader command reads the config importing us
+        # Here, not at the top: every nbgrader command reads the config importing us.
+        from . import pipeline
+        from .sandbox import run_notebook
+        from .sandbox.isolation import RLIMITS
 
         assignment, notebook_id = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
         coursedir = CourseDirectory(config=self.config)
@@ -153,7 +159,10 @@ class GradeOutsideKernel(NbGraderPreprocessor):
             path = Path(scratch) / f"{notebook_id}.ipynb"
             nbformat.write(nb, path)
             self.log.info("Grading %s/%s with the autograder, outside any kernel", assignment, notebook_id)
-            result = pipeline.grade_notebook(str(path), plan, evaluator=shared_evaluator())
+            workers = shared_workers()
+            # The course's `isolation = "rlimits"` has no warm path: each notebook starts cold.
+            run = workers.run() if plan.isolation != RLIMITS else run_notebook
+            result = pipeline.grade_notebook(str(path), plan, run=run, evaluator=workers.shared_evaluator())
         fault = result.get("grader_fault")
         if fault:  # not the student's result: nothing is recorded, and nbgrader reports the error
             raise GraderFault(f"the autograder failed to grade {assignment}/{notebook_id} (its own fault, not the "

@@ -21,11 +21,12 @@ DASK = Path(sys.executable).parent / "dask"
 class LocalCluster:
     """A scheduler and named workers, each in a session of its own, on 127.0.0.1 only."""
 
-    def __init__(self, folder: Path, preload: Path | None = None):
+    def __init__(self, folder: Path, preload: Path | None = None, config: dict[str, str] | None = None):
+        """`config`: Dask settings as DASK_* environment variables, for every process."""
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.preload = ["--preload", str(preload)] if preload is not None else []
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(config or {})}
         scheduler_file = folder / "scheduler.json"
         self.scheduler = subprocess.Popen(
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",

@@ -27,7 +27,7 @@ from autograder.exercises import get
 from autograder.plan import make_plan
 from autograder.settings import Request
 from cluster_faults import BOMB_FOLDER, KILL_MARKER, ROGUE_KINDS, ROGUE_MARKER
-from conftest import ROOT, run_cli, write_notebook
+from conftest import ROOT, write_notebook
 from corpus import CASES
 from dask_cluster import LocalCluster
 from process_budget import count
@@ -39,7 +39,10 @@ pytestmark = pytest.mark.xdist_group("dask-cluster")
 
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("dask"), preload=ROOT / "tests" / "cluster_faults.py")
+    # The scheduler gives up on a task after its second worker death rather than its fourth: the
+    # same path to a graded `kernel_died`, with two fewer workers to restart and warm up.
+    local = LocalCluster(tmp_path_factory.mktemp("dask"), preload=ROOT / "tests" / "cluster_faults.py",
+                         config={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"})
     try:
         for name in ("w1", "w2"):
             local.start_worker(name)
@@ -98,17 +101,24 @@ def start_grading(out: Path, class_folder: Path, standin_file: Path, address: st
         text=True)
 
 
-def wait_for_a_result(out: Path, grading: subprocess.Popen) -> None:
-    """Until the first result is written: then both workers are running a notebook."""
+def sandboxed_worker(local: LocalCluster, grading: subprocess.Popen) -> str:
+    """The first worker seen running a notebook in its sandbox."""
     deadline = time.monotonic() + 600
-    while not list(out.glob("results/*.json")):
-        assert grading.poll() is None and time.monotonic() < deadline, "no result arrived"
-        time.sleep(0.5)
+    while True:
+        for name in list(local.workers):
+            if any(p.name() == "bwrap" for p in local.grading_processes(name)):
+                return name
+        assert grading.poll() is None and time.monotonic() < deadline, "no worker ran a notebook"
+        time.sleep(0.2)
 
 
 @pytest.mark.slow
-def test_a_class_graded_on_the_cluster_gets_the_verdicts_of_jobs_2(dask_cluster, class_folder, standin_file,
-                                                                   with_jobs, tmp_path):
+def test_a_class_interrupted_then_resumed_through_a_worker_killed_mid_class_gets_the_verdicts_of_jobs_2(
+        dask_cluster, class_folder, standin_file, with_jobs, tmp_path):
+    """Two gradings of one class, each proving what it alone can: Ctrl-C partway records
+    nothing in flight and stops the workers; the resumed grading loses nothing when a worker
+    is killed mid-notebook (its sandboxes die with it), grades each submission once, and
+    gets the verdicts --jobs 2 gives."""
     out = tmp_path / "out"
     # Ctrl-C partway: exit 130, what was in flight is not recorded, the workers stop grading.
     grading = start_grading(out, class_folder, standin_file, dask_cluster.address)
@@ -126,43 +136,17 @@ def test_a_class_graded_on_the_cluster_gets_the_verdicts_of_jobs_2(dask_cluster,
     recorded = gradebook_rows(out)
     assert 1 <= len(recorded) < len(CLASS)
     deadline = time.monotonic() + 60  # the grading's plugin is torn down: no sandbox, no evaluator left
-    while any(dask_cluster.grading_processes(name) for name in ("w1", "w2")):
+    while any(dask_cluster.grading_processes(name) for name in dask_cluster.workers):
         assert time.monotonic() < deadline, "the workers kept grading after Ctrl-C"
         time.sleep(0.5)
 
-    # Resume: the rest is graded, and the verdicts are those of --jobs 2.
-    completed = run_cli("grade", str(class_folder), "--out", str(out), "--scheduler", dask_cluster.address,
-                        "--data", str(standin_file), "--exercise", "keras-dense", timeout=900)
-    assert completed.returncode == 0, completed.stderr
-    assert f"{len(recorded)} already graded" in completed.stderr
-    assert "4 of 4 submissions graded" in completed.stdout
-    graded = verdicts(out)
-    assert graded == with_jobs
-    assert set(graded) == set(CLASS)  # alice's and carol's identical notebooks: two tasks, two results
-    assert graded["alice"][0:2] == ("graded", 100.0) and graded["bob"][1] < 100
-    assert gradebook_rows(out) == sorted(CLASS)
-    assert [row["student_id"] for row in csv.DictReader(open(out / "grades.csv"))] == sorted(CLASS)
-    assert all((out / "reports" / f"{student}.html").exists() for student in CLASS)
-    # Every notebook ran in a warm slot on a worker, in bubblewrap as with --jobs.
-    for student in CLASS:
-        document = json.loads((out / "results" / f"{student}.json").read_text())
-        assert (document["execution"], document["isolation"]) == ("warm", "bubblewrap")
-    deadline = time.monotonic() + 60
-    while any(dask_cluster.grading_processes(name) for name in ("w1", "w2")):
-        assert time.monotonic() < deadline, "the workers kept their slots after the grading"
-        time.sleep(0.5)
-
-
-@pytest.mark.slow
-def test_a_worker_killed_mid_class_loses_nothing(dask_cluster, class_folder, standin_file, with_jobs, tmp_path):
-    out = tmp_path / "out"
+    # Resume, and kill the first worker seen running a notebook, as a machine that fails.
     grading = start_grading(out, class_folder, standin_file, dask_cluster.address)
     try:
-        wait_for_a_result(out, grading)
-        sandboxes = dask_cluster.grading_processes("w1")
-        assert any(p.name() == "bwrap" for p in sandboxes), "the worker had no sandbox running"
-        dask_cluster.kill_worker("w1")
-        dask_cluster.start_worker("w3")
+        victim = sandboxed_worker(dask_cluster, grading)
+        sandboxes = dask_cluster.grading_processes(victim)
+        dask_cluster.kill_worker(victim)
+        dask_cluster.start_worker(f"{victim}-again")
         # Its sandboxes (in sessions of their own) and its evaluator died with it (the evaluator
         # once its TensorFlow import is done and it reads the closed pipe).
         gone, alive = psutil.wait_procs(sandboxes, timeout=60)
@@ -172,40 +156,38 @@ def test_a_worker_killed_mid_class_loses_nothing(dask_cluster, class_folder, sta
         if grading.poll() is None:
             grading.kill()
     assert grading.returncode == 0, stderr
-    assert verdicts(out) == with_jobs
+    assert f"{len(recorded)} already graded" in stderr
+    assert "4 of 4 submissions graded" in stdout
+    graded = verdicts(out)
+    assert graded == with_jobs
+    assert set(graded) == set(CLASS)  # alice's and carol's identical notebooks: two tasks, two results
+    assert graded["alice"][0:2] == ("graded", 100.0) and graded["bob"][1] < 100
     assert gradebook_rows(out) == sorted(CLASS)  # each graded once, none lost
-    progress = re.findall(r"^\[\d+/4\] (\w+):", stderr, re.MULTILINE)
-    assert sorted(progress) == sorted(CLASS)  # progress: one line per submission, no repeats
+    progress = re.findall(r"^\[\d+/4\] (\w+): (.*)$", stderr, re.MULTILINE)
+    assert sorted(name for name, _ in progress) == sorted(CLASS)  # one line each, no repeats
+    assert sorted(name for name, how in progress if "already graded" in how) == recorded
+    assert [row["student_id"] for row in csv.DictReader(open(out / "grades.csv"))] == sorted(CLASS)
+    assert all((out / "reports" / f"{student}.html").exists() for student in CLASS)
+    # Every notebook ran in a warm slot on a worker, in bubblewrap as with --jobs.
+    for student in CLASS:
+        document = json.loads((out / "results" / f"{student}.json").read_text())
+        assert (document["execution"], document["isolation"]) == ("warm", "bubblewrap")
+    deadline = time.monotonic() + 60
+    while any(dask_cluster.grading_processes(name) for name in dask_cluster.workers):
+        assert time.monotonic() < deadline, "the workers kept their slots after the grading"
+        time.sleep(0.5)
 
 
 @pytest.mark.slow
-def test_a_notebook_that_kills_its_worker_every_time_is_a_graded_result(dask_cluster, standin_file, tmp_path):
-    folder = tmp_path / "class"
-    folder.mkdir()
-    write_notebook(folder / "mallory.ipynb", [f"# {KILL_MARKER.decode()}", *CASES["reference"].cells],
-                   exercise="keras-dense")
-    write_notebook(folder / "alice.ipynb", CASES["reference"].cells, exercise="keras-dense")
-    out = tmp_path / "out"
-    completed = run_cli("grade", str(folder), "--out", str(out), "--scheduler", dask_cluster.address,
-                        "--data", str(standin_file), "--exercise", "keras-dense", timeout=900)
-    assert completed.returncode == 0, completed.stderr  # a graded result: the batch is complete
-    mallory = json.loads((out / "results" / "mallory.json").read_text())
-    assert mallory["status"] == "kernel_died"
-    assert "death of the grading worker" in mallory["reason"]
-    assert {c["id"] for c in mallory["checks"]} == set(get("keras-dense").check_ids)
-    assert not any(c["passed"] for c in mallory["checks"])
-    assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
-    assert gradebook_rows(out) == ["alice", "mallory"]
-
-
-@pytest.mark.slow
-def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_cluster, standin_file, tmp_path,
-                                                                          capsys):
+def test_notebooks_that_kill_their_worker_or_answer_as_a_rogue_worker_change_only_their_own_result(
+        dask_cluster, standin_file, tmp_path, capsys):
     """A worker listening on every interface (`dask worker`'s default) is refused before any
-    grading; then workers that turn rogue answer with pickles that would run code, an exception
-    and a warning carrying one, and a full score claimed for another student: none of it runs
-    in the grading process, each is that submission's grader fault (graded again next run), and
-    the honest student is graded as always."""
+    grading. Then one class: a notebook that kills its worker every time it starts becomes a
+    graded `kernel_died` result once the scheduler gives up on it; workers that turn rogue
+    answer with pickles that would run code, an exception and a warning carrying one, and a
+    full score claimed for another student: none of it runs in the grading process, each is
+    that submission's grader fault (graded again next run), and the honest student is graded
+    as always."""
     dask_cluster.start_worker("open", loopback=False)
     try:
         dask_cluster.wait_for_workers(len(dask_cluster.workers))
@@ -228,6 +210,9 @@ def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_
     folder = tmp_path / "class"
     folder.mkdir()
     write_notebook(folder / "alice.ipynb", CASES["reference"].cells, exercise="keras-dense")
+    # Last in the class, so that it dies alone on its worker, not beside a notebook being graded.
+    write_notebook(folder / "mallory.ipynb", [f"# {KILL_MARKER.decode()}", *CASES["reference"].cells],
+                   exercise="keras-dense")
     for kind in ROGUE_KINDS:
         write_notebook(folder / f"eve-{kind}.ipynb", [f"# {ROGUE_MARKER.decode()}{kind}",
                                                       f"# {BOMB_FOLDER.decode()}{bombs}", *CASES["reference"].cells],
@@ -242,6 +227,11 @@ def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_
     assert not (bombs / f"unpickled-by-{grading.pid}").exists(), "a worker's pickle ran code in grade"
     assert grading.returncode == 1, stderr  # some submissions could not be graded (by the grader's fault)
     assert json.loads((out / "results" / "alice.json").read_text())["score"] == 100.0
+    mallory = json.loads((out / "results" / "mallory.json").read_text())
+    assert mallory["status"] == "kernel_died" and not mallory.get("grader_fault"), mallory
+    assert "every attempt to run this notebook (2) ended with the death of the grading worker" in mallory["reason"]
+    assert {c["id"] for c in mallory["checks"]} == set(get("keras-dense").check_ids)
+    assert not any(c["passed"] for c in mallory["checks"])
     for kind in ROGUE_KINDS:
         document = json.loads((out / "results" / f"eve-{kind}.json").read_text())
         assert document["status"] == "invalid" and document["score"] == 0, document
@@ -252,9 +242,10 @@ def test_a_rogue_worker_runs_no_code_in_grade_and_records_no_forged_result(dask_
     assert "its exception could not be read" in faults["raise-bomb"] and "\\x80" not in faults["raise-bomb"]
     for kind in ("warn-bomb", "forged"):  # the warning never reached grade; the answer was refused
         assert "it names student, which only the grading machine records" in faults[kind]
-    # Nothing of the rogue answers was recorded as final: the next run grades them again.
+    # Nothing of the rogue answers was recorded as final: the next run grades them again. The
+    # killed notebook's result is final: a graded result, like a timeout.
     assert f"{len(ROGUE_KINDS)} of these results the grader failed to complete" in stdout
-    assert gradebook_rows(out) == ["alice", *sorted(f"eve-{kind}" for kind in ROGUE_KINDS)]
+    assert gradebook_rows(out) == ["alice", *sorted(f"eve-{kind}" for kind in ROGUE_KINDS), "mallory"]
 
 
 def test_identical_notebooks_of_two_students_are_two_tasks():

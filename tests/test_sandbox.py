@@ -119,9 +119,11 @@ def test_memory_and_output_are_capped(tmp_path, standin_file, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_wall_clock_limit_holds_even_when_sigint_is_ignored(tmp_path, standin_file, mode):
-    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    # It sleeps rather than spins: a wall-clock limit must end it all the same, and a spinning
+    # cell took its whole limit of CPU from the tests beside it.
+    stubborn = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"
     started = time.monotonic()
-    # The cell's own limit ends the spinning cell (8 s of CPU, not the run's 25).
+    # The cell's own limit ends the stuck cell (8 s, not the run's 25).
     record = run(["x = 1", stubborn, "y = 2"], standin_file, tmp_path, mode, timeout_s=25,
                  cell_timeout_s=8)
     elapsed = time.monotonic() - started

@@ -17,7 +17,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder.exercises import TASKS
-from conftest import ROOT, write_notebook
+from conftest import ROOT
 from corpus import CASES
 from record_facts import LIVE, LIVE_PREFIX
 
@@ -88,7 +88,7 @@ def step_cells(node):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exercise", ["keras-dense", "keras-deeper"])
+@pytest.mark.parametrize("exercise", ["keras-dense"])
 def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, standin_file, exercise):
     path = filled_release(tmp_path, exercise)
     filled = nbformat.read(path, as_version=4)
@@ -122,12 +122,34 @@ def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, 
     assert seconds(cells["selfcheck-evaluate"]) < seconds(fit), (seconds(cells["selfcheck-evaluate"]), seconds(fit))
 
 
+#: Odd calls of a student, after the released notebook: each is a note, not a traceback.
+ODD_CALLS = [
+    "from autograder.student import Exercise\nex = Exercise('keras-dense')",
+    "ex.check('build')",  # nothing built yet
+    "ex.check('buld')",
+    "ex.hint('fit')",
+    "import numpy as np\nfashion = np.load('fashion.npz')\n" + "\n".join(
+        f"{k} = fashion[{k!r}]" for k in ("train_data", "train_labels", "test_data", "test_labels")),
+    CASES["sigmoid-output"].cells[2],  # a model with a sigmoid output
+    CASES["sigmoid-output"].cells[3],  # compiled
+    "import time\nstarted = time.perf_counter()\nex.check('build')\nbuild_seconds = time.perf_counter() - started",
+    "print(f'BUILD CHECK {build_seconds:.3f} s')",
+    "Exercise('no-such-exercise').check('build')",
+    "Exercise('keras-dense', data='missing/fashion.npz').check('load')",
+]
+
+
 @pytest.mark.slow
-def test_released_exercise_as_handed_out_says_each_step_is_not_started(tmp_path, standin_file):
+def test_released_exercise_as_handed_out_says_each_step_is_not_started_and_odd_calls_are_notes(
+        tmp_path, standin_file):
     """...at once: with nothing to measure, no evaluator process is started (its TensorFlow
-    import took 6-11 s of `ex.check('evaluate')`)."""
+    import took 6-11 s of `ex.check('evaluate')`). Then, in the same kernel, an unknown step, a
+    hint, a check before anything exists and a broken data path are notes, not tracebacks; a
+    structure check on the live kernel takes well under a second."""
     path = tmp_path / "keras-dense.ipynb"
     released = nbformat.read(ROOT / "exercises" / "keras-dense.ipynb", as_version=4)
+    odd = len(released.cells)
+    released.cells.extend(nbformat.v4.new_code_cell(source) for source in ODD_CALLS)
     released.cells.append(nbformat.v4.new_code_cell(
         "from autograder import live\nprint('EVALUATOR', live._recorder.evaluator)"))
     nbformat.write(released, path)
@@ -137,11 +159,27 @@ def test_released_exercise_as_handed_out_says_each_step_is_not_started(tmp_path,
         html, text = shown(cells[f"selfcheck-{step}"])
         assert 'data-state="not_started"' in html, (step, text)
         assert "not done yet" in text and "raise NotImplementedError()" in text
-        assert seconds(cells[f"selfcheck-{step}"]) < 2.0, step
+        # Far below an evaluator's TensorFlow import (6-11 s), with room for a busy machine.
+        assert seconds(cells[f"selfcheck-{step}"]) < 5.0, step
     html, text = shown(cells["selfcheck-all"])
     assert "0 of 100 points" in text
     assert stdout(node.cells[-1]) == "EVALUATOR None\n"
     assert_no_traceback_of_ours(node)
+
+    odd_cells = node.cells[odd:]
+    html, text = shown(odd_cells[1])
+    assert 'data-state="failed"' in html and "No Keras model was found" in text
+    assert "no step called 'buld'" in shown(odd_cells[2])[1] and "load, reshape, build" in shown(odd_cells[2])[1]
+    assert "validation_split" in shown(odd_cells[3])[1]
+    html, text = shown(odd_cells[7])
+    verdicts = dict(VERDICT.findall(html))
+    assert verdicts == {"model.input_shape": "passed", "model.architecture": "passed",
+                        "model.hidden_activation": "passed", "model.output_layer": "failed"}, text
+    assert "sigmoid" in text
+    build_seconds = float(re.search(r"BUILD CHECK ([0-9.]+) s", stdout(odd_cells[8])).group(1))
+    assert build_seconds < 1.0
+    assert "unknown exercise 'no-such-exercise'" in shown(odd_cells[9])[1]
+    assert "fashion.npz was not found" in shown(odd_cells[10])[1] or "not found" in shown(odd_cells[10])[1]
 
 
 @pytest.mark.parametrize("name", LIVE)
@@ -177,45 +215,14 @@ def test_live_facts_are_current(tmp_path):
 
 
 @pytest.mark.slow
-def test_checks_are_kind_to_odd_calls_and_fast_on_structure(tmp_path, standin_file):
-    """An unknown step, a hint, a check before anything exists and a broken data path are notes, not
-    tracebacks; a structure check on the live kernel takes well under a second."""
-    cells = [
-        "from autograder.student import Exercise\nex = Exercise('keras-dense')",
-        "ex.check('build')",  # nothing built yet
-        "ex.check('buld')",
-        "ex.hint('fit')",
-        "import numpy as np\nfashion = np.load('fashion.npz')\n" + "\n".join(
-            f"{k} = fashion[{k!r}]" for k in ("train_data", "train_labels", "test_data", "test_labels")),
-        CASES["sigmoid-output"].cells[2],  # a model with a sigmoid output
-        CASES["sigmoid-output"].cells[3],  # compiled
-        "import time\nstarted = time.perf_counter()\nex.check('build')\nbuild_seconds = time.perf_counter() - started",
-        "print(f'BUILD CHECK {build_seconds:.3f} s')",
-        "Exercise('no-such-exercise').check('build')",
-        "Exercise('keras-dense', data='missing/fashion.npz').check('load')",
-    ]
-    node = execute(write_notebook(tmp_path / "odd.ipynb", cells, "keras-dense"), standin_file)
-    html, text = shown(node.cells[1])
-    assert 'data-state="failed"' in html and "No Keras model was found" in text
-    assert "no step called 'buld'" in shown(node.cells[2])[1] and "load, reshape, build" in shown(node.cells[2])[1]
-    assert "validation_split" in shown(node.cells[3])[1]
-    html, text = shown(node.cells[7])
-    verdicts = dict(VERDICT.findall(html))
-    assert verdicts == {"model.input_shape": "passed", "model.architecture": "passed",
-                        "model.hidden_activation": "passed", "model.output_layer": "failed"}, text
-    assert "sigmoid" in text
-    seconds = float(re.search(r"BUILD CHECK ([0-9.]+) s", stdout(node.cells[8])).group(1))
-    assert seconds < 1.0
-    assert "unknown exercise 'no-such-exercise'" in shown(node.cells[9])[1]
-    assert "fashion.npz was not found" in shown(node.cells[10])[1] or "not found" in shown(node.cells[10])[1]
-    assert_no_traceback_of_ours(node)
-
-
-@pytest.mark.slow
-def test_self_check_cells_do_nothing_when_the_autograder_grades_the_notebook(tmp_path, standin_file, warm_grader):
+@pytest.mark.parametrize("exercise", ["keras-dense", "keras-deeper"])
+def test_self_check_cells_do_nothing_when_the_autograder_grades_the_notebook(tmp_path, standin_file, warm_grader,
+                                                                              exercise):
     """In the grader's sandbox the kernel is recorded by the grader; the self-check stays out of
-    the way, so the notebook grades exactly as without it."""
-    path = filled_release(tmp_path, "keras-dense")
+    the way, so the notebook grades exactly as without it. (Each released exercise, filled with
+    its solution: the self-check's own verdicts on the deeper exercise are held to `check`'s by
+    the recorded live facts, test_check_all_gives_the_verdicts_of_autograder_check.)"""
+    path = filled_release(tmp_path, exercise)
     status, result = warm_grader.check(path, tmp_path, "--data", str(standin_file))
     assert status == 0 and result["score"] == 100.0
     assert not [c for c in result["cells"] if c["status"] != "ok"]

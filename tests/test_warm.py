@@ -140,7 +140,9 @@ def test_next_job_after_a_crash_finds_nothing_left(slot, tmp_path, standin_file)
 
 
 def test_a_stuck_job_is_killed_at_its_limit(slot, tmp_path, standin_file):
-    stubborn = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    # It sleeps rather than spins: a wall-clock limit must end it all the same, and a spinning
+    # cell took its whole limit of CPU from the tests beside it.
+    stubborn = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"
     started = time.monotonic()
     record = run(slot, ["x = 1", stubborn], standin_file, tmp_path, timeout_s=15, cell_timeout_s=6)
     assert record.status == "timeout" and time.monotonic() - started < 15 + 30
