@@ -7,7 +7,8 @@ import pytest
 
 from autograder import exercises
 from conftest import REAL_DATA, ROOT, grade, run_cli, write_notebook
-from corpus import lesson
+from corpus import CASES, lesson
+from test_corpus import verify
 
 
 def check_invalid(completed, result_file=None, exercise=None):
@@ -77,11 +78,16 @@ def test_data_commands(tmp_path):
 
 @pytest.mark.slow
 def test_exercise_from_metadata_reports_and_exit_0(tmp_path, standin_file):
+    """The real `autograder check` process, once: its own cold sandbox and evaluator, the
+    reference's verdicts, the reports, exit 0."""
+    assert lesson() == CASES["reference"].cells
     notebook = write_notebook(tmp_path / "alice.ipynb", lesson(), exercise="keras-dense")
     markdown, html = tmp_path / "report.md", tmp_path / "report.html"
     status, result = grade(notebook, tmp_path, "--data", str(standin_file), "--markdown", str(markdown),
                            "--html", str(html))
     assert status == 0 and result["exercise"] == "keras-dense" and result["score"] == 100.0
+    verify(CASES["reference"], result, status)
+    assert result["execution"] == "cold" and result["isolation"] in ("bubblewrap", "rlimits")
     assert result["notebook"] == "alice.ipynb"
     assert set(result) >= {"schema", "exercise", "notebook", "status", "score", "max_score", "checks",
                            "metrics", "cells", "duration_s"}

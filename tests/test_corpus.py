@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.exercises import get
-from conftest import grade, write_notebook
+from conftest import write_notebook
 from corpus import CASES
 from graded_classes import GROUP_OF
 
@@ -78,12 +78,3 @@ def test_case_without_bubblewrap(name, tmp_path, standin_file, warm_grader):
     case, status, result = _check_case(name, tmp_path, standin_file, warm_grader, "--isolation", "rlimits")
     verify(case, result, status)
     assert result["isolation"] == "rlimits"
-
-
-def test_check_grades_a_notebook_end_to_end_in_a_cold_kernel(tmp_path, standin_file):
-    """The real `autograder check` process, once: its own sandbox and evaluator, exit 0."""
-    case = CASES["reference"]
-    notebook = write_notebook(tmp_path / "reference.ipynb", case.cells)
-    status, result = grade(notebook, tmp_path, "--exercise", case.exercise, "--data", str(standin_file))
-    verify(case, result, status)
-    assert result["execution"] == "cold" and result["isolation"] in ("bubblewrap", "rlimits")
