@@ -26,7 +26,8 @@ def fingerprint(result: dict) -> dict:
             "verdicts": {c["id"]: (c["passed"], c["points"], c["message"]) for c in result["checks"]},
             "accuracy": result["metrics"]["test_accuracy"],
             "probabilities": result["details"]["predicted_probabilities"],
-            "history": result["details"]["history"]}
+            "history": result["details"]["history"],
+            "cells": [(c["index"], c["status"]) for c in result["cells"]]}
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """The warm path: the fork server is safe to fork, its jobs are as isolated as cold
-sandboxes and from each other, and it records exactly what a cold run records."""
+sandboxes and from each other. That it records exactly what a cold run records, to the last
+probability, is test_determinism's `test_the_warm_batch_agrees_with_a_cold_check_to_the_last_probability`."""
 from __future__ import annotations
 
 import json
@@ -13,13 +14,11 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import pipeline
 from autograder.plan import make_plan
-from autograder.sandbox import Limits, run_notebook
+from autograder.sandbox import Limits
 from autograder.sandbox.slots import Slot, warm_path_available
 from autograder.settings import Request
-from conftest import ROOT, write_notebook
-from corpus import lesson
+from conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),
                                                    reason="the warm path needs bubblewrap and root")]
@@ -67,20 +66,6 @@ def run(slot, cells, data_file, tmp_path, **limits):
 
 def printed(record, index):
     return next(c for c in record.cells if c["index"] == index).get("stream_tail", "")
-
-
-def test_warm_and_cold_runs_record_the_same_facts(slot, tmp_path, standin_file):
-    notebook = write_notebook(tmp_path / "same.ipynb", lesson())
-    facts = []
-    for runner in (run_notebook, slot.run):
-        pipeline.grade_notebook(str(notebook), plan_for(standin_file),
-                                on_facts=facts.append, run=runner)
-    cold, warm = facts
-    assert (cold.execution, warm.execution) == ("cold", "warm")
-    assert warm.probabilities == cold.probabilities and warm.test_accuracy == cold.test_accuracy
-    histories = [next(c for c in f.calls if c["kind"] == "fit")["history"] for f in facts]
-    assert histories[0] == histories[1]
-    assert [c["status"] for c in warm.cells] == [c["status"] for c in cold.cells]
 
 
 LEAVE_TRACES = """
