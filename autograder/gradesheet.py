@@ -61,6 +61,9 @@ def _write(path: Path, rows: Iterable[Sequence[object]]) -> None:
 
 
 def _score(outcome: GradedSubmission) -> float | str:
+    """The final grade: blank for a notebook that could not be read, unless the instructor gave one."""
+    if outcome.result.get("override") is not None:
+        return outcome.result["override"]
     return "" if outcome.result["status"] == "invalid" else outcome.result.get("score", 0.0)
 
 

@@ -44,6 +44,10 @@ class LogProgress:
         self.done += 1
         document = outcome.result
         how = "already graded" if outcome.reused else _number(document.get("duration_s", 0), "{:.1f} s")
+        if document.get("status") == "invalid":  # no score to show: why not
+            print(f"[{self.done}/{self.total}] {plain(outcome.submission.student)}: not graded: "
+                  f"{plain(document.get('reason') or 'unreadable')} ({how})", file=self.stream, flush=True)
+            return
         print(f"[{self.done}/{self.total}] {plain(outcome.submission.student)}: "
               f"{_number(document.get('score', 0))}/{_number(document.get('max_score', 0))} "
               f"{_verdict(outcome)} ({plain(document.get('status'))}, {how})", file=self.stream, flush=True)
