@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from .collect import LmsName, Submission
+from .desk.decisions import NO_EXERCISE
 from .errors import UsageError
 
 if TYPE_CHECKING:
     from .result import ResultDocument
 
 SCHEMA_VERSION = 2
-NO_EXERCISE = "?"  # the exercise of a notebook that named none
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (

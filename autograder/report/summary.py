@@ -130,7 +130,7 @@ def build(report, report_link: Callable[[str], str]) -> dict:
         "total": len(outcomes), "graded": len(graded),
         "reused": sum(o.reused and not getattr(o, "kept", False) for o in outcomes),
         "kept": sum(bool(getattr(o, "kept", False)) for o in outcomes), "fresh": fresh,
-        "exercises": len({o.exercise for o in outcomes}),
+        "exercises": len({o.exercise for o in outcomes if o.exercise}),
         "decided": any(x["override"] is not None or x["comment"] or x["late_penalty"] is not None for x in students),
         "invalid": [o.submission.student for o in outcomes if o.result["status"] == "invalid"],
         "mean": statistics.mean(scores) if scores else None, "median": statistics.median(scores) if scores else None,
