@@ -299,10 +299,11 @@ def test_the_policy_file_is_the_services_keys(tmp_path):
 
 
 def test_decisions_apply_the_latest_and_keep_the_graders_score():
-    made = [{"kind": "override", "student": "a", "exercise": "keras-dense", "score": 50.0, "text": "first", "until": None},
-            {"kind": "override", "student": "a", "exercise": "keras-dense", "score": 60.0, "text": None, "until": None},
-            {"kind": "comment", "student": "a", "exercise": "keras-dense", "score": None, "text": "later", "until": None},
-            {"kind": "extension", "student": "b", "exercise": None, "score": None, "text": None, "until": 5.0}]
+    def made_by(kind, student, exercise="keras-dense", score=None, text=None, until=None):
+        return {"kind": kind, "student": student, "exercise": exercise, "score": score, "text": text, "until": until}
+
+    made = [made_by("override", "a", score=50.0, text="first"), made_by("override", "a", score=60.0),
+            made_by("comment", "a", text="later"), made_by("extension", "b", exercise=None, until=5.0)]
     decided = decisions.Decided.of(made)
     assert decided.overrides[("a", "keras-dense")]["score"] == 60.0 and decided.comment("a", "keras-dense") == "later"
     assert decided.extensions == {"b": 5.0}
