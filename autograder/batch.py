@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
-from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
+from . import gradesheet, identity, notebook, pipeline, processes, progress, result as result_module
 from .collect import Collection, Problem, Submission, collect
 from .desk import decisions, feedback, overrides, policy as desk_policy
 from .errors import AutograderError, GraderFault, NotGradable, internal_error
@@ -73,6 +73,9 @@ class BatchReport:
     def this_run(self) -> list[GradedSubmission]:
         """The outcomes of this run's submissions (graded now or unchanged), not those kept from earlier runs."""
         return [o for o in self.outcomes if not o.kept]
+
+    def counts(self) -> str:
+        return progress.counts_line(self)
 
     @property
     def all_graded(self) -> bool:

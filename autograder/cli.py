@@ -414,12 +414,7 @@ def closing_lines(report, out: Path) -> list[str]:
     lines = [f"not graded: {plain(o.submission.origin)}: {plain(o.result.get('reason') or 'unreadable')}"
              for o in invalid]
     lines += [f"not graded: {plain(p.origin)}: {plain(p.reason)}" for p in report.problems]
-    reused = sum(1 for o in this_run if o.reused)
-    counts = [f"{len(this_run) - len(invalid)} graded" + (f" ({reused} unchanged since an earlier run)" if reused
-                                                             else ""),
-              f"{len(invalid)} could not be read or graded"]
-    files = f"; {len(report.problems)} other file(s) were not submissions" if report.problems else ""
-    lines.append(f"{len(this_run)} submission(s): {', '.join(counts)}{files}")
+    lines.append(report.counts())
     kept = sum(1 for o in report.outcomes if o.kept)
     whole = f"the class's {len(report.outcomes)} row(s)" + (f", {kept} kept from earlier runs," if kept else "")
     lines.append(f"{whole} in {out / 'grades.csv'} and {out / 'summary.html'}")

@@ -135,7 +135,7 @@ def test_a_class_graded_on_the_cluster_gets_the_verdicts_of_jobs_2(dask_cluster,
                         "--data", str(standin_file), "--exercise", "keras-dense", timeout=900)
     assert completed.returncode == 0, completed.stderr
     assert f"{len(recorded)} already graded" in completed.stderr
-    assert "4 of 4 submissions graded" in completed.stdout
+    assert "4 submission(s): 4 graded" in completed.stdout
     graded = verdicts(out)
     assert graded == with_jobs
     assert set(graded) == set(CLASS)  # alice's and carol's identical notebooks: two tasks, two results
