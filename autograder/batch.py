@@ -325,9 +325,10 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     done, todo = split_done(collection, plan, book, regrade)
     try:  # the instructor's overrides are checked against the class before anyone is graded
         report.overrides_recorded = desk.record(book, [*done, *((s, e) for s, e, _ in todo)])
-        for outcome in done:
-            book.set_time(outcome.submission.student, outcome.exercise or NO_EXERCISE,
-                          desk.times.get(outcome.submission.student))
+        for outcome in done:  # a time given on this run; one given before stays otherwise
+            if outcome.submission.student in desk.times:
+                book.set_time(outcome.submission.student, outcome.exercise or NO_EXERCISE,
+                              desk.times[outcome.submission.student])
     except BaseException:
         book.close()
         raise

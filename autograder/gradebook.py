@@ -114,6 +114,10 @@ class Gradebook:
             name, notes = json.dumps(asdict(submission.name)), json.dumps(submission.notes)
             content = zlib.compress(submission.content)
         with self.db:  # one transaction per submission: committed as soon as it is graded
+            if submitted_at is None:  # a time given on an earlier run stays with the student's row
+                before = self.db.execute("SELECT submitted_at FROM results WHERE student = ? AND exercise = ?",
+                                         (student, exercise)).fetchone()
+                submitted_at = before[0] if before else None
             self.db.execute("DELETE FROM results WHERE student = ? AND exercise != ? AND "
                             "(content_hash = ? OR exercise = ?)", (student, exercise, content_hash, NO_EXERCISE))
             self.db.execute(

@@ -335,3 +335,18 @@ def test_a_schema_1_gradebook_is_upgraded_in_place(tmp_path):
         assert Gradebook(path).decisions()[0]["score"] == 7.0
     finally:
         book.close()
+
+
+def test_a_regrade_keeps_the_time_given_before(tmp_path):
+    from autograder.gradebook import Gradebook
+
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    document = {"status": "graded", "score": 5.0}
+    try:
+        for digest, when in (("a", 1000.0), ("b", None)):  # given once, then a regrade without --times
+            book.record("carol", "keras-dense", digest, "r", "carol.ipynb", document,  # type: ignore[arg-type]
+                        Submission("carol", "carol.ipynb", b"{}"), when)
+        [(_, _, _, submitted_at)] = book.kept()
+        assert submitted_at == 1000.0
+    finally:
+        book.close()
