@@ -95,7 +95,9 @@ def batch_annotations(report) -> list[str]:
     """One ::error per student who did not pass everything (GitHub shows only the first few
     annotations of a step, so not one per check), one ::warning per unreadable file."""
     lines = []
-    for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
+    # This run's files only: a student kept from an earlier run has no file here to point at.
+    this_run = [o for o in report.outcomes if not getattr(o, "kept", False)]
+    for outcome in sorted(this_run, key=lambda o: o.submission.student):
         result = outcome.result
         failed = _failed(result)
         if result.get("status") == "invalid":
