@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
-from . import gradesheet, identity, notebook, pipeline, processes, progress, result as result_module
+from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
 from .desk import decisions, feedback, overrides, policy as desk_policy
 from .errors import AutograderError, GraderFault, NotGradable, internal_error
 from .gradebook import NO_EXERCISE, Gradebook
 from .outputs import OutputFolder
 from .plan import GradingPlan
+from .progress import counts_line
 from .report import documents, model as report_model
 from .result import ResultDocument
 from .sandbox import RunRecord
@@ -75,7 +76,7 @@ class BatchReport:
         return [o for o in self.outcomes if not o.kept]
 
     def counts(self) -> str:
-        return progress.counts_line(self)
+        return counts_line(self)
 
     @property
     def all_graded(self) -> bool:
@@ -377,7 +378,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     entries, decided = whole_class(folder.gradebook, report.outcomes)
     report.finals = desk.finals(entries, decided)
     report.outcomes = [cast(GradedSubmission, final.outcome) for final in report.finals]
-    _write(gradesheet.write_rows, decisions.rows(report.finals), folder.grades)
+    gradesheet.write_table(decisions.rows(report.finals), folder.grades)
     if "canvas" in formats:
         report.canvas_left_out = gradesheet.write_canvas(report.outcomes, folder.canvas_grades, canvas_assignment)
     if "moodle-feedback" in formats:
@@ -386,13 +387,6 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         report.similar, report.similar_error = compare_submissions(report.outcomes, plan, base)
     summary.write(report, folder.summary, folder.summary_json, folder.report_link)
     return report
-
-
-def _write(write_rows, rows, path: Path) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
-        write_rows(rows, handle)
-    temporary.replace(path)  # a reader never sees half a file
 
 
 def whole_class(gradebook: Path, this_run: list[GradedSubmission]
