@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import UsageError
-from .decisions import Decided, DecisionSource
+from .decisions import NO_EXERCISE, Decided, DecisionSource
 
 COLUMNS = ("student", "exercise", "score", "comment")
 MAX_COMMENT = 4000
@@ -118,8 +118,10 @@ def resolve(path: Path | str, overrides: Iterable[Override],
                                                         f"({', '.join(sorted(theirs))}): name one")
             exercise = next(iter(theirs))
         elif exercise not in theirs:
+            shown = ", ".join(sorted(e if e != NO_EXERCISE else "one that named no exercise: leave it blank"
+                                     for e in theirs))
             raise _fail(Path(path), override.line, f"{override.student[:60]!r} has no submission of exercise "
-                                                    f"{exercise[:60]!r} (theirs: {', '.join(sorted(theirs))})")
+                                                    f"{exercise[:60]!r} (theirs: {shown})")
         resolved.append(Override(override.line, override.student, exercise, override.score, override.comment))
     return resolved
 
