@@ -395,12 +395,12 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
 def desk_of(args: argparse.Namespace):
     """The instructor's desk the options give (batch.Desk): every file read and checked before grading."""
     from .batch import Desk
-    from .desk import overrides, policy
+    from .desk import files, overrides, policy
 
     return Desk(overrides=overrides.read(args.overrides) if args.overrides else [],
                 overrides_file=args.overrides or "",
-                policy=policy.read_policy(args.policy) if args.policy else policy.Policy(),
-                times=policy.read_times(args.times) if args.times else {})
+                policy=files.read_policy(args.policy) if args.policy else policy.Policy(),
+                times=files.read_times(args.times) if args.times else {})
 
 
 def closing_lines(report, out: Path) -> list[str]:

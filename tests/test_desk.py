@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.collect import LmsName, Submission
-from autograder.desk import decisions, feedback, overrides, policy
+from autograder.desk import decisions, feedback, files, overrides, policy
 from autograder.errors import UsageError
 from conftest import write_notebook
 from corpus import CASES
@@ -286,16 +286,16 @@ def test_the_policy_file_is_the_services_keys(tmp_path):
     path = tmp_path / "course.toml"
     path.write_text('exercises = ["keras-dense"]\ndeadline = "2026-06-01T23:59:00+02:00"\n'
                     'late_penalty_per_day = 0.25\n[extensions]\nbob = 2\n')
-    read = policy.read_policy(path)
+    read = files.read_policy(path)
     assert read.late_penalty_per_day == 0.25 and read.deadline is not None
     assert policy.due(read, "bob") == policy.due(read, "alice") + 2 * policy.DAY_S
     path.write_text('deadline = "tomorrow"\n')
     with pytest.raises(UsageError, match=rf"^{path}: deadline: 'tomorrow' is not an ISO 8601 time"):
-        policy.read_policy(path)
+        files.read_policy(path)
     times = tmp_path / "times.csv"
     times.write_text("student,submitted_at\nbob,2026-06-01T10:00:00\n")
     with pytest.raises(UsageError, match="line 2: a student and a time with its zone"):
-        policy.read_times(times)
+        files.read_times(times)
 
 
 def test_decisions_apply_the_latest_and_keep_the_graders_score():
