@@ -322,6 +322,13 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         submission.seed = (seeds or {}).get(submission.student)
     book = Gradebook(folder.gradebook)
     desk = desk or Desk()
+    # The class files an earlier run wrote are written again: one student regraded alone must
+    # not leave the Canvas file or the feedback zip as they were.
+    formats, canvas_assignment = remembered_formats(book, formats, canvas_assignment)
+    if desk.policy is None:  # the late policy given before holds until another is given
+        desk = dataclasses.replace(desk, policy=desk_policy.Policy.from_data(book.remembered("policy")))
+    else:
+        book.remember("policy", desk.policy.as_data())
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
     try:  # the instructor's overrides are checked against the class before anyone is graded
@@ -389,6 +396,21 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     return report
 
 
+def remembered_formats(book: Gradebook, formats: tuple[str, ...], canvas_assignment: str | None
+                       ) -> tuple[tuple[str, ...], str | None]:
+    """The class files to write: this run's --format, and every one an earlier run into this
+    gradebook asked for; the Canvas column given now, else the one given before."""
+    before = book.remembered("formats")
+    kept = tuple(str(f) for f in before) if isinstance(before, list) else ()
+    wanted = tuple(dict.fromkeys((*kept, *formats)))
+    if canvas_assignment is None:
+        earlier = book.remembered("canvas_assignment")
+        canvas_assignment = earlier if isinstance(earlier, str) else None
+    book.remember("formats", list(wanted))
+    book.remember("canvas_assignment", canvas_assignment)
+    return wanted, canvas_assignment
+
+
 def whole_class(gradebook: Path, this_run: list[GradedSubmission]
                 ) -> tuple[list[tuple[GradedSubmission, float | None]], decisions.Decided]:
     """Every student and exercise of the gradebook, with their submission's time: this run's
@@ -423,7 +445,8 @@ class Desk:
 
     overrides: list[overrides.Override] = field(default_factory=list)
     overrides_file: str = ""
-    policy: desk_policy.Policy = field(default_factory=desk_policy.Policy)
+    #: None: the policy an earlier run gave (kept in the gradebook), or none
+    policy: desk_policy.Policy | None = None
     times: Mapping[str, float] = field(default_factory=dict)
     by: str | None = None
 
@@ -453,7 +476,7 @@ class Desk:
         graded = outcome.result["status"] != "invalid"
         row = {"student": outcome.submission.student, "submitted_at": submitted_at,
                "score": outcome.result.get("score") if graded else None}
-        found = decisions.standing(self.policy, decided, row)
+        found = decisions.standing(self.policy or desk_policy.Policy(), decided, row)
         submission = outcome.submission
         if submitted_at is not None:
             submission = dataclasses.replace(submission, name=dataclasses.replace(submission.name, late=found.late))

@@ -395,11 +395,11 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
 def desk_of(args: argparse.Namespace):
     """The instructor's desk the options give (batch.Desk): every file read and checked before grading."""
     from .batch import Desk
-    from .desk import files, overrides, policy
+    from .desk import files, overrides
 
     return Desk(overrides=overrides.read(args.overrides) if args.overrides else [],
                 overrides_file=args.overrides or "",
-                policy=files.read_policy(args.policy) if args.policy else policy.Policy(),
+                policy=files.read_policy(args.policy) if args.policy else None,
                 times=files.read_times(args.times) if args.times else {})
 
 

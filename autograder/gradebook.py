@@ -131,6 +131,15 @@ class Gradebook:
             self.db.execute("UPDATE results SET submitted_at = ? WHERE student = ? AND exercise = ?",
                             (submitted_at, student, exercise))
 
+    def remembered(self, key: str) -> object:
+        """A setting an earlier run kept (None when none did)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (f"setting.{key}",)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def remember(self, key: str, value: object) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"setting.{key}", json.dumps(value)))
+
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 

@@ -41,6 +41,7 @@ class Stage:
     grades: list[dict[str, str]]
     grades_text: str
     canvas: str
+    written: dict[str, int]  # the class files' modification times, in ns
     summary_html: str
     summary: dict
     decisions: list[tuple]
@@ -51,8 +52,10 @@ def snapshot(graded) -> Stage:
     text = (out / "grades.csv").read_text(encoding="utf-8")
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         made = db.execute("SELECT kind, student, exercise, score, text, by FROM decisions ORDER BY seq").fetchall()
+    written = {name: (out / name).stat().st_mtime_ns for name in ("grades.csv", "canvas-grades.csv",
+                                                                   "feedback-moodle.zip", "summary.html")}
     return Stage(graded.status, graded.printed, list(csv.DictReader(io.StringIO(text))), text,
-                 (out / "canvas-grades.csv").read_text(encoding="utf-8"), (out / "summary.html").read_text(),
+                 (out / "canvas-grades.csv").read_text(encoding="utf-8"), written, (out / "summary.html").read_text(),
                  json.loads((out / "summary.json").read_text()), made)
 
 
@@ -79,8 +82,10 @@ def desk_class(tmp_path_factory, standin_file, warm_grader):
             "--data", str(standin_file))
     stages = {"first": snapshot(warm_grader.grade(str(folder), str(archive), *desk, out=out))}
     stages["first"].feedback = zipfile.ZipFile(out / "feedback-moodle.zip").namelist()  # type: ignore[attr-defined]
-    # One student regraded alone, into the same --out.
-    stages["alone"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--regrade", *desk, out=out))
+    # One student regraded alone, into the same --out: without the policy, times or formats,
+    # which the gradebook keeps from the first run.
+    data = ("--data", str(standin_file))
+    stages["alone"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--regrade", *data, out=out))
     # The instructor's overrides, given with the same student alone.
     table = root / "overrides.csv"
     with open(table, "w", newline="") as handle:
@@ -89,12 +94,12 @@ def desk_class(tmp_path_factory, standin_file, warm_grader):
         writer.writerow(["carol", "keras-dense", "77", INJECTED])
         writer.writerow(["erin", "", "50", "graded by hand: the file broke on upload"])
         writer.writerow([BOB, "", "", HTML_COMMENT])
-    stages["overrides"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--overrides", str(table), *desk,
+    stages["overrides"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--overrides", str(table), *data,
                                                      out=out))
     # The same overrides again, then a plain run of the whole class without them.
-    stages["again"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--overrides", str(table), *desk,
+    stages["again"] = snapshot(warm_grader.grade(str(folder / "carol.ipynb"), "--overrides", str(table), *data,
                                                  out=out))
-    stages["plain"] = snapshot(warm_grader.grade(str(folder), str(archive), *desk, out=out))
+    stages["plain"] = snapshot(warm_grader.grade(str(folder), str(archive), *data, out=out))
     return root, out, stages
 
 
@@ -118,6 +123,8 @@ def test_regrading_one_student_keeps_the_whole_class(desk_class):
             assert f"<td>{student}<" in stage.summary_html, name
         assert "<td>Bob &lt;b&gt;Smith &amp; co_x<" in stage.summary_html, name
     alone = stages["alone"]
+    assert all(alone.written[name] > stages["first"].written[name] for name in alone.written)  # none left stale
+    assert "wrote " in alone.printed and "canvas-grades.csv" in alone.printed
     assert alone.summary["graded_this_run"] == 1 and alone.summary["kept_from_earlier_runs"] == 3
     assert "1 submission(s): 1 graded" in alone.printed
     assert "3 kept from earlier runs" in alone.printed
@@ -163,6 +170,7 @@ def test_overrides_change_the_score_not_the_graders_and_survive_reruns(desk_clas
 def test_the_late_policy_and_extensions(desk_class):
     _, _, stages = desk_class
     rows = rows_by_student(stages["first"])
+    assert rows_by_student(stages["plain"])["alice"]["late_penalty"] == rows["alice"]["late_penalty"]  # kept
     alice, carol = rows["alice"], rows["carol"]
     # Alice: two days (or part of one) after the deadline, 10% a day off the grader's 100.
     assert float(alice["auto_score"]) == 100.0 and float(alice["late_penalty"]) == 20.0

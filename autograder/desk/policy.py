@@ -47,6 +47,31 @@ class Policy:
     def any(self) -> bool:
         return self.deadline is not None or bool(self.extensions)
 
+    def as_data(self) -> dict:
+        """The policy as JSON data (the gradebook keeps the last one given, for later runs)."""
+        return {"deadline": _iso(self.deadline), "cutoff": _iso(self.cutoff),
+                "late_penalty_per_day": self.late_penalty_per_day,
+                "extensions": {student: when.isoformat() for student, when in self.extensions.items()}}
+
+    @classmethod
+    def from_data(cls, data: object) -> Policy:
+        """A policy `as_data` wrote; none when the data is not one."""
+        if not isinstance(data, dict):
+            return cls()
+        try:
+            return cls(_time(data.get("deadline")), _time(data.get("cutoff")), float(data["late_penalty_per_day"]),
+                       {str(s): dt.datetime.fromisoformat(w) for s, w in dict(data.get("extensions") or {}).items()})
+        except (KeyError, TypeError, ValueError):
+            return cls()
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _time(text: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if isinstance(text, str) and text else None
+
 
 def epoch(when: dt.datetime | None) -> float | None:
     return None if when is None else when.timestamp()
