@@ -295,6 +295,12 @@ def test_the_summary_lists_the_groups_escaped_and_never_names_a_verdict(tmp_path
     assert "&lt;img src=x onerror=alert(1)&gt;" in section and "\u202e" not in page
     assert "&lt;/pre&gt;&lt;script&gt;" in section
     assert "def squish(batch, gamma=0.8):" in section and "Shared lines, side by side" in section
+    # The student table links each student to the groups they are in, naming the others escaped.
+    number = next(n for n, g in enumerate(report.similar, start=1) if "jack" in g["students"])
+    table = page[page.index('id="students"'):page.index("Pass rate of every check")]
+    jack = next(row for row in table.split("<tr>") if row.startswith("<td>jack</td>"))
+    assert f'<a href="#similar-{number}">' in jack and "&lt;img src=x onerror=alert(1)&gt;" in jack
+    assert f'id="similar-{number}"' in section
     for text in (page, folder.summary_json.read_text()):
         assert not re.search(r"plagiar|cheat", text, re.IGNORECASE)
 
