@@ -7,6 +7,7 @@ and rubric. Bad inputs are listed, never fatal.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 import threading
@@ -15,14 +16,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
-from .errors import AutograderError, GraderFault, internal_error
-from .gradebook import Gradebook
+from .desk import decisions, feedback, overrides, policy as desk_policy
+from .errors import AutograderError, GraderFault, NotGradable, internal_error
+from .gradebook import NO_EXERCISE, Gradebook
 from .outputs import OutputFolder
 from .plan import GradingPlan
+from .progress import counts_line
 from .report import documents, model as report_model
 from .result import ResultDocument
 from .sandbox import RunRecord
@@ -43,6 +46,9 @@ class GradedSubmission:
     exercise: str | None
     result: ResultDocument
     reused: bool = False
+    #: From the gradebook, not among this run's submissions: a student graded on an earlier run,
+    #: kept in the class files when another is regraded alone.
+    kept: bool = False
 
 
 @dataclass
@@ -58,11 +64,24 @@ class BatchReport:
     #: the instructor's summary only; `similar_error` says why the comparison could not be made.
     similar: list[dict] = field(default_factory=list)
     similar_error: str | None = None
+    #: The whole class with the instructor's decisions applied (desk.decisions.Final), as the
+    #: class files show it; `outcomes` are the same, their results' `score` the final grade.
+    finals: list = field(default_factory=list)
+    overrides_recorded: int = 0
+    feedback: dict = field(default_factory=dict)  # LMS -> desk.feedback.Written
+
+    @property
+    def this_run(self) -> list[GradedSubmission]:
+        """The outcomes of this run's submissions (graded now or unchanged), not those kept from earlier runs."""
+        return [o for o in self.outcomes if not o.kept]
+
+    def counts(self) -> str:
+        return counts_line(self)
 
     @property
     def all_graded(self) -> bool:
         return not self.problems and not self.interrupted and all(
-            o.result["status"] in GRADED_STATUSES for o in self.outcomes)
+            o.result["status"] in GRADED_STATUSES for o in self.this_run)
 
 
 def _metadata_exercise(submission: Submission) -> str | None:
@@ -166,6 +185,11 @@ def _start_one(submission: Submission, exercise: str | None, plan: GradingPlan, 
         path = Path(work) / name
         path.write_bytes(submission.content)
         if exercise is None or plan.known_exercise(exercise) is None:
+            # A file that is not a notebook says so first: no exercise could have graded it.
+            try:
+                notebook.parse(submission.content, name)
+            except NotGradable as error:
+                return pipeline.invalid_result(str(path), str(error), None, started)
             reason = (f"unknown exercise {exercise!r}" if exercise else
                       "no exercise: the notebook's metadata does not name one; pass --exercise")
             return pipeline.invalid_result(str(path), reason, None, started)
@@ -255,7 +279,7 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
     for submission in collection.submissions:
         exercise, notes = exercise_for(submission, plan)
         submission.notes.extend(notes)
-        key = exercise or "?"
+        key = exercise or NO_EXERCISE
         rubric = plan.with_seed(submission.seed).rubric(plan.known_exercise(key))
         stored = None if regrade else book.done(submission.student, key, submission.digest, rubric)
         if stored is not None:
@@ -269,7 +293,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         progress, warm: bool = True, formats: tuple[str, ...] = (),
         canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
         early: Workers | None = None, seeds: Mapping[str, int] | None = None, reports: bool = True,
-        base: tuple[GivenBase, ...] = ()) -> BatchReport:
+        base: tuple[GivenBase, ...] = (), desk: Desk | None = None) -> BatchReport:
     """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
     `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
     `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
@@ -282,7 +306,11 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     gradebook and the class files are written as ever, and the summary's links to reports lead
     nowhere (the proof reads only the results). `base`: code every
     student was given besides the exercise's own (`grade --base`), left out when submissions are
-    compared."""
+    compared. `desk`: the instructor's overrides, late policy, submission times and feedback zips.
+
+    The class files (grades.csv, the Canvas file, the summary, the feedback zips) are written
+    from the whole gradebook, with the instructor's decisions applied: grading one student, or a
+    few, into an existing `out` rewrites them for the whole class."""
     from .report import summary
     from .sandbox.slots import warm_path_available
 
@@ -293,8 +321,25 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     for submission in collection.submissions:
         submission.seed = (seeds or {}).get(submission.student)
     book = Gradebook(folder.gradebook)
+    desk = desk or Desk()
+    # The class files an earlier run wrote are written again: one student regraded alone must
+    # not leave the Canvas file or the feedback zip as they were.
+    formats, canvas_assignment = remembered_formats(book, formats, canvas_assignment)
+    if desk.policy is None:  # the late policy given before holds until another is given
+        desk = dataclasses.replace(desk, policy=desk_policy.Policy.from_data(book.remembered("policy")))
+    else:
+        book.remember("policy", desk.policy.as_data())
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
     done, todo = split_done(collection, plan, book, regrade)
+    try:  # the instructor's overrides are checked against the class before anyone is graded
+        report.overrides_recorded = desk.record(book, [*done, *((s, e) for s, e, _ in todo)])
+        for outcome in done:  # a time given on this run; one given before stays otherwise
+            if outcome.submission.student in desk.times:
+                book.set_time(outcome.submission.student, outcome.exercise or NO_EXERCISE,
+                              desk.times[outcome.submission.student])
+    except BaseException:
+        book.close()
+        raise
     local: Workers | None = None
     workers: Workers | RemoteWorkers
     wanted = remote is None and warm and bool(todo) and (early is not None or warm_path_available())
@@ -321,7 +366,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
                 finish = functools.partial(finish_one, draw=reports)
-                _drain((starter, finisher, finish), todo, plan, folder, book, report, progress, workers)
+                _drain((starter, finisher, finish), todo, plan, folder, book, report, progress, workers,
+                       desk.times)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
@@ -336,14 +382,106 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         book.close()
         report.seconds = round(time.monotonic() - started, 2)
         progress.finish(report)
-    report.outcomes.sort(key=lambda o: o.submission.student)
-    gradesheet.write_grades(report.outcomes, folder.grades)
+    entries, decided = whole_class(folder.gradebook, report.outcomes)
+    report.finals = desk.finals(entries, decided)
+    report.outcomes = [cast(GradedSubmission, final.outcome) for final in report.finals]
+    gradesheet.write_table(decisions.rows(report.finals), folder.grades)
     if "canvas" in formats:
         report.canvas_left_out = gradesheet.write_canvas(report.outcomes, folder.canvas_grades, canvas_assignment)
+    if "moodle-feedback" in formats:
+        report.feedback["moodle"] = feedback.write_moodle(report.finals, folder.feedback("moodle"), folder.report)
     if reports:  # a proof's batch is one solution and its mutants: nothing to compare for copies
         report.similar, report.similar_error = compare_submissions(report.outcomes, plan, base)
     summary.write(report, folder.summary, folder.summary_json, folder.report_link)
     return report
+
+
+def remembered_formats(book: Gradebook, formats: tuple[str, ...], canvas_assignment: str | None
+                       ) -> tuple[tuple[str, ...], str | None]:
+    """The class files to write: this run's --format, and every one an earlier run into this
+    gradebook asked for; the Canvas column given now, else the one given before."""
+    before = book.remembered("formats")
+    kept = tuple(str(f) for f in before) if isinstance(before, list) else ()
+    wanted = tuple(dict.fromkeys((*kept, *formats)))
+    if canvas_assignment is None:
+        earlier = book.remembered("canvas_assignment")
+        canvas_assignment = earlier if isinstance(earlier, str) else None
+    book.remember("formats", list(wanted))
+    book.remember("canvas_assignment", canvas_assignment)
+    return wanted, canvas_assignment
+
+
+def whole_class(gradebook: Path, this_run: list[GradedSubmission]
+                ) -> tuple[list[tuple[GradedSubmission, float | None]], decisions.Decided]:
+    """Every student and exercise of the gradebook, with their submission's time: this run's
+    outcomes as they are, every other one as the gradebook kept it (`kept`); a result of this
+    run the gradebook could not keep is listed too. By student, then exercise. And the
+    decisions in force."""
+    book = Gradebook(gradebook)
+    try:
+        stored = book.kept()
+        decided = decisions.Decided.read(book)
+    finally:
+        book.close()
+    now = {(o.submission.student, o.exercise or NO_EXERCISE): o for o in this_run}
+    entries: dict[tuple[str, str], tuple[GradedSubmission, float | None]] = {}
+    for submission, exercise, document, submitted_at in stored:
+        key = (submission.student, exercise)
+        outcome = now.pop(key, None)
+        if outcome is None:
+            outcome = GradedSubmission(submission, None if exercise == NO_EXERCISE else exercise, document,
+                                       reused=True, kept=True)
+        entries[key] = (outcome, submitted_at)
+    for key, outcome in now.items():
+        entries[key] = (outcome, None)
+    return [entries[key] for key in sorted(entries)], decided
+
+
+@dataclass
+class Desk:
+    """The instructor's desk for `grade` (docs/desk.md): overrides to record (already read and
+    checked line by line, desk.overrides.read), the late policy, and each student's submission
+    time from the instructor's LMS."""
+
+    overrides: list[overrides.Override] = field(default_factory=list)
+    overrides_file: str = ""
+    #: None: the policy an earlier run gave (kept in the gradebook), or none
+    policy: desk_policy.Policy | None = None
+    times: Mapping[str, float] = field(default_factory=dict)
+    by: str | None = None
+
+    def record(self, book: Gradebook, submissions) -> int:
+        """Check the overrides against the class (this run's submissions and the gradebook's) and
+        record those not already in force; UsageError naming a bad line, before anything is recorded."""
+        if not self.overrides:
+            return 0
+        classes: dict[str, set[str]] = {}
+        for student, kept in book.keys():
+            classes.setdefault(student, set()).add(kept)
+        for item in submissions:
+            submission, exercise = ((item.submission, item.exercise) if isinstance(item, GradedSubmission)
+                                    else item)
+            classes.setdefault(submission.student, set()).add(exercise or NO_EXERCISE)
+        resolved = overrides.resolve(self.overrides_file, self.overrides, classes)
+        return overrides.record(book, resolved, self.by)
+
+    def finals(self, entries: list[tuple[GradedSubmission, float | None]],
+               decided: decisions.Decided) -> list[decisions.Final]:
+        """Each outcome with the decisions in force applied: late by the policy when its time is
+        known (else as the LMS's file name says), overridden, commented."""
+        return [self._final(outcome, submitted_at, decided) for outcome, submitted_at in entries]
+
+    def _final(self, outcome: GradedSubmission, submitted_at: float | None,
+               decided: decisions.Decided) -> decisions.Final:
+        graded = outcome.result["status"] != "invalid"
+        row = {"student": outcome.submission.student, "submitted_at": submitted_at,
+               "score": outcome.result.get("score") if graded else None}
+        found = decisions.standing(self.policy or desk_policy.Policy(), decided, row)
+        submission = outcome.submission
+        if submitted_at is not None:
+            submission = dataclasses.replace(submission, name=dataclasses.replace(submission.name, late=found.late))
+        return decisions.apply(outcome, found, decided, rebuild=lambda o, document: dataclasses.replace(
+            o, submission=submission, result=document))
 
 
 def compare_submissions(outcomes: list[GradedSubmission], plan: GradingPlan,
@@ -361,7 +499,7 @@ def compare_submissions(outcomes: list[GradedSubmission], plan: GradingPlan,
         return [], internal_error(error)
 
 
-def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
+def _drain(pools, todo, plan, folder, book, report, progress, workers, times) -> None:
     """Keep the starter's capacity of notebooks running; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
@@ -396,8 +534,8 @@ def _drain(pools, todo, plan, folder, book, report, progress, workers) -> None:
                 running[follow] = ("finish", submission, exercise, rubric)
                 continue
             try:
-                book.record(submission.student, exercise or "?", submission.digest, rubric,
-                            submission.origin, value)
+                book.record(submission.student, exercise or NO_EXERCISE, submission.digest, rubric,
+                            submission.origin, value, submission, times.get(submission.student))
             except Exception as error:  # noqa: BLE001 - a result the gradebook refuses ends only this one
                 reason = internal_error(error)
                 value = pipeline.invalid_result(submission.origin, reason, None, time.monotonic())

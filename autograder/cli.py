@@ -81,8 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "exercise's released notebook is always left out)")
     grade.add_argument("--cold", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm server")
-    grade.add_argument("--format", dest="formats", action="append", default=[], choices=("canvas",),
-                       help="also write canvas-grades.csv, a file Canvas' gradebook import accepts")
+    grade.add_argument("--format", dest="formats", action="append", default=[],
+                       choices=("canvas", "moodle-feedback"),
+                       help="also write canvas-grades.csv, a file Canvas' gradebook import accepts; or "
+                            "feedback-moodle.zip, the students' reports for Moodle's bulk feedback upload "
+                            "(repeatable; docs/desk.md)")
+    grade.add_argument("--overrides", metavar="FILE.csv",
+                       help="record the instructor's scores and comments (columns student, exercise, score, "
+                            "comment) in the gradebook; they hold through every later run and regrade")
+    grade.add_argument("--policy", metavar="FILE.toml",
+                       help="the late policy: the course service's course.toml, or a file of its keys deadline, "
+                            "late_penalty_per_day, cutoff and [extensions]")
+    grade.add_argument("--times", metavar="FILE.csv",
+                       help="when each student submitted, from your LMS (columns student, submitted_at in ISO "
+                            "8601 with its zone): what --policy counts days late from")
     grade.add_argument("--canvas-assignment", metavar='"NAME (ID)"',
                        help="the Canvas gradebook column to fill, as Canvas names it in its export, e.g. "
                             '"Keras dense (4321)" (default: the exercise id, a new assignment)')
@@ -345,11 +357,12 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
             problem = side_by_side_problem(plan.isolation, jobs, args.shared_network)
             if problem:
                 return fail(problem)
+        desk = desk_of(args)
         with remote_workers(args, plan) as remote:
             report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
                                progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
                                formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
-                               remote=remote, early=early, base=base)
+                               remote=remote, early=early, base=base, desk=desk)
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:
@@ -359,20 +372,53 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
     if github.active():
         github.append_summary(github.batch_summary(report))
         print("\n".join(github.batch_annotations(report)))
-    graded = sum(1 for o in report.outcomes if o.result["status"] != "invalid")
-    print(f"{graded} of {len(report.outcomes)} submissions graded, {len(report.problems)} file(s) could not "
-          f"be; see {Path(args.out) / 'summary.html'} and {Path(args.out) / 'grades.csv'}")
+    for line in closing_lines(report, Path(args.out)):
+        print(line)
     notice = next((text for o in report.outcomes if (text := result_module.grading_notice(o.result))), None)
     if notice:
         print(notice)
-    faults = sum(1 for o in report.outcomes if o.result.get("grader_fault"))
+    faults = sum(1 for o in report.this_run if o.result.get("grader_fault"))
     if faults:
         print(f"{faults} of these results the grader failed to complete, not the student (each result's "
               "grader_fault says how); run the same command again to grade them again")
     if report.canvas_left_out is not None:
         print(f"wrote {Path(args.out) / 'canvas-grades.csv'} for Canvas' gradebook import; "
               f"{report.canvas_left_out} student(s) without a Canvas user id in their file name left out")
+    for lms, written in report.feedback.items():
+        print(f"wrote {written.path} for {lms.capitalize()}'s bulk feedback upload: {written.students} student(s); "
+              f"{len(written.left_out)} without a {lms.capitalize()} participant id in their file name left out")
+    if report.overrides_recorded:
+        print(f"recorded {report.overrides_recorded} decision(s) from {args.overrides} in the gradebook")
     return 0 if report.all_graded else 1
+
+
+def desk_of(args: argparse.Namespace):
+    """The instructor's desk the options give (batch.Desk): every file read and checked before grading."""
+    from .batch import Desk
+    from .desk import files, overrides
+
+    return Desk(overrides=overrides.read(args.overrides) if args.overrides else [],
+                overrides_file=args.overrides or "",
+                policy=files.read_policy(args.policy) if args.policy else None,
+                times=files.read_times(args.times) if args.times else {})
+
+
+def closing_lines(report, out: Path) -> list[str]:
+    """What `grade` says at the end: first each submission of this run that could not be graded and
+    why, then counts that add up (this run's submissions, graded or not, and the files that were
+    no submission), then the class the files in `out` hold."""
+    from .report.terminal import plain
+
+    this_run = report.this_run
+    invalid = [o for o in this_run if o.result["status"] == "invalid"]
+    lines = [f"not graded: {plain(o.submission.origin)}: {plain(o.result.get('reason') or 'unreadable')}"
+             for o in invalid]
+    lines += [f"not graded: {plain(p.origin)}: {plain(p.reason)}" for p in report.problems]
+    lines.append(report.counts())
+    kept = sum(1 for o in report.outcomes if o.kept)
+    whole = f"the class's {len(report.outcomes)} row(s)" + (f", {kept} kept from earlier runs," if kept else "")
+    lines.append(f"{whole} in {out / 'grades.csv'} and {out / 'summary.html'}")
+    return lines
 
 
 def run_release(args: argparse.Namespace) -> int:

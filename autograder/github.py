@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .progress import counts_line
 from .report.escaping import clip, markdown_text, visible, workflow_data, workflow_property
 
 if TYPE_CHECKING:
@@ -94,7 +95,9 @@ def batch_annotations(report) -> list[str]:
     """One ::error per student who did not pass everything (GitHub shows only the first few
     annotations of a step, so not one per check), one ::warning per unreadable file."""
     lines = []
-    for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
+    # This run's files only: a student kept from an earlier run has no file here to point at.
+    this_run = [o for o in report.outcomes if not getattr(o, "kept", False)]
+    for outcome in sorted(this_run, key=lambda o: o.submission.student):
         result = outcome.result
         failed = _failed(result)
         if result.get("status") == "invalid":
@@ -122,8 +125,7 @@ def isolation_warnings(isolations: list[str | None], file: str) -> list[str]:
 def batch_summary(report) -> str:
     """A class's results as Markdown: one row per student, then what could not be read."""
     rows = ["## autograder grade", "",
-            f"{sum(1 for o in report.outcomes if o.result.get('status') != 'invalid')} of "
-            f"{len(report.outcomes)} submissions graded; {len(report.problems)} file(s) could not be.", "",
+            f"{counts_line(report)}.", "",
             "| student | score | status | failed checks |", "| --- | --- | --- | --- |"]
     for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
         result = outcome.result

@@ -53,14 +53,18 @@ def cell(value: object) -> Cell:
     return text
 
 
-def _write(path: Path, rows: Iterable[Sequence[object]]) -> None:
+def write_table(rows: Iterable[Sequence[object]], path: Path) -> None:
+    """Rows as a CSV file, every cell as `cell` makes it, replaced whole (a reader never sees half a file)."""
     temporary = path.with_name(path.name + ".partial")
     with open(temporary, "w", newline="", encoding="utf-8") as handle:
         write_rows(rows, handle)
-    os.replace(temporary, path)  # a reader never sees half a file
+    os.replace(temporary, path)
 
 
 def _score(outcome: GradedSubmission) -> float | str:
+    """The final grade: blank for a notebook that could not be read, unless the instructor gave one."""
+    if outcome.result.get("override") is not None:
+        return outcome.result["override"]
     return "" if outcome.result["status"] == "invalid" else outcome.result.get("score", 0.0)
 
 
@@ -76,7 +80,7 @@ def reason(outcome: GradedSubmission) -> str:
 
 def write_grades(outcomes: Sequence[GradedSubmission], path: Path) -> None:
     """grades.csv: the rows of `grade_rows`."""
-    _write(path, grade_rows(outcomes))
+    write_table(grade_rows(outcomes), path)
 
 
 def write_rows(rows: Iterable[Sequence[object]], handle) -> None:
@@ -138,5 +142,5 @@ def write_canvas(outcomes: Sequence[GradedSubmission], path: Path, assignment: s
         scores = [_score(outcome) if outcome.exercise == e else "" for e in exercises]
         # Canvas matches on ID; the other identity columns may stay empty.
         rows.append([outcome.submission.student, int(name.user_id), "", "", "", *scores])
-    _write(path, rows)
+    write_table(rows, path)
     return left_out

@@ -40,6 +40,10 @@ class OutputFolder:
         """Canvas' gradebook import file (grade --format canvas)."""
         return self.root / "canvas-grades.csv"
 
+    def feedback(self, lms: str) -> Path:
+        """The students' reports as the LMS's bulk feedback upload takes them (desk/feedback.py)."""
+        return self.root / f"feedback-{lms}.zip"
+
     @property
     def summary(self) -> Path:
         return self.root / "summary.html"

@@ -27,6 +27,26 @@ def _number(value, template: str = "{:g}") -> str:
         return plain(value)
 
 
+MAX_REASON = 300  # characters of a reason on one progress line
+
+
+def _clipped(text) -> str:
+    shown = plain(text)
+    return shown if len(shown) <= MAX_REASON else shown[:MAX_REASON] + "…"
+
+
+def counts_line(report) -> str:
+    """A batch's counts in words that add up: this run's submissions, graded or not (a result kept
+    from an earlier run and not among them is not counted), and the files that were no submission."""
+    this_run = [o for o in report.outcomes if not getattr(o, "kept", False)]
+    invalid = sum(1 for o in this_run if o.result.get("status") == "invalid")
+    reused = sum(1 for o in this_run if getattr(o, "reused", False))
+    unchanged = f" ({reused} unchanged since an earlier run)" if reused else ""
+    files = f"; {len(report.problems)} other file(s) were not submissions" if report.problems else ""
+    return (f"{len(this_run)} submission(s): {len(this_run) - invalid} graded{unchanged}, "
+            f"{invalid} could not be read or graded{files}")
+
+
 class LogProgress:
     """One line per submission, for logs and CI."""
 
@@ -44,6 +64,10 @@ class LogProgress:
         self.done += 1
         document = outcome.result
         how = "already graded" if outcome.reused else _number(document.get("duration_s", 0), "{:.1f} s")
+        if document.get("status") == "invalid":  # no score to show: why not
+            print(f"[{self.done}/{self.total}] {plain(outcome.submission.student)}: not graded: "
+                  f"{_clipped(document.get('reason') or 'unreadable')} ({how})", file=self.stream, flush=True)
+            return
         print(f"[{self.done}/{self.total}] {plain(outcome.submission.student)}: "
               f"{_number(document.get('score', 0))}/{_number(document.get('max_score', 0))} "
               f"{_verdict(outcome)} ({plain(document.get('status'))}, {how})", file=self.stream, flush=True)

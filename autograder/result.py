@@ -234,6 +234,9 @@ class ResultDocument(TypedDict):
     cells_left_out: NotRequired[int]
     #: Why the notebook could not be graded (status invalid).
     reason: NotRequired[str]
+    #: The instructor's grade, when they overrode the grader's: only in the class files'
+    #: copies (desk.decisions.apply), never in a result file.
+    override: NotRequired[float]
     #: Why execution stopped early (a status other than graded).
     stop_reason: NotRequired[str]
     #: The isolation the notebook ran under (bubblewrap, rlimits, live).

@@ -157,7 +157,7 @@ def test_a_class_interrupted_then_resumed_through_a_worker_killed_mid_class_gets
             grading.kill()
     assert grading.returncode == 0, stderr
     assert f"{len(recorded)} already graded" in stderr
-    assert "4 of 4 submissions graded" in stdout
+    assert "4 submission(s): 4 graded" in stdout
     graded = verdicts(out)
     assert graded == with_jobs
     assert set(graded) == set(CLASS)  # alice's and carol's identical notebooks: two tasks, two results

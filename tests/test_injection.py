@@ -89,6 +89,6 @@ def test_grade_in_github_actions_shows_a_hostile_student_as_text(tmp_path, stand
             if line.lstrip().startswith("::"):
                 assert re.fullmatch(r"::(error|warning) file=[^:,]*,title=[^:,]*::.*", line), line
     assert sum(line.startswith("::") for line in completed.stdout.splitlines()) == 2  # one per student
-    assert "2 of 2 submissions graded; 0 file(s) could not be." in summary.read_text()
+    assert "2 submission(s): 2 graded, 0 could not be read or graded." in summary.read_text()
     hostile.assert_markdown_inert(summary.read_text(), ["autograder grade"])
     hostile.assert_html_inert((tmp_path / "out" / "summary.html").read_text())

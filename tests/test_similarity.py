@@ -290,11 +290,17 @@ def test_the_summary_lists_the_groups_escaped_and_never_names_a_verdict(tmp_path
     written = json.loads(folder.summary_json.read_text())
     assert written["similar"] == report.similar and written["similar_error"] is None
     assert sorted(by_students(written["similar"], "jack", HOSTILE)["students"]) == sorted(["jack", HOSTILE])
-    section = page[page.index('id="similar"'):page.index("<h2>Students</h2>")]
+    section = page[page.index('id="similar"'):page.index("<h2>Data</h2>")]
     assert "<script>" not in page and "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in section and "\u202e" not in page
     assert "&lt;/pre&gt;&lt;script&gt;" in section
     assert "def squish(batch, gamma=0.8):" in section and "Shared lines, side by side" in section
+    # The student table links each student to the groups they are in, naming the others escaped.
+    number = next(n for n, g in enumerate(report.similar, start=1) if "jack" in g["students"])
+    table = page[page.index('id="students"'):page.index("Pass rate of every check")]
+    jack = next(row for row in table.split("<tr>") if row.startswith("<td>jack</td>"))
+    assert f'<a href="#similar-{number}">' in jack and "&lt;img src=x onerror=alert(1)&gt;" in jack
+    assert f'id="similar-{number}"' in section
     for text in (page, folder.summary_json.read_text()):
         assert not re.search(r"plagiar|cheat", text, re.IGNORECASE)
 
@@ -362,7 +368,7 @@ def test_grade_lists_similar_submissions_in_its_summary(group, corpus_class):
     assert run.summary["similar_error"] is None
     honest = CORPUS_COPIES_NOT_LISTED[group]
     assert honest in COPIES[group] and (honest, honest + COPY_SUFFIX) not in listed(similar)
-    section = run.summary_html[run.summary_html.index('id="similar"'):run.summary_html.index("<h2>Students</h2>")]
+    section = run.summary_html[run.summary_html.index('id="similar"'):run.summary_html.index("<h2>Data</h2>")]
     for group_listed in similar:
         assert group_listed["exercise"] in ("keras-dense", "keras-deeper") and group_listed["evidence"]
         assert ", ".join(group_listed["students"]) in section

@@ -124,15 +124,14 @@ def build(report, report_link: Callable[[str], str]) -> dict:
                 "reason": identity.visible(_stop_reason(o.result))} for o in outcomes if o.result["status"] != "graded"]
     durations = [o.result.get("duration_s", 0.0) for o in outcomes if not o.reused]
     fresh = len(durations)
-    students = [{"student": o.submission.student, "score": o.result.get("score", 0.0),
-                 "max_score": o.result.get("max_score", 0.0), "status": o.result["status"],
-                 "test_accuracy": (o.result.get("metrics") or {}).get("test_accuracy"),
-                 "holdout_accuracy": (o.result.get("metrics") or {}).get("holdout_accuracy"),
-                 "gap": (o.result.get("metrics") or {}).get("holdout_gap"),
-                 "gap_p": (o.result.get("metrics") or {}).get("holdout_gap_p"),
-                 "report": report_link(o.submission.student)} for o in outcomes]
+    students = [_student_row(o, final, report_link, _similar_anchors(report.similar))
+                for o, final in zip(outcomes, _finals_of(report), strict=True)]
     return {
-        "total": len(outcomes), "graded": len(graded), "reused": sum(o.reused for o in outcomes),
+        "total": len(outcomes), "graded": len(graded),
+        "reused": sum(o.reused and not getattr(o, "kept", False) for o in outcomes),
+        "kept": sum(bool(getattr(o, "kept", False)) for o in outcomes), "fresh": fresh,
+        "exercises": len({o.exercise for o in outcomes if o.exercise}),
+        "decided": any(x["override"] is not None or x["comment"] or x["late_penalty"] is not None for x in students),
         "invalid": [o.submission.student for o in outcomes if o.result["status"] == "invalid"],
         "mean": statistics.mean(scores) if scores else None, "median": statistics.median(scores) if scores else None,
         "maximum": maximum, "full_marks": sum(1 for s in scores if s >= maximum),
@@ -166,12 +165,53 @@ def build(report, report_link: Callable[[str], str]) -> dict:
     }
 
 
+def _finals_of(report) -> list:
+    """The decisions applied to each outcome (batch.BatchReport.finals), or none for each."""
+    finals = list(getattr(report, "finals", None) or [])
+    return finals if len(finals) == len(report.outcomes) else [None] * len(report.outcomes)
+
+
+def _similar_anchors(similar: list[dict]) -> dict[str, list[tuple[int, str]]]:
+    """Per student, the groups of "Similar submissions" they are in: (anchor number, the others)."""
+    anchors: dict[str, list[tuple[int, str]]] = {}
+    for number, group in enumerate(similar[:MAX_SIMILAR], start=1):
+        for student in group.get("students", []):
+            others = ", ".join(str(s) for s in group["students"] if s != student)
+            anchors.setdefault(student, []).append((number, others))
+    return anchors
+
+
+def _student_row(outcome, final, report_link: Callable[[str], str], anchors: dict) -> dict:
+    """One row of the summary's student table: the final grade and what decided it, late or not,
+    the first mistake, and links to the groups of similar submissions the student is in."""
+    result, name = outcome.result, outcome.submission.name
+    metrics = result.get("metrics") or {}
+    mistake = first_mistake(result) if result["status"] != "invalid" else None
+    return {"student": outcome.submission.student, "exercise": outcome.exercise or "",
+            "score": None if result["status"] == "invalid" and result.get("override") is None
+            else result.get("score", 0.0),
+            "max_score": result.get("max_score", 0.0), "status": result["status"],
+            "auto_score": None if final is None else final.auto_score,
+            "override": None if final is None else final.override,
+            "late_penalty": None if final is None else final.late_penalty,
+            "comment": "" if final is None else final.comment,
+            "late": getattr(name, "late", None),
+            "first_mistake": identity.visible(mistake[2]) if mistake else
+            (identity.visible(_stop_reason(result)) if result["status"] == "invalid" else ""),
+            "similar": anchors.get(outcome.submission.student, []),
+            "test_accuracy": metrics.get("test_accuracy"), "holdout_accuracy": metrics.get("holdout_accuracy"),
+            "gap": metrics.get("holdout_gap"), "gap_p": metrics.get("holdout_gap_p"),
+            "report": report_link(outcome.submission.student)}
+
+
 def machine_readable(summary: dict) -> dict:
     """summary.json: the counts summary.html shows, every list whole (README.md describes it)."""
     return {
         "schema": SCHEMA,
         "students": summary["total"],
         "graded": summary["graded"],
+        "graded_this_run": summary["fresh"],
+        "kept_from_earlier_runs": summary["kept"],
         "invalid": len(summary["invalid"]),
         "invalid_students": summary["invalid"],
         "not_graded_files": len(summary["problems"]),

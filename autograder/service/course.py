@@ -128,7 +128,7 @@ def student_id_problem(student: str) -> str | None:
     return None
 
 
-def _extensions(table: object, deadline: dt.datetime | None) -> dict[str, dt.datetime]:
+def read_extensions(table: object, deadline: dt.datetime | None) -> dict[str, dt.datetime]:
     if not isinstance(table, dict):
         raise _fail("extensions", "must be a table of student = new deadline (or days)")
     resolved: dict[str, dt.datetime] = {}
@@ -192,7 +192,7 @@ def load(root: Path | str) -> Course:
         timeout_s=_number(table, "timeout", 0, 1, 86400) if "timeout" in table else None,
         submissions_per_hour=per_hour, deadline=deadline, cutoff=parse_time(table.get("cutoff"), "cutoff"),
         late_penalty_per_day=_number(table, "late_penalty_per_day", DEFAULT_LATE_PENALTY, 0, 1),
-        extensions=_extensions(table.get("extensions", {}), deadline),
+        extensions=read_extensions(table.get("extensions", {}), deadline),
         max_upload_bytes=int(_number(table, "max_upload_mb", DEFAULT_MAX_UPLOAD_MB, 0.01, 200) * 2**20),
         upload_timeout_s=_number(table, "upload_timeout_s", DEFAULT_UPLOAD_TIMEOUT_S, 1, 3600),
         database=text["database"] or None)

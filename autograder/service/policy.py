@@ -1,62 +1,6 @@
-"""The course's policy as pure functions of times: deadlines with extensions, lateness, the
-late penalty, the hard cut-off and the submission limit. Times are seconds since the epoch.
-
-The submission limit is what keeps the grader from being an oracle: a student who could
-submit without bound could search for the hidden threshold or the holdout's answers.
-"""
+"""The course's policy: desk/policy.py, shared with `grade` (kept here for the service's imports)."""
 from __future__ import annotations
 
-import datetime as dt
-import math
-from collections.abc import Sequence
+from ..desk.policy import DAY_S, HOUR_S, cutoff, days_late, due, epoch, late_fraction, retry_after
 
-from .course import Course
-
-HOUR_S = 3600.0
-DAY_S = 86400.0
-
-
-def epoch(when: dt.datetime | None) -> float | None:
-    return None if when is None else when.timestamp()
-
-
-def due(course: Course, student: str, granted: float | None = None) -> float | None:
-    """A student's deadline: an extension granted at the desk (`granted`), else course.toml's, else
-    the course's own. None: no deadline."""
-    if granted is not None:
-        return granted
-    own = course.extensions.get(student)
-    return epoch(own if own is not None else course.deadline)
-
-
-def cutoff(course: Course, student_due: float | None) -> float | None:
-    """The student's hard cut-off: the course's, moved by as much as their deadline was extended."""
-    hard = epoch(course.cutoff)
-    deadline = epoch(course.deadline)
-    if hard is None:
-        return None
-    if student_due is not None and deadline is not None and student_due > deadline:
-        return hard + (student_due - deadline)
-    return hard
-
-
-def days_late(submitted_at: float, student_due: float | None) -> int:
-    """Whole days late, a part of a day counting as one; 0 when on time or with no deadline."""
-    if student_due is None or submitted_at <= student_due:
-        return 0
-    return math.ceil((submitted_at - student_due) / DAY_S)
-
-
-def late_fraction(days: int, per_day: float) -> float:
-    """The fraction of the score taken off for `days` late: at most all of it."""
-    return min(1.0, days * per_day)
-
-
-def retry_after(accepted_at: Sequence[float], per_hour: int, now: float) -> int | None:
-    """Seconds until one more submission is allowed, given the times of the accepted ones
-    (of one student and exercise); None when one is allowed now."""
-    recent = sorted(t for t in accepted_at if now - t < HOUR_S)
-    if len(recent) < per_hour:
-        return None
-    frees = recent[len(recent) - per_hour] + HOUR_S  # the oldest that still counts leaves the window
-    return max(1, math.ceil(frees - now))
+__all__ = ["DAY_S", "HOUR_S", "cutoff", "days_late", "due", "epoch", "late_fraction", "retry_after"]
