@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from . import checks, data, exercises, facts as facts_stage, modelfile, notebook, result
+from . import causes, checks, data, exercises, facts as facts_stage, leakage, modelfile, notebook, result
 from .evaluation import Evaluator, EvaluatorError
 from .plan import GradingPlan
 from .sandbox import RunRecord, run_notebook
@@ -145,6 +145,7 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
     if holdout is not None and facts.test_accuracy is not None:
         hidden, images = holdout
         facts_stage.measure_holdout(facts, evaluated(images), hidden.classes)
+        facts.holdout_comparison = leakage.compare(facts)  # once: the accuracy check and the metrics read it
     return facts
 
 
@@ -161,9 +162,20 @@ def never_ran(record: RunRecord) -> str | None:
     return "the sandbox ended before the notebook's Python kernel was ready"
 
 
+def judge(exercise: exercises.Exercise, name: str, facts: facts_stage.Facts, started: float,
+          headings: dict[int, str] | None = None) -> result.ResultDocument:
+    """The stages after the measurement: checks -> causes -> result, on facts alone (`started`: when
+    the grading began, time.monotonic())."""
+    outcomes = checks.run_checks(facts, exercise)
+    found, _ = causes.analyse(facts, outcomes, exercise)
+    return result.build(exercise, name, facts, outcomes, time.monotonic() - started, headings=headings,
+                        causes=found)
+
+
 def finish(job: NotebookJob, evaluator: Evaluator,
            on_facts: Callable[[facts_stage.Facts], None] | None = None) -> result.ResultDocument:
-    """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
+    """Stage 3: facts (with the grader's own measurement) -> checks -> causes -> result. Never runs
+    student code."""
     if job.record is None:
         job.work.cleanup()
         raise RuntimeError("finish() needs a job that execute() has run")
@@ -180,12 +192,10 @@ def finish(job: NotebookJob, evaluator: Evaluator,
                               time.monotonic() - job.started)
     if on_facts is not None:
         on_facts(facts)
-    outcomes = checks.run_checks(facts, job.exercise)
-    document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started,
-                            headings=notebook.headings(job.node))
+    document = judge(job.exercise, Path(job.path).name, facts, job.started, notebook.headings(job.node))
     if job.record.network:
         document["network"] = job.record.network
-    undecided = [outcome.id for outcome in outcomes if outcome.diagnosis == checks.UNDECIDED]
+    undecided = [check["id"] for check in document["checks"] if check["diagnosis"] == checks.UNDECIDED]
     if undecided:
         faults.append(f"the grader could not decide {', '.join(undecided)}")
     if faults:

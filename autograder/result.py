@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from . import causes as cause_stage, gapstat, leakage
+from . import causes as cause_stage
 from .checks import CheckResult
 from .exercises import Exercise
 from .facts import CellOutcome, Facts, FirstLayer, RunLimits
@@ -330,8 +331,10 @@ def not_run(exercise: Exercise, notebook: str, reason: str, isolation: str, dura
 
 def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckResult],
           duration: float, status: str | None = None, reason: str | None = None,
-          headings: dict[int, str] | None = None) -> ResultDocument:
-    """The result document; `headings` maps code cells' indexes to the markdown heading above them."""
+          headings: dict[int, str] | None = None, causes: Sequence[cause_stage.Cause] = ()) -> ResultDocument:
+    """The result document, assembled from the stages' outputs: the facts, the checks' verdicts and
+    the causes stage's root causes (causes.analyse). `headings` maps code cells' indexes to the
+    markdown heading above them."""
     score = round(sum(c.points for c in checks), 2)
     result = ResultDocument(
         schema=SCHEMA,
@@ -352,27 +355,13 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
             result["causes"] = [unreadable_cause(reason, [c.id for c in checks])]
             result["checks"] = [check_entry(c, "c1") for c in checks]
         return result
-    found, explained = cause_stage.analyse(facts, checks, exercise)
+    explained = {check_id: cause.id for cause in causes for check_id in cause.checks}
     result["checks"] = [check_entry(c, explained.get(c.id)) for c in checks]
-    result["causes"] = [cause_entry(facts, cause, headings or {}) for cause in found]
-    result["metrics"] = {"test_accuracy": facts.test_accuracy,
-                         "threshold": None if exercise.hide_threshold else exercise.threshold}
-    if exercise.hide_threshold:
-        result["metrics"]["threshold_hidden"] = True
-    if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
-        metrics = result["metrics"]
-        metrics["holdout_accuracy"] = facts.holdout_accuracy
-        metrics["holdout_size"] = facts.holdout_size
-        metrics["holdout_gap"] = (None if facts.test_accuracy is None
-                                  else round(facts.test_accuracy - facts.holdout_accuracy, 4))
-        metrics["holdout_gap_p"] = (None if facts.test_accuracy is None else round(gapstat.gap_p_value(
-            facts.test_accuracy, len(facts.data["test_classes"]), facts.holdout_accuracy, facts.holdout_size or 0), 6))
-        comparison = leakage.compare(facts)
-        metrics["holdout_confidence_p"] = round(comparison.confidence_p, 6) if comparison else None
-        metrics["holdout_shown"] = exercise.show_holdout
+    result["causes"] = [cause_entry(facts, cause, headings or {}) for cause in causes]
+    result["metrics"] = metrics(facts, exercise)
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
-    result["cells"] = recorded_cells(facts.cells, headings or {}, found)
+    result["cells"] = recorded_cells(facts.cells, headings or {}, list(causes))
     if len(facts.cells) > MAX_RECORDED_CELLS:
         result["cells_left_out"] = len(facts.cells) - MAX_RECORDED_CELLS
     result["isolation"] = facts.isolation
@@ -380,6 +369,24 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     result["limits"] = facts.limits
     result["details"] = details(facts)
     return result
+
+
+def metrics(facts: Facts, exercise: Exercise) -> Metrics:
+    """What the grader measured, as the facts stage recorded it (the holdout's statistics included)."""
+    measured = Metrics(test_accuracy=facts.test_accuracy,
+                       threshold=None if exercise.hide_threshold else exercise.threshold)
+    if exercise.hide_threshold:
+        measured["threshold_hidden"] = True
+    if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
+        comparison = facts.holdout_comparison
+        measured["holdout_accuracy"] = facts.holdout_accuracy
+        measured["holdout_size"] = facts.holdout_size
+        measured["holdout_gap"] = (None if facts.test_accuracy is None
+                                   else round(facts.test_accuracy - facts.holdout_accuracy, 4))
+        measured["holdout_gap_p"] = round(comparison["accuracy_p"], 6) if comparison else None
+        measured["holdout_confidence_p"] = round(comparison["confidence_p"], 6) if comparison else None
+        measured["holdout_shown"] = exercise.show_holdout
+    return measured
 
 
 def cause_entry(facts: Facts, cause: cause_stage.Cause, headings: dict[int, str]) -> CauseEntry:

@@ -155,20 +155,22 @@ def _with_holdout(facts: Facts, visible_sure: float, hidden_accuracy: float, hid
                              for i, c in enumerate(classes)]
     changed.test_accuracy, changed.holdout_accuracy = 1.0, hidden_accuracy
     changed.holdout_confident, changed.holdout_size = hidden_sure, size
+    changed.holdout_comparison = leakage.compare(changed)  # as the facts stage computes it, once
     return changed
 
 
 def test_a_model_surer_of_the_test_images_than_of_unseen_ones_fails_even_above_the_threshold():
     facts = recorded("reference")
     memoriser = _with_holdout(facts, visible_sure=1.0, hidden_accuracy=0.95, hidden_sure=0.86)
-    comparison = leakage.compare(memoriser)
-    assert comparison is not None and comparison.confidence_p < leakage.LEAK_P and comparison.decisive
+    comparison = memoriser.holdout_comparison
+    assert comparison is not None and comparison["confidence_p"] < leakage.LEAK_P and leakage.decisive(comparison)
     result = verdicts(memoriser)["accuracy.threshold"]
     assert not result.passed and "trained on the test images" in result.message
     assert "0.95" not in result.message  # the holdout's number stays hidden unless allowed
 
     honest = _with_holdout(facts, visible_sure=0.75, hidden_accuracy=0.97, hidden_sure=0.73)
-    assert not leakage.compare(honest).suspicious and verdicts(honest)["accuracy.threshold"].passed
+    assert honest.holdout_comparison is not None and not leakage.suspicious(honest.holdout_comparison)
+    assert verdicts(honest)["accuracy.threshold"].passed
 
 
 # --- the holdout by default -----------------------------------------------------------------
