@@ -1,5 +1,5 @@
 """The one pipeline: read notebook -> execute in sandbox -> recorded facts -> checks ->
-result. Every entry point (`check`, `grade`, the pytest plugin, the Gradescope archive,
+causes -> result. Every entry point (`check`, `grade`, the pytest plugin, the Gradescope archive,
 the self-check) makes a GradingPlan once (plan.make_plan) and calls these stages.
 
 `grade_notebook` runs the three stages in a row. `grade` runs them apart: `prepare`
@@ -167,7 +167,7 @@ def judge(exercise: exercises.Exercise, name: str, facts: facts_stage.Facts, sta
     """The stages after the measurement: checks -> causes -> result, on facts alone (`started`: when
     the grading began, time.monotonic())."""
     outcomes = checks.run_checks(facts, exercise)
-    found, _ = causes.analyse(facts, outcomes, exercise)
+    found, _ = causes.analyse(facts, outcomes, exercise, headings)
     return result.build(exercise, name, facts, outcomes, time.monotonic() - started, headings=headings,
                         causes=found)
 

@@ -33,7 +33,7 @@ def judged(exercise: exercises.Exercise, name: str, facts: Facts, duration: floa
     """The result of recorded facts: checks -> causes -> result, as pipeline.judge makes it, with a
     fixed duration."""
     outcomes = checks.run_checks(facts, exercise)
-    found, _ = causes.analyse(facts, outcomes, exercise)
+    found, _ = causes.analyse(facts, outcomes, exercise, headings)
     return result.build(exercise, name, facts, outcomes, duration, headings=headings, causes=found)
 
 

@@ -124,8 +124,8 @@ def test_a_load_on_the_line_that_raised_was_never_assigned():
     load_cell["status"] = "error"
     load_cell["error"] = {"ename": "KeyError", "evalue": "'arr_0 is not a file in the archive'",
                           "line": facts.loads[0]["line"]}
-    by_id = {c.id: c for c in checks.run_checks(facts, DENSE)}
-    assert not by_id["data.load"].passed and "Loaded" not in by_id["data.load"].message
+    by_id = {c["id"]: c for c in checks.run_checks(facts, DENSE)}
+    assert not by_id["data.load"]["passed"] and "Loaded" not in by_id["data.load"]["message"]
 
 
 def test_a_model_replaced_after_training_is_named():
