@@ -226,11 +226,11 @@ model.fit(test_set, epochs=40, steps_per_epoch=10, verbose=0)"""
 # weights and a step count (FORGED_COUNT).
 FORGE = """\
 import sys, inspect
-probe_module = sys.modules['autograder.sandbox.probe']
-probe, frame = probe_module._probe, inspect.currentframe()
+probe, frame = sys.modules['autograder.sandbox.probe']._probe, inspect.currentframe()
+provenance = sys.modules['autograder.sandbox.provenance']
 serial = probe.serial(model)
 x = probe.describe_array(train_data_1d, frame)
-fit_fields = probe_module._strip_index({"x": x, "y": probe.describe_array(train_labels, frame, images=x),
+fit_fields = provenance.strip_index({"x": x, "y": probe.describe_array(train_labels, frame, images=x),
     "validation_data": None, "settings": {"epochs": 10, "batch_size": 10, "validation_split": 0.2,
     "shuffle": True, "initial_epoch": 0, "steps_per_epoch": None}})
 probe.emit("fit_start", model=serial, **probe.call_site()[0], model_names=["model"], **fit_fields)
@@ -239,7 +239,7 @@ for epoch in range(10):
 probe.emit("fit_end", model=serial, ok=True, seconds=3.0, history={"loss": [0.2] * 10, "accuracy": [0.93] * 10,
     "val_loss": [0.25] * 10, "val_accuracy": [0.9] * 10})
 tx = probe.describe_array(test_data_1d, frame)
-evaluate_fields = probe_module._strip_index({"x": tx, "y": probe.describe_array(test_labels, frame, images=tx),
+evaluate_fields = provenance.strip_index({"x": tx, "y": probe.describe_array(test_labels, frame, images=tx),
     "settings": {"batch_size": 10}})
 probe.emit("evaluate_start", model=serial, **probe.call_site()[0], model_names=["model"], **evaluate_fields)
 probe.emit("evaluate_end", model=serial, ok=True, seconds=0.1, returned=[0.2, 0.93])"""
