@@ -53,8 +53,7 @@ def grade_class(inputs: list[str], out: Path, standin_file: Path, jobs: int = 2,
                 early: workers.Workers | None = None) -> batch.BatchReport:
     """`grade --jobs N --exercise keras-dense` in this process (so a test can set the grader's budgets)."""
     plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
-    return batch.run(inputs, out, plan, jobs, regrade=False, progress=progress.LogProgress(io.StringIO()),
-                     early=early)
+    return batch.run(batch.Grading(inputs, out, plan, jobs, progress.LogProgress(io.StringIO()), early=early))
 
 
 @pytest.mark.slow
@@ -366,8 +365,8 @@ def test_a_submission_the_grader_failed_is_graded_again_on_the_next_run(tmp_path
     write_notebook(folder / "alice.ipynb", lesson())
     plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
     for _ in range(2):
-        report = batch.run([str(folder)], tmp_path / "out", plan, 1, regrade=False,
-                           progress=progress.LogProgress(io.StringIO()), warm=False)
+        report = batch.run(batch.Grading([str(folder)], tmp_path / "out", plan, 1, progress.LogProgress(io.StringIO()),
+                                         warm=False))
         (outcome,) = report.outcomes
         assert not outcome.reused and outcome.result["grader_fault"] == "the fork server has stopped"
     assert len(calls) == 2
