@@ -38,6 +38,19 @@ def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,
     return document
 
 
+def not_run(exercise: exercises.Exercise, notebook_name: str, reason: str, isolation: str,
+            duration: float) -> result.ResultDocument:
+    """The result of a notebook the grader could not run: every check undecided, one cause, the
+    grader's fault named (the result is not final: `grade` grades it again)."""
+    outcomes = checks.undecided(exercise, f"Not decided: {reason}; the grader failed, not the notebook.")
+    document = result.build(exercise, notebook_name, None, outcomes, duration, status="kernel_died")
+    document["causes"] = [result.grader_cause(reason, [c["id"] for c in outcomes])]
+    document["checks"] = [result.with_cause(c, "c1") for c in outcomes]
+    document["isolation"] = isolation
+    document["grader_fault"] = reason
+    return document
+
+
 def analyse_models(paths: dict[int, str]) -> dict[int, dict[str, Any]]:
     """Screen and describe each saved model file, without loading any code.
 
@@ -188,8 +201,8 @@ def finish(job: NotebookJob, evaluator: Evaluator,
         job.work.cleanup()
     never = never_ran(job.record)
     if never is not None:
-        return result.not_run(job.exercise, Path(job.path).name, never, job.record.isolation,
-                              time.monotonic() - job.started)
+        return not_run(job.exercise, Path(job.path).name, never, job.record.isolation,
+                       time.monotonic() - job.started)
     if on_facts is not None:
         on_facts(facts)
     document = judge(job.exercise, Path(job.path).name, facts, job.started, notebook.headings(job.node))

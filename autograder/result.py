@@ -314,20 +314,6 @@ def grader_cause(reason: str, check_ids: list[str]) -> CauseEntry:
                       checks=check_ids, where="the grading machine", error="", consequences=[])
 
 
-def not_run(exercise: Exercise, notebook: str, reason: str, isolation: str, duration: float) -> ResultDocument:
-    """The result of a notebook the grader could not run: every check undecided, one cause, the
-    grader's fault named (the result is not final: `grade` grades it again)."""
-    from .checks import undecided
-
-    outcomes = undecided(exercise, f"Not decided: {reason}; the grader failed, not the notebook.")
-    result = build(exercise, notebook, None, outcomes, duration, status="kernel_died")
-    result["causes"] = [grader_cause(reason, [c["id"] for c in outcomes])]
-    result["checks"] = [with_cause(c, "c1") for c in outcomes]
-    result["isolation"] = isolation
-    result["grader_fault"] = reason
-    return result
-
-
 def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckEntry],
           duration: float, status: str | None = None, reason: str | None = None,
           headings: dict[int, str] | None = None, causes: Sequence[CauseEntry] = ()) -> ResultDocument:
