@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
 from .collect import Collection, Problem, Submission, collect
@@ -49,6 +49,57 @@ class GradedSubmission:
     #: From the gradebook, not among this run's submissions: a student graded on an earlier run,
     #: kept in the class files when another is regraded alone.
     kept: bool = False
+
+
+@dataclass
+class Grading:
+    """A class to grade, and how: what `run` takes (from `grade`'s options, or a proof's)."""
+
+    #: Folders of notebooks, nbgrader's submitted/ folder, LMS zip downloads, notebooks.
+    inputs: list[str]
+    #: Where the gradebook, the results, the reports and the class files go.
+    out: Path
+    plan: GradingPlan
+    #: Notebooks graded at once here; with `remote`, reports drawn at once.
+    jobs: int
+    #: Hears of each submission (progress.py).
+    progress: Any
+    #: Grade again what the gradebook already has.
+    regrade: bool = False
+    #: Fork kernels from a warm server (when this machine can), rather than start each from scratch.
+    warm: bool = True
+    #: Class files to write besides grades.csv: "canvas" (its column `canvas_assignment`).
+    formats: tuple[str, ...] = ()
+    canvas_assignment: str | None = None
+    #: Run the notebooks on other machines' workers (a Dask cluster's, cluster.py); everything is
+    #: still recorded and written here, as without it.
+    remote: RemoteWorkers | None = None
+    #: Warm workers the caller started before reading the class (Workers.started_early): used if the
+    #: batch grades warm here, else closed at once; the caller closes them too, in case `run` raises
+    #: before (closing twice does nothing).
+    early: Workers | None = None
+    #: A seed of their own for some students' notebooks instead of the plan's, by student id (the
+    #: proof of an exercise trains its solution with several).
+    seeds: Mapping[str, int] | None = None
+    #: Draw each student's HTML report. Without them the results, the gradebook and the class files
+    #: are written as ever, and the summary's links to reports lead nowhere (a proof reads only results).
+    reports: bool = True
+    #: Code every student was given besides the exercise's own (`grade --base`), left out when
+    #: submissions are compared.
+    base: tuple[GivenBase, ...] = ()
+    #: The instructor's overrides, late policy, submission times and feedback zips (desk/).
+    desk: Desk | None = None
+
+
+@dataclass
+class InFlight:
+    """One submission on its way through the batch: the exercise and rubric it is graded under, and
+    its stage: "run" in a sandbox slot, then "finish" (facts, checks, report) on the finisher."""
+
+    submission: Submission
+    exercise: str | None
+    rubric: str
+    stage: str = "run"
 
 
 @dataclass
@@ -273,9 +324,11 @@ def complete_one(submission: Submission, exercise: str | None, started: pipeline
     return document, html
 
 
-def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regrade: bool):
+def split_done(collection: Collection, plan: GradingPlan, book: Gradebook,
+               regrade: bool) -> tuple[list[GradedSubmission], list[InFlight]]:
     """Split the submissions into those already graded (and unchanged) and those to grade."""
-    done, todo = [], []
+    done: list[GradedSubmission] = []
+    todo: list[InFlight] = []
     for submission in collection.submissions:
         exercise, notes = exercise_for(submission, plan)
         submission.notes.extend(notes)
@@ -285,28 +338,13 @@ def split_done(collection: Collection, plan: GradingPlan, book: Gradebook, regra
         if stored is not None:
             done.append(GradedSubmission(submission, exercise, stored, reused=True))
         else:
-            todo.append((submission, exercise, rubric))
+            todo.append(InFlight(submission, exercise, rubric))
     return done, todo
 
 
-def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: bool,
-        progress, warm: bool = True, formats: tuple[str, ...] = (),
-        canvas_assignment: str | None = None, remote: RemoteWorkers | None = None,
-        early: Workers | None = None, seeds: Mapping[str, int] | None = None, reports: bool = True,
-        base: tuple[GivenBase, ...] = (), desk: Desk | None = None) -> BatchReport:
-    """Grade every submission found in `inputs` into `out`; `progress` hears of each one.
-    `formats` may add "canvas": Canvas' gradebook import file, its column `canvas_assignment`.
-    `remote` runs the notebooks on other machines' workers (a Dask cluster's, cluster.py);
-    everything is still recorded and written here, as without it. `early` are warm workers
-    the caller started before reading the class (Workers.started_early): used if the batch
-    grades warm here, else closed at once; the caller closes them too, in case this raises
-    before (closing twice does nothing). `seeds` gives some students' notebooks a seed of their
-    own instead of the plan's, by student id (the proof of an exercise trains its solution
-    with several). Without `reports`, no student's HTML report is drawn: the results, the
-    gradebook and the class files are written as ever, and the summary's links to reports lead
-    nowhere (the proof reads only the results). `base`: code every
-    student was given besides the exercise's own (`grade --base`), left out when submissions are
-    compared. `desk`: the instructor's overrides, late policy, submission times and feedback zips.
+def run(grading: Grading) -> BatchReport:
+    """Grade every submission found in `grading.inputs` into `grading.out`; its `progress` hears of
+    each one.
 
     The class files (grades.csv, the Canvas file, the summary, the feedback zips) are written
     from the whole gradebook, with the instructor's decisions applied: grading one student, or a
@@ -315,24 +353,25 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
     from .sandbox.slots import warm_path_available
 
     started = time.monotonic()
-    folder = OutputFolder(out)
+    plan, jobs, remote, early = grading.plan, grading.jobs, grading.remote, grading.early
+    folder = OutputFolder(grading.out)
     folder.create()
-    collection = collect(inputs, plan.exercise_ids)
+    collection = collect(grading.inputs, plan.exercise_ids)
     for submission in collection.submissions:
-        submission.seed = (seeds or {}).get(submission.student)
+        submission.seed = (grading.seeds or {}).get(submission.student)
     book = Gradebook(folder.gradebook)
-    desk = desk or Desk()
+    desk = grading.desk or Desk()
     # The class files an earlier run wrote are written again: one student regraded alone must
     # not leave the Canvas file or the feedback zip as they were.
-    formats, canvas_assignment = remembered_formats(book, formats, canvas_assignment)
+    formats, canvas_assignment = remembered_formats(book, grading.formats, grading.canvas_assignment)
     if desk.policy is None:  # the late policy given before holds until another is given
         desk = dataclasses.replace(desk, policy=desk_policy.Policy.from_data(book.remembered("policy")))
     else:
         book.remember("policy", desk.policy.as_data())
     report = BatchReport(problems=list(collection.problems), jobs=jobs)
-    done, todo = split_done(collection, plan, book, regrade)
+    done, todo = split_done(collection, plan, book, grading.regrade)
     try:  # the instructor's overrides are checked against the class before anyone is graded
-        report.overrides_recorded = desk.record(book, [*done, *((s, e) for s, e, _ in todo)])
+        report.overrides_recorded = desk.record(book, [*done, *((item.submission, item.exercise) for item in todo)])
         for outcome in done:  # a time given on this run; one given before stays otherwise
             if outcome.submission.student in desk.times:
                 book.set_time(outcome.submission.student, outcome.exercise or NO_EXERCISE,
@@ -342,7 +381,7 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         raise
     local: Workers | None = None
     workers: Workers | RemoteWorkers
-    wanted = remote is None and warm and bool(todo) and (early is not None or warm_path_available())
+    wanted = remote is None and grading.warm and bool(todo) and (early is not None or warm_path_available())
     if early is not None and not (wanted and early.jobs == jobs):
         early.close()  # nothing to grade here, or not warm after all: its server is stopped mid-start
         early = None
@@ -351,13 +390,14 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         # Warm up while the progress bar starts: the fork server and the evaluator take seconds.
         workers = local = early or Workers(wanted, jobs)
         make_starter = functools.partial(LocalStarter, local, plan)
-        if todo and reports:
+        if todo and grading.reports:
             documents.warm_up()
     else:
         workers = remote  # each of its workers keeps a warm slot of its own
         make_starter = functools.partial(remote.starter, plan)
     report.execution = "cold" if local is not None and not local.warm else "warm"
     report.outcomes.extend(done)
+    progress = grading.progress
     progress.start(total=len(done) + len(todo), reused=len(done))
     for outcome in done:
         progress.advance(outcome)
@@ -365,9 +405,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         starter = make_starter()
         with ThreadPoolExecutor(max_workers=jobs) as finisher:
             try:
-                finish = functools.partial(finish_one, draw=reports)
-                _drain((starter, finisher, finish), todo, plan, folder, book, report, progress, workers,
-                       desk.times)
+                finish = functools.partial(finish_one, draw=grading.reports)
+                _drain(_Flight(grading, starter, finisher, finish, folder, book, report, workers, desk.times), todo)
             except KeyboardInterrupt:
                 # Stop what is in flight now, rather than waiting for it: it is not recorded.
                 report.interrupted = True
@@ -390,8 +429,8 @@ def run(inputs: list[str], out: Path, plan: GradingPlan, jobs: int, regrade: boo
         report.canvas_left_out = gradesheet.write_canvas(report.outcomes, folder.canvas_grades, canvas_assignment)
     if "moodle-feedback" in formats:
         report.feedback["moodle"] = feedback.write_moodle(report.finals, folder.feedback("moodle"), folder.report)
-    if reports:  # a proof's batch is one solution and its mutants: nothing to compare for copies
-        report.similar, report.similar_error = compare_submissions(report.outcomes, plan, base)
+    if grading.reports:  # a proof's batch is one solution and its mutants: nothing to compare for copies
+        report.similar, report.similar_error = compare_submissions(report.outcomes, plan, grading.base)
     summary.write(report, folder.summary, folder.summary_json, folder.report_link)
     return report
 
@@ -499,23 +538,40 @@ def compare_submissions(outcomes: list[GradedSubmission], plan: GradingPlan,
         return [], internal_error(error)
 
 
-def _drain(pools, todo, plan, folder, book, report, progress, workers, times) -> None:
+@dataclass
+class _Flight:
+    """A batch while it runs: what it grades, its two pools (the starter's sandbox slots and the
+    finisher's threads) and where each result goes."""
+
+    grading: Grading
+    starter: Starter
+    finisher: ThreadPoolExecutor
+    finish: Callable[..., ResultDocument]
+    folder: OutputFolder
+    book: Gradebook
+    report: BatchReport
+    workers: Workers | RemoteWorkers
+    #: When each student submitted, from the instructor's LMS (desk.files.read_times).
+    times: Mapping[str, float]
+
+
+def _drain(flight: _Flight, todo: list[InFlight]) -> None:
     """Keep the starter's capacity of notebooks running; finish each on the other pool (facts,
     measurement, checks, reports) while its slot runs the next; record each result the
     moment it is ready."""
-    starter, finisher, finish = pools
-    running: dict = {}  # future -> (stage, submission, exercise, rubric)
+    starter, finisher, finish, plan = flight.starter, flight.finisher, flight.finish, flight.grading.plan
+    running: dict[Future, InFlight] = {}
     queue = list(todo)
     while queue or running:
-        in_slots = sum(1 for stage, *_ in running.values() if stage == "run")
+        in_slots = sum(1 for item in running.values() if item.stage == "run")
         while queue and in_slots < starter.capacity:
-            submission, exercise, rubric = queue.pop(0)
-            future = starter.submit(submission, exercise)
-            running[future] = ("run", submission, exercise, rubric)
+            item = queue.pop(0)
+            running[starter.submit(item.submission, item.exercise)] = item
             in_slots += 1
         finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
         for future in finished:
-            stage, submission, exercise, rubric = running.pop(future)
+            item = running.pop(future)
+            submission, exercise = item.submission, item.exercise
             try:
                 value = future.result()
             except processes.Stopped:
@@ -525,22 +581,22 @@ def _drain(pools, todo, plan, folder, book, report, progress, workers, times) ->
                 value = pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
                 if isinstance(error, GraderFault) or not isinstance(error, AutograderError):
                     value["grader_fault"] = reason  # not the submission's doing: graded again next run
-                if stage == "run":
-                    value = finisher.submit(finish, submission, exercise, value, plan, folder, workers)
-                    running[value] = ("finish", submission, exercise, rubric)
+                if item.stage == "run":
+                    follow = finisher.submit(finish, submission, exercise, value, plan, flight.folder, flight.workers)
+                    running[follow] = InFlight(submission, exercise, item.rubric, "finish")
                     continue
-            if stage == "run":
-                follow = finisher.submit(finish, submission, exercise, value, plan, folder, workers)
-                running[follow] = ("finish", submission, exercise, rubric)
+            if item.stage == "run":
+                follow = finisher.submit(finish, submission, exercise, value, plan, flight.folder, flight.workers)
+                running[follow] = InFlight(submission, exercise, item.rubric, "finish")
                 continue
             try:
-                book.record(submission.student, exercise or NO_EXERCISE, submission.digest, rubric,
-                            submission.origin, value, submission, times.get(submission.student))
+                flight.book.record(submission.student, exercise or NO_EXERCISE, submission.digest, item.rubric,
+                                   submission.origin, value, submission, flight.times.get(submission.student))
             except Exception as error:  # noqa: BLE001 - a result the gradebook refuses ends only this one
                 reason = internal_error(error)
                 value = pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
                 value["grader_fault"] = reason  # not recorded: graded again on the next run
                 value["student"] = submission.student
             outcome = GradedSubmission(submission, exercise, value)
-            report.outcomes.append(outcome)
-            progress.advance(outcome)
+            flight.report.outcomes.append(outcome)
+            flight.grading.progress.advance(outcome)

@@ -1,5 +1,6 @@
-"""Cause analysis: the stage between the recorded facts and the result that names each root
-cause once, most upstream first, and says which failed checks each one explains.
+"""Cause analysis: the stage between the checks and the result that names each root cause once,
+most upstream first, and says which failed checks each one explains. It makes the result's
+`causes` entries itself (result.CauseEntry, declared once there).
 
 One mistake often fails several checks and raises in several cells: a missing import
 leaves a model without layers, which then fails to train and to evaluate. This stage
@@ -27,10 +28,8 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from . import dataflow
-from .checks import CheckResult
 from .data import KEYS
 from .exercise_model import Exercise
 from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
@@ -49,6 +48,7 @@ from .phrasing import (
     upper_first,
 )
 from .protocol import ANSI_ESCAPE
+from .result import MAX_EVALUE, CauseEntry, CheckEntry
 
 #: Modules students import in this lesson, to tell a misspelt module from a missing package.
 KNOWN_MODULES = ("keras", "keras.models", "keras.layers", "keras.utils", "keras.optimizers", "keras.losses",
@@ -80,26 +80,6 @@ SPARSE_LOSSES = ("sparse_categorical_crossentropy",)
 RESTART = "then use Kernel > Restart & Run All to check that the notebook runs from the top"
 
 
-@dataclass
-class Cause:
-    """One root cause: where it is, what it is in plain words, and what it costs."""
-
-    id: str
-    cell: int | None
-    line: int | None
-    kind: str
-    title: str
-    message: str
-    next_step: str
-    #: The exception as Python printed it (its key line), for an error; "" for a silent mistake.
-    error: str = ""
-    checks: list[str] = field(default_factory=list)
-    #: Later cells whose errors follow from this cause.
-    consequences: list[int] = field(default_factory=list)
-    #: Failed checks it explains besides those of the cells that follow from it (a model finding's).
-    explains: frozenset[str] = frozenset()
-
-
 # For tests and callers of the earlier names.
 MAX_PARSED_CELL = dataflow.MAX_PARSED_CELL
 MAX_PARSED_NOTEBOOK = dataflow.MAX_PARSED_NOTEBOOK
@@ -129,6 +109,17 @@ def _unclosed_bracket(source: str) -> tuple[str, int] | None:
     return stack[0] if stack else None
 
 
+def place(facts: Facts, index: int | None, line: int | None, headings: dict[int, str]) -> str:
+    """Where a student finds a cell: 'code cell 5 (under “Build the model”), line 2'."""
+    if index is None:
+        return "no single place"
+    text = cell_name(facts, index)
+    heading = headings.get(index)
+    if heading:
+        text += f" (under “{heading}”)"
+    return text + (f", line {line}" if line else "")
+
+
 def raw_error(ename: str, evalue: str) -> str:
     """The exception as a student would see it, on one line, without the kernel's file name."""
     line = re.sub(r"\s*\(\d+\.py, line \d+\)", "", key_line(evalue))
@@ -148,33 +139,40 @@ class _Analysis:
     """The state of one analysis: the causes so far, which cell each failing cell follows from,
     and the names a failed cell never defined."""
 
-    def __init__(self, facts: Facts, exercise: Exercise):
+    def __init__(self, facts: Facts, exercise: Exercise, headings: dict[int, str]):
         self.facts = facts
         self.exercise = exercise
-        self.causes: list[Cause] = []
-        self.cell_cause: dict[int, Cause] = {}
-        self.undefined: dict[str, Cause] = {}
+        self.headings = headings
+        self.causes: list[CauseEntry] = []
+        #: The failed checks a cause explains besides those of the cells that follow from it (a model
+        #: finding's), by the cause's id() (an entry is a dict: its own place in the result).
+        self.explains: dict[int, frozenset[str]] = {}
+        self.cell_cause: dict[int, CauseEntry] = {}
+        self.undefined: dict[str, CauseEntry] = {}
         self.flow = dataflow.NameFlow(facts.cells)
         self.reading = ModelReading(facts, exercise, self.where)
 
     # --- making causes ---------------------------------------------------------
 
     def add(self, cell: int | None, line: int | None, kind: str, title: str, message: str, next_step: str,
-            error: str = "") -> Cause:
-        cause = Cause("", cell, line, kind, title, message, next_step, error)
+            error: str = "") -> CauseEntry:
+        """A cause, as the result's entry says it; its id and checks are given once every check is explained."""
+        cause = CauseEntry(id="", cell=cell, line=line, kind=kind, title=title, message=message, next_step=next_step,
+                           checks=[], where=place(self.facts, cell, line, self.headings), error=error,
+                           consequences=[])
         self.causes.append(cause)
         return cause
 
-    def add_finding(self, finding: Finding, error: str = "") -> Cause:
+    def add_finding(self, finding: Finding, error: str = "") -> CauseEntry:
         cause = self.add(finding.cell, finding.line, finding.kind, finding.title, finding.message,
                          finding.next_step, error)
-        cause.explains = finding.explains
+        self.explains[id(cause)] = finding.explains
         return cause
 
-    def follows(self, cell: CellOutcome, cause: Cause) -> None:
+    def follows(self, cell: CellOutcome, cause: CauseEntry) -> None:
         self.cell_cause[cell["index"]] = cause
-        if cause.cell != cell["index"] and cell["index"] not in cause.consequences:
-            cause.consequences.append(cell["index"])
+        if cause["cell"] != cell["index"] and cell["index"] not in cause["consequences"]:
+            cause["consequences"].append(cell["index"])
 
     def where(self, index: int | None, line: int | None) -> str:
         return location(self.facts, index, line)
@@ -187,7 +185,7 @@ class _Analysis:
         return f"in {self.where(place.cell, place.line)}" if with_code else \
             f"in {cell_name(self.facts, place.cell)}, line {place.line}"
 
-    def poison(self, cell: CellOutcome, from_line: int | None, cause: Cause) -> None:
+    def poison(self, cell: CellOutcome, from_line: int | None, cause: CauseEntry) -> None:
         """The names a failed cell defines at or after the line it stopped at were never defined."""
         names = self.flow.cells.get(cell["index"])
         if names is None:
@@ -196,8 +194,8 @@ class _Analysis:
             if not names.parsed or from_line is None or line >= from_line:
                 self.undefined.setdefault(name, cause)
 
-    def by_kind(self, *kinds: str) -> Cause | None:
-        return next((c for c in self.causes if c.kind in kinds), None)
+    def by_kind(self, *kinds: str) -> CauseEntry | None:
+        return next((c for c in self.causes if c["kind"] in kinds), None)
 
     # --- silent mistakes -------------------------------------------------------
 
@@ -424,7 +422,7 @@ class _Analysis:
     def _calls_in(self, index: int) -> list[RecordedCall]:
         return [c for c in self.facts.calls if c["cell"] == index and c["kind"] in ("fit", "evaluate", "predict")]
 
-    def error_cause(self, cell: CellOutcome, model_cause: Cause | None) -> Cause | None:
+    def error_cause(self, cell: CellOutcome, model_cause: CauseEntry | None) -> CauseEntry | None:
         """The cause of one failing cell: an earlier one it follows from, or a new root cause."""
         error = cell.get("error")
         if error is None:
@@ -433,7 +431,7 @@ class _Analysis:
         line = error.get("line")
         index = cell["index"]
         raw = raw_error(ename, evalue)
-        same = next((c for c in self.causes if c.error == raw), None)
+        same = next((c for c in self.causes if c["error"] == raw), None)
         if same is not None:  # the same error again (evaluate after fit): the same cause
             return same
         loss_cause = self.by_kind("loss-does-not-fit-labels")
@@ -481,7 +479,7 @@ class _Analysis:
                         f"{upper_first(self.where(index, line))}: {explain_error(ename, evalue)}.",
                         f"Fix line {line or 1} of {self.where(index, None)}, {RESTART}.", raw)
 
-    def _download(self, index: int, line: int | None, raw: str) -> Cause:
+    def _download(self, index: int, line: int | None, raw: str) -> CauseEntry:
         return self.add(index, line, "download", "Grading has no internet: the download failed",
                         f"{upper_first(self.where(index, line))} downloads data. Notebooks are graded without "
                         "internet access, so the download fails, and nothing that line and the lines after it "
@@ -489,7 +487,7 @@ class _Analysis:
                         "fashion.npz, beside the notebook (three classes, already scaled, with a channel axis).",
                         f"{DOWNLOAD_HINT} {upper_first(RESTART)}.", raw)
 
-    def _missing_key(self, index: int, line: int | None, evalue: str, raw: str) -> Cause:
+    def _missing_key(self, index: int, line: int | None, evalue: str, raw: str) -> CauseEntry:
         key = re.search(r"'?(\S+) is not a file in the archive", evalue)
         wanted = key.group(1).strip("'\"") if key else "?"
         close = difflib.get_close_matches(wanted, KEYS, n=1, cutoff=0.5)
@@ -504,13 +502,13 @@ class _Analysis:
                         "Take each array by its name, e.g. `train_data = fashion['train_data']`; " + RESTART + ".",
                         raw)
 
-    def _fit_again(self, index: int, line: int | None, raw: str) -> Cause:
+    def _fit_again(self, index: int, line: int | None, raw: str) -> CauseEntry:
         images = "images as loaded" if self.exercise.convolutional else "flattened images"
         earlier = self._failed_fit_before(index)
         if earlier is not None:  # that failed fit is the root; this is Keras refusing to start again
-            earlier.message += (f" Then {self.where(index, line)} ran `fit` again on the same model, which "
+            earlier["message"] += (f" Then {self.where(index, line)} ran `fit` again on the same model, which "
                                 "Keras refuses after a failed `fit` (“Creating variables on a non-first call”).")
-            earlier.next_step = ("Fix or remove that first `fit`, then re-run the cells that build and compile "
+            earlier["next_step"] = ("Fix or remove that first `fit`, then re-run the cells that build and compile "
                                  f"the model (a fresh `Sequential()`) and run `fit` once, on the {images}.")
             return earlier
         return self.add(index, line, "ValueError", "`fit` was run again on a model whose first `fit` failed",
@@ -519,7 +517,7 @@ class _Analysis:
                         "Re-run the cells that build and compile the model (a fresh `Sequential()`), then "
                         f"run `fit` once, on the {images}.", raw)
 
-    def _not_compiled(self, index: int, line: int | None, raw: str) -> Cause:
+    def _not_compiled(self, index: int, line: int | None, raw: str) -> CauseEntry:
         compile_failure = next((self.cell_cause[c["index"]] for c in self.facts.cells
                                 if c["index"] in self.cell_cause and "compile(" in c["source"]), None)
         if compile_failure is not None:
@@ -529,7 +527,7 @@ class _Analysis:
                         f"Run `model.compile(loss='{self.exercise.loss}', optimizer='{self.exercise.optimizer}', "
                         f"metrics={list(self.exercise.metrics)!r})` after building the model and before `fit`.", raw)
 
-    def _shape_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
+    def _shape_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> CauseEntry:
         call = self._calls_in(index)[0]
         structure = self.facts.graded_structure
         takes = structure["input_shape"] if structure else None
@@ -543,7 +541,7 @@ class _Analysis:
                         f"{upper_first(self.where(index, line))} passes data{given}: "
                         f"{explain_error(ename, evalue)}.", step, raw)
 
-    def _failed_fit_before(self, index: int) -> Cause | None:
+    def _failed_fit_before(self, index: int) -> CauseEntry | None:
         """The cause of an earlier `fit` that raised, in an earlier cell."""
         for call in self.facts.calls:
             if call["kind"] == "fit" and call["finished"] is False and call["cell"] is not None \
@@ -551,7 +549,7 @@ class _Analysis:
                 return self.cell_cause[call["cell"]]
         return None
 
-    def _name_error(self, cell: CellOutcome, evalue: str, line: int | None, raw: str) -> Cause:
+    def _name_error(self, cell: CellOutcome, evalue: str, line: int | None, raw: str) -> CauseEntry:
         match = re.search(r"name '([^']+)' is not defined", evalue)
         name = match.group(1) if match else "?"
         index = cell["index"]
@@ -569,7 +567,8 @@ class _Analysis:
         if placeholder is not None:
             return placeholder
         imported = next((cause for undefined, cause in self.undefined.items()
-                         if cause.kind in ("ImportError", "ModuleNotFoundError") and dataflow.typo_of(name, undefined)),
+                         if cause["kind"] in ("ImportError", "ModuleNotFoundError")
+                         and dataflow.typo_of(name, undefined)),
                         None)
         if imported is not None:  # `from keras.layers import dense` failed: `Dense` is missing because of it
             return imported
@@ -590,11 +589,11 @@ class _Analysis:
                         f"{upper_first(where)} uses `{name}`, which no cell defines.",
                         f"Define `{name}` in a cell above this one (or fix its spelling), {RESTART}.", raw)
 
-    def _misspelt_definition(self, misspelt: dataflow.Misspelling, index: int, line: int | None) -> Cause:
+    def _misspelt_definition(self, misspelt: dataflow.Misspelling, index: int, line: int | None) -> CauseEntry:
         """`fashon = np.load(...)`, then `fashion` used: the definition's spelling is the mistake."""
         place = misspelt.definition
-        existing = next((c for c in self.causes if c.kind == "misspelt-definition"
-                         and (c.cell, c.line) == (place.cell, place.line)), None)
+        existing = next((c for c in self.causes if c["kind"] == "misspelt-definition"
+                         and (c["cell"], c["line"]) == (place.cell, place.line)), None)
         if existing is not None:
             return existing
         source = self.facts.source_line(place.cell, place.line) or ""
@@ -612,7 +611,7 @@ class _Analysis:
                          f"{self.where(place.cell, None)} (names must match exactly), {RESTART}.")
         return cause
 
-    def _import_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
+    def _import_error(self, index: int, line: int | None, ename: str, evalue: str, raw: str) -> CauseEntry:
         where = self.where(index, line)
         module = re.search(r"No module named '([^']+)'", evalue)
         if module:
@@ -641,7 +640,7 @@ class _Analysis:
         return self.add(index, line, ename, "An import failed",
                         f"{upper_first(where)}: {key_line(evalue)}.", f"Fix the import, {RESTART}.", raw)
 
-    def _syntax_error(self, cell: CellOutcome, line: int | None, ename: str, evalue: str, raw: str) -> Cause:
+    def _syntax_error(self, cell: CellOutcome, line: int | None, ename: str, evalue: str, raw: str) -> CauseEntry:
         index = cell["index"]
         message = key_line(evalue)
         source = self.flow.sources.get(cell["index"])
@@ -693,8 +692,8 @@ class _Analysis:
 
     def run(self) -> None:
         self.silent_causes()
-        model_cause: Cause | None = None
-        stopped: Cause | None = None
+        model_cause: CauseEntry | None = None
+        stopped: CauseEntry | None = None
         for cell in self.facts.cells:
             if stopped is not None and cell["status"] == "not_run":
                 self.follows(cell, stopped)  # what it would have done was never recorded
@@ -715,7 +714,7 @@ class _Analysis:
             if any(word in cell["source"] for word in EVIDENCE_WORDS["model"]) and model_cause is None:
                 model_cause = cause
 
-    def stop_cause(self, cell: CellOutcome) -> Cause:
+    def stop_cause(self, cell: CellOutcome) -> CauseEntry:
         """The cell where execution stopped: out of time, or the kernel died."""
         if cell["status"] == "timeout":
             return self.add(cell["index"], None, "timeout", "A cell ran out of time",
@@ -727,7 +726,7 @@ class _Analysis:
                         f"{stopped_sentence(self.facts)}", f"Remove what ends or exhausts the process in that cell "
                         f"(os._exit, sys.exit, a very large array), {RESTART}.")
 
-    def cause_of_cells(self, words: tuple[str, ...]) -> Cause | None:
+    def cause_of_cells(self, words: tuple[str, ...]) -> CauseEntry | None:
         """The cause of the first failing cell whose code has one of the words."""
         for cell in self.facts.cells:
             cause = self.cell_cause.get(cell["index"])
@@ -735,12 +734,12 @@ class _Analysis:
                 return cause
         return None
 
-    def cause_of_call(self, call: RecordedCall | None) -> Cause | None:
+    def cause_of_call(self, call: RecordedCall | None) -> CauseEntry | None:
         if call is None or call["finished"] is not False or call["cell"] is None:
             return None
         return self.cell_cause.get(call["cell"])
 
-    def build_failure(self) -> Cause | None:
+    def build_failure(self) -> CauseEntry | None:
         """The cause of the graded model's build cell failing before its last layer was added, if it did:
         the layers from the line that raised on were never added."""
         build = self.reading.build
@@ -755,7 +754,7 @@ class _Analysis:
         layer_lines = [n for word in LAYER_WORDS for n in lines_with(cell["source"], word)]
         return cause if any(n >= stopped for n in layer_lines) else None
 
-    def _only_problem(self, cause: Cause) -> bool:
+    def _only_problem(self, cause: CauseEntry) -> bool:
         """Whether a model finding is all that is wrong with the model's layers (model.architecture)."""
         from .checks.model import found_layers, sequence_problems
 
@@ -763,15 +762,15 @@ class _Analysis:
         if structure is None:
             return False
         found = found_layers(structure, self.exercise)
-        if cause.kind == "missing-flatten":
+        if cause["kind"] == "missing-flatten":
             return [diagnosis for _, diagnosis in sequence_problems(found, self.exercise)] == ["Flatten missing"]
         dense = [layer for layer in found if layer.type == "Dense"]
-        if cause.kind != "output-units" or not dense:
+        if cause["kind"] != "output-units" or not dense:
             return False
         dense[-1].units = self.exercise.output_units  # with the output fixed, nothing else would differ
         return not sequence_problems(found, self.exercise)
 
-    def explain(self, check: CheckResult, decided: dict[str, Cause | None]) -> Cause | None:
+    def explain(self, check: CheckEntry, decided: dict[str, CauseEntry | None]) -> CauseEntry | None:
         """The cause that explains one failed check, or None when its own message is the explanation."""
         facts = self.facts
         structure = facts.graded_structure
@@ -779,27 +778,27 @@ class _Analysis:
             (self.cause_of_cells(EVIDENCE_WORDS["fit"]) if facts.main_fit is None else None)
         model_cause = self.cause_of_cells(EVIDENCE_WORDS["model"])
         no_model = structure is None or not structure["layers"]
-        family = check.id.split(".")[0]
+        family = check["id"].split(".")[0]
         for cause in self.causes:
-            if check.id in cause.explains:
+            if check["id"] in self.explains.get(id(cause), ()):
                 return cause
-        if check.id == "data.load":
+        if check["id"] == "data.load":
             return self.by_kind("download") or self.cause_of_cells(EVIDENCE_WORDS["data.load"])
-        if check.id == "data.reshape":
+        if check["id"] == "data.reshape":
             return self.by_kind("unflattened-input", "flattened-input", "wrong-flattening") or \
                 self.cause_of_cells(EVIDENCE_WORDS["data.reshape"]) or self.cause_of_cells(EVIDENCE_WORDS["data.load"])
         if family == "model":
             built = self.build_failure()
             if built is not None:
                 return built  # the layers after the line that raised were never added
-            if check.id == "model.input_shape" and self.by_kind("wrong-input-shape"):
+            if check["id"] == "model.input_shape" and self.by_kind("wrong-input-shape"):
                 return self.by_kind("wrong-input-shape")
-            if check.id == "model.architecture":
+            if check["id"] == "model.architecture":
                 finding = self.by_kind("missing-flatten", "output-units")
                 if finding is not None and self._only_problem(finding):
                     return finding
             return model_cause if no_model else None
-        if check.id == "compile.loss" and self.by_kind("loss-does-not-fit-labels"):
+        if check["id"] == "compile.loss" and self.by_kind("loss-does-not-fit-labels"):
             return self.by_kind("loss-does-not-fit-labels")
         if family == "compile":
             if structure is None or no_model:
@@ -807,16 +806,16 @@ class _Analysis:
             if structure["compiled"]:
                 return None
             return self.cause_of_cells(EVIDENCE_WORDS["compile"]) or self.by_kind("never-compiled")
-        if check.id == "fit.called":
+        if check["id"] == "fit.called":
             return fit_cause or (self.by_kind("model-replaced") if facts.main_fit is None else None)
         if family == "fit":
             return decided.get("fit.called") if facts.main_fit is None or not facts.main_fit["finished"] else None
-        if check.id == "evaluate.called":
+        if check["id"] == "evaluate.called":
             evaluation = facts.main_evaluation
             if evaluation is None:
                 return self.cause_of_cells(EVIDENCE_WORDS["evaluate"]) or decided.get("fit.called")
             return self.cause_of_call(evaluation)
-        if check.id == "accuracy.threshold":
+        if check["id"] == "accuracy.threshold":
             if facts.test_accuracy is None:
                 return self.build_failure() or model_cause or fit_cause
             fit = facts.main_fit
@@ -846,36 +845,38 @@ class _Analysis:
                 return
 
 
-def analyse(facts: Facts, results: list[CheckResult], exercise: Exercise | None = None
-            ) -> tuple[list[Cause], dict[str, str | None]]:
-    """The root causes, most upstream first, each with the failed checks it explains, and the
-    cause id of every check (None for a passed check or one no cause explains)."""
-    analysis = _Analysis(facts, exercise or _default_exercise(facts))
+def analyse(facts: Facts, results: list[CheckEntry], exercise: Exercise | None = None,
+            headings: dict[int, str] | None = None) -> tuple[list[CauseEntry], dict[str, str | None]]:
+    """The root causes, most upstream first, as the result's entries, each with the failed checks it
+    explains, and the cause id of every check (None for a passed check or one no cause explains).
+    `headings` maps code cells' indexes to the markdown heading above them (for `where`)."""
+    analysis = _Analysis(facts, exercise or _default_exercise(facts), headings or {})
     analysis.run()
     analysis.model_replaced()
-    analysis.causes.sort(key=lambda c: (c.cell if c.cell is not None else 10**9, c.line or 0))
-    decided: dict[str, Cause | None] = {}
+    analysis.causes.sort(key=lambda c: (c["cell"] if c["cell"] is not None else 10**9, c["line"] or 0))
+    decided: dict[str, CauseEntry | None] = {}
     for check in results:
-        decided[check.id] = None if check.passed else analysis.explain(check, decided)
+        decided[check["id"]] = None if check["passed"] else analysis.explain(check, decided)
     kept = [c for c in analysis.causes if any(cause is c for cause in decided.values())]
     for number, cause in enumerate(kept, start=1):
-        cause.id = f"c{number}"
-        cause.checks = [check_id for check_id, explained in decided.items() if explained is cause]
-    return kept, {check_id: (cause.id if cause is not None else None) for check_id, cause in decided.items()}
+        cause["id"] = f"c{number}"
+        cause["checks"] = [check_id for check_id, explained in decided.items() if explained is cause]
+        cause["error"] = cause["error"][:MAX_EVALUE]
+    return kept, {check_id: (cause["id"] if cause is not None else None) for check_id, cause in decided.items()}
 
 
-def check_notes(facts: Facts, results: list[CheckResult], exercise: Exercise | None = None) -> dict[str, str]:
+def check_notes(facts: Facts, results: list[CheckEntry], exercise: Exercise | None = None) -> dict[str, str]:
     """For each failed check a root cause explains, the sentence that sends the student to it: the
     self-check shows it in place of the check's own next step, as `check` lists the check under
     its cause ("this follows from the load cell failing; fix that first")."""
     found, explained = analyse(facts, results, exercise)
-    by_id = {cause.id: cause for cause in found}
+    by_id = {cause["id"]: cause for cause in found}
     notes = {}
     for check_id, cause_id in explained.items():
         cause = by_id.get(cause_id or "")
         if cause is None:
             continue
-        where = location(facts, cause.cell, cause.line)
-        origin = f"{where} failing" if cause.error else f"a mistake in {where}"
-        notes[check_id] = f"This follows from {origin} ({cause.title}); fix that first: {cause.next_step}"
+        where = location(facts, cause["cell"], cause["line"])
+        origin = f"{where} failing" if cause["error"] else f"a mistake in {where}"
+        notes[check_id] = f"This follows from {origin} ({cause['title']}); fix that first: {cause['next_step']}"
     return notes

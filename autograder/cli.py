@@ -55,49 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="grade a whole class into a gradebook, in parallel")
     grade.add_argument("submissions", nargs="+",
                        help="folders of notebooks, nbgrader's submitted/ folder, LMS zip downloads, notebooks")
-    grade.add_argument("--out", required=True, metavar="DIR", help="where the gradebook and reports go")
+    settings.add_arguments(grade, "out", required=("out",), declared=settings.GradeOptions)
     settings.add_arguments(grade, *GRADING)
-    grade.add_argument("--jobs", type=int, default=None, metavar="N",
-                       help="notebooks graded at once (default: the number of cores); with --scheduler, "
-                            "reports drawn at once")
-    grade.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run the notebooks on the workers of a running Dask scheduler, tls://HOST:PORT "
-                            "(or tcp://127.0.0.1:PORT with every worker on this machine; needs the 'cluster' "
-                            "extra; see docs/cluster.md); results still land in --out")
-    grade.add_argument("--tls-ca-file", metavar="PEM",
-                       help="with --scheduler tls://: the course's CA certificate (default: Dask's configuration)")
-    grade.add_argument("--tls-cert", metavar="PEM", help="with --scheduler tls://: this machine's certificate")
-    grade.add_argument("--tls-key", metavar="PEM", help="with --scheduler tls://: this machine's private key")
-    grade.add_argument("--insecure", action="store_true",
-                       help="with --scheduler: grade even on a cluster that anyone who reaches it could join "
-                            "(plain TCP beyond the loopback)")
-    grade.add_argument("--shared-network", action="store_true",
-                       help="without bubblewrap and a network namespace: grade --jobs notebooks side by side "
-                            "even though they share this machine's network")
-    grade.add_argument("--regrade", action="store_true", help="grade again what the gradebook already has")
-    grade.add_argument("--base", action="append", default=[], metavar="FILE",
-                       help="code every student was given (a released notebook or starter code, .ipynb or .py): "
-                            "never counted when submissions are compared for similarity (repeatable; a built-in "
-                            "exercise's released notebook is always left out)")
-    grade.add_argument("--cold", action="store_true",
-                       help="start every kernel from scratch instead of forking it from a warm server")
-    grade.add_argument("--format", dest="formats", action="append", default=[],
-                       choices=("canvas", "moodle-feedback"),
-                       help="also write canvas-grades.csv, a file Canvas' gradebook import accepts; or "
-                            "feedback-moodle.zip, the students' reports for Moodle's bulk feedback upload "
-                            "(repeatable; docs/desk.md)")
-    grade.add_argument("--overrides", metavar="FILE.csv",
-                       help="record the instructor's scores and comments (columns student, exercise, score, "
-                            "comment) in the gradebook; they hold through every later run and regrade")
-    grade.add_argument("--policy", metavar="FILE.toml",
-                       help="the late policy: the course service's course.toml, or a file of its keys deadline, "
-                            "late_penalty_per_day, cutoff and [extensions]")
-    grade.add_argument("--times", metavar="FILE.csv",
-                       help="when each student submitted, from your LMS (columns student, submitted_at in ISO "
-                            "8601 with its zone): what --policy counts days late from")
-    grade.add_argument("--canvas-assignment", metavar='"NAME (ID)"',
-                       help="the Canvas gradebook column to fill, as Canvas names it in its export, e.g. "
-                            '"Keras dense (4321)" (default: the exercise id, a new assignment)')
+    settings.add_arguments(grade, *settings.GRADE_OPTIONS[1:], declared=settings.GradeOptions)
 
     release = commands.add_parser("release", help="make the student notebooks from the solutions (nbgrader)")
     release.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
@@ -322,29 +282,30 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
     from .sandbox.isolation import RLIMITS
     from .workers import Workers
 
-    jobs = args.jobs or os.cpu_count() or 1
+    options = settings.GradeOptions.from_options(vars(args))
+    jobs = options.jobs or os.cpu_count() or 1
     if jobs < 1:
         return fail("--jobs must be at least 1")
-    if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
+    if options.scheduler is not None and importlib.util.find_spec("distributed") is None:
         return fail("--scheduler needs Dask: pip install 'keras-autograder[cluster]'")
-    if args.scheduler is not None and args.isolation == RLIMITS:
+    if options.scheduler is not None and args.isolation == RLIMITS:
         return fail("--scheduler grades in bubblewrap on every worker; --isolation rlimits cannot be used with it")
-    if args.scheduler is None and (args.insecure or args.tls_ca_file or args.tls_cert or args.tls_key):
+    if options.scheduler is None and (options.insecure or options.tls_ca_file or options.tls_cert or options.tls_key):
         return fail("--insecure and --tls-* are for --scheduler")
-    local = not args.cold and args.scheduler is None and args.isolation != RLIMITS
+    local = not options.cold and options.scheduler is None and args.isolation != RLIMITS
     if lent is not None:
-        return _grade(args, jobs, lent if local else None)
+        return _grade(args, options, jobs, lent if local else None)
     # The fork server's TensorFlow import is the one wait before the first notebook runs:
     # it starts before the rest of the grader is imported and the class is read.
     early = Workers.started_early(jobs) if local else None
     try:
-        return _grade(args, jobs, early)
+        return _grade(args, options, jobs, early)
     finally:
         if early is not None:
             early.close()
 
 
-def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
+def _grade(args: argparse.Namespace, options: settings.GradeOptions, jobs: int, early: Workers | None) -> int:
     from . import batch, github, progress, result as result_module
     from .plan import make_plan
     from .sandbox.isolation import RLIMITS, side_by_side_problem
@@ -352,27 +313,27 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
 
     try:
         plan = make_plan(request_of(args))  # bad data, holdout or exercise: stop before grading anyone
-        base = tuple(similarity_base.read_given(args.base))
-        if args.scheduler is None:  # a cluster's workers grade in bubblewrap: a network of each notebook's own
-            problem = side_by_side_problem(plan.isolation, jobs, args.shared_network)
+        base = tuple(similarity_base.read_given(list(options.base)))
+        if options.scheduler is None:  # a cluster's workers grade in bubblewrap: a network of each notebook's own
+            problem = side_by_side_problem(plan.isolation, jobs, options.shared_network)
             if problem:
                 return fail(problem)
-        desk = desk_of(args)
+        desk = desk_of(options)
         with remote_workers(args, plan) as remote:
-            report = batch.run(args.submissions, Path(args.out), plan, jobs, args.regrade,
-                               progress.for_stream(sys.stderr), warm=not args.cold and plan.isolation != RLIMITS,
-                               formats=tuple(args.formats), canvas_assignment=args.canvas_assignment,
-                               remote=remote, early=early, base=base, desk=desk)
+            report = batch.run(batch.Grading(
+                args.submissions, Path(options.out), plan, jobs, progress.for_stream(sys.stderr),
+                regrade=options.regrade, warm=not options.cold and plan.isolation != RLIMITS, formats=options.formats,
+                canvas_assignment=options.canvas_assignment, remote=remote, early=early, base=base, desk=desk))
     except AutograderError as error:
         return fail(str(error))
     except OSError as error:
-        return fail(f"cannot write to {args.out}: {error.strerror or error}")
+        return fail(f"cannot write to {options.out}: {error.strerror or error}")
     if report.interrupted:
         return 130
     if github.active():
         github.append_summary(github.batch_summary(report))
         print("\n".join(github.batch_annotations(report)))
-    for line in closing_lines(report, Path(args.out)):
+    for line in closing_lines(report, Path(options.out)):
         print(line)
     notice = next((text for o in report.outcomes if (text := result_module.grading_notice(o.result))), None)
     if notice:
@@ -382,25 +343,25 @@ def _grade(args: argparse.Namespace, jobs: int, early: Workers | None) -> int:
         print(f"{faults} of these results the grader failed to complete, not the student (each result's "
               "grader_fault says how); run the same command again to grade them again")
     if report.canvas_left_out is not None:
-        print(f"wrote {Path(args.out) / 'canvas-grades.csv'} for Canvas' gradebook import; "
+        print(f"wrote {Path(options.out) / 'canvas-grades.csv'} for Canvas' gradebook import; "
               f"{report.canvas_left_out} student(s) without a Canvas user id in their file name left out")
     for lms, written in report.feedback.items():
         print(f"wrote {written.path} for {lms.capitalize()}'s bulk feedback upload: {written.students} student(s); "
               f"{len(written.left_out)} without a {lms.capitalize()} participant id in their file name left out")
     if report.overrides_recorded:
-        print(f"recorded {report.overrides_recorded} decision(s) from {args.overrides} in the gradebook")
+        print(f"recorded {report.overrides_recorded} decision(s) from {options.overrides} in the gradebook")
     return 0 if report.all_graded else 1
 
 
-def desk_of(args: argparse.Namespace):
+def desk_of(options: settings.GradeOptions):
     """The instructor's desk the options give (batch.Desk): every file read and checked before grading."""
     from .batch import Desk
     from .desk import files, overrides
 
-    return Desk(overrides=overrides.read(args.overrides) if args.overrides else [],
-                overrides_file=args.overrides or "",
-                policy=files.read_policy(args.policy) if args.policy else None,
-                times=files.read_times(args.times) if args.times else {})
+    return Desk(overrides=overrides.read(options.overrides) if options.overrides else [],
+                overrides_file=options.overrides or "",
+                policy=files.read_policy(options.policy) if options.policy else None,
+                times=files.read_times(options.times) if options.times else {})
 
 
 def closing_lines(report, out: Path) -> list[str]:

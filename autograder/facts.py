@@ -288,6 +288,19 @@ class RunOutcome(Protocol):
     warm: bool
 
 
+class HoldoutComparison(TypedDict):
+    """The graded model on the visible test images against the holdout (leakage.py)."""
+
+    #: One-sided p-value of "more accurate on the visible test images than on the holdout" (gapstat.py).
+    accuracy_p: float
+    #: Share of the visible test images whose true class gets at least CONFIDENT.
+    confident_visible: float
+    #: The same share on the holdout.
+    confident_hidden: float
+    #: One-sided p-value of "surer of the visible test images than of the holdout".
+    confidence_p: float
+
+
 @dataclass
 class Facts:
     """Everything recorded about one run of one notebook, and the grader's measurement."""
@@ -314,6 +327,9 @@ class Facts:
     holdout_accuracy: float | None = None  # on the instructor's hidden images, when given
     holdout_size: int | None = None
     holdout_confident: float | None = None  # share of holdout images whose true class gets >= 0.9
+    #: The graded model on the visible test images against the holdout, computed once when the holdout
+    #: is measured (leakage.compare); the accuracy check and the result's metrics both read it.
+    holdout_comparison: HoldoutComparison | None = None
     first_layer: FirstLayer | None = None  # the graded model's first Conv2D, for the report's picture
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,46 +18,35 @@ false alarm at the test's level: LEAK_P is kept small because the verdict costs 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import gapstat
-from .facts import Facts, confident_fraction
+from .facts import Facts, HoldoutComparison, confident_fraction
 
 #: Below this p-value (either test) the model fails accuracy.threshold even when it reaches the
 #: threshold on the holdout: about one honest student in a thousand per test would be flagged.
 LEAK_P = 0.001
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """The graded model on the visible test images against the holdout."""
-
-    accuracy_p: float
-    confident_visible: float
-    confident_hidden: float
-    confidence_p: float
-
-    @property
-    def suspicious(self) -> bool:
-        """Worth a flag: either gap is unlikely by chance (gapstat's level for accuracy)."""
-        return self.accuracy_p < gapstat.SUSPICIOUS_P or self.confidence_p < LEAK_P
-
-    @property
-    def decisive(self) -> bool:
-        """Strong enough to fail a model that reaches the threshold on the holdout."""
-        return min(self.accuracy_p, self.confidence_p) < LEAK_P
+def suspicious(comparison: HoldoutComparison) -> bool:
+    """Worth a flag: either gap is unlikely by chance (gapstat's level for accuracy)."""
+    return comparison["accuracy_p"] < gapstat.SUSPICIOUS_P or comparison["confidence_p"] < LEAK_P
 
 
-def compare(facts: Facts) -> Comparison | None:
-    """Visible against hidden for the graded model; None without a measured holdout."""
+def decisive(comparison: HoldoutComparison) -> bool:
+    """Strong enough to fail a model that reaches the threshold on the holdout."""
+    return min(comparison["accuracy_p"], comparison["confidence_p"]) < LEAK_P
+
+
+def compare(facts: Facts) -> HoldoutComparison | None:
+    """Visible against hidden for the graded model; None without a measured holdout. The facts stage
+    computes it once (pipeline.assess, into facts.holdout_comparison): read it there."""
     if facts.test_accuracy is None or facts.holdout_accuracy is None or facts.probabilities is None \
             or facts.holdout_confident is None or not facts.holdout_size:
         return None
     visible_size = len(facts.data["test_classes"])
     visible = confident_fraction(np.asarray(facts.probabilities), facts.data["test_classes"])
-    return Comparison(
+    return HoldoutComparison(
         accuracy_p=gapstat.gap_p_value(facts.test_accuracy, visible_size, facts.holdout_accuracy, facts.holdout_size),
         confident_visible=visible, confident_hidden=facts.holdout_confident,
         confidence_p=gapstat.gap_p_value(visible, visible_size, facts.holdout_confident, facts.holdout_size))

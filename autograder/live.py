@@ -96,7 +96,7 @@ class LiveRecorder:
         if path != self.probe.data_path:
             self.probe.data_path = path
             with self.probe.unrecorded():
-                self.probe.pristine = self.probe._load_pristine(path)
+                self.probe.pristine = self.probe.load_pristine(path)
 
     def last_work_cell(self) -> dict | None:
         """The student's most recent cell before this self-check, if any."""

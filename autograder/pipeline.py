@@ -1,5 +1,5 @@
 """The one pipeline: read notebook -> execute in sandbox -> recorded facts -> checks ->
-result. Every entry point (`check`, `grade`, the pytest plugin, the Gradescope archive,
+causes -> result. Every entry point (`check`, `grade`, the pytest plugin, the Gradescope archive,
 the self-check) makes a GradingPlan once (plan.make_plan) and calls these stages.
 
 `grade_notebook` runs the three stages in a row. `grade` runs them apart: `prepare`
@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from . import checks, data, exercises, facts as facts_stage, modelfile, notebook, result
+from . import causes, checks, data, exercises, facts as facts_stage, leakage, modelfile, notebook, result
 from .evaluation import Evaluator, EvaluatorError
 from .plan import GradingPlan
 from .sandbox import RunRecord, run_notebook
@@ -35,6 +35,19 @@ def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,
                             time.monotonic() - started, status="invalid", reason=reason)
     if submission_problem and document.get("causes"):
         document["causes"] = [result.submission_cause(reason, document["causes"][0]["checks"])]
+    return document
+
+
+def not_run(exercise: exercises.Exercise, notebook_name: str, reason: str, isolation: str,
+            duration: float) -> result.ResultDocument:
+    """The result of a notebook the grader could not run: every check undecided, one cause, the
+    grader's fault named (the result is not final: `grade` grades it again)."""
+    outcomes = checks.undecided(exercise, f"Not decided: {reason}; the grader failed, not the notebook.")
+    document = result.build(exercise, notebook_name, None, outcomes, duration, status="kernel_died")
+    document["causes"] = [result.grader_cause(reason, [c["id"] for c in outcomes])]
+    document["checks"] = [result.with_cause(c, "c1") for c in outcomes]
+    document["isolation"] = isolation
+    document["grader_fault"] = reason
     return document
 
 
@@ -145,6 +158,7 @@ def assess(exercise: exercises.Exercise, record: RunRecord, sources: dict[int, s
     if holdout is not None and facts.test_accuracy is not None:
         hidden, images = holdout
         facts_stage.measure_holdout(facts, evaluated(images), hidden.classes)
+        facts.holdout_comparison = leakage.compare(facts)  # once: the accuracy check and the metrics read it
     return facts
 
 
@@ -161,9 +175,20 @@ def never_ran(record: RunRecord) -> str | None:
     return "the sandbox ended before the notebook's Python kernel was ready"
 
 
+def judge(exercise: exercises.Exercise, name: str, facts: facts_stage.Facts, started: float,
+          headings: dict[int, str] | None = None) -> result.ResultDocument:
+    """The stages after the measurement: checks -> causes -> result, on facts alone (`started`: when
+    the grading began, time.monotonic())."""
+    outcomes = checks.run_checks(facts, exercise)
+    found, _ = causes.analyse(facts, outcomes, exercise, headings)
+    return result.build(exercise, name, facts, outcomes, time.monotonic() - started, headings=headings,
+                        causes=found)
+
+
 def finish(job: NotebookJob, evaluator: Evaluator,
            on_facts: Callable[[facts_stage.Facts], None] | None = None) -> result.ResultDocument:
-    """Stage 3: facts, the grader's own measurement, checks, result. Never runs student code."""
+    """Stage 3: facts (with the grader's own measurement) -> checks -> causes -> result. Never runs
+    student code."""
     if job.record is None:
         job.work.cleanup()
         raise RuntimeError("finish() needs a job that execute() has run")
@@ -176,16 +201,14 @@ def finish(job: NotebookJob, evaluator: Evaluator,
         job.work.cleanup()
     never = never_ran(job.record)
     if never is not None:
-        return result.not_run(job.exercise, Path(job.path).name, never, job.record.isolation,
-                              time.monotonic() - job.started)
+        return not_run(job.exercise, Path(job.path).name, never, job.record.isolation,
+                       time.monotonic() - job.started)
     if on_facts is not None:
         on_facts(facts)
-    outcomes = checks.run_checks(facts, job.exercise)
-    document = result.build(job.exercise, Path(job.path).name, facts, outcomes, time.monotonic() - job.started,
-                            headings=notebook.headings(job.node))
+    document = judge(job.exercise, Path(job.path).name, facts, job.started, notebook.headings(job.node))
     if job.record.network:
         document["network"] = job.record.network
-    undecided = [outcome.id for outcome in outcomes if outcome.diagnosis == checks.UNDECIDED]
+    undecided = [check["id"] for check in document["checks"] if check["diagnosis"] == checks.UNDECIDED]
     if undecided:
         faults.append(f"the grader could not decide {', '.join(undecided)}")
     if faults:

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from . import causes as cause_stage, gapstat, leakage
-from .checks import CheckResult
 from .exercises import Exercise
 from .facts import CellOutcome, Facts, FirstLayer, RunLimits
 from .modelfile import StructureRecord
-from .phrasing import cell_name, explain_error, stopped_sentence, upper_first
+from .phrasing import explain_error, stopped_sentence, upper_first
 
 SCHEMA = "autograder.result/1"
 RUN_STATUS = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
@@ -30,7 +29,7 @@ MAX_RECORDED_CLASSES = 16
 
 
 class CheckEntry(TypedDict):
-    """One check's verdict."""
+    """One check's verdict: what checks.run_checks makes, and the causes stage names its cause."""
 
     #: The check's id (DESIGN.md's table).
     id: str
@@ -50,11 +49,11 @@ class CheckEntry(TypedDict):
     diagnosis: str
     #: The id of the cause (in `causes`) that explains this failed check; None when passed or
     #: when no deeper cause explains it.
-    cause: NotRequired[str | None]
+    cause: str | None
 
 
 class CauseEntry(TypedDict):
-    """One root cause (DESIGN.md "Causes"), most upstream first."""
+    """One root cause (DESIGN.md "Causes"), most upstream first: what causes.analyse makes."""
 
     #: "c1", "c2", ... in order.
     id: str
@@ -266,10 +265,11 @@ class ResultDocument(TypedDict):
     timings: NotRequired[dict[str, float]]
 
 
-def check_entry(check: CheckResult, cause: str | None = None) -> CheckEntry:
-    return CheckEntry(id=check.id, title=check.title, passed=check.passed, points=check.points,
-                      max_points=check.max_points, message=check.message, hint=check.hint,
-                      diagnosis=check.diagnosis, cause=cause)
+def with_cause(check: CheckEntry, cause: str | None) -> CheckEntry:
+    """The check's entry, naming the cause that explains it."""
+    entry = check.copy()
+    entry["cause"] = cause
+    return entry
 
 
 #: What a student does about a notebook the grader could not read.
@@ -317,25 +317,13 @@ def grader_cause(reason: str, check_ids: list[str]) -> CauseEntry:
                       checks=check_ids, where="the grading machine", error="", consequences=[])
 
 
-def not_run(exercise: Exercise, notebook: str, reason: str, isolation: str, duration: float) -> ResultDocument:
-    """The result of a notebook the grader could not run: every check undecided, one cause, the
-    grader's fault named (the result is not final: `grade` grades it again)."""
-    from .checks import undecided
-
-    outcomes = undecided(exercise, f"Not decided: {reason}; the grader failed, not the notebook.")
-    result = build(exercise, notebook, None, outcomes, duration, status="kernel_died")
-    result["causes"] = [grader_cause(reason, [c.id for c in outcomes])]
-    result["checks"] = [check_entry(c, "c1") for c in outcomes]
-    result["isolation"] = isolation
-    result["grader_fault"] = reason
-    return result
-
-
-def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckResult],
+def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks: list[CheckEntry],
           duration: float, status: str | None = None, reason: str | None = None,
-          headings: dict[int, str] | None = None) -> ResultDocument:
-    """The result document; `headings` maps code cells' indexes to the markdown heading above them."""
-    score = round(sum(c.points for c in checks), 2)
+          headings: dict[int, str] | None = None, causes: Sequence[CauseEntry] = ()) -> ResultDocument:
+    """The result document, assembled from the stages' outputs: the facts, the checks' verdicts and
+    the causes stage's root causes (causes.analyse). `headings` maps code cells' indexes to the
+    markdown heading above them."""
+    score = round(sum(c["points"] for c in checks), 2)
     result = ResultDocument(
         schema=SCHEMA,
         exercise=exercise.id if exercise else None,
@@ -343,7 +331,7 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         status=status or RUN_STATUS.get(facts.status if facts else "", "invalid"),
         score=score,
         max_score=exercise.max_score if exercise else 0.0,
-        checks=[check_entry(c) for c in checks],
+        checks=[with_cause(c, None) for c in checks],
         metrics={},
         cells=[],
         duration_s=round(duration, 2),
@@ -352,30 +340,16 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
         result["reason"] = reason
     if facts is None or exercise is None:
         if result["status"] == "invalid" and reason:
-            result["causes"] = [unreadable_cause(reason, [c.id for c in checks])]
-            result["checks"] = [check_entry(c, "c1") for c in checks]
+            result["causes"] = [unreadable_cause(reason, [c["id"] for c in checks])]
+            result["checks"] = [with_cause(c, "c1") for c in checks]
         return result
-    found, explained = cause_stage.analyse(facts, checks, exercise)
-    result["checks"] = [check_entry(c, explained.get(c.id)) for c in checks]
-    result["causes"] = [cause_entry(facts, cause, headings or {}) for cause in found]
-    result["metrics"] = {"test_accuracy": facts.test_accuracy,
-                         "threshold": None if exercise.hide_threshold else exercise.threshold}
-    if exercise.hide_threshold:
-        result["metrics"]["threshold_hidden"] = True
-    if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
-        metrics = result["metrics"]
-        metrics["holdout_accuracy"] = facts.holdout_accuracy
-        metrics["holdout_size"] = facts.holdout_size
-        metrics["holdout_gap"] = (None if facts.test_accuracy is None
-                                  else round(facts.test_accuracy - facts.holdout_accuracy, 4))
-        metrics["holdout_gap_p"] = (None if facts.test_accuracy is None else round(gapstat.gap_p_value(
-            facts.test_accuracy, len(facts.data["test_classes"]), facts.holdout_accuracy, facts.holdout_size or 0), 6))
-        comparison = leakage.compare(facts)
-        metrics["holdout_confidence_p"] = round(comparison.confidence_p, 6) if comparison else None
-        metrics["holdout_shown"] = exercise.show_holdout
+    explained = {check_id: cause["id"] for cause in causes for check_id in cause["checks"]}
+    result["checks"] = [with_cause(c, explained.get(c["id"])) for c in checks]
+    result["causes"] = list(causes)
+    result["metrics"] = metrics(facts, exercise)
     if facts.status != "completed":
         result["stop_reason"] = stopped_sentence(facts)
-    result["cells"] = recorded_cells(facts.cells, headings or {}, found)
+    result["cells"] = recorded_cells(facts.cells, headings or {}, causes)
     if len(facts.cells) > MAX_RECORDED_CELLS:
         result["cells_left_out"] = len(facts.cells) - MAX_RECORDED_CELLS
     result["isolation"] = facts.isolation
@@ -385,30 +359,30 @@ def build(exercise: Exercise | None, notebook: str, facts: Facts | None, checks:
     return result
 
 
-def cause_entry(facts: Facts, cause: cause_stage.Cause, headings: dict[int, str]) -> CauseEntry:
-    return CauseEntry(id=cause.id, cell=cause.cell, line=cause.line, kind=cause.kind, title=cause.title,
-                      message=cause.message, next_step=cause.next_step, checks=cause.checks,
-                      where=place(facts, cause.cell, cause.line, headings), error=cause.error[:MAX_EVALUE],
-                      consequences=cause.consequences)
-
-
-def place(facts: Facts, index: int | None, line: int | None, headings: dict[int, str]) -> str:
-    """Where a student finds a cell: 'code cell 5 (under “Build the model”), line 2'."""
-    if index is None:
-        return "no single place"
-    text = cell_name(facts, index)
-    heading = headings.get(index)
-    if heading:
-        text += f" (under “{heading}”)"
-    return text + (f", line {line}" if line else "")
+def metrics(facts: Facts, exercise: Exercise) -> Metrics:
+    """What the grader measured, as the facts stage recorded it (the holdout's statistics included)."""
+    measured = Metrics(test_accuracy=facts.test_accuracy,
+                       threshold=None if exercise.hide_threshold else exercise.threshold)
+    if exercise.hide_threshold:
+        measured["threshold_hidden"] = True
+    if facts.holdout_accuracy is not None:  # for the instructor; reports show it only if allowed
+        comparison = facts.holdout_comparison
+        measured["holdout_accuracy"] = facts.holdout_accuracy
+        measured["holdout_size"] = facts.holdout_size
+        measured["holdout_gap"] = (None if facts.test_accuracy is None
+                                   else round(facts.test_accuracy - facts.holdout_accuracy, 4))
+        measured["holdout_gap_p"] = round(comparison["accuracy_p"], 6) if comparison else None
+        measured["holdout_confidence_p"] = round(comparison["confidence_p"], 6) if comparison else None
+        measured["holdout_shown"] = exercise.show_holdout
+    return measured
 
 
 def recorded_cells(cells: list[CellOutcome], headings: dict[int, str] | None = None,
-                   causes: list[cause_stage.Cause] | None = None) -> list[CellEntry]:
+                   causes: Sequence[CauseEntry] = ()) -> list[CellEntry]:
     """The first MAX_RECORDED_CELLS cells, the first MAX_SOURCED_CELLS failing ones with their source."""
     cause_of = {}
-    for cause in causes or []:
-        cause_of.update({index: cause.id for index in [cause.cell, *cause.consequences] if index is not None})
+    for cause in causes:
+        cause_of.update({index: cause["id"] for index in [cause["cell"], *cause["consequences"]] if index is not None})
     entries, sourced = [], 0
     for number, cell in enumerate(cells[:MAX_RECORDED_CELLS], start=1):
         failing = cell["status"] in ("error", "timeout", "died")

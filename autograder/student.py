@@ -108,7 +108,7 @@ def step_panel(step: str, exercise: exercises.Exercise, facts, results, untouche
     root cause ("this follows from the cell In [2] failing ...; fix that first")."""
     from .report import inline
 
-    chosen = [r for r in results if r.id in exercises.TASKS[step]]
+    chosen = [r for r in results if r["id"] in exercises.TASKS[step]]
     return inline.step_panel(step, chosen, not_started=untouched, causes=root_causes(facts, results, exercise))
 
 
@@ -297,7 +297,7 @@ class Exercise:
             return inline.note_panel("Every check", problem)
         facts, results = outcome
         exercise = self._checked_exercise
-        return inline.all_panel(results, sum(r.points for r in results), exercise.max_score, facts.test_accuracy,
+        return inline.all_panel(results, sum(r["points"] for r in results), exercise.max_score, facts.test_accuracy,
                                 root_causes(facts, results, exercise))
 
     def _unseen_work(self) -> bool:

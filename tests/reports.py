@@ -5,7 +5,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from autograder import checks, exercises, result
+from autograder import causes, checks, exercises, result
 from autograder.data import make_standin
 from autograder.facts import Facts
 from autograder.report import model
@@ -25,7 +25,16 @@ def result_of(name: str, **exercise_options) -> tuple[dict, exercises.Exercise]:
     exercise = exercises.get(facts.exercise)
     if exercise_options:
         exercise = dataclasses.replace(exercise, **exercise_options)
-    return result.build(exercise, f"{name}.ipynb", facts, checks.run_checks(facts, exercise), 9.5), exercise
+    return judged(exercise, f"{name}.ipynb", facts), exercise
+
+
+def judged(exercise: exercises.Exercise, name: str, facts: Facts, duration: float = 9.5,
+           headings: dict[int, str] | None = None) -> result.ResultDocument:
+    """The result of recorded facts: checks -> causes -> result, as pipeline.judge makes it, with a
+    fixed duration."""
+    outcomes = checks.run_checks(facts, exercise)
+    found, _ = causes.analyse(facts, outcomes, exercise, headings)
+    return result.build(exercise, name, facts, outcomes, duration, headings=headings, causes=found)
 
 
 def report_of(name: str, **exercise_options) -> model.Report:

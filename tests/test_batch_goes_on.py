@@ -66,7 +66,8 @@ def grade_class(tmp_path, monkeypatch, stand_in=_stand_in_for_the_sandbox):
     monkeypatch.setattr(batch.report_model, "build", build_breaking_for_dave)
     stream = io.StringIO()
     plan = make_plan(Request(exercise="keras-dense"))
-    report = batch.run([str(folder)], tmp_path / "out", plan, 2, False, progress.LogProgress(stream), warm=False)
+    report = batch.run(batch.Grading([str(folder)], tmp_path / "out", plan, 2, progress.LogProgress(stream),
+                                     warm=False))
     return report, tmp_path / "out", stream.getvalue()
 
 

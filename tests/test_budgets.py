@@ -17,7 +17,6 @@ import pytest
 
 from autograder import (
     batch,
-    checks,
     cli,
     evaluation,
     exercises,
@@ -38,6 +37,7 @@ from autograder.sandbox.slots import SlotError
 from autograder.settings import Request
 from conftest import run_cli, write_notebook
 from corpus import lesson
+from reports import judged
 
 # A compiled, never-trained model whose predict takes far longer than the budget: many
 # convolutions on test images upsampled eightfold.
@@ -53,8 +53,7 @@ def grade_class(inputs: list[str], out: Path, standin_file: Path, jobs: int = 2,
                 early: workers.Workers | None = None) -> batch.BatchReport:
     """`grade --jobs N --exercise keras-dense` in this process (so a test can set the grader's budgets)."""
     plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
-    return batch.run(inputs, out, plan, jobs, regrade=False, progress=progress.LogProgress(io.StringIO()),
-                     early=early)
+    return batch.run(batch.Grading(inputs, out, plan, jobs, progress.LogProgress(io.StringIO()), early=early))
 
 
 @pytest.mark.slow
@@ -155,7 +154,7 @@ def test_a_huge_output_layer_is_reported_within_bounds():
     render_html(report_model.build(result.build(exercise, "honest.ipynb", facts, [], 1.0), exercise, images))
     scores = np.random.default_rng(0).random((len(facts.data["test_classes"]), 5000))
     facts_stage.measure(facts, {"predictions": scores.tolist()}, facts.data["test_classes"])
-    document = result.build(exercise, "wide.ipynb", facts, checks.run_checks(facts, exercise), 1.0)
+    document = judged(exercise, "wide.ipynb", facts, 1.0)
     assert document["details"]["predicted_probabilities"] is None  # 500,000 scores are not stored
     assert len(json.dumps(document)) < 200_000
     started = time.process_time()
@@ -173,7 +172,7 @@ def test_a_result_records_a_bounded_number_of_cells():
     template = facts.cells[0]
     facts.cells = [{**template, "index": i, "status": "error", "source": "x" * 10_000 + f"\nraise ValueError({i})",
                     "error": {"ename": "ValueError", "evalue": "y" * 50_000, "line": 2}} for i in range(2000)]
-    document = result.build(exercise, "bloat.ipynb", facts, checks.run_checks(facts, exercise), 1.0)
+    document = judged(exercise, "bloat.ipynb", facts, 1.0)
     assert len(document["cells"]) == result.MAX_RECORDED_CELLS
     assert document["cells_left_out"] == 2000 - result.MAX_RECORDED_CELLS
     assert sum("source" in c for c in document["cells"]) == result.MAX_SOURCED_CELLS
@@ -366,8 +365,8 @@ def test_a_submission_the_grader_failed_is_graded_again_on_the_next_run(tmp_path
     write_notebook(folder / "alice.ipynb", lesson())
     plan = make_plan(Request(exercise="keras-dense", data=str(standin_file)))
     for _ in range(2):
-        report = batch.run([str(folder)], tmp_path / "out", plan, 1, regrade=False,
-                           progress=progress.LogProgress(io.StringIO()), warm=False)
+        report = batch.run(batch.Grading([str(folder)], tmp_path / "out", plan, 1, progress.LogProgress(io.StringIO()),
+                                         warm=False))
         (outcome,) = report.outcomes
         assert not outcome.reused and outcome.result["grader_fault"] == "the fork server has stopped"
     assert len(calls) == 2

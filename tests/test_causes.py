@@ -17,7 +17,7 @@ from autograder import causes, checks, exercises, notebook, result
 from autograder.facts import Facts
 from autograder.report import documents, model
 from cascades import CASCADES, SLOW, write
-from reports import RECORDINGS, report_of
+from reports import RECORDINGS, judged, report_of
 from test_reports import sentences
 
 DENSE = exercises.get("keras-dense")
@@ -29,7 +29,7 @@ def recorded(name: str) -> Facts:
 
 def graded(facts: Facts, headings: dict[int, str] | None = None) -> result.ResultDocument:
     exercise = exercises.get(facts.exercise)
-    return result.build(exercise, "student.ipynb", facts, checks.run_checks(facts, exercise), 1.0, headings=headings)
+    return judged(exercise, "student.ipynb", facts, 1.0, headings)
 
 
 def assert_labelled_cause(document: result.ResultDocument, name: str) -> None:
@@ -124,8 +124,8 @@ def test_a_load_on_the_line_that_raised_was_never_assigned():
     load_cell["status"] = "error"
     load_cell["error"] = {"ename": "KeyError", "evalue": "'arr_0 is not a file in the archive'",
                           "line": facts.loads[0]["line"]}
-    by_id = {c.id: c for c in checks.run_checks(facts, DENSE)}
-    assert not by_id["data.load"].passed and "Loaded" not in by_id["data.load"].message
+    by_id = {c["id"]: c for c in checks.run_checks(facts, DENSE)}
+    assert not by_id["data.load"]["passed"] and "Loaded" not in by_id["data.load"]["message"]
 
 
 def test_a_model_replaced_after_training_is_named():
@@ -378,12 +378,12 @@ def test_a_custom_exercise_is_quoted_in_the_next_step():
                  for layer in cnn.layers)
     custom = dataclasses.replace(cnn, id="cnn-5", layers=five)
     facts = recorded("cascade-cnn-vanishing-maps")
-    first = result.build(custom, "s.ipynb", facts, checks.run_checks(facts, custom), 1.0)["causes"][0]
+    first = judged(custom, "s.ipynb", facts, 1.0)["causes"][0]
     assert first["kind"] == "maps-vanish" and "Conv2D(10, kernel_size=5)" in first["next_step"]
     assert "28x28 → 24x24 → 12x12 → 8x8 → 4x4" in first["next_step"]
     dense = dataclasses.replace(DENSE, id="tops", classes=("top", "frock", "sneaker"))
     facts = recorded("ten-unit-output")
-    first = result.build(dense, "s.ipynb", facts, checks.run_checks(facts, dense), 1.0)["causes"][0]
+    first = judged(dense, "s.ipynb", facts, 1.0)["causes"][0]
     assert "3 classes (top, frock, sneaker)" in first["title"]
 
 

@@ -58,8 +58,9 @@ def test_a_model_exactly_on_the_threshold_passes_and_one_hundredth_more_fails():
     assert edge is not None and 0.4 < edge < 1.0  # a real edge: one more wrong prediction fails it
     exercise = exercises.get(facts.exercise)
     for threshold, passes in ((edge, True), (round(edge + 0.01, 2), False)):
-        result = {r.id: r for r in checks.run_checks(facts, dataclasses.replace(exercise, threshold=threshold))}
+        result = {r["id"]: r for r in checks.run_checks(facts, dataclasses.replace(exercise, threshold=threshold))}
         accuracy = result["accuracy.threshold"]
-        assert accuracy.passed is passes, (threshold, accuracy.message)
-        assert all(r.passed == other.passed for r, other in zip(result.values(), checks.run_checks(facts, exercise))
-                   if r.id != "accuracy.threshold")
+        assert accuracy["passed"] is passes, (threshold, accuracy["message"])
+        assert all(r["passed"] == other["passed"]
+                   for r, other in zip(result.values(), checks.run_checks(facts, exercise))
+                   if r["id"] != "accuracy.threshold")

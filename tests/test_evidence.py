@@ -37,7 +37,7 @@ def with_evidence(facts: Facts, iterations: int | None, slots_zero: bool | None 
 
 
 def verdicts(facts: Facts) -> dict:
-    return {r.id: r for r in run_checks(facts, get_exercise(facts.exercise))}
+    return {r["id"]: r for r in run_checks(facts, get_exercise(facts.exercise))}
 
 
 # --- the model file's evidence --------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_the_reference_record_is_confirmed_by_exactly_its_steps():
     facts = recorded("reference")  # fit(600 rows, epochs=10, batch_size=10, validation_split=0.2)
     assert corroboration.implied_steps(facts.calls_of("fit", facts.graded_model)) == corroboration.StepRange(480, 480)
     results = verdicts(with_evidence(facts, 480))
-    assert all(results[check_id].passed for check_id in FIT_CHECKS)
+    assert all(results[check_id]["passed"] for check_id in FIT_CHECKS)
 
 
 @pytest.mark.parametrize("evidence, says", [
@@ -113,9 +113,9 @@ def test_the_reference_record_is_confirmed_by_exactly_its_steps():
 def test_a_record_the_model_file_contradicts_fails_every_fit_check(evidence, says):
     results = verdicts(with_evidence(recorded("reference"), **evidence))
     for check_id in FIT_CHECKS:
-        assert not results[check_id].passed
-        assert corroboration.CONFIRM_FAILED in results[check_id].message and says in results[check_id].message
-    assert results["accuracy.threshold"].passed and results["evaluate.called"].passed  # measured; uncorroborable
+        assert not results[check_id]["passed"]
+        assert corroboration.CONFIRM_FAILED in results[check_id]["message"] and says in results[check_id]["message"]
+    assert results["accuracy.threshold"]["passed"] and results["evaluate.called"]["passed"]  # measured; uncorroborable
 
 
 def test_a_new_compile_restarts_the_count_and_a_model_never_measured_is_not_judged():
@@ -155,20 +155,22 @@ def _with_holdout(facts: Facts, visible_sure: float, hidden_accuracy: float, hid
                              for i, c in enumerate(classes)]
     changed.test_accuracy, changed.holdout_accuracy = 1.0, hidden_accuracy
     changed.holdout_confident, changed.holdout_size = hidden_sure, size
+    changed.holdout_comparison = leakage.compare(changed)  # as the facts stage computes it, once
     return changed
 
 
 def test_a_model_surer_of_the_test_images_than_of_unseen_ones_fails_even_above_the_threshold():
     facts = recorded("reference")
     memoriser = _with_holdout(facts, visible_sure=1.0, hidden_accuracy=0.95, hidden_sure=0.86)
-    comparison = leakage.compare(memoriser)
-    assert comparison is not None and comparison.confidence_p < leakage.LEAK_P and comparison.decisive
+    comparison = memoriser.holdout_comparison
+    assert comparison is not None and comparison["confidence_p"] < leakage.LEAK_P and leakage.decisive(comparison)
     result = verdicts(memoriser)["accuracy.threshold"]
-    assert not result.passed and "trained on the test images" in result.message
-    assert "0.95" not in result.message  # the holdout's number stays hidden unless allowed
+    assert not result["passed"] and "trained on the test images" in result["message"]
+    assert "0.95" not in result["message"]  # the holdout's number stays hidden unless allowed
 
     honest = _with_holdout(facts, visible_sure=0.75, hidden_accuracy=0.97, hidden_sure=0.73)
-    assert not leakage.compare(honest).suspicious and verdicts(honest)["accuracy.threshold"].passed
+    assert honest.holdout_comparison is not None and not leakage.suspicious(honest.holdout_comparison)
+    assert verdicts(honest)["accuracy.threshold"]["passed"]
 
 
 # --- the holdout by default -----------------------------------------------------------------
@@ -224,11 +226,11 @@ model.fit(test_set, epochs=40, steps_per_epoch=10, verbose=0)"""
 # weights and a step count (FORGED_COUNT).
 FORGE = """\
 import sys, inspect
-probe_module = sys.modules['autograder.sandbox.probe']
-probe, frame = probe_module._probe, inspect.currentframe()
+probe, frame = sys.modules['autograder.sandbox.probe']._probe, inspect.currentframe()
+provenance = sys.modules['autograder.sandbox.provenance']
 serial = probe.serial(model)
 x = probe.describe_array(train_data_1d, frame)
-fit_fields = probe_module._strip_index({"x": x, "y": probe.describe_array(train_labels, frame, images=x),
+fit_fields = provenance.strip_index({"x": x, "y": probe.describe_array(train_labels, frame, images=x),
     "validation_data": None, "settings": {"epochs": 10, "batch_size": 10, "validation_split": 0.2,
     "shuffle": True, "initial_epoch": 0, "steps_per_epoch": None}})
 probe.emit("fit_start", model=serial, **probe.call_site()[0], model_names=["model"], **fit_fields)
@@ -237,7 +239,7 @@ for epoch in range(10):
 probe.emit("fit_end", model=serial, ok=True, seconds=3.0, history={"loss": [0.2] * 10, "accuracy": [0.93] * 10,
     "val_loss": [0.25] * 10, "val_accuracy": [0.9] * 10})
 tx = probe.describe_array(test_data_1d, frame)
-evaluate_fields = probe_module._strip_index({"x": tx, "y": probe.describe_array(test_labels, frame, images=tx),
+evaluate_fields = provenance.strip_index({"x": tx, "y": probe.describe_array(test_labels, frame, images=tx),
     "settings": {"batch_size": 10}})
 probe.emit("evaluate_start", model=serial, **probe.call_site()[0], model_names=["model"], **evaluate_fields)
 probe.emit("evaluate_end", model=serial, ok=True, seconds=0.1, returned=[0.2, 0.93])"""

@@ -21,6 +21,7 @@ from autograder import authoring, checks, cli, exercise_file, exercises, modelfi
 from autograder.errors import UsageError
 from autograder.facts import Facts
 from autograder.plan import make_plan
+from autograder.result import CheckEntry
 from autograder.settings import Request
 from conftest import IN_PROCESS_KERAS, ROOT, Imported, run_cli, write_notebook
 
@@ -215,8 +216,8 @@ def with_model(model, tmp_path: Path, compile_args: dict | None = None) -> Facts
     return facts
 
 
-def verdicts(facts: Facts, exercise: exercises.Exercise) -> dict[str, checks.CheckResult]:
-    return {r.id: r for r in checks.run_checks(facts, exercise)}
+def verdicts(facts: Facts, exercise: exercises.Exercise) -> dict[str, CheckEntry]:
+    return {r["id"]: r for r in checks.run_checks(facts, exercise)}
 
 
 MODEL_CHECKS = ("model.input_shape", "model.architecture", "model.hidden_activation", "model.output_layer")
@@ -247,8 +248,8 @@ def test_a_cnn_and_its_equivalent_forms_pass_the_model_checks(tmp_path, build):
                                                           optimizer=keras.optimizers.Adam(),
                                                           metrics=[keras.metrics.CategoricalAccuracy()])), cnn)
     for check_id in (*MODEL_CHECKS, "compile.loss", "compile.optimizer", "compile.metrics"):
-        assert results[check_id].passed, (check_id, results[check_id].message)
-    assert "(None, 28, 28, 1)" in results["model.input_shape"].message
+        assert results[check_id]["passed"], (check_id, results[check_id]["message"])
+    assert "(None, 28, 28, 1)" in results["model.input_shape"]["message"]
 
 
 def cnn_without(*dropped: int, **replaced):
@@ -286,8 +287,8 @@ CNN_MISTAKES = [  # (name, model, the failing model checks, what architecture or
 @pytest.mark.parametrize("build,failing,says", [c[1:] for c in CNN_MISTAKES], ids=[c[0] for c in CNN_MISTAKES])
 def test_cnn_mistakes_fail_the_right_model_checks_and_say_what_differs(tmp_path, build, failing, says):
     results = verdicts(with_model(build(), tmp_path), exercise_file.parse(CNN, "cnn.toml"))
-    assert {c for c in MODEL_CHECKS if not results[c].passed} == failing
-    assert any(says in results[c].message for c in failing), [results[c].message for c in failing]
+    assert {c for c in MODEL_CHECKS if not results[c]["passed"]} == failing
+    assert any(says in results[c]["message"] for c in failing), [results[c]["message"] for c in failing]
 
 
 @IN_PROCESS_KERAS
@@ -296,10 +297,10 @@ def test_a_dense_exercise_names_the_layer_whose_units_differ(tmp_path):
     model = keras.Sequential([keras.Input((784,)), L.Dense(32, activation="relu"), L.Dense(8, activation="relu"),
                               L.Dense(3, activation="softmax")])
     result = verdicts(with_model(model, tmp_path), wider)["model.architecture"]
-    assert not result.passed and "The second Dense layer has 8 units, the exercise asks for 16." in result.message
+    assert not result["passed"] and "The second Dense layer has 8 units, the exercise asks for 16." in result["message"]
     dropout = keras.Sequential([keras.Input((784,)), L.Dense(32, activation="relu"), L.Dropout(0.5),
                                 L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")])
-    assert verdicts(with_model(dropout, tmp_path), wider)["model.architecture"].passed  # not declared: harmless
+    assert verdicts(with_model(dropout, tmp_path), wider)["model.architecture"]["passed"]  # not declared: harmless
 
 
 def images_passed(facts: Facts, train: list[int], test: list[int]) -> Facts:
@@ -317,23 +318,25 @@ def test_data_reshape_follows_the_declared_input(tmp_path):
         ([600, 28, 28], [100, 28, 28])
     reshape = {name: {e.id: verdicts(images_passed(recorded(), *shapes), e)["data.reshape"] for e in (cnn, dense)}
                for name, shapes in (("flat", flat), ("whole", whole), ("no channel", no_channel))}
-    assert reshape["flat"]["keras-dense"].passed and reshape["whole"]["cnn-file"].passed
-    assert not reshape["flat"]["cnn-file"].passed and "flattened into rows" in reshape["flat"]["cnn-file"].message
-    assert reshape["flat"]["cnn-file"].diagnosis == "flattened images for a convolutional model"
-    assert not reshape["no channel"]["cnn-file"].passed and "lost their channel axis" in \
-        reshape["no channel"]["cnn-file"].message
-    assert not reshape["whole"]["keras-dense"].passed and "flat row of 784" in reshape["whole"]["keras-dense"].message
+    assert reshape["flat"]["keras-dense"]["passed"] and reshape["whole"]["cnn-file"]["passed"]
+    assert not reshape["flat"]["cnn-file"]["passed"] and "flattened into rows" in reshape["flat"]["cnn-file"]["message"]
+    assert reshape["flat"]["cnn-file"]["diagnosis"] == "flattened images for a convolutional model"
+    assert not reshape["no channel"]["cnn-file"]["passed"] and "lost their channel axis" in \
+        reshape["no channel"]["cnn-file"]["message"]
+    whole = reshape["whole"]["keras-dense"]
+    assert not whole["passed"] and "flat row of 784" in whole["message"]
 
 
 def test_compile_and_fit_checks_use_the_declared_values(tmp_path):
     wider = exercise_file.parse(WIDER, "wider.toml")
     lesson = verdicts(recorded(), wider)  # the lesson's reference run: adam, 10 epochs of 10, 20% held out
-    assert not lesson["compile.optimizer"].passed and "the exercise uses RMSprop" in lesson["compile.optimizer"].message
-    assert "optimizer='rmsprop'" in lesson["compile.optimizer"].hint
-    assert not lesson["fit.settings"].passed and "epochs=5 and batch_size=20" in lesson["fit.settings"].message
-    assert not lesson["fit.validation"].passed and "asks for 10%" in lesson["fit.validation"].message
-    assert lesson["compile.loss"].passed and lesson["compile.metrics"].passed
-    assert lesson["model.architecture"].max_points == 20
+    optimizer = lesson["compile.optimizer"]
+    assert not optimizer["passed"] and "the exercise uses RMSprop" in optimizer["message"]
+    assert "optimizer='rmsprop'" in lesson["compile.optimizer"]["hint"]
+    assert not lesson["fit.settings"]["passed"] and "epochs=5 and batch_size=20" in lesson["fit.settings"]["message"]
+    assert not lesson["fit.validation"]["passed"] and "asks for 10%" in lesson["fit.validation"]["message"]
+    assert lesson["compile.loss"]["passed"] and lesson["compile.metrics"]["passed"]
+    assert lesson["model.architecture"]["max_points"] == 20
     facts = recorded()
     fit = facts.main_fit
     assert fit is not None
@@ -345,9 +348,9 @@ def test_compile_and_fit_checks_use_the_declared_values(tmp_path):
     # so the training record is confirmed and only the settings decide.
     graded["evidence"]["iterations"] = 5 * 27
     adjusted = verdicts(facts, wider)
-    assert adjusted["fit.settings"].passed and adjusted["fit.validation"].passed
+    assert adjusted["fit.settings"]["passed"] and adjusted["fit.validation"]["passed"]
     none_held = exercise_file.parse(WIDER.replace("validation_split = 0.1", "validation_split = 0.0"), "w.toml")
-    assert not verdicts(recorded(), none_held)["fit.validation"].passed
+    assert not verdicts(recorded(), none_held)["fit.validation"]["passed"]
 
 
 # --- the Gradescope archive and authoring ----------------------------------------

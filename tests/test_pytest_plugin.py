@@ -159,7 +159,7 @@ def test_a_check_the_grader_could_not_decide_is_the_graders_error_not_a_failure(
     assert reason == "the notebook's Python kernel could not start (ModuleNotFoundError: No module named 'x')"
     assert pipeline.never_ran(RunRecord(status="completed", isolation="bubblewrap",
                                         runner=[{"event": "kernel_ready", "seconds": 1.0}])) is None
-    document = result.not_run(exercise, "alice.ipynb", reason, "bubblewrap", 5.0)
+    document = pipeline.not_run(exercise, "alice.ipynb", reason, "bubblewrap", 5.0)
     assert document["grader_fault"] == reason and document["score"] == 0
     assert [c["kind"] for c in document["causes"]] == [result.GRADER_FAULT]
     assert all(c["cause"] == "c1" and "the grader failed, not the notebook" in c["message"]

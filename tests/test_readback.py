@@ -39,7 +39,7 @@ def grade_events(raw_events, raw_cells):
 def test_garbage_events_never_break_grading(raw_events, raw_cells):
     results = grade_events(raw_events, raw_cells)
     assert len(results) == 14
-    assert not any("could not decide" in r.message for r in results)
+    assert not any("could not decide" in r["message"] for r in results)
 
 
 @given(st.binary(max_size=2000))

@@ -197,7 +197,7 @@ def test_check_all_gives_the_verdicts_of_autograder_check(name):
     facts = Facts.from_dict(json.loads((RECORDINGS / f"{LIVE_PREFIX}{name}.json").read_text()))
     exercise = get(case.exercise)
     results = checks.run_checks(facts, exercise)
-    panel = inline.all_panel(results, sum(r.points for r in results), exercise.max_score, facts.test_accuracy)
+    panel = inline.all_panel(results, sum(r["points"] for r in results), exercise.max_score, facts.test_accuracy)
     verdicts = dict(VERDICT.findall(panel._repr_html_()))
     expected = {check_id: "failed" if check_id in case.failing else "passed" for check_id in exercise.check_ids}
     assert verdicts == expected, repr(panel)

@@ -12,6 +12,6 @@ from __future__ import annotations
 
 # Each module registers its checks on import.
 from . import accuracy, compiling, data, model, training  # noqa: F401
-from .registry import REGISTRY, UNDECIDED, CheckResult, Outcome, check, not_graded, run_checks, undecided
+from .registry import REGISTRY, UNDECIDED, Outcome, check, not_graded, run_checks, undecided
 
-__all__ = ["REGISTRY", "UNDECIDED", "CheckResult", "Outcome", "check", "not_graded", "run_checks", "undecided"]
+__all__ = ["REGISTRY", "UNDECIDED", "Outcome", "check", "not_graded", "run_checks", "undecided"]

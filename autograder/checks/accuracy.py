@@ -70,10 +70,10 @@ def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float
         return Outcome(False, join(f"{found}.", f"But the model was trained on {trained_on_test} of the test "
                                    "images, so its test accuracy measures memory, not skill, and cannot count."),
                        LEAK_HINT, diagnosis="trained on the test data")
-    comparison = leakage.compare(facts)
-    if comparison is not None and (comparison.decisive or (not reached and comparison.suspicious)):
+    comparison = facts.holdout_comparison
+    if comparison is not None and (leakage.decisive(comparison) or (not reached and leakage.suspicious(comparison))):
         return Outcome(False, join(f"{found}.", "But it does much better on the test images than on images it "
-                                   f"never saw: it is sure of {comparison.confident_visible:.0%} of the test "
+                                   f"never saw: it is sure of {comparison['confident_visible']:.0%} of the test "
                                    "images, far more than chance allows on unseen ones. The likely cause: the "
                                    "model was trained on the test images, so its test accuracy measures "
                                    "memory, not skill."),

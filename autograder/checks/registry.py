@@ -8,6 +8,7 @@ from typing import Any, TypeVar, overload
 
 from ..exercises import Exercise
 from ..facts import Facts
+from ..result import CheckEntry
 
 Needed = TypeVar("Needed")
 
@@ -18,18 +19,6 @@ class Outcome:
     message: str
     hint: str = ""
     diagnosis: str = ""  # a short name of the mistake, the same for every student who makes it
-
-
-@dataclass
-class CheckResult:
-    id: str
-    title: str
-    passed: bool
-    points: float
-    max_points: float
-    message: str
-    hint: str
-    diagnosis: str = ""
 
 
 CheckFunction = Callable[[Facts, Exercise], Outcome]
@@ -69,7 +58,14 @@ def check(check_id: str, needs: Callable[[Facts], Any] | None = None
 UNDECIDED = "the grader could not decide"
 
 
-def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
+def verdict(check_id: str, title: str, passed: bool, max_points: float, message: str, hint: str,
+            diagnosis: str) -> CheckEntry:
+    """A check's entry in the result: all of its points or none; no cause until the causes stage names one."""
+    return CheckEntry(id=check_id, title=title, passed=passed, points=max_points if passed else 0.0,
+                      max_points=max_points, message=message, hint=hint, diagnosis=diagnosis, cause=None)
+
+
+def run_checks(facts: Facts, exercise: Exercise) -> list[CheckEntry]:
     """Every check of the exercise, in rubric order; a check that breaks fails, it never crashes."""
     results = []
     for check_id, max_points in exercise.points.items():
@@ -80,19 +76,19 @@ def run_checks(facts: Facts, exercise: Exercise) -> list[CheckResult]:
             outcome = Outcome(False, f"The grader could not decide this check ({type(error).__name__}); "
                                      "please report it to your instructor.", diagnosis=UNDECIDED)
         title = exercise.check_title(check_id)
-        results.append(CheckResult(check_id, title, outcome.passed, max_points if outcome.passed else 0.0,
-                                   max_points, outcome.message, outcome.hint if not outcome.passed else "",
-                                   "" if outcome.passed else (outcome.diagnosis or f"not done: {title.lower()}")))
+        results.append(verdict(check_id, title, outcome.passed, max_points, outcome.message,
+                               outcome.hint if not outcome.passed else "",
+                               "" if outcome.passed else (outcome.diagnosis or f"not done: {title.lower()}")))
     return results
 
 
-def undecided(exercise: Exercise, reason: str) -> list[CheckResult]:
+def undecided(exercise: Exercise, reason: str) -> list[CheckEntry]:
     """Every check undecided for the same reason: the grader could not run the notebook at all."""
-    return [CheckResult(check_id, exercise.check_title(check_id), False, 0.0, points, reason, "", UNDECIDED)
+    return [verdict(check_id, exercise.check_title(check_id), False, points, reason, "", UNDECIDED)
             for check_id, points in exercise.points.items()]
 
 
-def not_graded(exercise: Exercise, reason: str) -> list[CheckResult]:
+def not_graded(exercise: Exercise, reason: str) -> list[CheckEntry]:
     """Every check failed with the same reason: the notebook could not be run at all."""
-    return [CheckResult(check_id, exercise.check_title(check_id), False, 0.0, points, reason, "",
-                        "notebook not graded") for check_id, points in exercise.points.items()]
+    return [verdict(check_id, exercise.check_title(check_id), False, points, reason, "", "notebook not graded")
+            for check_id, points in exercise.points.items()]

@@ -2,7 +2,7 @@
 
 The calibration runs, mutants and equivalents are written as a folder of notebooks, one per
 student id, and graded by batch.run like any class: in parallel, each in its own sandbox, the
-seed of each calibration run given to its kernel (batch.run's `seeds`). Nothing is kept: the
+seed of each calibration run given to its kernel (batch.Grading's `seeds`). Nothing is kept: the
 folder and the gradebook are temporary; the result documents come back by id.
 """
 from __future__ import annotations
@@ -38,8 +38,9 @@ def grade_all(jobs: list[Job], plan: GradingPlan, parallel: int, progress, *, wa
         notebooks.mkdir()
         for job in jobs:
             nbformat.write(job.notebook, notebooks / f"{job.id}.ipynb")
-        report = batch.run([str(notebooks)], Path(folder) / "graded", plan, parallel, True, progress, warm=warm,
-                           remote=remote, early=early, seeds={job.id: job.seed for job in jobs}, reports=False)
+        report = batch.run(batch.Grading([str(notebooks)], Path(folder) / "graded", plan, parallel, progress,
+                                         regrade=True, warm=warm, remote=remote, early=early,
+                                         seeds={job.id: job.seed for job in jobs}, reports=False))
     if report.interrupted:
         raise KeyboardInterrupt
     results = {outcome.submission.student: cast(dict[str, Any], outcome.result) for outcome in report.outcomes}

@@ -3,9 +3,13 @@ plain-text fallback (Jupyter picks `_repr_html_`, a terminal or a log gets `repr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..exercises import TASK_TITLES, TASKS
 from .templating import ENV
+
+if TYPE_CHECKING:
+    from ..result import CheckEntry
 
 SYMBOLS = {"passed": "✓", "failed": "✗", "not_started": "○", "unavailable": "!"}
 
@@ -41,35 +45,36 @@ class Panel:
         return self.state == "passed"
 
 
-def _entry(check, with_points: bool, cause: str = "") -> dict:
+def _entry(check: CheckEntry, with_points: bool, cause: str = "") -> dict:
     """One check as a panel shows it; `cause` sends a failed check to the root cause that explains
     it, in place of its own next step."""
-    return {"id": check.id, "title": check.title, "passed": check.passed, "message": check.message,
-            "hint": "" if cause and not check.passed else check.hint, "cause": "" if check.passed else cause,
-            "points": check.points if with_points else None, "max_points": check.max_points}
+    return {"id": check["id"], "title": check["title"], "passed": check["passed"], "message": check["message"],
+            "hint": "" if cause and not check["passed"] else check["hint"], "cause": "" if check["passed"] else cause,
+            "points": check["points"] if with_points else None, "max_points": check["max_points"]}
 
 
-def group(step: str, checks: list, not_started: bool = False, with_points: bool = False,
+def group(step: str, checks: list[CheckEntry], not_started: bool = False, with_points: bool = False,
           causes: dict[str, str] | None = None) -> Group:
-    passed = all(c.passed for c in checks)
+    passed = all(c["passed"] for c in checks)
     state = "passed" if passed else "not_started" if not_started else "failed"
-    return Group(step, TASK_TITLES[step], state, [_entry(c, with_points, (causes or {}).get(c.id, "")) for c in checks])
+    return Group(step, TASK_TITLES[step], state,
+                 [_entry(c, with_points, (causes or {}).get(c["id"], "")) for c in checks])
 
 
-def step_panel(step: str, checks: list, not_started: bool, causes: dict[str, str] | None = None) -> Panel:
+def step_panel(step: str, checks: list[CheckEntry], not_started: bool, causes: dict[str, str] | None = None) -> Panel:
     part = group(step, checks, not_started, causes=causes)
     if part.state == "not_started":
         return Panel(step, part.title, "not_started", "not started yet",
                      note="This step is not done yet: replace `raise NotImplementedError()` in the cell "
                           "above with your code, run that cell, then run this check again.")
-    passing = sum(c.passed for c in checks)
+    passing = sum(c["passed"] for c in checks)
     headline = "passed" if part.state == "passed" else f"{passing} of {len(checks)} checks pass"
     return Panel(step, part.title, part.state, headline, [part])
 
 
-def all_panel(checks: list, score: float, max_score: float, accuracy: float | None,
+def all_panel(checks: list[CheckEntry], score: float, max_score: float, accuracy: float | None,
               causes: dict[str, str] | None = None) -> Panel:
-    by_id = {c.id: c for c in checks}
+    by_id = {c["id"]: c for c in checks}
     groups = [group(step, [by_id[i] for i in ids if i in by_id], with_points=True, causes=causes)
               for step, ids in TASKS.items()]
     state = "passed" if all(g.state == "passed" for g in groups) else "failed"

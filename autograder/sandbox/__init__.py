@@ -9,7 +9,8 @@ Two paths run a notebook, with the same result, a RunRecord:
 On both, the grader gives the runner (runner.py) a RunnerJob (job.py), confines it
 as `Limits` says (isolation.py), watches it from outside (supervision.py), and reads
 back what it left, bounded and rebuilt field by field (records.py, readback.py). In the
-student's kernel (kernel.py), the probe (probe.py) records the Keras calls.
+student's kernel (kernel.py), the probe (probe.py) records the Keras calls: its hooks (hooks.py)
+tell its recorder (recorder.py), which says where each array's rows come from (provenance.py).
 """
 from .cold import run_notebook
 from .isolation import Limits
