@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import UsageError
+from . import policy_keys
 from .policy import Policy
 
 
@@ -18,8 +19,6 @@ def read_policy(path: Path | str) -> Policy:
     """The late policy in a TOML file: course.toml itself, or a file with only its policy keys
     (`deadline`, `cutoff`, `late_penalty_per_day`, `[extensions]`), read as the service reads
     them. UsageError with a one-line reason naming the file and the key."""
-    from ..service import course
-
     path = Path(path)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -28,14 +27,12 @@ def read_policy(path: Path | str) -> Policy:
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path} is not valid TOML: {error}") from None
     try:
-        deadline = course.parse_time(table.get("deadline"), "deadline")
-        per_day = table.get("late_penalty_per_day", course.DEFAULT_LATE_PENALTY)
-        if isinstance(per_day, bool) or not isinstance(per_day, (int, float)) or not 0 <= per_day <= 1:
-            raise course.CourseError(f"{course.COURSE_FILE}: late_penalty_per_day: must be a number from 0 to 1")
-        return Policy(deadline, course.parse_time(table.get("cutoff"), "cutoff"), float(per_day),
-                      course.read_extensions(table.get("extensions", {}), deadline))
-    except course.CourseError as error:  # its reason names course.toml: name the file given
-        raise UsageError(f"{path}: {str(error).removeprefix(course.COURSE_FILE + ': ')}") from None
+        deadline = policy_keys.parse_time(table.get("deadline"), "deadline")
+        per_day = policy_keys.late_penalty_per_day(table.get("late_penalty_per_day", policy_keys.DEFAULT_LATE_PENALTY))
+        return Policy(deadline, policy_keys.parse_time(table.get("cutoff"), "cutoff"), per_day,
+                      policy_keys.read_extensions(table.get("extensions", {}), deadline))
+    except policy_keys.PolicyKeyError as error:  # its reason starts with the key: name the file given
+        raise UsageError(f"{path}: {error}") from None
 
 
 def read_times(path: Path | str) -> dict[str, float]:

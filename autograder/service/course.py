@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import exercises as exercise_catalogue
+from ..desk import policy_keys
 from ..errors import UsageError
 from ..exercises import Exercise
 from ..settings import Request
@@ -36,7 +37,7 @@ DATABASE_FILE = "course.sqlite"
 EXERCISE_FOLDER = "exercises"
 
 DEFAULT_SUBMISSIONS_PER_HOUR = 10
-DEFAULT_LATE_PENALTY = 0.1
+DEFAULT_LATE_PENALTY = policy_keys.DEFAULT_LATE_PENALTY
 DEFAULT_MAX_UPLOAD_MB = 20.0
 DEFAULT_UPLOAD_TIMEOUT_S = 60.0
 #: A student id: what a roster may hold (shown in pages and files, always escaped there).
@@ -97,20 +98,10 @@ def _fail(key: str, reason: str) -> CourseError:
 
 def parse_time(value: object, key: str) -> dt.datetime | None:
     """An ISO 8601 time with its zone (a TOML datetime or a string); "" for none."""
-    if value == "" or value is None:
-        return None
-    if isinstance(value, str):
-        text = value
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise _fail(key, f"{text[:60]!r} is not an ISO 8601 time (e.g. 2026-06-01T23:59:00+02:00)") from None
-    if not isinstance(value, dt.datetime):
-        raise _fail(key, "must be an ISO 8601 time with its time zone, e.g. \"2026-06-01T23:59:00+02:00\"")
-    if value.tzinfo is None:
-        raise _fail(key, "give the time zone too (e.g. +02:00 or Z): a bare time means different moments "
-                         "to the server and the students")
-    return value
+    try:
+        return policy_keys.parse_time(value, key)
+    except policy_keys.PolicyKeyError as error:
+        raise CourseError(f"{COURSE_FILE}: {error}") from None
 
 
 def _number(table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
@@ -129,24 +120,10 @@ def student_id_problem(student: str) -> str | None:
 
 
 def read_extensions(table: object, deadline: dt.datetime | None) -> dict[str, dt.datetime]:
-    if not isinstance(table, dict):
-        raise _fail("extensions", "must be a table of student = new deadline (or days)")
-    resolved: dict[str, dt.datetime] = {}
-    for student, value in table.items():
-        key = f"extensions.{student}"
-        if isinstance(value, dict):  # [extensions.alice] deadline = ... (or days = ...)
-            value = next((value[name] for name in ("deadline", "until", "days") if name in value), "")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if deadline is None:
-                raise _fail(key, "days of extension need a course deadline")
-            if not 0 <= value <= 3650:
-                raise _fail(key, "must be between 0 and 3650 days")
-            resolved[student] = deadline + dt.timedelta(days=float(value))
-        else:
-            when = parse_time(value, key)
-            if when is not None:
-                resolved[student] = when
-    return resolved
+    try:
+        return policy_keys.read_extensions(table, deadline)
+    except policy_keys.PolicyKeyError as error:
+        raise CourseError(f"{COURSE_FILE}: {error}") from None
 
 
 def load(root: Path | str) -> Course:
