@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .progress import counts_line
 from .report.escaping import clip, markdown_text, visible, workflow_data, workflow_property
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ def isolation_warnings(isolations: list[str | None], file: str) -> list[str]:
 def batch_summary(report) -> str:
     """A class's results as Markdown: one row per student, then what could not be read."""
     rows = ["## autograder grade", "",
-            f"{counts_line(report)}.", "",
+            f"{report.counts()}.", "",
             "| student | score | status | failed checks |", "| --- | --- | --- | --- |"]
     for outcome in sorted(report.outcomes, key=lambda o: o.submission.student):
         result = outcome.result
