@@ -15,6 +15,7 @@ import pytest
 import hostile
 import reports
 from autograder import exercises, github, progress
+from autograder.batch import BatchReport
 from autograder.report import documents, escaping, model, terminal
 from reports import result_of
 
@@ -156,7 +157,7 @@ def hostile_batch():
     outcomes = [_outcome("honest", honest), _outcome(hostile.NAME, odd),
                 _outcome("invalid" + hostile.BIDI, invalid, origin=f"x/{hostile.NAME}.zip!inner/{hostile.NAME}")]
     problems = [SimpleNamespace(origin=f"class/{hostile.NAME}.ipynb", reason=hostile.EVERYTHING)]
-    return SimpleNamespace(outcomes=outcomes, problems=problems, interrupted=False)
+    return BatchReport(outcomes=outcomes, problems=problems)
 
 
 def test_progress_lines_show_odd_results_without_escapes():
