@@ -101,15 +101,15 @@ def start_grading(out: Path, class_folder: Path, standin_file: Path, address: st
         text=True)
 
 
-def sandboxed_worker(local: LocalCluster, grading: subprocess.Popen) -> str:
-    """The first worker seen running a notebook in its sandbox."""
+def worker_mid_class(local: LocalCluster, out: Path, recorded: list[str], grading: subprocess.Popen) -> str:
+    """Once a result beyond `recorded` is in the gradebook (the grading's plugin is set up on every
+    worker and notebooks are running), a worker with a sandbox running."""
     deadline = time.monotonic() + 600
-    while True:
-        for name in list(local.workers):
-            if any(p.name() == "bwrap" for p in local.grading_processes(name)):
-                return name
-        assert grading.poll() is None and time.monotonic() < deadline, "no worker ran a notebook"
+    while len(gradebook_rows(out)) <= len(recorded):
+        assert grading.poll() is None and time.monotonic() < deadline, "no result arrived"
         time.sleep(0.2)
+    return next(name for name in local.workers
+                if any(p.name() == "bwrap" for p in local.grading_processes(name)))
 
 
 @pytest.mark.slow
@@ -140,10 +140,10 @@ def test_a_class_interrupted_then_resumed_through_a_worker_killed_mid_class_gets
         assert time.monotonic() < deadline, "the workers kept grading after Ctrl-C"
         time.sleep(0.5)
 
-    # Resume, and kill the first worker seen running a notebook, as a machine that fails.
+    # Resume, and kill a worker mid-class, as a machine that fails.
     grading = start_grading(out, class_folder, standin_file, dask_cluster.address)
     try:
-        victim = sandboxed_worker(dask_cluster, grading)
+        victim = worker_mid_class(dask_cluster, out, recorded, grading)
         sandboxes = dask_cluster.grading_processes(victim)
         dask_cluster.kill_worker(victim)
         dask_cluster.start_worker(f"{victim}-again")

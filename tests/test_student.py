@@ -148,10 +148,10 @@ def test_released_exercise_as_handed_out_says_each_step_is_not_started_and_odd_c
     structure check on the live kernel takes well under a second."""
     path = tmp_path / "keras-dense.ipynb"
     released = nbformat.read(ROOT / "exercises" / "keras-dense.ipynb", as_version=4)
-    odd = len(released.cells)
-    released.cells.extend(nbformat.v4.new_code_cell(source) for source in ODD_CALLS)
     released.cells.append(nbformat.v4.new_code_cell(
         "from autograder import live\nprint('EVALUATOR', live._recorder.evaluator)"))
+    odd = len(released.cells)
+    released.cells.extend(nbformat.v4.new_code_cell(source) for source in ODD_CALLS)
     nbformat.write(released, path)
     node = execute(path, standin_file)
     cells = step_cells(node)
@@ -163,7 +163,7 @@ def test_released_exercise_as_handed_out_says_each_step_is_not_started_and_odd_c
         assert seconds(cells[f"selfcheck-{step}"]) < 5.0, step
     html, text = shown(cells["selfcheck-all"])
     assert "0 of 100 points" in text
-    assert stdout(node.cells[-1]) == "EVALUATOR None\n"
+    assert stdout(node.cells[odd - 1]) == "EVALUATOR None\n"
     assert_no_traceback_of_ours(node)
 
     odd_cells = node.cells[odd:]
