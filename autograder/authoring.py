@@ -23,9 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import data, exercise_file, exercises, notebook, pipeline
+from . import data, notebook, pipeline
 from .errors import UsageError
-from .exercise_model import LAYER_ALIASES, LAYER_TYPES, WEIGHTED, Exercise
+from .exercise import file as exercise_file, registry as exercises
+from .exercise.model import LAYER_ALIASES, LAYER_TYPES, WEIGHTED, Exercise
 from .facts import Facts
 from .modelfile import ACTIVATION_LAYERS, PASS_THROUGH, LayerRecord, StructureRecord
 from .plan import make_plan

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 from . import dataflow
 from .data import KEYS
-from .exercise_model import Exercise
+from .exercise.model import Exercise
 from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
 from .modelflow import LAYER_WORDS, OUTPUT_ERROR, Finding, ModelReading, lines_with
 from .phrasing import (
@@ -127,7 +127,7 @@ def raw_error(ename: str, evalue: str) -> str:
 
 
 def _default_exercise(facts: Facts) -> Exercise:
-    from . import exercises
+    from .exercise import registry as exercises
 
     try:
         return exercises.get(facts.exercise)

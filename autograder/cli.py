@@ -383,7 +383,7 @@ def closing_lines(report, out: Path) -> list[str]:
 
 
 def run_release(args: argparse.Namespace) -> int:
-    from .release import release_all, write_nbgrader_config
+    from .exercise.release import release_all, write_nbgrader_config
 
     try:
         written = release_all(Path(args.solutions), Path(args.out))
@@ -460,7 +460,7 @@ def run_exercise(args: argparse.Namespace) -> int:
 def run_exercise_with(args: argparse.Namespace, lent: Workers | None = None) -> int:
     """`exercise validate`, `new` and `prove`; `new` and `prove` grade on warm workers the caller
     keeps (`lent`: the test suite keeps one per process) or on their own."""
-    from . import exercises
+    from .exercise import registry as exercises
 
     if args.exercise_command == "validate":
         try:
@@ -562,7 +562,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
-    from . import exercises, github, progress, proof
+    from . import github, progress, proof
+    from .exercise import registry as exercises
     from .plan import make_plan
     from .proof import document as proof_document, report
     from .sandbox.isolation import RLIMITS

@@ -20,7 +20,7 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
 
 import numpy as np
 
-from .exercises import Exercise
+from .exercise.registry import Exercise
 from .modelfile import StructureRecord, TrainingEvidence, evidence_of
 from .protocol import CALL_KINDS, CALL_PHASES
 

@@ -135,7 +135,8 @@ def build_archive(request: Request, out: Path, visibility: str = "visible",
     """The archive for `request` (whose exercise is required), and the holdout file it carries: the
     request's (plan.holdout_of: `--holdout`, else the one beside `--data`) unless `with_holdout` is
     False. Its settings travel in rubric.json."""
-    from . import data, exercises, plan
+    from . import data, plan
+    from .exercise import registry as exercises
 
     if request.exercise is None:
         raise GradescopeError("the archive grades one exercise: pass --exercise")

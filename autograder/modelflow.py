@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .dataflow import parse_line
-from .exercise_model import Exercise, shape_tuple
+from .exercise.model import Exercise, shape_tuple
 from .facts import Facts, RecordedCall
 from .phrasing import shape_text, upper_first
 from .shapes import POOLING, expected_layers, student_layers

@@ -46,8 +46,9 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Unicode
 
-from . import exercises, notebook, release
+from . import notebook
 from .errors import GraderFault, UsageError
+from .exercise import registry as exercises, release
 from .result import CheckEntry, ResultDocument, verdict_of
 from .settings import ISOLATION_CHOICES, Request
 

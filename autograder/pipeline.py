@@ -18,8 +18,9 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from . import causes, checks, data, exercises, facts as facts_stage, leakage, modelfile, notebook, result
+from . import causes, checks, data, facts as facts_stage, leakage, modelfile, notebook, result
 from .evaluation import Evaluator, EvaluatorError
+from .exercise import registry as exercises
 from .plan import GradingPlan
 from .sandbox import RunRecord, run_notebook
 from .scratch import ScratchFolder

@@ -15,8 +15,9 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import __version__, data, exercises
+from . import __version__, data
 from .errors import UsageError
+from .exercise import registry as exercises
 from .result import GradedWith
 from .sandbox import isolation
 from .sandbox.isolation import Limits

@@ -241,7 +241,8 @@ class GradedNotebook(pytest.File):
         self._result: ResultDocument | None = None
 
     def collect(self):
-        from . import exercises, notebook
+        from . import notebook
+        from .exercise import registry as exercises
 
         named = self.grader.request.exercise  # a built-in id or an exercise file
         exercise: exercises.Exercise | None = None

@@ -29,8 +29,9 @@ from typing import Any
 
 import jsonschema
 
-from . import exercises, result as result_module
+from . import result as result_module
 from .errors import GraderFault
+from .exercise import registry as exercises
 from .result import ResultDocument
 
 #: Characters of JSON a worker may send for one submission. A result is bounded to about half

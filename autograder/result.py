@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from .exercises import Exercise
+from .exercise.registry import Exercise
 from .facts import CellOutcome, Facts, FirstLayer, RunLimits
 from .modelfile import StructureRecord
 from .phrasing import explain_error, stopped_sentence, upper_first

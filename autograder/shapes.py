@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .exercise_model import Exercise
+from .exercise.model import Exercise
 from .modelfile import StructureRecord
 
 Shape = list  # a layer's output shape, batch axis first: [None, 13, 13, 10]

@@ -9,7 +9,7 @@
     ex.submit()                       # send the saved notebook to the course service, show its score
 
 The steps are load, reshape, build, compile, fit and evaluate
-(`autograder.exercises.TASKS`). A check runs the same checks as
+(`autograder.exercise.registry.TASKS`). A check runs the same checks as
 `autograder check`, on facts recorded from the live kernel (see
 `autograder.live`); the accuracy is measured, as in `check`, by a separate
 evaluator process on the data file's own test images.
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import exercises
+from .exercise import registry as exercises
 
 if TYPE_CHECKING:  # live.py imports the kernel's probe: only when a check runs
     from .live import LiveRecorder

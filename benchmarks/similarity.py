@@ -22,7 +22,7 @@ from itertools import combinations
 from common import machine  # noqa: F401 - puts tests/ on the path
 
 import similarity_class as made
-from autograder.exercises import EXERCISES
+from autograder.exercise.registry import EXERCISES
 from autograder.similarity import Submitted, base, compare, grouping, read_submission, weighed
 from autograder.similarity.fingerprint import Novelty
 

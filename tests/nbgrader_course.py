@@ -39,7 +39,7 @@ def course(root: Path, data: Path, source_cells=None, graded_outside_kernel: boo
 
 def grade_outside_kernel(root: Path) -> None:
     """Configure the course as `autograder release` does: our preprocessor in nbgrader's autograde."""
-    from autograder.release import write_nbgrader_config
+    from autograder.exercise.release import write_nbgrader_config
 
     write_nbgrader_config(root / "nbgrader_config.py")
 

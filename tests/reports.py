@@ -5,8 +5,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-from autograder import causes, checks, exercises, result
+from autograder import causes, checks, result
 from autograder.data import make_standin
+from autograder.exercise import registry as exercises
 from autograder.facts import Facts
 from autograder.report import model
 

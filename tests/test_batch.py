@@ -16,7 +16,7 @@ import zipfile
 import psutil
 import pytest
 
-from autograder.exercises import get
+from autograder.exercise.registry import get
 from conftest import ROOT, write_notebook
 from corpus import CASES
 from process_budget import count

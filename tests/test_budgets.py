@@ -19,7 +19,6 @@ from autograder import (
     batch,
     cli,
     evaluation,
-    exercises,
     facts as facts_stage,
     modelfile,
     notebook,
@@ -29,6 +28,7 @@ from autograder import (
     workers,
 )
 from autograder.data import make_standin
+from autograder.exercise import registry as exercises
 from autograder.facts import Facts
 from autograder.plan import make_plan
 from autograder.report import model as report_model, plots

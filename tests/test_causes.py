@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import causes, checks, exercises, notebook, result
+from autograder import causes, checks, notebook, result
+from autograder.exercise import registry as exercises
 from autograder.facts import Facts
 from autograder.report import documents, model
 from cascades import CASCADES, SLOW, write

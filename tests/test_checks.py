@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import checks, exercises
+from autograder import checks
+from autograder.exercise import registry as exercises
 from autograder.facts import Facts, select_graded_model
 from autograder.result import CheckEntry
 from corpus import CASES

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from autograder import exercises
+from autograder.exercise import registry as exercises
 from conftest import REAL_DATA, ROOT, grade, run_cli, write_notebook
 from corpus import CASES, lesson
 from test_corpus import verify

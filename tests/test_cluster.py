@@ -23,7 +23,7 @@ from distributed import KilledWorker
 from autograder import cluster, cluster_access, remote_result
 from autograder.collect import Submission
 from autograder.errors import GraderFault, UsageError
-from autograder.exercises import get
+from autograder.exercise.registry import get
 from autograder.plan import make_plan
 from autograder.settings import Request
 from cluster_faults import BOMB_FOLDER, KILL_MARKER, ROGUE_KINDS, ROGUE_MARKER

@@ -13,7 +13,7 @@ from autograder import evaluation, facts, modelfile
 from autograder.report import model as report_model, plots
 from corpus import CNN_LAYERS as LESSON_LAYERS, CNN_LOAD, cnn_cells
 
-# The lesson's CNN as an exercise declares it (autograder/exercise_files/keras-cnn.toml).
+# The lesson's CNN as an exercise declares it (autograder/exercise/files/keras-cnn.toml).
 CNN_LAYERS = [
     {"type": "Conv2D", "filters": 10, "kernel_size": 3, "activation": "relu"},
     {"type": "MaxPooling2D", "pool_size": 2},

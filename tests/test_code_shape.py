@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, exercises, pipeline, settings
+from autograder import cli, pipeline, settings
 from autograder.errors import AutograderError, GraderFault, NotGradable, UsageError
+from autograder.exercise import registry as exercises
 from autograder.plan import make_plan
 from conftest import write_notebook
 

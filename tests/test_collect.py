@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from autograder import exercises
 from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
+from autograder.exercise import registry as exercises
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.plan import make_plan
 from autograder.settings import Request

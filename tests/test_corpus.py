@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.exercises import get
+from autograder.exercise.registry import get
 from conftest import write_notebook
 from corpus import CASES
 from graded_classes import GROUP_OF

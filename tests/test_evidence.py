@@ -15,7 +15,7 @@ import pytest
 
 from autograder import corroboration, data, leakage, modelfile
 from autograder.checks import run_checks
-from autograder.exercises import get as get_exercise
+from autograder.exercise.registry import get as get_exercise
 from autograder.facts import Facts
 from conftest import run_cli, write_notebook
 from corpus import lesson

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import authoring, checks, cli, exercise_file, exercises, modelfile
+from autograder import authoring, checks, cli, modelfile
 from autograder.errors import UsageError
+from autograder.exercise import file as exercise_file, registry as exercises
 from autograder.facts import Facts
 from autograder.plan import make_plan
 from autograder.result import CheckEntry
@@ -88,9 +89,9 @@ def test_builtin_exercises_are_the_shipped_files_with_the_lessons_values():
         assert (exercise.optimizer, exercise.epochs, exercise.batch_size, exercise.validation_split,
                 exercise.threshold) == ("adam", 10, 10, 0.2, 0.80)
         assert exercise.points == exercises.DEFAULT_POINTS
-    shipped = {p.stem for p in (ROOT / "autograder" / "exercise_files").glob("*.toml")}
+    shipped = {p.stem for p in (ROOT / "autograder" / "exercise" / "files").glob("*.toml")}
     assert shipped >= {"keras-dense", "keras-deeper"} and shipped == set(exercises.EXERCISES)
-    assert '"exercise_files/*.toml"' in (ROOT / "pyproject.toml").read_text()  # installed as package data
+    assert '"exercise/files/*.toml"' in (ROOT / "pyproject.toml").read_text()  # installed as package data
 
 
 def test_designs_example_file_is_read_with_its_values_and_defaults(tmp_path):
@@ -365,7 +366,8 @@ def test_the_gradescope_archive_carries_the_exercise_file(tmp_path):
     rubric = json.loads((unpacked / "rubric.json").read_text())
     assert rubric["request"]["exercise"] == "exercise.toml" and str(tmp_path) not in json.dumps(rubric)
     assert exercises.get(str(unpacked / "exercise.toml")) == exercises.get(str(source))
-    listing = subprocess.run([sys.executable, "-c", "from autograder import exercises; print(exercises.EXERCISES)"],
+    listing = subprocess.run([sys.executable, "-c",
+                              "from autograder.exercise import registry; print(registry.EXERCISES)"],
                              cwd=tmp_path, env={"PYTHONPATH": str(unpacked)}, capture_output=True, text=True)
     assert "keras-dense" in listing.stdout, listing.stderr  # the archived package ships its built-in files
 

@@ -19,8 +19,9 @@ import nbformat
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings, strategies as st
 
-from autograder import exercises, notebook
+from autograder import notebook
 from autograder.collect import collect
+from autograder.exercise import registry as exercises
 
 KNOWN = tuple(exercises.EXERCISES)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

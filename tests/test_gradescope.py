@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from autograder.exercises import get
+from autograder.exercise.registry import get
 from conftest import run_cli, write_notebook
 from corpus import CASES, lesson
 from process_budget import count

@@ -8,9 +8,10 @@ import zipfile
 
 import pytest
 
-from autograder import exercises, identity
+from autograder import identity
 from autograder.batch import GradedSubmission, exercise_for
 from autograder.collect import LmsName, Submission, collect
+from autograder.exercise import registry as exercises
 from autograder.gradesheet import cell, write_canvas, write_grades
 from autograder.outputs import file_stem
 from autograder.plan import make_plan

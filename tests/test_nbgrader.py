@@ -10,8 +10,8 @@ import json
 import nbformat
 import pytest
 
-from autograder import exercises
-from autograder.release import FEEDBACK_ID, points_id, verdict_cells
+from autograder.exercise import registry as exercises
+from autograder.exercise.release import FEEDBACK_ID, points_id, verdict_cells
 from conftest import ROOT
 from nbgrader_course import course, grade_outside_kernel, nbgrader, submit
 
@@ -26,7 +26,7 @@ def test_solutions_end_with_the_autograder_section():
         tail = node.cells[-len(expected):]
         assert [(c.source, c.metadata["nbgrader"]) for c in tail] == \
                [(c.source, c.metadata["nbgrader"]) for c in expected], \
-               f"{path.name}: update it with autograder.release.with_verdict_cells"
+               f"{path.name}: update it with autograder.exercise.release.with_verdict_cells"
         assert sum(c.metadata["nbgrader"].get("points", 0) for c in node.cells) == exercise.max_score
 
 
@@ -138,7 +138,7 @@ def test_the_test_cell_finds_the_running_notebook_beside_a_copy(tmp_path, monkey
 
 
 def test_release_writes_the_courses_nbgrader_config(tmp_path):
-    from autograder.release import write_nbgrader_config
+    from autograder.exercise.release import write_nbgrader_config
 
     fresh = tmp_path / "fresh" / "nbgrader_config.py"
     assert write_nbgrader_config(fresh).startswith("wrote")

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, exercise_file, exercises, notebook
+from autograder import cli, notebook
+from autograder.exercise import file as exercise_file, registry as exercises
 from autograder.proof import calibration as calibration_module, document, report, verdicts
 from autograder.proof.calibration import Calibration
 from autograder.proof.equivalents import equivalents

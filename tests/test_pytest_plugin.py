@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from autograder.exercises import get
+from autograder.exercise.registry import get
 from conftest import ROOT, write_notebook
 from corpus import CASES
 from process_budget import count

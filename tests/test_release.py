@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from autograder import notebook
-from autograder.release import ReleaseError, release_all
+from autograder.exercise.release import ReleaseError, release_all
 from conftest import ROOT, run_cli
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from autograder import exercises
+from autograder.exercise import registry as exercises
 from autograder.phrasing import key_line
 from autograder.report import documents, model, plots, terminal
 from reports import RECORDINGS, report_of, result_of

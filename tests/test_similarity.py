@@ -19,10 +19,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import similarity_class as made
-from autograder import exercise_file
 from autograder.batch import BatchReport, GradedSubmission
 from autograder.collect import Submission
-from autograder.exercises import EXERCISES
+from autograder.exercise import file as exercise_file
+from autograder.exercise.registry import EXERCISES
 from autograder.outputs import OutputFolder
 from autograder.report import summary
 from autograder.similarity import Submitted, base, compare, forensics, grouping, prepare, reading
@@ -400,7 +400,7 @@ def test_the_same_class_gives_the_same_listing_whatever_the_hash_seed(tmp_path, 
     import sys
 
     folder = made.write(tmp_path / "class", whole_class)
-    script = ("import json, pathlib, sys\nfrom autograder.exercises import EXERCISES\n"
+    script = ("import json, pathlib, sys\nfrom autograder.exercise.registry import EXERCISES\n"
               "from autograder.similarity import Submitted, compare\n"
               "files = sorted(pathlib.Path(sys.argv[1]).glob('*.ipynb'))\n"
               "print(json.dumps(compare([Submitted(p.stem, 'keras-dense', p.read_bytes()) for p in files], "

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.exercises import TASKS
+from autograder.exercise.registry import TASKS
 from conftest import ROOT
 from corpus import CASES
 from record_facts import LIVE, LIVE_PREFIX
@@ -189,7 +189,7 @@ def test_check_all_gives_the_verdicts_of_autograder_check(name):
     The facts are those the self-check saw in a real kernel (record_facts.py, LIVE); the panel is
     the one that cell shows."""
     from autograder import checks
-    from autograder.exercises import get
+    from autograder.exercise.registry import get
     from autograder.facts import Facts
     from autograder.report import inline
 

@@ -9,7 +9,7 @@ import statistics
 
 from autograder.batch import BatchReport, GradedSubmission
 from autograder.collect import Problem, Submission
-from autograder.exercises import get
+from autograder.exercise.registry import get
 from autograder.outputs import OutputFolder
 from autograder.report import summary
 

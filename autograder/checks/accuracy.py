@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import leakage
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from ..facts import Facts, origin, split_of
 from ..modelfile import StructureRecord
 from ..phrasing import TRANSFORMED_NOTE, join, model_subject

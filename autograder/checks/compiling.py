@@ -1,7 +1,7 @@
 """compile.loss, compile.optimizer, compile.metrics, read from the saved model's compile settings."""
 from __future__ import annotations
 
-from ..exercise_model import Exercise, loss_words
+from ..exercise.model import Exercise, loss_words
 from ..facts import Facts
 from ..modelfile import StructureRecord
 from ..phrasing import upper_first

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..data import KEYS
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from ..facts import ArrayInfo, DataLoad, Facts, origin
 from ..phrasing import array_name, array_phrase, call_location, join, shape_text, why_missing
 from .registry import Outcome, check

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from ..exercise_model import LAYER_ALIASES, WEIGHTED, Exercise, LayerSpec, size_text
+from ..exercise.model import LAYER_ALIASES, WEIGHTED, Exercise, LayerSpec, size_text
 from ..facts import Facts
 from ..modelfile import ACTIVATION_LAYERS, PASS_THROUGH, RESHAPING, StructureRecord
 from ..phrasing import join, model_subject, related_error, shape_text

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from ..facts import Facts
 from ..result import CheckEntry
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import corroboration
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from ..facts import Facts, RecordedCall, origin, split_of, validation_fraction
 from ..phrasing import (
     TRANSFORMED_NOTE,

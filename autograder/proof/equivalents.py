@@ -17,7 +17,7 @@ import ast
 import re
 from functools import partial
 
-from ..exercise_model import OPTIMIZER_NAMES
+from ..exercise.model import OPTIMIZER_NAMES
 from .forms import ModelDefinition, input_shape, model_definition
 from .mutants import Candidate, Solution, made, top_statement
 from .source import (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..exercise_model import WEIGHTED, Exercise, LayerSpec
+from ..exercise.model import WEIGHTED, Exercise, LayerSpec
 from .source import ACTIVATION_CALLS, INPUT_CALLS, Code, CodeCell, Site, SourceError, argument, input_keywords
 
 

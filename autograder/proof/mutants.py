@@ -22,7 +22,7 @@ from functools import partial
 
 import nbformat
 
-from ..exercise_model import POOLING, WEIGHTED, Exercise, LayerSpec, size_text
+from ..exercise.model import POOLING, WEIGHTED, Exercise, LayerSpec, size_text
 from .forms import LayerSite, declared_layers, input_shape
 from .source import (
     Code,

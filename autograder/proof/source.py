@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from ..exercise_model import LAYER_ALIASES, LAYER_TYPES
+from ..exercise.model import LAYER_ALIASES, LAYER_TYPES
 
 #: Keras layer classes the proof recognises, besides the declarable ones (LAYER_TYPES).
 INPUT_CALLS = ("Input", "InputLayer")

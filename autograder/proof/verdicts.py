@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..exercise_model import DEFAULT_POINTS
+from ..exercise.model import DEFAULT_POINTS
 from .calibration import Calibration
 from .variant import Requirement, Variant
 

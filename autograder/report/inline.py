@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..exercises import TASK_TITLES, TASKS
+from ..exercise.registry import TASK_TITLES, TASKS
 from .templating import ENV
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..data import CLASS_NAMES
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from ..facts import FirstLayer
 from ..phrasing import key_line
 from ..result import (

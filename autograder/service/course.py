@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import exercises as exercise_catalogue
 from ..desk import policy_keys
 from ..errors import UsageError
-from ..exercises import Exercise
+from ..exercise import registry as exercise_catalogue
+from ..exercise.registry import Exercise
 from ..settings import Request
 
 COURSE_FILE = "course.toml"

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from . import base as base_module, forensics, grouping, text, wording
 from .base import ExerciseBase, GivenBase
 from .fingerprint import CodePrint, Novelty, code_print, hashes, translate

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import UsageError
-from ..exercises import Exercise
+from ..exercise.registry import Exercise
 from . import commonplace, forensics, text
 from .fingerprint import Base
 from .normalise import read_code

@@ -2,7 +2,7 @@
 fit settings, threshold and points), the check ids and their default points, and the
 check titles and step hints worded from the declared values.
 
-Exercise files (exercise_file.py) are read into these; exercises.py names the built-in
+Exercise files (file.py) are read into these; registry.py names the built-in
 ones and finds an exercise by id or path.
 
 Check ids are a contract (see DESIGN.md): they keep their meaning across

@@ -18,8 +18,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .exercise_model import (
+from ..errors import UsageError
+from ..modelfile import LOSS_ALIASES
+from .model import (
     CHECK_IDS,
     DEFAULT_POINTS,
     LAYER_ALIASES,
@@ -30,7 +31,6 @@ from .exercise_model import (
     Exercise,
     LayerSpec,
 )
-from .modelfile import LOSS_ALIASES
 
 #: The lesson's images: whatever shape an exercise declares, one image is 28x28x1 values.
 IMAGE_VALUES = 28 * 28 * 1

@@ -1,17 +1,17 @@
 """The exercises: the built-in ones and those of instructors' files, found by id or path.
 
 An exercise is data: an exercise file (TOML, see DESIGN.md "Exercise files") read by
-exercise_file.py into a frozen `Exercise` (exercise_model.py). The built-in ones are such
-files, shipped in autograder/exercise_files/; `get` takes a built-in id or the path of a
+file.py into a frozen `Exercise` (model.py). The built-in ones are such
+files, shipped in autograder/exercise/files/; `get` takes a built-in id or the path of a
 file, so that built-in and custom exercises are graded by one code path.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import exercise_file
-from .errors import UsageError
-from .exercise_model import (  # noqa: F401 - the exercise's vocabulary, as the rest of the package imports it
+from ..errors import UsageError
+from . import file as exercise_file
+from .model import (  # noqa: F401 - the exercise's vocabulary, as the rest of the package imports it
     CHECK_IDS,
     DEFAULT_POINTS,
     TASK_TITLES,
@@ -53,11 +53,11 @@ def from_file(path: Path) -> Exercise:
 
 
 def _builtins() -> dict[str, Exercise]:
-    """The exercise files shipped in exercise_files/, by id."""
+    """The exercise files shipped in exercise/files/, by id."""
     from importlib import resources
 
     found: dict[str, Exercise] = {}
-    for entry in sorted(resources.files(__package__).joinpath("exercise_files").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files(__package__).joinpath("files").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             exercise = exercise_file.parse(entry.read_text(encoding="utf-8"), entry.name)
             found[exercise.id] = exercise

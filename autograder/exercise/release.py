@@ -11,8 +11,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import notebook as notebook_module
-from .errors import UsageError
+from .. import notebook as notebook_module
+from ..errors import UsageError
 
 
 class ReleaseError(UsageError):
