@@ -23,16 +23,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import data, notebook, pipeline
+from . import data, notebook
 from .errors import UsageError
 from .exercise import file as exercise_file, registry as exercises
 from .exercise.model import LAYER_ALIASES, LAYER_TYPES, WEIGHTED, Exercise
-from .facts import Facts
+from .grading import pipeline
+from .grading.facts import Facts
+from .grading.plan import make_plan
+from .grading.settings import Request
 from .modelfile import ACTIVATION_LAYERS, PASS_THROUGH, LayerRecord, StructureRecord
-from .plan import make_plan
 from .proof import verdicts
 from .proof.calibration import Calibration
-from .settings import Request
 
 if TYPE_CHECKING:
     from .workers import Workers

@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from . import gradesheet, identity, notebook, pipeline, processes, result as result_module
+from . import gradesheet, identity, notebook, processes
 from .collect import Collection, Problem, Submission, collect
 from .desk import decisions, feedback, overrides, policy as desk_policy
 from .errors import AutograderError, GraderFault, NotGradable, internal_error
 from .gradebook import NO_EXERCISE, Gradebook
+from .grading import pipeline, result as result_module
+from .grading.plan import GradingPlan
+from .grading.result import ResultDocument
 from .outputs import OutputFolder
-from .plan import GradingPlan
 from .progress import counts_line
 from .report import documents, model as report_model
-from .result import ResultDocument
 from .sandbox import RunRecord
 from .sandbox.slots import once
 from .workers import Workers

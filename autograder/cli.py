@@ -10,7 +10,7 @@
     autograder serve DIR          the course service: students submit and read their reports (docs/service.md)
 
 Every grading setting (--exercise, --data, --timeout, --threshold, ...) is declared once,
-in settings.py, and resolved once per command into a GradingPlan (plan.py).
+in grading/settings.py, and resolved once per command into a GradingPlan (grading/plan.py).
 
 Exit status of `check`: 0 every check passed; 1 graded and something failed (a timeout or
 dead kernel included); 2 the notebook could not be read or the command was misused, with a
@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, settings
+from . import __version__
 from .errors import AutograderError, NotGradable, UsageError, internal_error
+from .grading import settings
 
 if TYPE_CHECKING:
-    from .plan import GradingPlan
-    from .result import ResultDocument
+    from .grading.plan import GradingPlan
+    from .grading.result import ResultDocument
     from .workers import Workers
 
 GRADING = ("exercise", "data", "timeout_s", "threshold", "hide_threshold", "holdout", "show_holdout", "isolation")
@@ -191,8 +192,8 @@ def check_document(args: argparse.Namespace,
     `workers` lends a warm slot and evaluator kept by the caller (the test suite keeps one per
     process); `check` itself runs the notebook in a fresh sandbox and starts its own evaluator.
     """
-    from . import pipeline
-    from .plan import make_plan
+    from .grading import pipeline
+    from .grading.plan import make_plan
     from .sandbox.isolation import RLIMITS
 
     started = time.monotonic()
@@ -216,7 +217,8 @@ def check_document(args: argparse.Namespace,
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from . import github, result as result_module
+    from . import github
+    from .grading import result as result_module
     from .report import documents, model as report_model, terminal
 
     document, plan = check_document(args)
@@ -306,8 +308,9 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
 
 
 def _grade(args: argparse.Namespace, options: settings.GradeOptions, jobs: int, early: Workers | None) -> int:
-    from . import batch, github, progress, result as result_module
-    from .plan import make_plan
+    from . import batch, github, progress
+    from .grading import result as result_module
+    from .grading.plan import make_plan
     from .sandbox.isolation import RLIMITS, side_by_side_problem
     from .similarity import base as similarity_base
 
@@ -564,7 +567,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
     from . import github, progress, proof
     from .exercise import registry as exercises
-    from .plan import make_plan
+    from .grading.plan import make_plan
     from .proof import document as proof_document, report
     from .sandbox.isolation import RLIMITS
 

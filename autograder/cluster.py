@@ -52,11 +52,12 @@ from typing import Any
 import distributed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import batch, checks, cluster_access, pipeline, processes, remote_result, result as result_module
+from . import batch, cluster_access, processes, remote_result
 from .collect import Submission
 from .errors import GraderFault, UsageError
-from .plan import GradingPlan
-from .result import ResultDocument
+from .grading import checks, pipeline, result as result_module
+from .grading.plan import GradingPlan
+from .grading.result import ResultDocument
 from .sandbox import RunRecord, isolation, run_notebook
 from .sandbox.slots import SlotError, warm_path_available
 from .workers import Workers

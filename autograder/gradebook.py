@@ -30,7 +30,7 @@ from .desk.decisions import NO_EXERCISE
 from .errors import UsageError
 
 if TYPE_CHECKING:
-    from .result import ResultDocument
+    from .grading.result import ResultDocument
 
 SCHEMA_VERSION = 2
 SCHEMA = """

@@ -25,8 +25,8 @@ import zipfile
 from pathlib import Path
 
 from .errors import AutograderError, UsageError
-from .result import ResultDocument
-from .settings import Request
+from .grading.result import ResultDocument
+from .grading.settings import Request
 
 ROOT_VARIABLE = "GRADESCOPE_AUTOGRADER_ROOT"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -135,8 +135,9 @@ def build_archive(request: Request, out: Path, visibility: str = "visible",
     """The archive for `request` (whose exercise is required), and the holdout file it carries: the
     request's (plan.holdout_of: `--holdout`, else the one beside `--data`) unless `with_holdout` is
     False. Its settings travel in rubric.json."""
-    from . import data, plan
+    from . import data
     from .exercise import registry as exercises
+    from .grading import plan
 
     if request.exercise is None:
         raise GradescopeError("the archive grades one exercise: pass --exercise")
@@ -197,7 +198,7 @@ def find_notebook(submission: Path, exercise_id: str) -> tuple[Path | None, str 
 
 def results_json(document: ResultDocument, markdown: str, visibility: str, seconds: float) -> dict:
     """Gradescope's results format: overall score, one test per check."""
-    from .result import check_text, grading_notice
+    from .grading.result import check_text, grading_notice
 
     tests = []
     for number, check in enumerate(document.get("checks", []), start=1):
@@ -217,8 +218,8 @@ def results_json(document: ResultDocument, markdown: str, visibility: str, secon
 
 def run(root: Path) -> dict:
     """Grade the submission under `root` and write root/results/results.json."""
-    from . import pipeline
-    from .plan import make_plan
+    from .grading import pipeline
+    from .grading.plan import make_plan
     from .report import documents, model as report_model
 
     started = time.monotonic()

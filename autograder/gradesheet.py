@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .collect import Submission
-from .result import ResultDocument
+from .grading.result import ResultDocument
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Longest text cell: spreadsheets and Python's csv reader refuse cells of 128 KiB and more.

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
-    from .result import ResultDocument
+    from .grading.result import ResultDocument
 
 _results: dict[str, ResultDocument] = {}  # notebook content digest -> result document
 
@@ -163,7 +163,7 @@ def verdicts(exercise_id: str) -> None:
     """Print every check's verdict; raise VerdictFailed naming the checks that did not pass (feedback:
     see the module's docstring)."""
     from .exercise import registry as exercises
-    from .result import verdict_of
+    from .grading.result import verdict_of
 
     if _graded_elsewhere():
         print("(graded by the autograder itself; this cell does nothing here)")
@@ -186,7 +186,7 @@ def verdicts(exercise_id: str) -> None:
 def verdict(exercise_id: str, check_id: str) -> None:
     """One check's verdict: the test cell of notebooks released before `verdicts` (one cell per check).
     Pass (print the check's message) or raise VerdictFailed with its message and hint."""
-    from .result import verdict_of
+    from .grading.result import verdict_of
 
     if _graded_elsewhere():
         print("(graded by the autograder itself; this cell does nothing here)")

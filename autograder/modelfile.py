@@ -204,7 +204,7 @@ class TrainingEvidence(TypedDict):
     """What a saved model's weights say about its training, read by the grader itself.
 
     The record of `fit` comes from inside the student's kernel; these come from the file the
-    grader reads (corroboration.py compares the two)."""
+    grader reads (grading/corroboration.py compares the two)."""
 
     #: Optimizer steps the file records (its `iterations` variable); None when it has none.
     iterations: int | None

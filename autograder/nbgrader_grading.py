@@ -49,11 +49,11 @@ from traitlets import Unicode
 from . import notebook
 from .errors import GraderFault, UsageError
 from .exercise import registry as exercises, release
-from .result import CheckEntry, ResultDocument, verdict_of
-from .settings import ISOLATION_CHOICES, Request
+from .grading.result import CheckEntry, ResultDocument, verdict_of
+from .grading.settings import ISOLATION_CHOICES, Request
 
 if TYPE_CHECKING:
-    from .plan import GradingPlan
+    from .grading.plan import GradingPlan
     from .workers import Workers
 
 #: The error name nbgrader's autograded and feedback notebooks show on a failed check.
@@ -146,7 +146,7 @@ class GradeOutsideKernel(NbGraderPreprocessor):
 
     def preprocess(self, nb: nbformat.NotebookNode, resources: dict) -> tuple[nbformat.NotebookNode, dict]:
         # Here, not at the top: every nbgrader command reads the config importing us.
-        from . import pipeline
+        from .grading import pipeline
         from .sandbox import run_notebook
         from .sandbox.isolation import RLIMITS
 
@@ -184,7 +184,7 @@ class GradeOutsideKernel(NbGraderPreprocessor):
         return nb, resources
 
     def _plan(self, source: Path, notebook_id: str) -> GradingPlan:
-        from .plan import make_plan
+        from .grading.plan import make_plan
 
         exercise = self.exercise or self._source_exercise(source / f"{notebook_id}.ipynb")
         data = self.data or (str(source / "fashion.npz") if (source / "fashion.npz").is_file() else None)

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .result import ResultDocument
+    from .grading.result import ResultDocument
     from .workers import Workers
 
-# The grading settings this plugin accepts, under pytest flags (settings.py declares them). The
+# The grading settings this plugin accepts, under pytest flags (grading/settings.py declares them). The
 # data and timeout flags carry a prefix: pytest-timeout owns --timeout.
 FLAGS: dict[str, str | tuple[str, ...]] = {
     "exercise": "--exercise", "data": "--autograder-data", "timeout_s": "--autograder-timeout",
@@ -45,7 +45,7 @@ FLAGS: dict[str, str | tuple[str, ...]] = {
 
 
 def pytest_addoption(parser) -> None:
-    from . import settings
+    from .grading import settings
 
     group = parser.getgroup("autograder", "grading Keras lesson notebooks")
     group.addoption("--autograder", action="append", default=[], metavar="PATH", dest="autograder_paths",
@@ -160,9 +160,9 @@ class _Grader:
     (a fork server's slot and an evaluator), started when the first notebook is graded."""
 
     def __init__(self, config, paths: list[str]):
-        from . import settings
         from .errors import UsageError
-        from .plan import make_plan
+        from .grading import settings
+        from .grading.plan import make_plan
 
         invocation = Path(config.invocation_params.dir)
         self.request = settings.from_pytest(config, tuple(FLAGS))
@@ -266,8 +266,8 @@ class GradedNotebook(pytest.File):
         if self._result is None:
             import time
 
-            from . import pipeline
             from .cli import check_document
+            from .grading import pipeline
 
             if self.path.is_symlink() and self.path != self._given():
                 # A link inside a graded folder: never followed (it could point at anyone's file).
@@ -322,7 +322,7 @@ class CheckItem(pytest.Item):
             raise GraderFailed(f"{self.name}: not decided: the grader failed, not the notebook: {fault}")
 
     def runtest(self) -> None:
-        from .result import graded_with_text, grading_notice, verdict_of
+        from .grading.result import graded_with_text, grading_notice, verdict_of
 
         result = self._notebook().result()
         self.user_properties.append(("status", result.get("status")))

@@ -29,13 +29,13 @@ from typing import Any
 
 import jsonschema
 
-from . import result as result_module
 from .errors import GraderFault
 from .exercise import registry as exercises
-from .result import ResultDocument
+from .grading import result as result_module
+from .grading.result import ResultDocument
 
 #: Characters of JSON a worker may send for one submission. A result is bounded to about half
-#: a megabyte (result.py); this leaves room for an instructor's larger test set.
+#: a megabyte (grading/result.py); this leaves room for an instructor's larger test set.
 MAX_TEXT = 4 * 2**20
 #: Characters of a worker's fault reason kept.
 MAX_FAULT = 2000
@@ -50,7 +50,7 @@ class ForgedResult(GraderFault):
 
 
 def schema_of(kind: Any) -> dict[str, Any]:
-    """A JSON Schema for values of the Python type `kind`: the TypedDicts of result.py and what
+    """A JSON Schema for values of the Python type `kind`: the TypedDicts of grading/result.py and what
     they hold. Every TypedDict is closed (no undeclared field); NotRequired fields may be absent."""
     origin = typing.get_origin(kind)
     if origin in (typing.NotRequired, typing.Required):

@@ -11,7 +11,7 @@
 The steps are load, reshape, build, compile, fit and evaluate
 (`autograder.exercise.registry.TASKS`). A check runs the same checks as
 `autograder check`, on facts recorded from the live kernel (see
-`autograder.live`); the accuracy is measured, as in `check`, by a separate
+`autograder.grading.live`); the accuracy is measured, as in `check`, by a separate
 evaluator process on the data file's own test images.
 
 Nothing here may break the student's kernel or show a traceback of ours:
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 from .exercise import registry as exercises
 
-if TYPE_CHECKING:  # live.py imports the kernel's probe: only when a check runs
-    from .live import LiveRecorder
+if TYPE_CHECKING:  # grading/live.py imports the kernel's probe: only when a check runs
+    from .grading.live import LiveRecorder
 
 STEPS = ", ".join(exercises.TASKS)
 # Keras 3 warns, in the student's build cell, whenever a layer gets `input_shape`, as the
@@ -70,7 +70,7 @@ def _graded_here() -> bool:
     """
     if os.environ.get("AUTOGRADER_SANDBOX"):
         return True
-    probe, live = sys.modules.get("autograder.sandbox.probe"), sys.modules.get("autograder.live")
+    probe, live = sys.modules.get("autograder.sandbox.probe"), sys.modules.get("autograder.grading.live")
     return getattr(probe, "_probe", None) is not None and getattr(live, "_recorder", None) is None
 
 
@@ -98,7 +98,7 @@ def _our_work_quiet() -> Iterator[None]:
 
 def root_causes(facts, results, exercise: exercises.Exercise) -> dict[str, str]:
     """The root cause of each failed check, found as `check` finds it: one analysis for every surface."""
-    from . import causes
+    from .grading import causes
 
     return causes.check_notes(facts, results, exercise)
 
@@ -132,7 +132,7 @@ class Exercise:
             _display(inline.note_panel("Self-check", self._problem))
             return
         try:
-            from . import live
+            from .grading import live
 
             with _our_work_quiet():
                 self._recorder = live.recorder(data)
@@ -250,7 +250,7 @@ class Exercise:
         return inline.note_panel("Self-check", f"There is no step called {step!r}; the steps are {STEPS}.")
 
     def _outcomes(self, measure: bool):
-        from . import checks, pipeline
+        from .grading import checks, pipeline
 
         recorder = self._live
         lesson = recorder.lesson()

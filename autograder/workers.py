@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .evaluation import Evaluator
+from .grading.evaluation import Evaluator
 from .sandbox import run_notebook
 
 if TYPE_CHECKING:

@@ -137,9 +137,9 @@ def write(path: Path, case: Cascade) -> Path:
 
 
 def record(names: list[str]) -> None:
-    from autograder import pipeline
-    from autograder.plan import make_plan
-    from autograder.settings import Request
+    from autograder.grading import pipeline
+    from autograder.grading.plan import make_plan
+    from autograder.grading.settings import Request
     from record_facts import stable
 
     with tempfile.TemporaryDirectory() as work:

@@ -223,7 +223,7 @@ except ValueError as error:
     print('not compiled again:', error)"""
 
 # Compiling again after training is honest: with a new optimizer the saved one has taken no
-# step since, with the model's own it has taken all of them (corroboration.py reads which).
+# step since, with the model's own it has taken all of them (grading/corroboration.py reads which).
 EQUIVALENT += [
     Case("recompiles-after-training", lesson(after={"fit": COMPILE})),
     Case("recompiles-with-its-own-optimizer", lesson(after={"fit": COMPILE.replace(

@@ -65,7 +65,7 @@ class LocalCluster:
         found = []
         for process in psutil.Process(self.workers[name].pid).children(recursive=True):
             try:
-                if process.name() == "bwrap" or "autograder.evaluation" in process.cmdline():
+                if process.name() == "bwrap" or "autograder.grading.evaluation" in process.cmdline():
                     found.append(process)
             except psutil.NoSuchProcess:
                 pass

@@ -10,7 +10,7 @@ a reason in the commit that does it.
 
 Counted in the test processes (summed over xdist workers):
 - `slots`: fork servers (autograder.sandbox.slots.Slot), one per worker and few more;
-- `evaluators`: evaluator processes (autograder.evaluation), including restarts;
+- `evaluators`: evaluator processes (autograder.grading.evaluation), including restarts;
 - `cold_kernels`: notebooks run in a cold sandbox of their own (autograder.sandbox.cold);
 - `cli_graders`: `autograder check`/`grade`/`gradescope` processes started by conftest.run_cli
   or by hand (each holds a kernel or a slot and an evaluator of its own).
@@ -49,7 +49,7 @@ def _counted(owner, name: str, kind: str) -> None:
 
 
 def pytest_configure(config):
-    from autograder import evaluation
+    from autograder.grading import evaluation
     from autograder.sandbox import cold, slots
 
     _counted(slots.Slot, "__init__", "slots")

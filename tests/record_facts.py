@@ -54,9 +54,9 @@ def stable(value):
 
 
 def record(name: str, work: Path, evaluator=None) -> dict:
-    from autograder import pipeline
-    from autograder.plan import make_plan
-    from autograder.settings import Request
+    from autograder.grading import pipeline
+    from autograder.grading.plan import make_plan
+    from autograder.grading.settings import Request
     from conftest import write_notebook
     from corpus import CASES
 

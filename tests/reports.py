@@ -5,10 +5,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-from autograder import causes, checks, result
 from autograder.data import make_standin
 from autograder.exercise import registry as exercises
-from autograder.facts import Facts
+from autograder.grading import causes, checks, result
+from autograder.grading.facts import Facts
 from autograder.report import model
 
 RECORDINGS = Path(__file__).parent / "recorded"

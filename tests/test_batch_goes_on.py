@@ -14,10 +14,10 @@ import pytest
 
 import hostile
 from autograder import batch, progress, workers
-from autograder.plan import make_plan
+from autograder.grading.plan import make_plan
+from autograder.grading.settings import Request
 from autograder.report import escaping
 from autograder.sandbox.slots import SlotError
-from autograder.settings import Request
 from conftest import write_notebook
 from reports import result_of
 from test_escaping import hostile_result

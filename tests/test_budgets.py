@@ -15,26 +15,16 @@ import numpy as np
 import psutil
 import pytest
 
-from autograder import (
-    batch,
-    cli,
-    evaluation,
-    facts as facts_stage,
-    modelfile,
-    notebook,
-    pipeline,
-    progress,
-    result,
-    workers,
-)
+from autograder import batch, cli, modelfile, notebook, progress, workers
 from autograder.data import make_standin
 from autograder.exercise import registry as exercises
-from autograder.facts import Facts
-from autograder.plan import make_plan
+from autograder.grading import evaluation, facts as facts_stage, pipeline, result
+from autograder.grading.facts import Facts
+from autograder.grading.plan import make_plan
+from autograder.grading.settings import Request
 from autograder.report import model as report_model, plots
 from autograder.report.documents import render_html
 from autograder.sandbox.slots import SlotError
-from autograder.settings import Request
 from conftest import run_cli, write_notebook
 from corpus import lesson
 from reports import judged

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import causes, checks, notebook, result
+from autograder import notebook
 from autograder.exercise import registry as exercises
-from autograder.facts import Facts
+from autograder.grading import causes, checks, result
+from autograder.grading.facts import Facts
 from autograder.report import documents, model
 from cascades import CASCADES, SLOW, write
 from reports import RECORDINGS, judged, report_of
@@ -354,7 +355,7 @@ def test_did_you_mean_never_offers_a_name_the_notebook_does_not_hold():
 
 
 def test_a_flat_copy_and_its_image_array_are_two_names_not_a_typo():
-    from autograder import dataflow
+    from autograder.grading import dataflow
 
     assert dataflow.typo_of("fashon", "fashion") and dataflow.typo_of("trian_data_1d", "train_data_1d")
     assert not dataflow.typo_of("train_data", "train_data_1d") and not dataflow.typo_of("test_data", "train_data")
@@ -595,7 +596,7 @@ def test_a_cell_python_cannot_parse_is_read_in_bounded_time():
     student's, made to backtrack a pattern or nest deeply, cost the grader no more than short ones."""
     import time
 
-    from autograder import dataflow
+    from autograder.grading import dataflow
 
     hostile = "\n".join([" " * 60_000 + "(", "a " * 30_000 + "= (", "x = " + "(" * 900 + ")" * 900,
                          "total = 1" + " + 1" * 20_000, "train_data = fashion['train_data'",

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import checks
 from autograder.exercise import registry as exercises
-from autograder.facts import Facts, select_graded_model
-from autograder.result import CheckEntry
+from autograder.grading import checks
+from autograder.grading.facts import Facts, select_graded_model
+from autograder.grading.result import CheckEntry
 from corpus import CASES
 from record_facts import RECORDED
 

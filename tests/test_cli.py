@@ -157,7 +157,8 @@ def test_released_exercise_is_graded_as_not_done(tmp_path, standin_file, warm_gr
 
 
 def test_a_report_that_cannot_be_drawn_costs_check_the_report_not_the_result(tmp_path, monkeypatch, capsys):
-    from autograder import cli, pipeline
+    from autograder import cli
+    from autograder.grading import pipeline
     from autograder.report import model as report_model
     from reports import result_of
 

@@ -24,8 +24,8 @@ from autograder import cluster, cluster_access, remote_result
 from autograder.collect import Submission
 from autograder.errors import GraderFault, UsageError
 from autograder.exercise.registry import get
-from autograder.plan import make_plan
-from autograder.settings import Request
+from autograder.grading.plan import make_plan
+from autograder.grading.settings import Request
 from cluster_faults import BOMB_FOLDER, KILL_MARKER, ROGUE_KINDS, ROGUE_MARKER
 from conftest import ROOT, write_notebook
 from corpus import CASES

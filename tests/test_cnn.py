@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from autograder import evaluation, facts, modelfile
+from autograder import modelfile
+from autograder.grading import evaluation, facts
 from autograder.report import model as report_model, plots
 from corpus import CNN_LAYERS as LESSON_LAYERS, CNN_LOAD, cnn_cells
 

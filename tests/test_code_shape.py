@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, pipeline, settings
+from autograder import cli
 from autograder.errors import AutograderError, GraderFault, NotGradable, UsageError
 from autograder.exercise import registry as exercises
-from autograder.plan import make_plan
+from autograder.grading import pipeline, settings
+from autograder.grading.plan import make_plan
 from conftest import write_notebook
 
 PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
@@ -68,7 +69,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_has_no_import_cycles():
     graph = import_graph()
-    assert "autograder.plan" in graph["autograder.cli"] or "autograder.plan" in graph["autograder.pipeline"]
+    assert ("autograder.grading.plan" in graph["autograder.cli"]
+            or "autograder.grading.plan" in graph["autograder.grading.pipeline"])
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
@@ -126,15 +128,16 @@ def test_the_rubric_names_the_graders_build(tmp_path, monkeypatch):
     import shutil
 
     import autograder
-    from autograder import plan as plan_module
+    from autograder.grading import plan as plan_module
 
     copy = tmp_path / "autograder"
     shutil.copytree(Path(autograder.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(plan_module, "__file__", str(copy / "plan.py"))
+    monkeypatch.setattr(plan_module, "__file__", str(copy / "grading" / "plan.py"))
     plan_module.grader_build.cache_clear()
     try:
         same = plan_module.grader_build()
-        (copy / "checks" / "model.py").write_text((copy / "checks" / "model.py").read_text() + "\n# changed\n")
+        changed = copy / "grading" / "checks" / "model.py"
+        changed.write_text(changed.read_text() + "\n# changed\n")
         plan_module.grader_build.cache_clear()
         assert plan_module.grader_build() != same
     finally:

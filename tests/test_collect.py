@@ -9,8 +9,8 @@ import pytest
 from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
 from autograder.exercise import registry as exercises
 from autograder.gradebook import Gradebook, GradebookError
-from autograder.plan import make_plan
-from autograder.settings import Request
+from autograder.grading.plan import make_plan
+from autograder.grading.settings import Request
 from conftest import hostile_archive
 
 KNOWN = tuple(exercises.EXERCISES)

@@ -14,8 +14,8 @@ import dataclasses
 
 import pytest
 
-from autograder import checks
 from autograder.exercise import registry as exercises
+from autograder.grading import checks
 from graded_classes import COPIES, COPY_SUFFIX, HOSTILE_CLASS, WARM_CLASSES
 from test_checks import recorded
 

@@ -133,9 +133,9 @@ def test_the_command_line_reference_has_every_option_of_the_pytest_plugin():
 
 
 def test_the_result_file_reference_names_every_field():
-    """Every field result.py declares for the result document, its checks, causes, metrics and
+    """Every field grading/result.py declares for the result document, its checks, causes, metrics and
     cells is described in docs/reference/result.md (as `name` in a table)."""
-    from autograder import result
+    from autograder.grading import result
 
     text = (DOCS / "reference" / "result.md").read_text()
     described = set(re.findall(r"^\| `([a-z_]+)`", text, flags=re.M))

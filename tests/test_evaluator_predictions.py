@@ -9,7 +9,7 @@ import pytest
 def test_the_evaluator_predicts_what_model_predict_does(layers, tmp_path):
     import keras
 
-    from autograder.evaluation import _predict
+    from autograder.grading.evaluation import _predict
 
     keras.utils.set_random_seed(3)
     shape = (28, 28)
@@ -29,7 +29,7 @@ def test_a_layer_named_like_a_sentence_is_still_measured(tmp_path):
     # the student's accuracy went unmeasured. The evaluator calls the model itself.
     import keras
 
-    from autograder.evaluation import predict_all
+    from autograder.grading.evaluation import predict_all
 
     keras.utils.set_random_seed(3)
     keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="relu", name="hidden layer"),

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import corroboration, data, leakage, modelfile
-from autograder.checks import run_checks
+from autograder import data, modelfile
 from autograder.exercise.registry import get as get_exercise
-from autograder.facts import Facts
+from autograder.grading import corroboration, leakage
+from autograder.grading.checks import run_checks
+from autograder.grading.facts import Facts
 from conftest import run_cli, write_notebook
 from corpus import lesson
 
@@ -177,9 +178,9 @@ def test_a_model_surer_of_the_test_images_than_of_unseen_ones_fails_even_above_t
 
 def test_data_standin_writes_a_disjoint_holdout_that_check_and_grade_then_use(tmp_path):
     from autograder.errors import UsageError
-    from autograder.plan import holdout_of, load_holdout
+    from autograder.grading.plan import holdout_of, load_holdout
+    from autograder.grading.settings import Request
     from autograder.sandbox import isolation
-    from autograder.settings import Request
 
     out = tmp_path / "fashion.npz"
     completed = run_cli("data", "standin", "--out", str(out))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.gapstat import SUSPICIOUS_P, gap_p_value, suspicious
+from autograder.grading.gapstat import SUSPICIOUS_P, gap_p_value, suspicious
 
 
 @pytest.mark.parametrize("visible, hidden, hidden_size, flagged", [

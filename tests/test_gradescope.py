@@ -144,7 +144,7 @@ def test_results_json_names_the_isolation():
 
 def test_results_json_says_when_no_holdout_decided_the_grade():
     from autograder.gradescope import results_json
-    from autograder.result import NO_HOLDOUT
+    from autograder.grading.result import NO_HOLDOUT
 
     used = {"data": "fashion.npz", "data_digest": "abc", "holdout": None}
     document = {"status": "graded", "score": 100.0, "isolation": "bubblewrap", "checks": [], "graded_with": used}
@@ -170,7 +170,7 @@ def test_the_archive_carries_the_holdout_beside_the_data_and_pins_what_was_teste
 
     from autograder import data
     from autograder.gradescope import HOLDOUT_FILE
-    from autograder.settings import Request
+    from autograder.grading.settings import Request
 
     lesson = data.make_standin()
     lesson.save(tmp_path / "fashion.npz")
@@ -197,7 +197,7 @@ def test_the_archive_carries_the_holdout_beside_the_data_and_pins_what_was_teste
 
 def test_two_notebooks_are_not_graded_and_the_headline_says_why(tmp_path):
     from autograder.gradescope import run
-    from autograder.settings import Request
+    from autograder.grading.settings import Request
 
     root, _ = unpacked(tmp_path, Request(exercise="keras-dense"))
     for name in ("my-work.ipynb", "my-work-Copy1.ipynb"):

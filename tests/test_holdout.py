@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from autograder import data, plan
+from autograder import data
 from autograder.errors import UsageError
+from autograder.grading import plan
 from autograder.report import documents, model as report_model
 from autograder.sandbox import isolation
 from conftest import write_notebook
@@ -118,7 +119,7 @@ def test_every_output_names_the_data_that_graded_and_says_when_no_holdout_did(tm
     """`check` without --data grades with the fashion.npz beside the notebook (and the holdout
     beside that); a grade decided without a holdout says so in one line, with how to get one, in
     the result, the terminal, the reports, the class summary and `grade`'s last lines."""
-    from autograder.result import NO_HOLDOUT
+    from autograder.grading.result import NO_HOLDOUT
 
     home = tmp_path / "home"
     home.mkdir()

@@ -348,8 +348,8 @@ def proof_from_recorded(monkeypatch, tmp_path, threshold: float = 0.8) -> dict:
     the solution's runs and the equivalents as the reference, the mutants as their recorded
     mistake (or the reference, uncaught, for those without one)."""
     import autograder.proof as proof
-    from autograder.plan import make_plan
-    from autograder.settings import Request
+    from autograder.grading.plan import make_plan
+    from autograder.grading.settings import Request
 
     reference, _ = result_of("reference", threshold=threshold)
     calls = {}

@@ -147,7 +147,7 @@ def test_a_check_the_grader_could_not_decide_is_the_graders_error_not_a_failure(
     """A notebook whose kernel never became ready (the sandbox's Python could not start, as it once
     could not when the grader was run from inside its own checkout): no cell ran, so no verdict is
     the student's; reports say so, and the plugin reports each check as an error of the grader."""
-    from autograder import pipeline, result
+    from autograder.grading import pipeline, result
     from autograder.pytest_plugin import grader_fault_of
     from autograder.report import model as report_model
     from autograder.sandbox import RunRecord

@@ -5,9 +5,9 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from autograder import checks
 from autograder.exercise import registry as exercises
-from autograder.facts import build
+from autograder.grading import checks
+from autograder.grading.facts import build
 from autograder.sandbox import RunRecord, readback
 from autograder.sandbox.records import json_lines
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from autograder.exercise import registry as exercises
-from autograder.phrasing import key_line
+from autograder.grading.phrasing import key_line
 from autograder.report import documents, model, plots, terminal
 from reports import RECORDINGS, report_of, result_of
 
@@ -132,9 +132,9 @@ def test_many_failed_cells_end_with_and_n_more():
 
 
 def test_an_unreadable_notebook_gets_one_message_with_what_to_do(tmp_path):
-    from autograder import pipeline
-    from autograder.plan import make_plan
-    from autograder.settings import Request
+    from autograder.grading import pipeline
+    from autograder.grading.plan import make_plan
+    from autograder.grading.settings import Request
 
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')  # cut off mid-download

@@ -94,7 +94,8 @@ def test_released_exercise_filled_with_the_solution_passes_every_step(tmp_path, 
     filled = nbformat.read(path, as_version=4)
     for cell in filled.cells:  # note whether the first check of the student's work started the evaluator
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "selfcheck-load":
-            cell.source += "\nfrom autograder import live\nstarted_by = 'load' if live._recorder.evaluator else None"
+            cell.source += ("\nfrom autograder.grading import live\n"
+                            "started_by = 'load' if live._recorder.evaluator else None")
     filled.cells.append(nbformat.v4.new_code_cell("print('EVALUATOR STARTED BY', started_by)"))
     nbformat.write(filled, path)
     node = execute(path, standin_file)
@@ -149,7 +150,7 @@ def test_released_exercise_as_handed_out_says_each_step_is_not_started_and_odd_c
     path = tmp_path / "keras-dense.ipynb"
     released = nbformat.read(ROOT / "exercises" / "keras-dense.ipynb", as_version=4)
     released.cells.append(nbformat.v4.new_code_cell(
-        "from autograder import live\nprint('EVALUATOR', live._recorder.evaluator)"))
+        "from autograder.grading import live\nprint('EVALUATOR', live._recorder.evaluator)"))
     odd = len(released.cells)
     released.cells.extend(nbformat.v4.new_code_cell(source) for source in ODD_CALLS)
     nbformat.write(released, path)
@@ -188,9 +189,9 @@ def test_check_all_gives_the_verdicts_of_autograder_check(name):
     exactly the corpus's expected verdicts, which `autograder check` is held to in test_corpus.
     The facts are those the self-check saw in a real kernel (record_facts.py, LIVE); the panel is
     the one that cell shows."""
-    from autograder import checks
     from autograder.exercise.registry import get
-    from autograder.facts import Facts
+    from autograder.grading import checks
+    from autograder.grading.facts import Facts
     from autograder.report import inline
 
     case = CASES[name]

@@ -14,10 +14,10 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.plan import make_plan
+from autograder.grading.plan import make_plan
+from autograder.grading.settings import Request
 from autograder.sandbox import Limits
 from autograder.sandbox.slots import Slot, warm_path_available
-from autograder.settings import Request
 from conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),

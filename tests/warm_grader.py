@@ -25,7 +25,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import cli, result as result_module
+from autograder import cli
+from autograder.grading import result as result_module
 from autograder.workers import Workers
 
 #: Warm workers started by this process (one, unless a test asks for another --jobs).

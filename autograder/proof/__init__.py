@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import batch, notebook
 from ..errors import UsageError
-from ..plan import GradingPlan
+from ..grading.plan import GradingPlan
 from ..workers import Workers
 from . import document as proof_document, verdicts
 from .calibration import DEFAULT_RUNS, FALSE_FAIL_LEVEL, Calibration

@@ -16,7 +16,7 @@ import nbformat
 
 from .. import batch
 from ..errors import GraderFault
-from ..plan import GradingPlan
+from ..grading.plan import GradingPlan
 from ..workers import Workers
 
 

@@ -9,7 +9,7 @@ from ..exercise.registry import TASK_TITLES, TASKS
 from .templating import ENV
 
 if TYPE_CHECKING:
-    from ..result import CheckEntry
+    from ..grading.result import CheckEntry
 
 SYMBOLS = {"passed": "✓", "failed": "✗", "not_started": "○", "unavailable": "!"}
 

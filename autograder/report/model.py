@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from ..data import CLASS_NAMES
 from ..exercise.registry import Exercise
-from ..facts import FirstLayer
-from ..phrasing import key_line
-from ..result import (
+from ..grading.facts import FirstLayer
+from ..grading.phrasing import key_line
+from ..grading.result import (
     GRADER_FAULT,
     SUBMISSION_FILES,
     CellEntry,
@@ -25,7 +25,7 @@ from ..result import (
     graded_with_text,
     grading_notice,
 )
-from ..shapes import (  # noqa: F401 - layer_rows: the report's names
+from ..grading.shapes import (  # noqa: F401 - layer_rows: the report's names
     compare_layers,
     difference_notes,
     expected_layers,

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import identity
-from ..gapstat import SUSPICIOUS_P
-from ..result import graded_with_text, grading_notice
+from ..grading.gapstat import SUSPICIOUS_P
+from ..grading.result import graded_with_text, grading_notice
 from . import plots
 from .templating import ENV as _ENV
 

@@ -134,7 +134,7 @@ def start_predict(recorder, model, args, kwargs, arguments, frame):
 def optimizer_steps(recorder: Recorder, model: Any, kind: str) -> dict:
     """After a compile, raised or not, the steps its optimizer has counted: the count the
     saved one goes on from (0 for a new optimizer, more for one used before, which Keras 3
-    may have put in place before raising). corroboration.py reads it."""
+    may have put in place before raising). grading/corroboration.py reads it."""
     if kind != "compile":
         return {}
     try:

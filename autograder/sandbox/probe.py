@@ -4,7 +4,7 @@
 - recorder.py: the event log, the models' saved copies, the namespace after each cell;
 - hooks.py: Keras' Model methods and numpy's loader, wrapped to tell the recorder.
 
-The kernel launcher (kernel.py) and a live self-check (live.py) call `install` before the
+The kernel launcher (kernel.py) and a live self-check (grading/live.py) call `install` before the
 student's first cell, then `attach` once the shell exists; the runner calls `export` at the
 end. Everything here lives in the student's process, so it is evidence, not proof: the grader
 treats all of it as untrusted data (readback.py) and grounds the model checks and the

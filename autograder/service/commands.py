@@ -106,7 +106,7 @@ def serve(directory: str, host: str, port: int, jobs: int, scheduler: str | None
     import uvicorn
 
     from .. import scratch
-    from ..plan import make_plan
+    from ..grading.plan import make_plan
     from .app import build
     from .core import Service
     from .grading import Grader

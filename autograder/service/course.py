@@ -29,7 +29,7 @@ from ..desk import policy_keys
 from ..errors import UsageError
 from ..exercise import registry as exercise_catalogue
 from ..exercise.registry import Exercise
-from ..settings import Request
+from ..grading.settings import Request
 
 COURSE_FILE = "course.toml"
 INSTRUCTOR_TOKEN_FILE = "instructor.token"
@@ -220,7 +220,7 @@ def toml_string(text: str) -> str:
 def write_new(root: Path, exercise_names: list[str], data: str | None) -> Course:
     """`course init`: check every exercise and the data, copy exercise files into DIR/exercises/,
     write course.toml; refuses a folder that already has one (its tokens would no longer match)."""
-    from ..plan import load_lesson
+    from ..grading.plan import load_lesson
 
     root = root.resolve()
     if (root / COURSE_FILE).exists():

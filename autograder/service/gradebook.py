@@ -18,7 +18,7 @@ from .course import Course
 from .store import Store
 
 if TYPE_CHECKING:
-    from ..result import ResultDocument
+    from ..grading.result import ResultDocument
 
 __all__ = ["DECISION_COLUMNS", "Decided", "Standing", "class_rows", "standing"]
 

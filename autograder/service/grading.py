@@ -23,10 +23,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from .. import batch, pipeline, processes, scratch
+from .. import batch, processes, scratch
 from ..collect import LmsName, Submission
 from ..errors import AutograderError, GraderFault, internal_error
-from ..plan import GradingPlan
+from ..grading import pipeline
+from ..grading.plan import GradingPlan
 from ..workers import Workers
 from .store import MAX_ATTEMPTS, Store
 

@@ -23,9 +23,11 @@ import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..dataflow import PARSING  # CPython 3.11 parses one AST per interpreter at a time (see dataflow.py)
+from ..grading.dataflow import (
+    PARSING,  # CPython 3.11 parses one AST per interpreter at a time (see grading/dataflow.py)
+)
 
-#: The most code parsed per cell and per notebook (half the grader's own parse, causes.py: a
+#: The most code parsed per cell and per notebook (half the grader's own parse, grading/causes.py: a
 #: lesson's notebook has a few KB): beyond, cells are read by the line tokenizer only (the first
 #: MAX_PARSED_CELL characters), and at most MAX_STATEMENTS statements are kept.
 MAX_PARSED_CELL = 64 * 1024

@@ -1,10 +1,10 @@
 """accuracy.threshold: measured by the grader, on its own copy of the test data."""
 from __future__ import annotations
 
+from ...exercise.registry import Exercise
+from ...modelfile import StructureRecord
 from .. import leakage
-from ..exercise.registry import Exercise
 from ..facts import Facts, origin, split_of
-from ..modelfile import StructureRecord
 from ..phrasing import TRANSFORMED_NOTE, join, model_subject
 from .needs import readable_model
 from .registry import Outcome, check
@@ -53,7 +53,7 @@ LEAK_HINT = ("Train only on the training data (train_data and train_labels), wit
 def _on_holdout(facts: Facts, exercise: Exercise, measured: float, hidden: float, required: str) -> Outcome:
     """With a hidden holdout the verdict is its accuracy (`hidden`), unless the model learned the test
     images: its record shows them given to `fit`, or it is much surer of them than of unseen ones
-    (leakage.py). Then it fails even when it reaches the threshold. Students see the holdout's
+    (grading/leakage.py). Then it fails even when it reaches the threshold. Students see the holdout's
     number only if allowed."""
     size = facts.holdout_size
     seen = f"The grader measured a test accuracy of {measured:.2f} on its own copy of the test images"

@@ -1,8 +1,8 @@
 """data.load and data.reshape."""
 from __future__ import annotations
 
-from ..data import KEYS
-from ..exercise.registry import Exercise
+from ...data import KEYS
+from ...exercise.registry import Exercise
 from ..facts import ArrayInfo, DataLoad, Facts, origin
 from ..phrasing import array_name, array_phrase, call_location, join, shape_text, why_missing
 from .registry import Outcome, check

@@ -29,9 +29,10 @@ import re
 import tokenize
 from collections.abc import Iterable
 
+from ..data import KEYS
+from ..exercise.model import Exercise
+from ..protocol import ANSI_ESCAPE
 from . import dataflow
-from .data import KEYS
-from .exercise.model import Exercise
 from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
 from .modelflow import LAYER_WORDS, OUTPUT_ERROR, Finding, ModelReading, lines_with
 from .phrasing import (
@@ -47,7 +48,6 @@ from .phrasing import (
     stopped_sentence,
     upper_first,
 )
-from .protocol import ANSI_ESCAPE
 from .result import MAX_EVALUE, CauseEntry, CheckEntry
 
 #: Modules students import in this lesson, to tell a misspelt module from a missing package.
@@ -127,7 +127,7 @@ def raw_error(ename: str, evalue: str) -> str:
 
 
 def _default_exercise(facts: Facts) -> Exercise:
-    from .exercise import registry as exercises
+    from ..exercise import registry as exercises
 
     try:
         return exercises.get(facts.exercise)

@@ -2,8 +2,8 @@
 or the failing verdict that says why it is missing."""
 from __future__ import annotations
 
+from ...modelfile import StructureRecord
 from ..facts import Facts
-from ..modelfile import StructureRecord
 from ..phrasing import call_location, explain_error, join, model_subject, why_missing
 from .registry import Outcome
 

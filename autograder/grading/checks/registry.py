@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from ..exercise.registry import Exercise
+from ...exercise.registry import Exercise
 from ..facts import Facts
 from ..result import CheckEntry
 
@@ -54,7 +54,7 @@ def check(check_id: str, needs: Callable[[Facts], Any] | None = None
     return register
 
 
-#: The diagnosis of a check that broke: the grader's fault, so its result is graded again (pipeline.py).
+#: The diagnosis of a check that broke: the grader's fault, so its result is graded again (grading/pipeline.py).
 UNDECIDED = "the grader could not decide"
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..protocol import ANSI_ESCAPE, FLAT_SIZE
 from .facts import ArrayInfo, CellOutcome, Facts, RecordedCall
-from .protocol import ANSI_ESCAPE, FLAT_SIZE
 
 #: Said when a call's images had other values than fashion.npz's but were recognised by their labels.
 TRANSFORMED_NOTE = ("Note: the images you used have values that differ from fashion.npz's (were they "

@@ -15,7 +15,7 @@ replaced and the request sent once more, so one model's failure never becomes
 another's; a second death is a fault of the grader (EvaluatorError), which a
 re-run grades again.
 
-    python -m autograder.evaluation   (a JSON request per line on stdin, a reply per line on stdout)
+    python -m autograder.grading.evaluation   (a JSON request per line on stdin, a reply per line on stdout)
 """
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ import sys
 import threading
 from typing import IO, Any
 
-from . import processes
-from .errors import GraderFault
-from .modelfile import TrainingEvidence
+from .. import processes
+from ..errors import GraderFault
+from ..modelfile import TrainingEvidence
 
 EVALUATOR_MEMORY = 6 * 2**30
 #: Seconds one request (one submission's model, on one set of images) may take once sent.
@@ -70,7 +70,7 @@ class _Process:
         env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="",
                    OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "autograder.evaluation"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "autograder.grading.evaluation"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=_confine,
             start_new_session=True)
         processes.started(self.popen)
@@ -206,7 +206,7 @@ def _input_for(model, images):
 
 def read_evidence(path: str) -> TrainingEvidence:
     """What the model file's weights say about its training (modelfile.read_training_evidence)."""
-    from .modelfile import read_training_evidence
+    from ..modelfile import read_training_evidence
 
     try:
         with open(path, "rb") as handle:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...exercise.registry import Exercise
 from .. import corroboration
-from ..exercise.registry import Exercise
 from ..facts import Facts, RecordedCall, origin, split_of, validation_fraction
 from ..phrasing import (
     TRANSFORMED_NOTE,

@@ -18,12 +18,13 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from . import causes, checks, data, facts as facts_stage, leakage, modelfile, notebook, result
+from .. import data, modelfile, notebook
+from ..exercise import registry as exercises
+from ..sandbox import RunRecord, run_notebook
+from ..scratch import ScratchFolder
+from . import causes, checks, facts as facts_stage, leakage, result
 from .evaluation import Evaluator, EvaluatorError
-from .exercise import registry as exercises
 from .plan import GradingPlan
-from .sandbox import RunRecord, run_notebook
-from .scratch import ScratchFolder
 
 
 def invalid_result(path: str, reason: str, exercise: exercises.Exercise | None,

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from .exercise.registry import Exercise
+from ..exercise.registry import Exercise
+from ..modelfile import StructureRecord
 from .facts import CellOutcome, Facts, FirstLayer, RunLimits
-from .modelfile import StructureRecord
 from .phrasing import explain_error, stopped_sentence, upper_first
 
 SCHEMA = "autograder.result/1"

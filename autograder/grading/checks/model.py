@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from ..exercise.model import LAYER_ALIASES, WEIGHTED, Exercise, LayerSpec, size_text
+from ...exercise.model import LAYER_ALIASES, WEIGHTED, Exercise, LayerSpec, size_text
+from ...modelfile import ACTIVATION_LAYERS, PASS_THROUGH, RESHAPING, StructureRecord
 from ..facts import Facts
-from ..modelfile import ACTIVATION_LAYERS, PASS_THROUGH, RESHAPING, StructureRecord
 from ..phrasing import join, model_subject, related_error, shape_text
 from .needs import MODEL_WORDS, readable_model
 from .registry import Outcome, check

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .sandbox.isolation import ISOLATIONS, Limits
+from ..sandbox.isolation import ISOLATIONS, Limits
 
 DEFAULT_LIMITS = Limits()
 Declared = TypeVar("Declared")

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..exercise.model import Exercise, shape_tuple
 from .dataflow import parse_line
-from .exercise.model import Exercise, shape_tuple
 from .facts import Facts, RecordedCall
 from .phrasing import shape_text, upper_first
 from .shapes import POOLING, expected_layers, student_layers

@@ -15,12 +15,12 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import __version__, data
-from .errors import UsageError
-from .exercise import registry as exercises
+from .. import __version__, data
+from ..errors import UsageError
+from ..exercise import registry as exercises
+from ..sandbox import isolation
+from ..sandbox.isolation import Limits
 from .result import GradedWith
-from .sandbox import isolation
-from .sandbox.isolation import Limits
 from .settings import Request
 
 
@@ -103,7 +103,7 @@ class GradingPlan:
 @functools.cache
 def grader_build() -> str:
     """A digest of the grader's own code, templates and built-in exercises, as installed."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # the whole package: autograder/grading/plan.py
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".j2", ".toml"):

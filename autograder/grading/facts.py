@@ -20,9 +20,9 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
 
 import numpy as np
 
-from .exercise.registry import Exercise
-from .modelfile import StructureRecord, TrainingEvidence, evidence_of
-from .protocol import CALL_KINDS, CALL_PHASES
+from ..exercise.registry import Exercise
+from ..modelfile import StructureRecord, TrainingEvidence, evidence_of
+from ..protocol import CALL_KINDS, CALL_PHASES
 
 #: Where an array's rows come from: the lesson's training or test images, a mix, other values, no array.
 Split = Literal["train", "test", "mixed", "unknown", "none"]

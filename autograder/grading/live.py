@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data as data_module
+from .. import data as data_module
+from ..protocol import MODEL_FILE
+from ..sandbox import probe as probe_module
+from ..sandbox.records import MAX_EVENT_LINE, RunRecord, json_lines
 from .evaluation import Evaluator
-from .protocol import MODEL_FILE
-from .sandbox import probe as probe_module
-from .sandbox.records import MAX_EVENT_LINE, RunRecord, json_lines
 
 LIVE_MAX_EVENTS = 200_000  # a whole working session, with many re-runs, keeps being recorded
 

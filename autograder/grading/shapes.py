@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .exercise.model import Exercise
-from .modelfile import StructureRecord
+from ..exercise.model import Exercise
+from ..modelfile import StructureRecord
 
 Shape = list  # a layer's output shape, batch axis first: [None, 13, 13, 10]
 POOLING = ("MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AveragePool2D")

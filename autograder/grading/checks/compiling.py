@@ -1,9 +1,9 @@
 """compile.loss, compile.optimizer, compile.metrics, read from the saved model's compile settings."""
 from __future__ import annotations
 
-from ..exercise.model import Exercise, loss_words
+from ...exercise.model import Exercise, loss_words
+from ...modelfile import StructureRecord
 from ..facts import Facts
-from ..modelfile import StructureRecord
 from ..phrasing import upper_first
 from .needs import compiled_model
 from .registry import Outcome, check
