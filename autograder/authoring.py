@@ -36,7 +36,7 @@ from .proof import verdicts
 from .proof.calibration import Calibration
 
 if TYPE_CHECKING:
-    from .workers import Workers
+    from .batch.workers import Workers
 
 #: How far below the solution's one measured accuracy describe_solution puts the threshold;
 #: from_solution then sets it from the calibration (see the docstring).

@@ -33,9 +33,9 @@ from .errors import AutograderError, NotGradable, UsageError, internal_error
 from .grading import settings
 
 if TYPE_CHECKING:
+    from .batch.workers import Workers
     from .grading.plan import GradingPlan
     from .grading.result import ResultDocument
-    from .workers import Workers
 
 GRADING = ("exercise", "data", "timeout_s", "threshold", "hide_threshold", "holdout", "show_holdout", "isolation")
 
@@ -266,7 +266,7 @@ def remote_workers(args: argparse.Namespace, plan) -> contextlib.AbstractContext
     (and then Dask is not imported)."""
     if args.scheduler is None:
         return contextlib.nullcontext()
-    from .cluster import Access, ClusterWorkers
+    from .batch.cluster import Access, ClusterWorkers
 
     # `exercise prove` takes --scheduler without the TLS options: Dask's own TLS configuration, or loopback
     return ClusterWorkers(args.scheduler, plan, Access(
@@ -281,8 +281,8 @@ def run_grade(args: argparse.Namespace) -> int:
 def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int:
     """`grade`, on warm workers the caller keeps (`lent`: the test suite keeps one per process)
     or on its own, started before the rest of the grader is imported."""
+    from .batch.workers import Workers
     from .sandbox.isolation import RLIMITS
-    from .workers import Workers
 
     options = settings.GradeOptions.from_options(vars(args))
     jobs = options.jobs or os.cpu_count() or 1
@@ -308,7 +308,8 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
 
 
 def _grade(args: argparse.Namespace, options: settings.GradeOptions, jobs: int, early: Workers | None) -> int:
-    from . import batch, github, progress
+    from . import github
+    from .batch import progress, run as batch
     from .grading import result as result_module
     from .grading.plan import make_plan
     from .sandbox.isolation import RLIMITS, side_by_side_problem
@@ -358,8 +359,8 @@ def _grade(args: argparse.Namespace, options: settings.GradeOptions, jobs: int, 
 
 def desk_of(options: settings.GradeOptions):
     """The instructor's desk the options give (batch.Desk): every file read and checked before grading."""
-    from .batch import Desk
-    from .desk import files, overrides
+    from .batch.desk import files, overrides
+    from .batch.run import Desk
 
     return Desk(overrides=overrides.read(options.overrides) if options.overrides else [],
                 overrides_file=options.overrides or "",
@@ -492,7 +493,7 @@ def run_exercise_with(args: argparse.Namespace, lent: Workers | None = None) -> 
     workers = None
     if scheduler is None and args.isolation != RLIMITS:
         # The fork server's TensorFlow import starts first, as for `grade`.
-        from .workers import Workers as WarmWorkers
+        from .batch.workers import Workers as WarmWorkers
 
         workers = lent if lent is not None else WarmWorkers.started_early(jobs)
     try:
@@ -505,7 +506,8 @@ def run_exercise_with(args: argparse.Namespace, lent: Workers | None = None) -> 
 
 
 def _exercise_new(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
-    from . import authoring, progress
+    from . import authoring
+    from .batch import progress
     from .proof import report
 
     out = Path(args.out)
@@ -565,7 +567,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
-    from . import github, progress, proof
+    from . import github, proof
+    from .batch import progress
     from .exercise import registry as exercises
     from .grading.plan import make_plan
     from .proof import document as proof_document, report

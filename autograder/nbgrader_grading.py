@@ -53,8 +53,8 @@ from .grading.result import CheckEntry, ResultDocument, verdict_of
 from .grading.settings import ISOLATION_CHOICES, Request
 
 if TYPE_CHECKING:
+    from .batch.workers import Workers
     from .grading.plan import GradingPlan
-    from .workers import Workers
 
 #: The error name nbgrader's autograded and feedback notebooks show on a failed check.
 FAILED = "VerdictFailed"
@@ -127,8 +127,8 @@ def shared_workers() -> Workers:
     a sandbox of its own, forked from the slot (or cold, where the warm path is missing)."""
     global _workers
     if _workers is None or _workers.closed:
+        from .batch.workers import Workers
         from .sandbox.slots import warm_path_available
-        from .workers import Workers
 
         _workers = Workers(warm_path_available(), jobs=1)
         atexit.register(_workers.close)

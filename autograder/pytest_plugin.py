@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .batch.workers import Workers
     from .grading.result import ResultDocument
-    from .workers import Workers
 
 # The grading settings this plugin accepts, under pytest flags (grading/settings.py declares them). The
 # data and timeout flags carry a prefix: pytest-timeout owns --timeout.
@@ -181,7 +181,7 @@ class _Grader:
 
     def workers(self) -> Workers:
         if self._workers is None:
-            from .workers import Workers
+            from .batch.workers import Workers
 
             self._workers = Workers.started_early(1) or Workers(False, 1)
         return self._workers
@@ -205,7 +205,7 @@ class _Grader:
     def notebooks(self) -> list[tuple[Path, str]]:
         """Every notebook to grade, found by walking the folders (links not followed) and read
         as data only later; each with its test id: relative to the rootdir, else as given."""
-        from .collect import SKIPPED_DIRS
+        from .batch.collect import SKIPPED_DIRS
 
         found: dict[Path, str] = {}
         for given, root in self.paths:

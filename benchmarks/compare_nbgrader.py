@@ -73,7 +73,7 @@ STAGE_NAMES = {  # batch.STAGE_TIMINGS, as printed
 def gradebook_seconds(results: dict[str, dict], path: Path) -> float:
     """Mean seconds of one gradebook write (one committed transaction), the batch's results
     written again into a fresh gradebook: `grade` does not time its own writes."""
-    from autograder.gradebook import Gradebook
+    from autograder.batch.gradebook import Gradebook
 
     book = Gradebook(path)
     try:

@@ -58,7 +58,7 @@ def rogue_answer(kind: str, folder: str, submission):
 
 
 def dask_setup(worker) -> None:
-    from autograder import cluster
+    from autograder.batch import cluster
 
     grade = cluster.grade_on_worker
 

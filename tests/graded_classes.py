@@ -122,7 +122,7 @@ def grade_hostile(root: Path, standin_file: Path, warm_grader) -> HostileRun:
     write_notebook(folder / "leaves-daemons.ipynb", daemon_notebook(token), "keras-dense")
     _, alone = warm_grader.check(honest, None, "--data", str(standin_file), cold=True)
     good = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}).encode()
-    # an LMS download is opened only when the instructor names it (collect.py), so it is given apart
+    # an LMS download is opened only when the instructor names it (batch/collect.py), so it is given apart
     download = hostile_archive(root / "lms-download.zip", good, bomb_mib=8)
     scratch = root / "grader-tmp"  # the grader's own temporary folder, to see what is left in it
     scratch.mkdir()

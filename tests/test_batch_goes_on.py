@@ -13,7 +13,7 @@ import json
 import pytest
 
 import hostile
-from autograder import batch, progress, workers
+from autograder.batch import progress, run as batch, workers
 from autograder.grading.plan import make_plan
 from autograder.grading.settings import Request
 from autograder.report import escaping

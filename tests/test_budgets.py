@@ -15,7 +15,8 @@ import numpy as np
 import psutil
 import pytest
 
-from autograder import batch, cli, modelfile, notebook, progress, workers
+from autograder import cli, modelfile, notebook
+from autograder.batch import progress, run as batch, workers
 from autograder.data import make_standin
 from autograder.exercise import registry as exercises
 from autograder.grading import evaluation, facts as facts_stage, pipeline, result
@@ -69,7 +70,7 @@ def test_a_slow_model_fails_only_itself(tmp_path, standin_file, warm_grader):
 
 
 def test_a_result_shaped_by_a_grader_fault_is_graded_again(tmp_path):
-    from autograder.gradebook import Gradebook
+    from autograder.batch.gradebook import Gradebook
 
     book = Gradebook(tmp_path / "gradebook.sqlite")
     final = {"status": "graded", "score": 90.0}

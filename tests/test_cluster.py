@@ -20,8 +20,8 @@ import psutil
 import pytest
 from distributed import KilledWorker
 
-from autograder import cluster, cluster_access, remote_result
-from autograder.collect import Submission
+from autograder.batch import cluster, cluster_access, remote_result
+from autograder.batch.collect import Submission
 from autograder.errors import GraderFault, UsageError
 from autograder.exercise.registry import get
 from autograder.grading.plan import make_plan
@@ -462,5 +462,5 @@ def test_while_connected_the_grading_process_unpickles_plain_values_and_exceptio
     assert (tmp_path / "unpickled").exists()
     assert not cluster_access.allowed_global("builtins", "getattr")
     assert not cluster_access.allowed_global("builtins", "eval") and not cluster_access.allowed_global("os", "system")
-    assert not cluster_access.allowed_global("autograder.collect", "Submission")
+    assert not cluster_access.allowed_global("autograder.batch.collect", "Submission")
     assert cluster_access.allowed_global("builtins", "RuntimeError")

@@ -147,7 +147,8 @@ def test_the_rubric_names_the_graders_build(tmp_path, monkeypatch):
 def test_errors_form_one_tree():
     for kind in (UsageError, NotGradable, GraderFault):
         assert issubclass(kind, AutograderError)
-    from autograder import data, gradebook, notebook
+    from autograder import data, notebook
+    from autograder.batch import gradebook
 
     assert issubclass(data.DataError, UsageError)
     assert issubclass(exercises.UnknownExercise, UsageError)

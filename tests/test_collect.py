@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from autograder.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
+from autograder.batch.collect import MAX_ARCHIVE_ENTRIES, collect, student_from_name
+from autograder.batch.gradebook import Gradebook, GradebookError
 from autograder.exercise import registry as exercises
-from autograder.gradebook import Gradebook, GradebookError
 from autograder.grading.plan import make_plan
 from autograder.grading.settings import Request
 from conftest import hostile_archive

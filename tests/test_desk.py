@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.collect import LmsName, Submission
-from autograder.desk import decisions, feedback, files, overrides, policy
+from autograder.batch.collect import LmsName, Submission
+from autograder.batch.desk import decisions, feedback, files, overrides, policy
 from autograder.errors import UsageError
 from conftest import write_notebook
 from corpus import CASES
@@ -224,7 +224,7 @@ def test_the_moodle_feedback_zip(desk_class):
 
 
 def final_for(name: LmsName, student: str = "mallory") -> decisions.Final:
-    from autograder.batch import GradedSubmission
+    from autograder.batch.run import GradedSubmission
 
     outcome = GradedSubmission(Submission(student, "x.ipynb", b"{}", name), "keras-dense",
                                {"status": "graded", "score": 10.0, "max_score": 100.0})  # type: ignore[typeddict-item]
@@ -321,7 +321,7 @@ def test_decisions_apply_the_latest_and_keep_the_graders_score():
 
 
 def test_a_schema_1_gradebook_is_upgraded_in_place(tmp_path):
-    from autograder.gradebook import Gradebook
+    from autograder.batch.gradebook import Gradebook
 
     path = tmp_path / "gradebook.sqlite"
     with sqlite3.connect(path) as db:
@@ -346,7 +346,7 @@ def test_a_schema_1_gradebook_is_upgraded_in_place(tmp_path):
 
 
 def test_a_regrade_keeps_the_time_given_before(tmp_path):
-    from autograder.gradebook import Gradebook
+    from autograder.batch.gradebook import Gradebook
 
     book = Gradebook(tmp_path / "gradebook.sqlite")
     document = {"status": "graded", "score": 5.0}

@@ -14,8 +14,9 @@ import pytest
 
 import hostile
 import reports
-from autograder import github, progress
-from autograder.batch import BatchReport
+from autograder import github
+from autograder.batch import progress
+from autograder.batch.run import BatchReport
 from autograder.exercise import registry as exercises
 from autograder.report import documents, escaping, model, terminal
 from reports import result_of

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings, strategies as st
 
 from autograder import notebook
-from autograder.collect import collect
+from autograder.batch.collect import collect
 from autograder.exercise import registry as exercises
 
 KNOWN = tuple(exercises.EXERCISES)

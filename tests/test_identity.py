@@ -9,13 +9,13 @@ import zipfile
 import pytest
 
 from autograder import identity
-from autograder.batch import GradedSubmission, exercise_for
-from autograder.collect import LmsName, Submission, collect
+from autograder.batch.collect import LmsName, Submission, collect
+from autograder.batch.outputs import file_stem
+from autograder.batch.run import GradedSubmission, exercise_for
+from autograder.batch.sheets import cell, write_canvas, write_grades
 from autograder.exercise import registry as exercises
-from autograder.gradesheet import cell, write_canvas, write_grades
 from autograder.grading.plan import make_plan
 from autograder.grading.settings import Request
-from autograder.outputs import file_stem
 
 KNOWN = tuple(exercises.EXERCISES)
 NOTEBOOK = b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'

@@ -19,11 +19,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import similarity_class as made
-from autograder.batch import BatchReport, GradedSubmission
-from autograder.collect import Submission
+from autograder.batch.collect import Submission
+from autograder.batch.outputs import OutputFolder
+from autograder.batch.run import BatchReport, GradedSubmission
 from autograder.exercise import file as exercise_file
 from autograder.exercise.registry import EXERCISES
-from autograder.outputs import OutputFolder
 from autograder.report import summary
 from autograder.similarity import Submitted, base, compare, forensics, grouping, prepare, reading
 from autograder.similarity.fingerprint import Novelty

@@ -1,7 +1,7 @@
 """The per-stage timings `grade` keeps in each result, for benchmarks/compare_nbgrader.py."""
 from __future__ import annotations
 
-from autograder.batch import STAGE_TIMINGS, run_timings
+from autograder.batch.run import STAGE_TIMINGS, run_timings
 from autograder.sandbox import RunRecord
 
 

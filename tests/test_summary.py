@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import statistics
 
-from autograder.batch import BatchReport, GradedSubmission
-from autograder.collect import Problem, Submission
+from autograder.batch.collect import Problem, Submission
+from autograder.batch.outputs import OutputFolder
+from autograder.batch.run import BatchReport, GradedSubmission
 from autograder.exercise.registry import get
-from autograder.outputs import OutputFolder
 from autograder.report import summary
 
 DENSE = get("keras-dense")

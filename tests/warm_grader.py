@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import cli
+from autograder.batch.workers import Workers
 from autograder.grading import result as result_module
-from autograder.workers import Workers
 
 #: Warm workers started by this process (one, unless a test asks for another --jobs).
 STARTED = {"workers": 0}

@@ -139,7 +139,7 @@ class GradeOptions:
     jobs: int | None = setting(
         "--jobs", "notebooks graded at once (default: the number of cores); with --scheduler, reports drawn at once",
         parse=int, metavar="N")
-    #: A running Dask scheduler whose workers run the notebooks (cluster.py); None: this machine.
+    #: A running Dask scheduler whose workers run the notebooks (batch/cluster.py); None: this machine.
     scheduler: str | None = setting(
         "--scheduler", "run the notebooks on the workers of a running Dask scheduler, tls://HOST:PORT (or "
                        "tcp://127.0.0.1:PORT with every worker on this machine; needs the 'cluster' extra; see "
@@ -172,11 +172,11 @@ class GradeOptions:
                     "feedback-moodle.zip, the students' reports for Moodle's bulk feedback upload "
                     "(repeatable; docs/desk.md)", (),
         choices=("canvas", "moodle-feedback"), repeatable=True)
-    #: The instructor's scores and comments (desk/overrides.py), recorded in the gradebook.
+    #: The instructor's scores and comments (batch/desk/overrides.py), recorded in the gradebook.
     overrides: str | None = setting(
         "--overrides", "record the instructor's scores and comments (columns student, exercise, score, "
                        "comment) in the gradebook; they hold through every later run and regrade", metavar="FILE.csv")
-    #: The late policy, in course.toml's keys (desk/files.py); None: the one an earlier run gave.
+    #: The late policy, in course.toml's keys (batch/desk/files.py); None: the one an earlier run gave.
     policy: str | None = setting(
         "--policy", "the late policy: the course service's course.toml, or a file of its keys deadline, "
                     "late_penalty_per_day, cutoff and [extensions]", metavar="FILE.toml")

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import batch, notebook
+from .. import notebook
+from ..batch import run as batch
+from ..batch.workers import Workers
 from ..errors import UsageError
 from ..grading.plan import GradingPlan
-from ..workers import Workers
 from . import document as proof_document, verdicts
 from .calibration import DEFAULT_RUNS, FALSE_FAIL_LEVEL, Calibration
 from .equivalents import equivalents

@@ -14,10 +14,10 @@ from typing import Any, cast
 
 import nbformat
 
-from .. import batch
+from ..batch import run as batch
+from ..batch.workers import Workers
 from ..errors import GraderFault
 from ..grading.plan import GradingPlan
-from ..workers import Workers
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from .. import gradesheet
+from ..batch import sheets as gradesheet
 from .auth import BadToken, Caller, caller_of
 from .core import Service, iso
 from .course import parse_time

@@ -9,7 +9,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .. import gradesheet
+from ..batch import sheets as gradesheet
 from ..errors import UsageError
 from . import course as course_module, tokens
 from .course import CourseError, student_id_problem

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..desk import policy_keys
+from ..batch.desk import policy_keys
 from ..errors import UsageError
 from ..exercise import registry as exercise_catalogue
 from ..exercise.registry import Exercise

@@ -1,7 +1,7 @@
 """The course's grades: each submission's standing under the course's policy and decisions,
 and the class's rows as `grade` writes grades.csv.
 
-The decisions and their effect are desk/decisions.py's, shared with `grade`: the grader's
+The decisions and their effect are batch/desk/decisions.py's, shared with `grade`: the grader's
 score is kept as graded (`auto_score`) and the course's policy (course.toml) and the
 decisions table are applied at read time. This module reads them out of the service's store.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from ..batch import GradedSubmission
-from ..collect import LmsName, Submission
-from ..desk import decisions as desk
-from ..desk.decisions import DECISION_COLUMNS, Decided, Standing, standing
+from ..batch.collect import LmsName, Submission
+from ..batch.desk import decisions as desk
+from ..batch.desk.decisions import DECISION_COLUMNS, Decided, Standing, standing
+from ..batch.run import GradedSubmission
 from .course import Course
 from .store import Store
 

@@ -2,12 +2,12 @@
 
 One dispatcher thread claims submissions from the store (store.claim_next: one per student
 at a time, fair between students) while fewer than the workers' capacity are in flight,
-and grades each on a thread of a pool with batch.py's own stages: `start_one` runs the
+and grades each on a thread of a pool with batch/run.py's own stages: `start_one` runs the
 notebook in the warm slot (its cells wait for one of `jobs` turns and give it back as soon
 as they are over), `complete_one` measures, checks and draws the report. The slot and the
 evaluator are started once and kept warm for every submission of the server's life.
 
-With `--scheduler` the notebooks run on a Dask cluster's workers instead (cluster.py, one
+With `--scheduler` the notebooks run on a Dask cluster's workers instead (batch/cluster.py, one
 registration per exercise), and only the report is drawn here.
 
 A result is recorded only by the attempt that claimed the submission (store.record). A
@@ -23,12 +23,13 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from .. import batch, processes, scratch
-from ..collect import LmsName, Submission
+from .. import processes, scratch
+from ..batch import run as batch
+from ..batch.collect import LmsName, Submission
+from ..batch.workers import Workers
 from ..errors import AutograderError, GraderFault, internal_error
 from ..grading import pipeline
 from ..grading.plan import GradingPlan
-from ..workers import Workers
 from .store import MAX_ATTEMPTS, Store
 
 log = logging.getLogger("autograder.service")
@@ -40,7 +41,7 @@ SWEEP_S = 600.0
 
 
 def as_submission(row: dict[str, Any]) -> Submission:
-    """A claimed row as batch.py's Submission. Its name is the submission's id, never the file
+    """A claimed row as batch/run.py's Submission. Its name is the submission's id, never the file
     name the student uploaded: nothing the student chose names anything the grader makes."""
     origin = f"{row['id']}.ipynb"
     return Submission(student=row["student"], origin=origin, content=row["notebook"],
@@ -67,7 +68,7 @@ class Grader:
             self.cells = threading.Semaphore(jobs)
             self.capacity = 2 * jobs if self.workers.warm else jobs
         else:
-            from ..cluster import ClusterWorkers
+            from ..batch.cluster import ClusterWorkers
 
             try:
                 for exercise, plan in plans.items():

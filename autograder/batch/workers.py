@@ -1,6 +1,6 @@
 """What a batch keeps warm on the grading machine: the fork server's slot and the evaluator.
 
-Kept apart from batch.py, and light to import, so that `grade` can start both before it
+Kept apart from run.py, and light to import, so that `grade` can start both before it
 imports the rest of the grader and reads the class: the fork server's TensorFlow import is
 the one wait before the first notebook can run, and it starts a second earlier this way.
 """
@@ -10,12 +10,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .grading.evaluation import Evaluator
-from .sandbox import run_notebook
+from ..grading.evaluation import Evaluator
+from ..sandbox import run_notebook
 
 if TYPE_CHECKING:
-    from .sandbox import RunRecord
-    from .sandbox.slots import Slot
+    from ..sandbox import RunRecord
+    from ..sandbox.slots import Slot
 
 
 class Workers:
@@ -46,14 +46,14 @@ class Workers:
     def started_early(cls, jobs: int) -> Workers | None:
         """Warm workers started before the class is read, when this machine has the warm path;
         None when it does not (the batch then decides, as without them)."""
-        from .sandbox.slots import warm_path_available
+        from ..sandbox.slots import warm_path_available
 
         return cls(True, jobs) if warm_path_available() else None
 
     def _keep_slot(self) -> None:
         # bubblewrap's --die-with-parent follows the *thread* that started it, so the
         # thread that starts the slot lives until the batch ends, and closes it.
-        from .sandbox.slots import Slot, SlotError
+        from ..sandbox.slots import Slot, SlotError
 
         try:
             self.slot = Slot(capacity=self.jobs, abandon=self.closing)
@@ -72,7 +72,7 @@ class Workers:
         `on_cells_over` once its cells are over (Slot.run); a cold one never does."""
         if not self.warm:
             return run_notebook
-        from .sandbox.slots import SlotError
+        from ..sandbox.slots import SlotError
 
         def run_in_slot(*args, **kwargs):
             self.slot_ready.wait()

@@ -18,23 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from . import gradesheet, identity, notebook, processes
+from .. import identity, notebook, processes
+from ..errors import AutograderError, GraderFault, NotGradable, internal_error
+from ..grading import pipeline, result as result_module
+from ..grading.plan import GradingPlan
+from ..grading.result import ResultDocument
+from ..report import documents, model as report_model
+from ..sandbox import RunRecord
+from ..sandbox.slots import once
+from . import sheets as gradesheet
 from .collect import Collection, Problem, Submission, collect
 from .desk import decisions, feedback, overrides, policy as desk_policy
-from .errors import AutograderError, GraderFault, NotGradable, internal_error
 from .gradebook import NO_EXERCISE, Gradebook
-from .grading import pipeline, result as result_module
-from .grading.plan import GradingPlan
-from .grading.result import ResultDocument
 from .outputs import OutputFolder
 from .progress import counts_line
-from .report import documents, model as report_model
-from .sandbox import RunRecord
-from .sandbox.slots import once
 from .workers import Workers
 
 if TYPE_CHECKING:
-    from .similarity.base import GivenBase
+    from ..similarity.base import GivenBase
 
 GRADED_STATUSES = ("graded", "timeout", "kernel_died")
 
@@ -350,8 +351,8 @@ def run(grading: Grading) -> BatchReport:
     The class files (grades.csv, the Canvas file, the summary, the feedback zips) are written
     from the whole gradebook, with the instructor's decisions applied: grading one student, or a
     few, into an existing `out` rewrites them for the whole class."""
-    from .report import summary
-    from .sandbox.slots import warm_path_available
+    from ..report import summary
+    from ..sandbox.slots import warm_path_available
 
     started = time.monotonic()
     plan, jobs, remote, early = grading.plan, grading.jobs, grading.remote, grading.early
@@ -529,7 +530,7 @@ def compare_submissions(outcomes: list[GradedSubmission], plan: GradingPlan,
     """Each exercise's submissions compared with one another (similarity.compare), on their files
     only; the groups, or none and the reason when the comparison itself failed (the grades and
     the rest of the summary stand without it)."""
-    from . import similarity
+    from .. import similarity
 
     submitted = [similarity.Submitted(o.submission.student, o.exercise, o.submission.content)
                  for o in outcomes if o.exercise]

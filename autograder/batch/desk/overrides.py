@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import UsageError
+from ...errors import UsageError
 from .decisions import NO_EXERCISE, Decided, DecisionSource
 
 COLUMNS = ("student", "exercise", "score", "comment")

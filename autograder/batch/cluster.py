@@ -2,7 +2,7 @@
 
 The grading machine keeps everything that decides or records a grade other than the
 run itself: it collects the class, splits off what the gradebook already has, draws the
-reports and is the gradebook's only writer (batch.py's loop, as with --jobs). What moves to the
+reports and is the gradebook's only writer (run.py's loop, as with --jobs). What moves to the
 cluster is stage 1-3 of the pipeline for one submission: read, run in the sandbox,
 measure with the evaluator, check. Each task returns a result document.
 
@@ -52,14 +52,15 @@ from typing import Any
 import distributed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import batch, cluster_access, processes, remote_result
+from .. import processes
+from ..errors import GraderFault, UsageError
+from ..grading import checks, pipeline, result as result_module
+from ..grading.plan import GradingPlan
+from ..grading.result import ResultDocument
+from ..sandbox import RunRecord, isolation, run_notebook
+from ..sandbox.slots import SlotError, warm_path_available
+from . import cluster_access, remote_result, run as batch
 from .collect import Submission
-from .errors import GraderFault, UsageError
-from .grading import checks, pipeline, result as result_module
-from .grading.plan import GradingPlan
-from .grading.result import ResultDocument
-from .sandbox import RunRecord, isolation, run_notebook
-from .sandbox.slots import SlotError, warm_path_available
 from .workers import Workers
 
 #: Seconds to reach the scheduler, and to wait for its first worker.

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from ..grading.result import ResultDocument
 from .collect import Submission
-from .grading.result import ResultDocument
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Longest text cell: spreadsheets and Python's csv reader refuse cells of 128 KiB and more.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .report.terminal import plain
+from ..report.terminal import plain
 
 
 def _verdict(outcome) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..errors import UsageError
+from ...errors import UsageError
 
 DEFAULT_LATE_PENALTY = 0.1
 

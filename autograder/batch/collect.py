@@ -23,8 +23,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from . import identity
-from .notebook import MAX_NOTEBOOK_BYTES
+from .. import identity
+from ..notebook import MAX_NOTEBOOK_BYTES
 
 MAX_ARCHIVE_ENTRIES = 5000
 MAX_ARCHIVE_BYTES = 2 * 2**30

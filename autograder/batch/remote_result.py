@@ -29,10 +29,10 @@ from typing import Any
 
 import jsonschema
 
-from .errors import GraderFault
-from .exercise import registry as exercises
-from .grading import result as result_module
-from .grading.result import ResultDocument
+from ..errors import GraderFault
+from ..exercise import registry as exercises
+from ..grading import result as result_module
+from ..grading.result import ResultDocument
 
 #: Characters of JSON a worker may send for one submission. A result is bounded to about half
 #: a megabyte (grading/result.py); this leaves room for an instructor's larger test set.

@@ -25,12 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..errors import UsageError
 from .collect import LmsName, Submission
 from .desk.decisions import NO_EXERCISE
-from .errors import UsageError
 
 if TYPE_CHECKING:
-    from .grading.result import ResultDocument
+    from ..grading.result import ResultDocument
 
 SCHEMA_VERSION = 2
 SCHEMA = """

@@ -10,7 +10,7 @@ import datetime as dt
 import tomllib
 from pathlib import Path
 
-from ..errors import UsageError
+from ...errors import UsageError
 from . import policy_keys
 from .policy import Policy
 

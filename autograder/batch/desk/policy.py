@@ -1,7 +1,7 @@
 """The course's policy as pure functions of times: deadlines with extensions, lateness, the
 late penalty, the hard cut-off and the submission limit. Times are seconds since the epoch.
 
-Shared by `grade` (its --policy file, read by desk/files.py) and the course service (its
+Shared by `grade` (its --policy file, read by batch/desk/files.py) and the course service (its
 course.toml): both read the same keys (`deadline`, `cutoff`, `late_penalty_per_day`,
 `[extensions]`), with the service's own reader (service/course.py), so a class graded
 either way is late alike.

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import gradesheet
+from .. import sheets as gradesheet
 from . import policy
 
 if TYPE_CHECKING:
-    from ..gradesheet import GradedSubmission
+    from ..sheets import GradedSubmission
 
 DECISION_COLUMNS = ["auto_score", "override", "late_penalty", "comment"]
 #: The exercise of a notebook that named none (and could not be read): decisions about it use this.
