@@ -217,9 +217,8 @@ def check_document(args: argparse.Namespace,
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from . import github
     from .grading import result as result_module
-    from .report import documents, model as report_model, terminal
+    from .report import documents, github, model as report_model, terminal
 
     document, plan = check_document(args)
     exercise = plan.known_exercise(document.get("exercise")) if plan is not None else None
@@ -308,10 +307,10 @@ def run_grade_with(args: argparse.Namespace, lent: Workers | None = None) -> int
 
 
 def _grade(args: argparse.Namespace, options: settings.GradeOptions, jobs: int, early: Workers | None) -> int:
-    from . import github
     from .batch import progress, run as batch
     from .grading import result as result_module
     from .grading.plan import make_plan
+    from .report import github
     from .sandbox.isolation import RLIMITS, side_by_side_problem
     from .similarity import base as similarity_base
 
@@ -567,11 +566,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _exercise_prove(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
-    from . import github, proof
+    from . import proof
     from .batch import progress
     from .exercise import registry as exercises
     from .grading.plan import make_plan
     from .proof import document as proof_document, report
+    from .report import github
     from .sandbox.isolation import RLIMITS
 
     try:

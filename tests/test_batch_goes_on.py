@@ -101,7 +101,7 @@ def test_the_batch_goes_on_past_every_odd_submission(graded_class):
 
 
 def test_the_class_summary_for_github_survives_it(graded_class):
-    from autograder import github
+    from autograder.report import github
 
     report, _, _ = graded_class
     text = github.batch_summary(report)

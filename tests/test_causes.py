@@ -324,7 +324,7 @@ def test_a_name_misspelt_where_it_is_defined_is_renamed_there(name):
     assert first["kind"] == "misspelt-definition" and first["error"] == ""  # its line raised nothing
     assert first["title"] == f"`{misspelt}` is defined, but the notebook uses `{used}`"
     assert first["next_step"].startswith(f"Rename the definition: write `{used} = ")
-    from autograder import github
+    from autograder.report import github
 
     shown = [*every_text(document), *github.check_annotations(document, "student.ipynb")]
     assert not [text for text in shown if f"Write `{misspelt}`" in text or f"write `{misspelt}" in text]

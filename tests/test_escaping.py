@@ -14,11 +14,10 @@ import pytest
 
 import hostile
 import reports
-from autograder import github
 from autograder.batch import progress
 from autograder.batch.run import BatchReport
 from autograder.exercise import registry as exercises
-from autograder.report import documents, escaping, model, terminal
+from autograder.report import documents, escaping, github, model, terminal
 from reports import result_of
 
 OUR_HEADINGS = ["What was not graded", "What to fix, first things first", "Other checks that failed",

@@ -1,7 +1,7 @@
 """GitHub Actions output: workflow commands that GitHub parses as intended."""
 from __future__ import annotations
 
-from autograder import github
+from autograder.report import github
 
 
 def test_annotations_encode_what_would_end_or_split_the_command():

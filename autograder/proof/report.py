@@ -9,8 +9,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from ..github import annotation
 from ..report.escaping import markdown_text, not_a_command
+from ..report.github import annotation
 from ..report.templating import ENV
 from ..report.terminal import plain
 

@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .report.escaping import clip, markdown_text, visible, workflow_data, workflow_property
+from .escaping import clip, markdown_text, visible, workflow_data, workflow_property
 
 if TYPE_CHECKING:
-    from .grading.result import ResultDocument
+    from ..grading.result import ResultDocument
 
 SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
@@ -61,7 +61,7 @@ def check_annotations(document: ResultDocument, notebook: str) -> list[str]:
     costs), and per failed check no cause explains (its message and hint); or one for a
     notebook that could not be graded. GitHub shows a step's first few annotations only: one
     mistake must not fill them with the checks it fails."""
-    from .grading.result import check_text
+    from ..grading.result import check_text
 
     if document.get("status") == "invalid":
         return [annotation("error", notebook, "not graded", str(document.get("reason") or "not graded"))]
