@@ -505,9 +505,8 @@ def run_exercise_with(args: argparse.Namespace, lent: Workers | None = None) -> 
 
 
 def _exercise_new(args: argparse.Namespace, jobs: int, workers: Workers | None) -> int:
-    from . import authoring
     from .batch import progress
-    from .proof import report
+    from .proof import authoring, report
 
     out = Path(args.out)
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import authoring, cli, modelfile
+from autograder import cli, modelfile
 from autograder.errors import UsageError
 from autograder.exercise import file as exercise_file, registry as exercises
 from autograder.grading import checks
@@ -25,6 +25,7 @@ from autograder.grading.facts import Facts
 from autograder.grading.plan import make_plan
 from autograder.grading.result import CheckEntry
 from autograder.grading.settings import Request
+from autograder.proof import authoring
 from conftest import IN_PROCESS_KERAS, ROOT, Imported, run_cli, write_notebook
 
 RECORDINGS = Path(__file__).parent / "recorded"

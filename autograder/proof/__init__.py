@@ -11,6 +11,8 @@
     report.py        the HTML report and the terminal summary
 
 `prove` runs them in that order and returns the proof document; its `holds` is the exit status.
+Beside them, authoring.py writes an exercise file from a solution (`autograder exercise new`),
+its threshold calibrated as the proofs calibrate.
 """
 from __future__ import annotations
 

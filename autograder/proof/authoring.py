@@ -23,20 +23,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import data, notebook
-from .errors import UsageError
-from .exercise import file as exercise_file, registry as exercises
-from .exercise.model import LAYER_ALIASES, LAYER_TYPES, WEIGHTED, Exercise
-from .grading import pipeline
-from .grading.facts import Facts
-from .grading.plan import make_plan
-from .grading.settings import Request
-from .modelfile import ACTIVATION_LAYERS, PASS_THROUGH, LayerRecord, StructureRecord
-from .proof import verdicts
-from .proof.calibration import Calibration
+from .. import data, notebook
+from ..errors import UsageError
+from ..exercise import file as exercise_file, registry as exercises
+from ..exercise.model import LAYER_ALIASES, LAYER_TYPES, WEIGHTED, Exercise
+from ..grading import pipeline
+from ..grading.facts import Facts
+from ..grading.plan import make_plan
+from ..grading.settings import Request
+from ..modelfile import ACTIVATION_LAYERS, PASS_THROUGH, LayerRecord, StructureRecord
+from . import verdicts
+from .calibration import Calibration
 
 if TYPE_CHECKING:
-    from .batch.workers import Workers
+    from ..batch.workers import Workers
 
 #: How far below the solution's one measured accuracy describe_solution puts the threshold;
 #: from_solution then sets it from the calibration (see the docstring).
@@ -156,9 +156,9 @@ def from_solution(solution: str, request: Request, exercise_id: str, title: str 
     Raises UsageError when the solution cannot make an exercise (not trained, unreadable model,
     layers an exercise file cannot declare), with the reason.
     """
-    from .proof.running import Job, grade_all
-    from .sandbox import run_notebook
-    from .sandbox.isolation import RLIMITS
+    from ..sandbox import run_notebook
+    from ..sandbox.isolation import RLIMITS
+    from .running import Job, grade_all
 
     plan = make_plan(replace(request, exercise=PROVISIONAL))
     recorded: list[Facts] = []
