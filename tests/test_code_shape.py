@@ -1,5 +1,6 @@
-"""The code's shape, as a reader relies on it: no import cycles, each setting under one
-name from its flag to where it acts, and errors routed by kind, not by builtin type."""
+"""The code's shape, as a reader relies on it: no import cycles; the package laid out by wings
+(faces at the top, the base below everything, no wing importing back up); each setting under one
+name from its flag to where it acts; and errors routed by kind, not by builtin type."""
 from __future__ import annotations
 
 import ast
@@ -77,6 +78,109 @@ def test_the_package_has_no_import_cycles():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+#: The faces a user, a notebook or a course's configuration names: they stay at the top, so that
+#: notebooks released before the package was laid out by wings still import them.
+FACES = {"autograder.__main__", "autograder.cli", "autograder.student", "autograder.in_nbgrader",
+         "autograder.pytest_plugin", "autograder.gradescope", "autograder.nbgrader_grading"}
+
+
+def wing_of(module: str) -> str:
+    """A module's place at the package's top: its wing (autograder.grading), or itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def top_level_graph() -> dict[str, set[str]]:
+    """Imports between the top's modules and wings, each wing as one."""
+    graph: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        if module == "autograder":
+            continue
+        here = wing_of(module)
+        graph.setdefault(here, set()).update(wing_of(t) for t in targets if t != "autograder" and wing_of(t) != here)
+    return graph
+
+
+def layers(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The graph's layers: each node one above the highest it imports (it must have no cycle)."""
+    level: dict[str, int] = {}
+
+    def visit(node: str) -> int:
+        if node not in level:
+            level[node] = 1 + max((visit(target) for target in graph.get(node, ())), default=-1)
+        return level[node]
+
+    for node in graph:
+        visit(node)
+    return [sorted(n for n in graph if level[n] == number) for number in range(max(level.values()) + 1)]
+
+
+def base_modules() -> set[str]:
+    """The base: the top's plain modules that are not faces."""
+    return {wing for wing in top_level_graph()
+            if wing not in FACES and (PACKAGE / f"{wing.split('.')[1]}.py").is_file()}
+
+
+def test_no_import_runs_back_up_between_wings():
+    graph = top_level_graph()
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+    stack = layers(graph)
+    assert "autograder.grading" in graph and "autograder.cli" in stack[-1] + stack[-2]
+    assert len(graph) <= 30 and len(stack) <= 10, stack  # 24 in 9 layers when the wings were laid out
+
+
+def test_the_faces_keep_their_public_import_paths():
+    for face in FACES:
+        assert (PACKAGE / f"{face.split('.')[1]}.py").is_file(), face
+    released = [path for folder in ("exercises", "solutions", "examples")
+                for path in (PACKAGE.parent / folder).glob("*.ipynb")]
+    assert released
+    named = set()
+    for path in released:  # what a released notebook imports of ours must import still
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            named.update(found for found in imported_by_code(source) if found.startswith("autograder"))
+    assert {"autograder.student", "autograder.in_nbgrader"} <= named
+    assert named <= FACES | {"autograder"}, named - FACES
+
+
+def imported_by_code(source: str) -> set[str]:
+    found = set()
+    for line in source.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("from", "import"):
+            found.add(words[1].rstrip(","))
+    return found
+
+
+def test_the_base_imports_only_the_base():
+    graph, base = top_level_graph(), base_modules()
+    assert {"autograder.errors", "autograder.protocol", "autograder.notebook"} <= base
+    for module in base:
+        assert graph[module] <= base, f"{module} imports {graph[module] - base}: a base module imports no wing"
+
+
+def test_the_sandbox_and_the_exercise_wing_import_only_the_base():
+    """The sandbox runs student code and the exercise is data: neither knows of grading."""
+    graph, base = top_level_graph(), base_modules()
+    for wing in ("autograder.sandbox", "autograder.exercise"):
+        assert graph[wing] <= base, f"{wing} imports {graph[wing] - base}"
+
+
+def test_grading_imports_neither_the_batch_nor_the_reports():
+    """One notebook's grading is what `check`, the self-check and every batch share: it knows
+    nothing of classes or of how a result is rendered."""
+    graph = import_graph()
+    for module, targets in graph.items():
+        if wing_of(module) == "autograder.grading":
+            wrong = {t for t in targets if wing_of(t) in ("autograder.batch", "autograder.report")}
+            assert not wrong, f"{module} imports {sorted(wrong)}"
+
+
+def test_the_wing_rules_catch_an_import_running_back_up():
+    assert find_cycle({"autograder.grading": {"autograder.batch"}, "autograder.batch": {"autograder.grading"}})
+    assert layers({"a": {"b"}, "b": {"c"}, "c": set()}) == [["c"], ["b"], ["a"]]
 
 
 def test_each_setting_keeps_one_name_from_its_flag_to_where_it_acts(tmp_path):
