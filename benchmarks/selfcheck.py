@@ -21,6 +21,7 @@ import nbformat
 from common import ROOT, machine
 from nbclient import NotebookClient
 
+from conftest import kernel_environment
 from test_student import filled_release, seconds
 
 
@@ -28,7 +29,7 @@ def run(path: Path, data: Path):
     shutil.copyfile(data, path.parent / "fashion.npz")
     node = nbformat.read(path, as_version=4)
     NotebookClient(node, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env=kernel_environment())
     return node
 
 

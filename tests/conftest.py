@@ -19,6 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("AUTOGRADER_LESSON_DATA", ROOT.parent / "shared" / "data" / "fashion.npz"))
 
 
+def kernel_environment() -> dict[str, str]:
+    """This environment with this checkout's package first on sys.path, for a kernel started
+    by a test: it runs in the notebook's folder, where `import autograder` would otherwise find
+    an installed copy of the package (perhaps an older one) instead of the code under test."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return dict(os.environ, PYTHONPATH=path)
+
+
 class Imported:
     """A module imported on first use rather than when the suite is collected: every xdist
     worker collects every file, and TensorFlow's import is 6-7 s of CPU."""

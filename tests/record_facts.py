@@ -83,7 +83,7 @@ def record_live(name: str, work: Path) -> dict:
     from nbclient import NotebookClient
 
     from autograder.data import make_standin
-    from conftest import write_notebook
+    from conftest import kernel_environment, write_notebook
     from corpus import CASES, Case
 
     if name.startswith("cascade-"):
@@ -102,7 +102,7 @@ def record_live(name: str, work: Path) -> dict:
                                                      DUMP_FACTS.format(path=str(dumped))], case.exercise)
     node = nbformat.read(path, as_version=4)
     NotebookClient(node, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+                   resources={"metadata": {"path": str(folder)}}).execute(env=kernel_environment())
     if not dumped.exists():
         raise RuntimeError(f"{name}: the self-check recorded nothing: {node.cells[-1].outputs}")
     return stable(json.loads(dumped.read_text()))

@@ -17,7 +17,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder.exercise.registry import TASKS
-from conftest import ROOT
+from conftest import ROOT, kernel_environment
 from corpus import CASES
 from record_facts import LIVE, LIVE_PREFIX
 
@@ -31,7 +31,7 @@ def execute(path, data_file):
     shutil.copyfile(data_file, path.parent / "fashion.npz")
     node = nbformat.read(path, as_version=4)
     NotebookClient(node, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env=kernel_environment())
     return node
 
 

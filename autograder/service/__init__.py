@@ -5,7 +5,7 @@ One stage per module:
 - tokens.py: random tokens, stored only as hashes;
 - schema.py, migrations/, store.py: the database (SQLAlchemy with Alembic migrations;
   SQLite in WAL mode in DIR by default) and every query on it;
-- policy.py: deadlines, extensions, late penalties and the submission limit (autograder/batch/desk/, shared with `grade`);
+- policy.py: deadlines, extensions, late penalties and the submission limit (batch/desk/, shared with `grade`);
 - uploads.py: a bounded, time-limited upload, checked as a notebook before it is queued;
 - grading.py: the queue's dispatcher on the warm workers of `grade --jobs` (or a Dask cluster);
 - gradebook.py: the class's rows as `grade` writes grades.csv, the decisions applied (autograder/batch/desk/);
