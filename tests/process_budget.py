@@ -22,10 +22,10 @@ import threading
 
 import pytest
 
-# Measured on the full suite (-n 3, 2026-12-07, with the course service, proofs, similarity and the
-# hardened plugin, nbgrader and cluster paths): slots 6, evaluators 13, cold kernels 25, CLI processes 38
-# (of which a dozen misuse runs that stop before grading, and the plugin's, nbgrader's, Gradescope's and
-# the service's own processes, whose paths are under test).
+# Measured on the full suite (-n 3, 2026-12-07, 881 tests, with the instructor's desk in grade and the
+# service): slots 6, evaluators 14, cold kernels 24, CLI processes 35 (of which a dozen misuse runs that
+# stop before grading, and the plugin's, nbgrader's, Gradescope's and the service's own processes,
+# whose paths are under test).
 BUDGET = {"slots": 8, "evaluators": 16, "cold_kernels": 30, "cli_graders": 42}
 
 COUNTS: dict[str, int] = dict.fromkeys(BUDGET, 0)
