@@ -69,7 +69,7 @@ def parse(raw: bytes, name: str = "notebook") -> nbformat.NotebookNode:
     except RecursionError:
         raise NotebookError(f"{name} is nested too deeply to be a notebook") from None
     except json.JSONDecodeError as error:
-        raise NotebookError(f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
+        raise NotebookError(f"{name} is not valid JSON ({error.msg.removesuffix(' at')} at line {error.lineno}); "
                             "it may be truncated or corrupt") from None
     except ValueError:  # e.g. an integer literal longer than Python converts
         raise NotebookError(f"{name} holds a number too long to read; it may be corrupt") from None
