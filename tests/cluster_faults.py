@@ -4,7 +4,9 @@ worker that turns rogue.
 The sandbox keeps a notebook from reaching the worker that runs it, so the tests inject
 the faults at the task instead, on a worker started with this preload:
 - a submission whose content holds KILL_MARKER ends the worker's process (SIGKILL) each
-  time it is started, as a notebook that crashed its machine would;
+  time it is started, as a notebook that crashed its machine would, once nothing else is
+  running or queued on that worker: Dask counts a death against every task the worker held,
+  and the test is about the killer's result, not about its neighbours' luck;
 - a submission whose content holds ROGUE_MARKER followed by one of ROGUE_KINDS is answered
   as a rogue worker would answer it, to take over the grading machine or forge a grade:
   `pickle-bomb` returns an object whose unpickling runs code, `raise-bomb` raises an
@@ -21,6 +23,7 @@ import json
 import os
 import re
 import signal
+import time
 
 KILL_MARKER = b"autograder-test: kill my worker"
 ROGUE_MARKER = b"autograder-test: rogue "
@@ -57,6 +60,19 @@ def rogue_answer(kind: str, folder: str, submission):
                                   "cells": [], "duration_s": 1.0}})
 
 
+#: A task's states on a worker while it is held there (worker_state_machine.TaskState.state).
+HELD = {"executing", "long-running", "ready", "constrained", "waiting", "fetch", "flight"}
+
+
+def wait_until_alone(worker, seconds: float = 120) -> None:
+    """Until the task running this is the only one its worker holds (or `seconds` have passed)."""
+    me = worker.get_current_task()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(
+            task.key != me and task.state in HELD for task in list(worker.state.tasks.values())):
+        time.sleep(0.1)
+
+
 def dask_setup(worker) -> None:
     from autograder.batch import cluster
 
@@ -64,6 +80,7 @@ def dask_setup(worker) -> None:
 
     def grade_or_misbehave(plugin_name, lesson_digest, submission, exercise):
         if KILL_MARKER in submission.content:
+            wait_until_alone(worker)
             os.kill(os.getpid(), signal.SIGKILL)
         rogue = re.search(re.escape(ROGUE_MARKER) + rb"([a-z-]+)", submission.content)
         if rogue:
