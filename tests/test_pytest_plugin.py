@@ -53,8 +53,9 @@ def imported(folder) -> list[str]:
 
 
 def pytest_process(*arguments, cwd, timeout=900):
-    """`python -m pytest ARGUMENTS` in `cwd`, with this checkout's package first on sys.path."""
-    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    """`python -m pytest ARGUMENTS` in `cwd`, with this checkout's package first on sys.path, and
+    without the options given to this suite's own run (PYTEST_ADDOPTS: -x, --durations, plugins)."""
+    environment = {**{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *arguments],
                           capture_output=True, text=True, cwd=cwd, env=environment, timeout=timeout)
 
