@@ -31,7 +31,11 @@ measure with the evaluator, check. Each task returns a result document.
 - Each task's key names the student, so two students' byte-identical notebooks are two
   tasks. A worker that dies mid-notebook loses that attempt; the scheduler runs it again
   elsewhere. After `distributed.scheduler.allowed-failures` deaths (3 by default) the
-  submission gets a graded `kernel_died` result saying so, and the batch goes on.
+  submission is a grader fault, graded again by the next run, and the batch goes on: Dask
+  counts a worker's death against every task the worker held, so it cannot tell the notebook
+  that killed a machine (a sandboxed one hardly can) from its neighbours or from a machine
+  that failed on its own, and no student's grade may rest on another's notebook or on the
+  cluster's health.
 
 Dask is imported only here, and this module only when --scheduler is given.
 """
@@ -45,7 +49,6 @@ import os
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,7 +57,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from .. import processes
 from ..errors import GraderFault, UsageError
-from ..grading import checks, pipeline, result as result_module
+from ..grading import pipeline
 from ..grading.plan import GradingPlan
 from ..grading.result import ResultDocument
 from ..sandbox import RunRecord, isolation, run_notebook
@@ -191,19 +194,14 @@ def _grade_here(plugin_name: str, lesson_digest: str, submission: Submission, ex
     return started
 
 
-def killed_workers_result(submission: Submission, exercise: str | None, plan: GradingPlan,
-                          error: BaseException) -> ResultDocument:
-    """The graded result of a notebook whose every attempt ended with its worker's death."""
+def killed_workers_fault(error: BaseException) -> GraderFault:
+    """A notebook whose every attempt ended with its worker's death: the grader's fault, not a
+    verdict on the notebook (its neighbours on a dying worker are counted the same)."""
     attempts = getattr(error, "allowed_failures", None)
-    reason = ("every attempt to run this notebook" + (f" ({attempts + 1})" if isinstance(attempts, int) else "")
-              + " ended with the death of the grading worker running it; it was not graded further")
-    try:
-        graded = plan.exercise_for(exercise)
-    except UsageError:
-        return pipeline.invalid_result(submission.origin, reason, None, time.monotonic())
-    return result_module.build(graded, batch.notebook_name(submission), None,
-                               checks.not_graded(graded, f"The notebook was not graded: {reason}."),
-                               0.0, status="kernel_died", reason=reason)
+    counted = f" ({attempts + 1})" if isinstance(attempts, int) else ""
+    return GraderFault(f"every attempt to run this notebook{counted}"
+                       " ended with the death of the grading worker running it (its machine failed, or another "
+                       "notebook on it did); it is graded again by the next run")
 
 
 def _readable(error: BaseException) -> str:
@@ -254,7 +252,7 @@ class ClusterStarter:
                 else:  # the scheduler dropped it (it restarted, or lost us): graded again next run
                     bridge.set_exception(GraderFault(f"the Dask scheduler dropped this task ({error})"))
             except distributed.KilledWorker as error:
-                bridge.set_result(killed_workers_result(submission, exercise, self.plan, error))
+                bridge.set_exception(killed_workers_fault(error))
             except Exception as error:  # noqa: BLE001 - our tasks answer faults as data: this is not ours
                 bridge.set_exception(GraderFault(f"the grading worker's task failed without an answer "
                                                  f"({type(error).__name__}: {_readable(error)})"))
