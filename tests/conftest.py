@@ -47,9 +47,10 @@ class Imported:
 
 #: The longest units of work, longest first (measured on a quiet run of the suite): xdist hands
 #: units to workers in collection order, and one of these started last would keep its worker
-#: busy minutes after the others have finished.
-HEAVY_FIRST = ("corpus-hostile", "dask-cluster", "corpus-1", "corpus-2", "corpus-3", "service", "service-restart",
-               "hostile-ids")
+#: busy minutes after the others have finished. The tests that mostly wait ("waiting") start
+#: beside the two busiest, which have the cores to themselves meanwhile.
+HEAVY_FIRST = ("corpus-hostile", "dask-cluster", "waiting", "corpus-1", "corpus-2", "corpus-3", "service",
+               "service-restart", "hostile-ids")
 
 
 def pytest_collection_modifyitems(items):
@@ -66,6 +67,10 @@ def pytest_collection_modifyitems(items):
 
 #: Tests that build Keras models in the test process itself: one worker imports Keras for all.
 IN_PROCESS_KERAS = pytest.mark.xdist_group("keras-in-process")
+#: Tests that mostly wait (time limits, kernels given time to start): one after another on one
+#: worker, so that two of them never leave a core idle together (two time-limit cases side by
+#: side left one of the 2 cores idle for 20 s).
+WAITING = pytest.mark.xdist_group("waiting")
 
 
 def write_notebook(path: Path, cells: list[str], exercise: str | None = None, markdown_first: bool = False) -> Path:

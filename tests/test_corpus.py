@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.exercise.registry import get
-from conftest import write_notebook
+from conftest import WAITING, write_notebook
 from corpus import CASES
 from graded_classes import GROUP_OF
 
@@ -67,7 +67,8 @@ def test_case_in_a_batch(name, corpus_class):
     assert result["execution"] == "warm" or result["isolation"] == "rlimits"
 
 
-@pytest.mark.parametrize("name", COLD)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[WAITING] if CASES[name].timeout else [])
+                                  for name in COLD])
 def test_case_checked_alone(name, tmp_path, standin_file, warm_grader):
     case, status, result = _check_case(name, tmp_path, standin_file, warm_grader)
     verify(case, result, status)

@@ -11,6 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.sandbox import Limits, isolation, run_notebook
+from conftest import WAITING
 
 pytestmark = pytest.mark.slow
 MODES = ["bubblewrap", "rlimits"]
@@ -118,6 +119,7 @@ def test_memory_and_output_are_capped(tmp_path, standin_file, mode):
     assert len(flood["stream_tail"]) <= 4000
 
 
+@WAITING
 @pytest.mark.parametrize("mode", MODES)
 def test_wall_clock_limit_holds_even_when_sigint_is_ignored(tmp_path, standin_file, mode):
     # It sleeps rather than spins: a wall-clock limit must end it all the same, and a spinning

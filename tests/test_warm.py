@@ -18,9 +18,9 @@ from autograder.grading.plan import make_plan
 from autograder.grading.settings import Request
 from autograder.sandbox import Limits
 from autograder.sandbox.slots import Slot, warm_path_available
-from conftest import ROOT
+from conftest import ROOT, WAITING
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_path_available(),
+pytestmark = [pytest.mark.slow, WAITING, pytest.mark.skipif(not warm_path_available(),
                                                    reason="the warm path needs bubblewrap and root")]
 
 
